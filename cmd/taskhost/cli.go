@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/taskhost/taskhost/host/jobfile"
+	"github.com/taskhost/taskhost/host/results"
+	"github.com/taskhost/taskhost/host/runner"
+)
+
+// Exit codes, as Easypy's.
+const (
+	exitOK      = 0
+	exitNotAll  = 1 // some task did not pass
+	exitUsage   = 2 // bad command line or jobfile
+	exitHook    = 3 // a hook failed
+	exitFailure = 4 // anything else
+)
+
+// exitError carries an exit code out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(terraformFlags(args))
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, "Error:", ee.err)
+		}
+		return ee.code
+	}
+	// cobra's own errors: unknown command or flag.
+	fmt.Fprintln(stderr, "Error:", err)
+	return exitUsage
+}
+
+// terraformFlags accepts -var and -var-file with one dash, as Terraform
+// users type them.
+func terraformFlags(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "-var" || strings.HasPrefix(a, "-var=") || a == "-var-file" || strings.HasPrefix(a, "-var-file=") {
+			a = "-" + a
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "taskhost",
+		Short:         "Run jobfiles of test and network automation tasks, each in its own process",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout, stderr), newPacksCmd(stdout, stderr))
+	return root
+}
+
+// jobOptions are the flags shared by run and validate.
+type jobOptions struct {
+	vars []string
+}
+
+func (o *jobOptions) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&o.vars, "var", nil, "set a variable: NAME=VALUE (repeatable; -var works too)")
+}
+
+func (o *jobOptions) varMap() (map[string]string, error) {
+	m := map[string]string{}
+	for _, v := range o.vars {
+		name, val, ok := strings.Cut(v, "=")
+		if !ok || name == "" {
+			return nil, &exitError{exitUsage, fmt.Errorf("-var %q: want NAME=VALUE", v)}
+		}
+		m[name] = val
+	}
+	return m, nil
+}
+
+// validate loads and checks the jobfile, writing diagnostics to stderr.
+func (o *jobOptions) validate(ctx context.Context, path string, stderr io.Writer) (*runner.Plan, error) {
+	vars, err := o.varMap()
+	if err != nil {
+		return nil, err
+	}
+	plan, diags := runner.Validate(ctx, path, vars)
+	if len(diags) > 0 {
+		_ = jobfile.WriteDiagnostics(stderr, nil, diags)
+	}
+	if diags.HasErrors() {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("%s: %s", path, countErrors(diags))}
+	}
+	return plan, nil
+}
+
+func countErrors(diags hcl.Diagnostics) string {
+	n := 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			n++
+		}
+	}
+	if n == 1 {
+		return "1 error"
+	}
+	return fmt.Sprintf("%d errors", n)
+}
+
+type runOptions struct {
+	jobOptions
+	runsDir string
+}
+
+func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run JOBFILE",
+		Short: "Check a jobfile and run its tasks",
+		Long: `Check a jobfile and run its tasks, each in a pack process of its own, and
+leave a run directory with logs and results.json.
+
+Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
+2 bad command line or jobfile (nothing ran); 4 the run could not be made.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd.Context(), o, args[0], stdout, stderr)
+		},
+	}
+	o.addFlags(cmd)
+	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
+	return cmd
+}
+
+func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	plan, err := o.validate(ctx, path, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		s, ok := <-sigs
+		if !ok {
+			return
+		}
+		fmt.Fprintf(stderr, "\n%s: stopping the tasks (again to quit at once)\n", s)
+		cancel(fmt.Errorf("interrupted by %s", s))
+		if _, ok := <-sigs; ok {
+			fmt.Fprintln(stderr, "quitting at once")
+			os.Exit(exitNotAll)
+		}
+	}()
+	file, err := runner.Execute(ctx, plan, runner.Options{
+		RunsDir: o.runsDir,
+		Out:     stdout,
+		Cmdline: strings.Join(os.Args, " "),
+	})
+	if file == nil {
+		return &exitError{exitFailure, err}
+	}
+	fmt.Fprintln(stdout)
+	results.WriteSummary(stdout, &file.Report)
+	fmt.Fprintf(stdout, "Run directory: %s\n", file.Report.RunDir)
+	if err != nil {
+		return &exitError{exitFailure, err}
+	}
+	if code := file.Report.ExitCode(); code != exitOK {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+func newValidateCmd(stdout, stderr io.Writer) *cobra.Command {
+	o := &jobOptions{}
+	cmd := &cobra.Command{
+		Use:   "validate JOBFILE",
+		Short: "Check a jobfile and its tasks' arguments against their packs, without running anything",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			plan, err := o.validate(context.Background(), args[0], stderr)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: job %q is valid: %d tasks, %d packs\n", args[0], plan.Job.Name, len(plan.Job.Tasks), len(plan.Job.Packs))
+			return nil
+		},
+	}
+	o.addFlags(cmd)
+	return cmd
+}
+
+func newPacksCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "packs", Short: "Work with task packs"}
+	describe := &cobra.Command{
+		Use:   "describe PATH",
+		Short: "Start a pack binary and print its description as JSON",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := runner.Describe(context.Background(), args[0], nil)
+			if err != nil {
+				return &exitError{exitFailure, err}
+			}
+			b, err := json.MarshalIndent(runner.DescriptionJSON(d), "", "  ")
+			if err != nil {
+				return &exitError{exitFailure, err}
+			}
+			fmt.Fprintln(stdout, string(b))
+			return nil
+		},
+	}
+	cmd.AddCommand(describe)
+	return cmd
+}

@@ -1,0 +1,296 @@
+// Package hub is the run's message hub: an embedded NATS server with
+// JetStream that every task process reaches with credentials of its own.
+// Tasks publish their result events to a JetStream stream kept in the run
+// directory; the hub reads them back, in order and each once, into one
+// result tree per task.
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/internal/report"
+)
+
+// Config configures a hub. The zero value of each optional field is fine.
+type Config struct {
+	// StoreDir is where JetStream keeps the run's events (the run
+	// directory's hub/); required.
+	StoreDir string
+	// Logger gets the hub's own messages; nil discards them.
+	Logger hclog.Logger
+}
+
+// Hub is a running hub. Its methods are safe for concurrent use.
+type Hub struct {
+	log    hclog.Logger
+	srv    *server.Server
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	cc     jetstream.ConsumeContext
+	auth   *authenticator
+	runKey string // random token that scopes this run's subjects
+
+	mu        sync.Mutex
+	tasks     map[string]*taskRec // by subject token
+	processed uint64              // stream sequence of the last message read
+	changed   chan struct{}       // closed and replaced when anything is read
+}
+
+type taskRec struct {
+	id   string
+	tree *report.Tree
+	bad  int // events that did not apply
+}
+
+// ErrUnknownTask is returned for a task id the hub was not told of.
+var ErrUnknownTask = errors.New("task not registered with the hub")
+
+const streamName = "EVENTS"
+
+// Start starts an embedded NATS server with JetStream on a random loopback
+// port, and the run's event stream in cfg.StoreDir.
+func Start(cfg Config) (*Hub, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	h := &Hub{
+		log:     log,
+		auth:    &authenticator{users: map[string]*server.User{}},
+		runKey:  randomHex(6),
+		tasks:   map[string]*taskRec{},
+		changed: make(chan struct{}),
+	}
+	hostToken := randomHex(24)
+	h.auth.users[hostToken] = &server.User{Username: "host"} // no permissions: may do anything
+
+	opts := &server.Options{
+		ServerName:                 "taskhost-hub",
+		Host:                       "127.0.0.1",
+		Port:                       server.RANDOM_PORT,
+		JetStream:                  true,
+		StoreDir:                   cfg.StoreDir,
+		NoLog:                      true,
+		NoSigs:                     true,
+		CustomClientAuthentication: h.auth,
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("hub: the embedded NATS server did not start within 10s")
+	}
+	h.srv = srv
+	h.nc, err = nats.Connect("", nats.InProcessServer(srv), nats.Token(hostToken), nats.Name("taskhost host"))
+	if err != nil {
+		srv.Shutdown()
+		return nil, fmt.Errorf("hub: host connection: %w", err)
+	}
+	if h.js, err = jetstream.New(h.nc); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h.stream, err = h.js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:       streamName,
+		Subjects:   []string{h.subjectPrefix() + ">"},
+		Storage:    jetstream.FileStorage,
+		Duplicates: 2 * time.Minute,
+	})
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("hub: create the event stream: %w", err)
+	}
+	cons, err := h.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("hub: event consumer: %w", err)
+	}
+	h.cc, err = cons.Consume(h.read)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("hub: consume events: %w", err)
+	}
+	return h, nil
+}
+
+// URL is where task processes connect.
+func (h *Hub) URL() string { return h.srv.ClientURL() }
+
+func (h *Hub) subjectPrefix() string { return "th." + h.runKey + ".ev." }
+
+// AddTask registers a task and returns the credentials and subjects that
+// its process uses. Each call makes a new token; the token may publish
+// only the task's own events and read only its own replies.
+func (h *Hub) AddTask(taskID string, index int) *packv1.Hub {
+	tok := fmt.Sprintf("t%d", index)
+	subject := h.subjectPrefix() + tok
+	inbox := "_th." + h.runKey + "." + tok
+	token := randomHex(24)
+	h.auth.add(token, &server.User{
+		Username: "task " + taskID,
+		Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{subject}},
+			Subscribe: &server.SubjectPermission{Allow: []string{inbox + ".>"}},
+		},
+	})
+	h.mu.Lock()
+	if _, ok := h.tasks[tok]; !ok {
+		h.tasks[tok] = &taskRec{id: taskID, tree: report.NewTree()}
+	}
+	h.mu.Unlock()
+	return &packv1.Hub{
+		Url:           h.URL(),
+		Token:         token,
+		EventsSubject: subject,
+		InboxPrefix:   inbox,
+		MsgIdPrefix:   tok + ".",
+	}
+}
+
+// read applies one event from the stream to its task's tree.
+func (h *Hub) read(m jetstream.Msg) {
+	tok := strings.TrimPrefix(m.Subject(), h.subjectPrefix())
+	var ev report.Event
+	err := json.Unmarshal(m.Data(), &ev)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if md, mderr := m.Metadata(); mderr == nil {
+		h.processed = md.Sequence.Stream
+	}
+	close(h.changed)
+	h.changed = make(chan struct{})
+	rec := h.tasks[tok]
+	if rec == nil {
+		h.log.Warn("event for an unknown task", "subject", m.Subject())
+		return
+	}
+	if err == nil {
+		err = rec.tree.Add(ev)
+	}
+	if err != nil {
+		rec.bad++
+		h.log.Warn("bad result event", "task", rec.id, "error", err)
+	}
+}
+
+// wait calls done under the hub's lock each time something is read, until
+// it returns true or ctx ends.
+func (h *Hub) wait(ctx context.Context, done func() bool) error {
+	for {
+		h.mu.Lock()
+		ok, ch := done(), h.changed
+		h.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// WaitTask waits until the task's events up to seq have been applied.
+func (h *Hub) WaitTask(ctx context.Context, taskIndex int, seq uint64) error {
+	tok := fmt.Sprintf("t%d", taskIndex)
+	return h.wait(ctx, func() bool {
+		rec := h.tasks[tok]
+		return rec != nil && rec.tree.Applied >= seq
+	})
+}
+
+// WaitEnded waits until the task's end event has been applied.
+func (h *Hub) WaitEnded(ctx context.Context, taskIndex int) error {
+	tok := fmt.Sprintf("t%d", taskIndex)
+	return h.wait(ctx, func() bool {
+		rec := h.tasks[tok]
+		return rec != nil && rec.tree.Ended
+	})
+}
+
+// Drain waits until every event the hub has stored so far has been read.
+func (h *Hub) Drain(ctx context.Context) error {
+	info, err := h.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("hub: stream info: %w", err)
+	}
+	last := info.State.LastSeq
+	return h.wait(ctx, func() bool { return h.processed >= last })
+}
+
+// Tree calls fn with the task's result tree, under the hub's lock.
+func (h *Hub) Tree(taskIndex int, fn func(*report.Tree)) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rec := h.tasks[fmt.Sprintf("t%d", taskIndex)]
+	if rec == nil {
+		return ErrUnknownTask
+	}
+	fn(rec.tree)
+	return nil
+}
+
+// Close stops the hub. The stored events stay in StoreDir.
+func (h *Hub) Close() {
+	if h.cc != nil {
+		h.cc.Stop()
+	}
+	if h.nc != nil {
+		h.nc.Close()
+	}
+	h.srv.Shutdown()
+	h.srv.WaitForShutdown()
+}
+
+// authenticator maps each token to the user it stands for.
+type authenticator struct {
+	mu    sync.RWMutex
+	users map[string]*server.User
+}
+
+func (a *authenticator) add(token string, u *server.User) {
+	a.mu.Lock()
+	a.users[token] = u
+	a.mu.Unlock()
+}
+
+// Check lets a client in only with a token the hub made.
+func (a *authenticator) Check(c server.ClientAuthentication) bool {
+	a.mu.RLock()
+	u := a.users[c.GetOpts().Token]
+	a.mu.RUnlock()
+	if u == nil {
+		return false
+	}
+	c.RegisterUser(u)
+	return true
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,89 @@
+package jobfile
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// checkDependencies reports depends_on elements naming an undeclared task
+// or the task itself, and cycles among the tasks.
+func (l *loader) checkDependencies(job *Job) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	ids := make([]string, len(job.Tasks))
+	for i, t := range job.Tasks {
+		ids[i] = t.ID
+	}
+	for _, task := range job.Tasks {
+		for _, dep := range task.DependsOn {
+			rng := l.dependsOnExprs[task.ID][dep].Range()
+			switch {
+			case dep == task.ID:
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Task depends on itself",
+					Detail:   fmt.Sprintf("Task %q lists itself in depends_on.", task.ID),
+					Subject:  rng.Ptr(),
+				})
+			case job.Task(dep) == nil:
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Unknown dependency",
+					Detail:   fmt.Sprintf("Task %q depends on %q, but no task with that id is declared.%s", task.ID, dep, didYouMean(dep, ids)),
+					Subject:  rng.Ptr(),
+				})
+			}
+		}
+	}
+	return append(diags, l.checkCycles(job)...)
+}
+
+// checkCycles reports each cycle in depends_on found by a depth-first walk
+// from the tasks in file order. Self dependencies and unknown tasks are
+// reported by checkDependencies and ignored here.
+func (l *loader) checkCycles(job *Job) hcl.Diagnostics {
+	const (
+		unvisited = iota
+		visiting
+		visited
+	)
+
+	var diags hcl.Diagnostics
+	state := make(map[string]int, len(job.Tasks))
+	var path []string
+
+	var visit func(task *Task)
+	visit = func(task *Task) {
+		state[task.ID] = visiting
+		path = append(path, task.ID)
+		for _, dep := range task.DependsOn {
+			next := job.Task(dep)
+			if next == nil || next == task {
+				continue
+			}
+			switch state[dep] {
+			case unvisited:
+				visit(next)
+			case visiting:
+				cycle := append(slices.Clone(path[slices.Index(path, dep):]), dep)
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Dependency cycle",
+					Detail:   fmt.Sprintf("Tasks cannot depend on each other in a cycle: %s.", strings.Join(cycle, " -> ")),
+					Subject:  l.dependsOnAttrs[dep].Range.Ptr(),
+				})
+			}
+		}
+		path = path[:len(path)-1]
+		state[task.ID] = visited
+	}
+
+	for _, task := range job.Tasks {
+		if state[task.ID] == unvisited {
+			visit(task)
+		}
+	}
+	return diags
+}

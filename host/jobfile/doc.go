@@ -1,0 +1,33 @@
+// Package jobfile loads and checks taskhost jobfiles.
+//
+// A jobfile is written in HCL native syntax. It declares input variables,
+// exactly one job, the packs (plugin executables) the job uses, and the
+// tasks to run, each served by one pack:
+//
+//	variable "target" {
+//	  type    = string
+//	  default = "localhost"
+//	}
+//
+//	job "demo" {
+//	  max_parallel = 4
+//	  timeout      = "10m"
+//	}
+//
+//	pack "demo" {
+//	  path = "../bin/demo"
+//	}
+//
+//	task "hello" {
+//	  pack       = "demo"
+//	  task       = "hello"
+//	  args       = { name = var.target }
+//	  depends_on = [task.setup]
+//	}
+//
+// Load parses a jobfile and checks everything that can be checked without
+// starting any pack. Once the packs have described themselves, CheckArgs
+// checks each task's arguments against its pack's schema and encodes them
+// as JSON. All problems are reported as hcl.Diagnostics; WriteDiagnostics
+// renders them with source snippets.
+package jobfile

@@ -1,0 +1,110 @@
+package jobfile
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Job is a loaded and checked jobfile.
+type Job struct {
+	// Name is the label of the job block.
+	Name string
+
+	// MaxParallel is the most tasks to run at once, or 0 when the jobfile
+	// does not say and the caller decides.
+	MaxParallel int
+
+	// Timeout bounds the whole job, or is 0 when not set.
+	Timeout time.Duration
+
+	// File is the absolute path of the jobfile.
+	File string
+
+	// Source is the content of the jobfile.
+	Source []byte
+
+	// Variables holds the resolved value of every declared variable.
+	Variables map[string]cty.Value
+
+	// Packs are the declared packs, in file order.
+	Packs []*Pack
+
+	// Tasks are the declared tasks, in file order.
+	Tasks []*Task
+
+	// DeclRange is the range of the job block's header.
+	DeclRange hcl.Range
+}
+
+// Pack is a plugin executable that serves tasks.
+type Pack struct {
+	// Name is the label of the pack block.
+	Name string
+
+	// Path is the absolute, cleaned path of the pack executable.
+	Path string
+
+	// DeclRange is the range of the pack block's header.
+	DeclRange hcl.Range
+}
+
+// Task is one task of the job, run by a pack.
+type Task struct {
+	// ID is the label of the task block, unique in the job.
+	ID string
+
+	// Pack is the name of the pack block that serves the task.
+	Pack string
+
+	// Task is the name of the task inside the pack.
+	Task string
+
+	// Args are the evaluated arguments, all wholly known. It is an empty
+	// map when the task has no args.
+	Args map[string]cty.Value
+
+	// ArgRanges holds the range of each argument's value expression.
+	ArgRanges map[string]hcl.Range
+
+	// ArgsRange is the range of the args attribute, or DeclRange when
+	// there is none.
+	ArgsRange hcl.Range
+
+	// DependsOn lists the ids of the tasks that must finish first, in the
+	// order written and without duplicates.
+	DependsOn []string
+
+	// Timeout bounds the task, or is 0 when not set.
+	Timeout time.Duration
+
+	// DeclRange is the range of the task block's header.
+	DeclRange hcl.Range
+
+	// PackRange is the range of the pack attribute's value.
+	PackRange hcl.Range
+
+	// TaskRange is the range of the task attribute's value.
+	TaskRange hcl.Range
+}
+
+// Task returns the task with the given id, or nil if there is none.
+func (j *Job) Task(id string) *Task {
+	for _, t := range j.Tasks {
+		if t.ID == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// Pack returns the pack with the given name, or nil if there is none.
+func (j *Job) Pack(name string) *Pack {
+	for _, p := range j.Packs {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}

@@ -1,0 +1,6 @@
+variable "count" {
+  type    = number
+  default = "three"
+}
+
+job "demo" {}

@@ -1,0 +1,3 @@
+job "demo" {
+  timeout = "10 minutes"
+}

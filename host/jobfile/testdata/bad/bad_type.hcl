@@ -1,0 +1,5 @@
+variable "count" {
+  type = integer
+}
+
+job "demo" {}

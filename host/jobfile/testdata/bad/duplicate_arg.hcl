@@ -1,0 +1,14 @@
+job "demo" {}
+
+pack "demo" {
+  path = "demo"
+}
+
+task "hello" {
+  pack = "demo"
+  task = "hello"
+  args = {
+    name = "a"
+    name = "b"
+  }
+}

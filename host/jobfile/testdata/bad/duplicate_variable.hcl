@@ -1,0 +1,9 @@
+variable "target" {
+  default = "localhost"
+}
+
+variable "target" {
+  type = string
+}
+
+job "demo" {}

@@ -1,0 +1,3 @@
+job "demo" {
+  max_parallel = 0
+}

@@ -1,0 +1,8 @@
+pack "demo" {
+  path = "demo"
+}
+
+task "hello" {
+  pack = "demo"
+  task = "hello"
+}

@@ -1,0 +1,9 @@
+job "demo" {}
+
+pack "demo" {
+  path = "demo"
+}
+
+task "hello" {
+  pack = "demo"
+}

@@ -1,0 +1,15 @@
+variable "target" {
+  type = string
+}
+
+job "demo" {}
+
+pack "demo" {
+  path = "demo"
+}
+
+task "hello" {
+  pack = "demo"
+  task = "hello"
+  args = { target = var.target }
+}

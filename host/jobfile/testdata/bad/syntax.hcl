@@ -1,0 +1,6 @@
+job "demo" {}
+
+task "hello" {
+  pack = "demo" "extra"
+  task = "hello"
+}

@@ -1,0 +1,5 @@
+job "demo" {}
+
+job "other" {
+  max_parallel = 2
+}

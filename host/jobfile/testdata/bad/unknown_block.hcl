@@ -1,0 +1,8 @@
+job "demo" {}
+
+pack "demo" {
+  path = "demo"
+}
+
+stage "build" {
+}

@@ -1,0 +1,10 @@
+job "demo" {}
+
+pack "demo" {
+  path = "demo"
+}
+
+task "hello" {
+  pack = "dmeo"
+  task = "hello"
+}

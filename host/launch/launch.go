@@ -1,0 +1,191 @@
+// Package launch starts task packs as go-plugin subprocesses, each in a
+// process group of its own, and ends them with everything they started.
+package launch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"golang.org/x/sys/unix"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/internal/protocol"
+)
+
+// Config says how to start a pack. Zero values of the optional fields are
+// fine.
+type Config struct {
+	// Path of the pack binary; required.
+	Path string
+	// Env is added to the host's environment for the pack process.
+	Env []string
+	// Logger receives what the pack logs (go-hclog lines it writes to
+	// stderr keep their level) and its raw stderr; nil discards it.
+	Logger hclog.Logger
+	// Output receives what the pack writes to its os.Stdout and os.Stderr
+	// once it serves; nil discards it.
+	Output io.Writer
+	// StartTimeout bounds the handshake; 0 means 30 seconds.
+	StartTimeout time.Duration
+}
+
+// Process is a started pack.
+type Process struct {
+	client *plugin.Client
+	cmd    *exec.Cmd
+	pack   packv1.PackClient
+	pid    int
+}
+
+// ErrNotAPack is wrapped by Start when the binary ran but did not speak
+// the pack protocol.
+var ErrNotAPack = errors.New("not a taskhost pack")
+
+// Start starts the pack and completes the go-plugin handshake.
+func Start(cfg Config) (*Process, error) {
+	if err := checkBinary(cfg.Path); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	out := cfg.Output
+	if out == nil {
+		out = io.Discard
+	}
+	cmd := exec.Command(cfg.Path)
+	cmd.Env = append(os.Environ(), cfg.Env...)
+	// Its own process group, so that the group can be killed with all the
+	// pack's children; and killed by the kernel if the host dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	timeout := cfg.StartTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  protocol.Handshake,
+		VersionedPlugins: protocol.PluginSets(nil),
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		Logger:           logger,
+		SyncStdout:       out,
+		SyncStderr:       out,
+		StartTimeout:     timeout,
+	})
+	p := &Process{client: client, cmd: cmd}
+	rpc, err := client.Client()
+	if cmd.Process != nil {
+		p.pid = cmd.Process.Pid
+	}
+	if err != nil {
+		p.Kill()
+		return nil, fmt.Errorf("%w: %s: %s", ErrNotAPack, cfg.Path, startHint(err))
+	}
+	raw, err := rpc.Dispense(protocol.PluginName)
+	if err != nil {
+		p.Kill()
+		return nil, fmt.Errorf("%w: %s: %v", ErrNotAPack, cfg.Path, err)
+	}
+	p.pack = raw.(packv1.PackClient)
+	return p, nil
+}
+
+func checkBinary(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("pack binary %s does not exist: build it or fix the pack's path", path)
+	case err != nil:
+		return fmt.Errorf("pack binary: %w", err)
+	case st.IsDir():
+		return fmt.Errorf("pack binary %s is a directory, not a program", path)
+	case st.Mode()&0o111 == 0:
+		return fmt.Errorf("pack binary %s is not executable: chmod +x it", path)
+	}
+	return nil
+}
+
+// startHint turns go-plugin's handshake errors into what to fix.
+func startHint(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "Incompatible API version"), strings.Contains(msg, "Unrecognized remote plugin message"):
+		return msg + " (it is not a taskhost pack built with a compatible SDK, or it printed to stdout before serving: pack code must not write to stdout in init or main before Set.Run)"
+	case strings.Contains(msg, "timeout"):
+		return msg + " (it did not complete the plugin handshake: is it a taskhost pack whose main calls Set.Run?)"
+	case strings.Contains(msg, "exited before we could connect"):
+		return msg + " (it exited during start-up: is it a taskhost pack whose main calls Set.Run?)"
+	}
+	return msg
+}
+
+// PID is the pack process's id.
+func (p *Process) PID() int { return p.pid }
+
+// Describe asks the pack what it is.
+func (p *Process) Describe(ctx context.Context) (*packv1.DescribeResponse, error) {
+	return p.pack.Describe(ctx, &packv1.DescribeRequest{})
+}
+
+// Run runs one task in the pack. Cancelling ctx cancels the task's context
+// in the pack; the call then returns at once, while the pack may still be
+// finishing.
+func (p *Process) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunResponse, error) {
+	return p.pack.Run(ctx, req)
+}
+
+// Cancelled reports whether err from Run says the call was cancelled or
+// ran past its deadline (the caller's context may see it a moment later).
+func Cancelled(err error) bool {
+	c := status.Code(err)
+	return c == codes.Canceled || c == codes.DeadlineExceeded
+}
+
+// WaitExit waits up to d for the pack process to end by itself and says
+// how it ended ("exited with status 3", "killed by SIGKILL"); ok is false
+// if it is still running. It does not reap the process.
+func (p *Process) WaitExit(d time.Duration) (how string, ok bool) {
+	deadline := time.Now().Add(d)
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if err == nil && siginfoPid(&info) != 0 {
+			return describeExit(&info), true
+		}
+		if err != nil || time.Now().After(deadline) {
+			return "", false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Kill ends the pack and every process in its group: it asks the pack to
+// stop, and kills the group at once.
+func (p *Process) Kill() {
+	if p.pid > 0 {
+		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+	}
+	p.client.Kill()
+}
+
+// Stop ends the pack gracefully when it is idle (after a task returned):
+// go-plugin's shutdown, then the group is killed to take any child left.
+func (p *Process) Stop() {
+	p.client.Kill()
+	if p.pid > 0 {
+		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+	}
+}

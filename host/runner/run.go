@@ -1,0 +1,396 @@
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/taskhost/taskhost/host/hub"
+	"github.com/taskhost/taskhost/host/jobfile"
+	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/host/results"
+	"github.com/taskhost/taskhost/host/schedule"
+	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/result"
+)
+
+// Options are the settings of one run. Zero values of optional fields are
+// fine.
+type Options struct {
+	// RunsDir is where the run directory is made; "" means "runs".
+	RunsDir string
+	// Out receives a line as each task starts and ends; nil discards them.
+	Out io.Writer
+	// Cmdline is recorded in results.json.
+	Cmdline string
+	// Grace is how long a task that must stop (timeout, cancellation) has
+	// to return before its process group is killed; 0 means DefaultGrace.
+	Grace time.Duration
+}
+
+// DefaultGrace is the grace period when none is set.
+const DefaultGrace = 5 * time.Second
+
+// Run is one run of a plan.
+type Run struct {
+	plan *Plan
+	opts Options
+	dir  string
+	log  hclog.Logger
+	hub  *hub.Hub
+	out  io.Writer
+	outM sync.Mutex
+
+	tasks map[string]*taskRun
+}
+
+type taskRun struct {
+	index int
+	task  *jobfile.Task
+	rec   *results.Task
+}
+
+// Execute runs the plan to its end and writes the run directory. It returns
+// the record it wrote; an error means the run could not be made at all (no
+// run directory, or no hub), never that a task failed. Cancelling ctx
+// aborts the tasks still running; their results are still written.
+func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, error) {
+	if opts.RunsDir == "" {
+		opts.RunsDir = "runs"
+	}
+	if opts.Grace == 0 {
+		opts.Grace = DefaultGrace
+	}
+	r := &Run{plan: plan, opts: opts, out: opts.Out, tasks: map[string]*taskRun{}}
+	if r.out == nil {
+		r.out = io.Discard
+	}
+	job := plan.Job
+	start := time.Now()
+	dir, err := makeRunDir(opts.RunsDir, job.Name, start)
+	if err != nil {
+		return nil, err
+	}
+	r.dir = dir
+	logFile, err := os.Create(filepath.Join(dir, "job.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	r.log = hclog.New(&hclog.LoggerOptions{Name: "job", Level: hclog.Debug, Output: logFile})
+	r.log.Info("run started", "job", job.Name, "jobfile", job.File, "rundir", dir)
+	if err := os.WriteFile(filepath.Join(dir, "jobfile.hcl"), job.Source, 0o644); err != nil {
+		return nil, err
+	}
+
+	h, err := hub.Start(hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub")})
+	if err != nil {
+		r.log.Error("hub did not start", "error", err)
+		return nil, err
+	}
+	defer h.Close()
+	r.hub = h
+	r.log.Info("hub started", "url", h.URL())
+
+	sum := sha256.Sum256(job.Source)
+	file := &results.File{Version: results.SchemaVersion, Report: results.Report{
+		ID: filepath.Base(dir), Name: job.Name, StartTime: start,
+		Cmdline: opts.Cmdline, Jobfile: job.File, JobfileSHA256: hex.EncodeToString(sum[:]),
+		Host: hostname(), Submitter: submitter(), RunDir: dir, Variables: variables(job),
+	}}
+	var sched []schedule.Task
+	for i, t := range job.Tasks {
+		rec := &results.Task{ID: t.ID, Pack: t.Pack, Task: t.Task,
+			Logfile: filepath.Join("tasks", t.ID, "task.log"), Sections: []*report.Node{}}
+		file.Report.Tasks = append(file.Report.Tasks, rec)
+		r.tasks[t.ID] = &taskRun{index: i + 1, task: t, rec: rec}
+		sched = append(sched, schedule.Task{ID: t.ID, DependsOn: t.DependsOn})
+	}
+
+	if job.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, fmt.Errorf("job timed out after %s", job.Timeout))
+		defer cancel()
+	}
+	maxPar := job.MaxParallel
+	if maxPar == 0 {
+		maxPar = DefaultMaxParallel()
+	}
+	schedule.Run(ctx, sched, schedule.Config{
+		MaxParallel: maxPar,
+		Run: func(ctx context.Context, id string) result.Result {
+			tr := r.tasks[id]
+			r.runTask(ctx, tr)
+			return tr.rec.Result.Value
+		},
+		NotRun: func(id string, res result.Result, reason string) {
+			tr := r.tasks[id]
+			tr.rec.Result = report.Outcome{Value: res, Reason: reason}
+			r.log.Info("task not started", "task", id, "result", res, "reason", reason)
+			r.printf("%s %-8s %s (%s)", id, strings.ToUpper(res.String()), "not started", reason)
+		},
+	})
+
+	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.Drain(dctx); err != nil {
+		r.log.Warn("not every stored event was read", "error", err)
+	}
+	for _, rec := range file.Report.Tasks {
+		rec.Finish()
+	}
+	file.Report.StopTime = time.Now()
+	file.Report.Finish()
+	if err := results.Write(filepath.Join(dir, "results.json"), file); err != nil {
+		r.log.Error("results.json not written", "error", err)
+		return file, fmt.Errorf("write results: %w", err)
+	}
+	r.log.Info("run ended", "result", file.Report.Result, "runtime", file.Report.Runtime)
+	return file, nil
+}
+
+// DefaultMaxParallel is the limit on tasks at once when the jobfile sets
+// none: twice the number of CPUs, at least 4.
+func DefaultMaxParallel() int { return max(4, 2*runtime.NumCPU()) }
+
+func (r *Run) printf(format string, args ...any) {
+	r.outM.Lock()
+	defer r.outM.Unlock()
+	fmt.Fprintf(r.out, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// runTask runs one task in a pack process of its own and fills in its record.
+func (r *Run) runTask(ctx context.Context, tr *taskRun) {
+	t, rec := tr.task, tr.rec
+	rec.StartTime = time.Now()
+	defer func() {
+		rec.StopTime = time.Now()
+		r.log.Info("task ended", "task", t.ID, "result", rec.Result.Value, "reason", rec.Result.Reason)
+		line := fmt.Sprintf("%s %-8s in %s", t.ID, strings.ToUpper(rec.Result.Value.String()), rec.StopTime.Sub(rec.StartTime).Round(time.Millisecond))
+		if rec.Result.Reason != "" {
+			line += " (" + firstLine(rec.Result.Reason) + ")"
+		}
+		r.printf("%s", line)
+	}()
+	fail := func(res result.Result, reason string) { rec.Result = report.Outcome{Value: res, Reason: reason} }
+
+	tdir := filepath.Join(r.dir, "tasks", t.ID)
+	if err := os.MkdirAll(tdir, 0o755); err != nil {
+		fail(result.Errored, err.Error())
+		return
+	}
+	logf, err := os.OpenFile(filepath.Join(tdir, "task.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		fail(result.Errored, err.Error())
+		return
+	}
+	defer logf.Close()
+	out := &lockedWriter{w: logf}
+	tlog := hclog.New(&hclog.LoggerOptions{Name: t.ID, Level: hclog.Trace, Output: out})
+
+	pack := r.plan.Job.Pack(t.Pack)
+	access := r.hub.AddTask(t.ID, tr.index)
+	proc, err := launch.Start(launch.Config{Path: pack.Path, Logger: tlog, Output: out})
+	if err != nil {
+		tlog.Error("pack did not start", "error", err)
+		fail(result.Errored, err.Error())
+		return
+	}
+	rec.PID = proc.PID()
+	r.log.Info("task started", "task", t.ID, "pack", t.Pack, "pid", rec.PID)
+	r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, rec.PID)
+
+	runCtx := ctx
+	if t.Timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeoutCause(ctx, t.Timeout, fmt.Errorf("timed out after %s", t.Timeout))
+		defer cancel()
+	}
+	var deadline int64
+	if dl, ok := runCtx.Deadline(); ok {
+		deadline = dl.UnixNano()
+	}
+	resp, err := proc.Run(runCtx, &packv1.RunRequest{
+		Task: t.Task, ArgsJson: r.plan.Args[t.ID], RunId: filepath.Base(r.dir), TaskId: t.ID,
+		Attempt: 1, Hub: access, DeadlineUnixNano: deadline,
+	})
+
+	if err != nil && launch.Cancelled(err) {
+		// The pack saw the deadline a moment before we did.
+		select {
+		case <-runCtx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	var (
+		res    result.Result
+		reason string
+	)
+	switch {
+	case err == nil:
+		// The task returned: take every event it sent, then end the process.
+		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if werr := r.hub.WaitTask(wctx, tr.index, resp.GetLastSeq()); werr != nil {
+			tlog.Error("not every result event arrived", "last_seq", resp.GetLastSeq(), "error", werr)
+		}
+		cancel()
+		proc.Stop()
+		res, _ = result.Parse(resp.GetResult())
+		reason = resp.GetReason()
+	case runCtx.Err() != nil:
+		// Timeout or cancellation: the task's context is cancelled; give
+		// it the grace period to return, then kill its process group.
+		reason = context.Cause(runCtx).Error()
+		tlog.Warn("stopping the task", "reason", reason, "grace", r.opts.Grace)
+		gctx, cancel := context.WithTimeout(context.Background(), r.opts.Grace)
+		if r.hub.WaitEnded(gctx, tr.index) != nil {
+			tlog.Warn("the task did not return within the grace period; killing its process group")
+		}
+		cancel()
+		proc.Kill()
+		res = result.Aborted
+	default:
+		// The call failed: most likely the process died.
+		how, exited := proc.WaitExit(2 * time.Second)
+		if exited {
+			reason = how
+		} else {
+			reason = "lost the pack: " + err.Error()
+		}
+		proc.Kill()
+		tlog.Error("task process ended abnormally", "reason", reason)
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = r.hub.Drain(dctx)
+		cancel()
+		res = result.Errored
+	}
+
+	_ = r.hub.Tree(tr.index, func(tree *report.Tree) {
+		now := time.Now()
+		if err != nil {
+			tree.CloseOpen(res, reason, now)
+		} else {
+			// The task returned: its tree decides, with what it returned.
+			tree.CloseOpen(result.Errored, "step never ended", now)
+			res = result.Rollup(res, tree.Result())
+			if reason == "" {
+				reason = worstReason(tree, res)
+			}
+		}
+		rec.Sections = tree.Sections
+	})
+	rec.Result = report.Outcome{Value: res, Reason: reason}
+}
+
+// worstReason finds the reason to show for a task whose result is r: the
+// deepest section or step with that result and a reason.
+func worstReason(tree *report.Tree, r result.Result) string {
+	var found string
+	var walk func([]*report.Node) bool
+	walk = func(ns []*report.Node) bool {
+		for _, n := range ns {
+			if n.Result.Value != r {
+				continue
+			}
+			if walk(n.Sections) {
+				return true
+			}
+			if n.Result.Reason != "" {
+				found = n.ID + " " + n.Name + ": " + n.Result.Reason
+				return true
+			}
+		}
+		return false
+	}
+	if tree.Own.Value == r && tree.Own.Reason != "" {
+		return tree.Own.Reason
+	}
+	walk(tree.Sections)
+	return found
+}
+
+// makeRunDir makes <runs>/<job>.<YYYYmmdd-HHMMSS>, with a suffix if that
+// exists already.
+func makeRunDir(runs, job string, at time.Time) (string, error) {
+	if err := os.MkdirAll(runs, 0o755); err != nil {
+		return "", fmt.Errorf("runs directory: %w", err)
+	}
+	base := filepath.Join(runs, job+"."+at.Format("20060102-150405"))
+	dir := base
+	for i := 2; ; i++ {
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("run directory: %w", err)
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "tasks"), 0o755); err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return abs, nil
+}
+
+// Dir is the run directory.
+func (r *Run) Dir() string { return r.dir }
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+func submitter() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
+func variables(job *jobfile.Job) map[string]any {
+	out := map[string]any{}
+	for name, v := range job.Variables {
+		b, err := ctyjson.Marshal(v, v.Type())
+		if err != nil {
+			continue
+		}
+		out[name] = json.RawMessage(b)
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}

@@ -1,0 +1,160 @@
+// Package runner is the library behind `taskhost run` and `taskhost
+// validate`: it checks a jobfile against the packs it names, then runs its
+// tasks, each in a pack process of its own, and writes the run directory.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/taskhost/taskhost/host/jobfile"
+	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/internal/proto/packv1"
+)
+
+// Plan is a jobfile checked against its packs and ready to run.
+type Plan struct {
+	Job *jobfile.Job
+	// Packs holds each pack's description, by the jobfile's pack name.
+	Packs map[string]*packv1.DescribeResponse
+	// Args holds each task's checked arguments as a JSON object, by task id.
+	Args map[string][]byte
+}
+
+// Validate loads the jobfile, starts each pack it names once to read its
+// description, and checks every task's arguments against it. Every problem
+// is a diagnostic; a nil Plan comes with errors.
+func Validate(ctx context.Context, path string, vars map[string]string) (*Plan, hcl.Diagnostics) {
+	job, diags := jobfile.Load(path, vars)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	descs, ddiags := DescribePacks(ctx, job)
+	diags = append(diags, ddiags...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	schemas := map[string]*jobfile.PackSchema{}
+	for name, d := range descs {
+		s, err := packSchema(d)
+		if err != nil {
+			p := job.Pack(name)
+			return nil, append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Pack describes itself wrongly",
+				Detail:   fmt.Sprintf("Pack %q (%s): %v.", name, p.Path, err),
+				Subject:  p.DeclRange.Ptr(),
+			})
+		}
+		schemas[name] = s
+	}
+	args, adiags := jobfile.CheckArgs(job, schemas)
+	diags = append(diags, adiags...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return &Plan{Job: job, Packs: descs, Args: args}, diags
+}
+
+// DescribePacks starts each pack of the job, at the same time, and asks
+// it to describe itself. A pack that cannot be started or described is a
+// diagnostic on its pack block.
+func DescribePacks(ctx context.Context, job *jobfile.Job) (map[string]*packv1.DescribeResponse, hcl.Diagnostics) {
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		out   = map[string]*packv1.DescribeResponse{}
+		diags hcl.Diagnostics
+	)
+	for _, p := range job.Packs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := Describe(ctx, p.Path, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Pack cannot be started",
+					Detail:   fmt.Sprintf("Pack %q: %v.", p.Name, err),
+					Subject:  p.DeclRange.Ptr(),
+				})
+				return
+			}
+			out[p.Name] = d
+		}()
+	}
+	wg.Wait()
+	return out, diags
+}
+
+// Describe starts the pack at path, asks for its description, and stops it.
+func Describe(ctx context.Context, path string, logger hclog.Logger) (*packv1.DescribeResponse, error) {
+	proc, err := launch.Start(launch.Config{Path: path, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	defer proc.Stop()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	d, err := proc.Describe(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", path, err)
+	}
+	return d, nil
+}
+
+func packSchema(d *packv1.DescribeResponse) (*jobfile.PackSchema, error) {
+	s := &jobfile.PackSchema{Name: d.GetName()}
+	for _, t := range d.GetTasks() {
+		ts := jobfile.TaskSchema{Name: t.GetName()}
+		for _, a := range t.GetArgs() {
+			ty, err := ctyjson.UnmarshalType(a.GetTypeJson())
+			if err != nil {
+				return nil, fmt.Errorf("task %s, argument %s: bad type %s: %w", t.GetName(), a.GetName(), a.GetTypeJson(), err)
+			}
+			ts.Args = append(ts.Args, jobfile.ArgSchema{Name: a.GetName(), Type: ty, Required: a.GetRequired()})
+		}
+		s.Tasks = append(s.Tasks, ts)
+	}
+	return s, nil
+}
+
+// DescriptionJSON turns a pack's description into the same JSON shape that
+// `PACK describe` prints.
+func DescriptionJSON(d *packv1.DescribeResponse) any {
+	type arg struct {
+		Name     string          `json:"name"`
+		Type     json.RawMessage `json:"type"`
+		Doc      string          `json:"doc,omitempty"`
+		Required bool            `json:"required,omitempty"`
+	}
+	type task struct {
+		Name string `json:"name"`
+		Doc  string `json:"doc,omitempty"`
+		Args []arg  `json:"args"`
+	}
+	out := struct {
+		Name             string  `json:"name"`
+		Version          string  `json:"version"`
+		ProtocolVersions []int32 `json:"protocol_versions"`
+		SDKVersion       string  `json:"sdk_version"`
+		Tasks            []task  `json:"tasks"`
+	}{d.GetName(), d.GetVersion(), d.GetProtocolVersions(), d.GetSdkVersion(), []task{}}
+	for _, t := range d.GetTasks() {
+		tj := task{Name: t.GetName(), Doc: t.GetDoc(), Args: []arg{}}
+		for _, a := range t.GetArgs() {
+			tj.Args = append(tj.Args, arg{a.GetName(), a.GetTypeJson(), a.GetDoc(), a.GetRequired()})
+		}
+		out.Tasks = append(out.Tasks, tj)
+	}
+	return out
+}

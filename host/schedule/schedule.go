@@ -1,0 +1,112 @@
+// Package schedule runs a graph of tasks: each starts when the tasks it
+// depends on have ended, never more than a limit at once, and a task whose
+// dependency did not succeed is Blocked without being started.
+package schedule
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/taskhost/taskhost/internal/result"
+)
+
+// Task is one node of the graph.
+type Task struct {
+	ID        string
+	DependsOn []string
+}
+
+// Config is how to run the graph.
+type Config struct {
+	// MaxParallel is the most tasks run at once; 0 means no limit.
+	MaxParallel int
+	// Run runs a task and returns its result. It is called on a goroutine
+	// of its own; ctx ends when the schedule's context does.
+	Run func(ctx context.Context, id string) result.Result
+	// NotRun records a task that was not started: Blocked because a
+	// dependency did not succeed, or Aborted because ctx ended first.
+	NotRun func(id string, r result.Result, reason string)
+}
+
+// Run runs every task once, in dependency order, and returns each one's
+// result. The graph must have no cycles and no unknown dependencies (the
+// jobfile loader checks both); Run panics otherwise.
+func Run(ctx context.Context, tasks []Task, cfg Config) map[string]result.Result {
+	index := make(map[string]int, len(tasks))
+	for i, t := range tasks {
+		index[t.ID] = i
+	}
+	waiting := make([]int, len(tasks))      // deps not yet ended
+	dependents := make([][]int, len(tasks)) // reverse edges
+	blockedBy := make([]string, len(tasks)) // first dep that did not succeed
+	for i, t := range tasks {
+		for _, d := range t.DependsOn {
+			j, ok := index[d]
+			if !ok {
+				panic(fmt.Sprintf("schedule: task %q depends on unknown %q", t.ID, d))
+			}
+			waiting[i]++
+			dependents[j] = append(dependents[j], i)
+		}
+	}
+
+	results := make(map[string]result.Result, len(tasks))
+	var ready []int // in jobfile order among those ready at once
+	for i := range tasks {
+		if waiting[i] == 0 {
+			ready = append(ready, i)
+		}
+	}
+	type done struct {
+		i int
+		r result.Result
+	}
+	doneCh := make(chan done)
+	running, ended := 0, 0
+
+	var finish func(i int, r result.Result)
+	finish = func(i int, r result.Result) {
+		results[tasks[i].ID] = r
+		ended++
+		for _, d := range dependents[i] {
+			if !r.Success() && blockedBy[d] == "" {
+				blockedBy[d] = fmt.Sprintf("dependency %s ended %s", tasks[i].ID, r.Title())
+			}
+			waiting[d]--
+			if waiting[d] == 0 {
+				if blockedBy[d] != "" {
+					cfg.NotRun(tasks[d].ID, result.Blocked, blockedBy[d])
+					finish(d, result.Blocked)
+				} else {
+					ready = append(ready, d)
+				}
+			}
+		}
+	}
+
+	for ended < len(tasks) {
+		for len(ready) > 0 && (cfg.MaxParallel <= 0 || running < cfg.MaxParallel) {
+			i := ready[0]
+			ready = ready[1:]
+			if err := ctx.Err(); err != nil {
+				cfg.NotRun(tasks[i].ID, result.Aborted, "not started: "+context.Cause(ctx).Error())
+				finish(i, result.Aborted)
+				continue
+			}
+			running++
+			go func(i int) {
+				doneCh <- done{i, cfg.Run(ctx, tasks[i].ID)}
+			}(i)
+		}
+		if running == 0 {
+			if len(ready) == 0 && ended < len(tasks) {
+				panic("schedule: tasks wait on each other (a cycle)")
+			}
+			continue
+		}
+		d := <-doneCh
+		running--
+		finish(d.i, d.r)
+	}
+	return results
+}

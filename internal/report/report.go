@@ -1,0 +1,230 @@
+// Package report holds the result events that a task publishes and the tree
+// that is built from them. The SDK produces events; the host (and the SDK's
+// stand-alone `run` mode) applies them to a Tree.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/taskhost/taskhost/internal/result"
+)
+
+// Event kinds.
+const (
+	// KindStart opens a section or step.
+	KindStart = "start"
+	// KindEnd closes a section or step, or the task itself when ID is "".
+	KindEnd = "end"
+)
+
+// Node types.
+const (
+	TypeSection = "section"
+	TypeStep    = "step"
+)
+
+// Event is one result event of one task, as published on the hub. Seq
+// numbers a task's events from 1 without gaps; the tree applies each once,
+// in order.
+type Event struct {
+	Seq    uint64          `json:"seq"`
+	Kind   string          `json:"kind"`
+	ID     string          `json:"id,omitempty"`
+	Parent string          `json:"parent,omitempty"`
+	Name   string          `json:"name,omitempty"`
+	Type   string          `json:"type,omitempty"`
+	Result result.Result   `json:"result,omitempty"`
+	Reason string          `json:"reason,omitempty"`
+	Data   json.RawMessage `json:"data,omitempty"`
+	Time   time.Time       `json:"time"`
+	PID    int             `json:"pid,omitempty"`
+}
+
+// Outcome is a result with its reason and data.
+type Outcome struct {
+	Value  result.Result   `json:"value"`
+	Reason string          `json:"reason,omitempty"`
+	Data   json.RawMessage `json:"data,omitempty"`
+}
+
+// Node is a section or step in the result tree.
+type Node struct {
+	Type      string    `json:"type"`
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Result    Outcome   `json:"result"`
+	StartTime time.Time `json:"starttime"`
+	StopTime  time.Time `json:"stoptime,omitzero"`
+	Runtime   float64   `json:"runtime"`
+	PID       int       `json:"pid,omitempty"`
+	Sections  []*Node   `json:"sections,omitempty"`
+
+	open bool
+}
+
+// Tree is the result tree of one task. It is not safe for concurrent use.
+type Tree struct {
+	// Sections are the task's top-level sections and steps.
+	Sections []*Node
+	// Own is the result the task set on itself (t.Failf outside any step),
+	// and Ended tells whether the task's end event arrived.
+	Own   Outcome
+	Ended bool
+	// Applied is the sequence number of the last event applied.
+	Applied uint64
+
+	nodes   map[string]*Node
+	pending map[uint64]Event
+}
+
+// NewTree returns an empty tree.
+func NewTree() *Tree {
+	return &Tree{nodes: map[string]*Node{}, pending: map[uint64]Event{}}
+}
+
+// Add applies ev once, in sequence order: an event seen before is ignored,
+// and one that arrives early waits until the events before it arrive. It
+// returns an error for an event that makes no sense (the tree is unchanged).
+func (t *Tree) Add(ev Event) error {
+	if ev.Seq <= t.Applied {
+		return nil // a duplicate
+	}
+	if ev.Seq != t.Applied+1 {
+		t.pending[ev.Seq] = ev
+		return nil
+	}
+	if err := t.apply(ev); err != nil {
+		t.Applied = ev.Seq // skip it rather than wedge the stream
+		return err
+	}
+	t.Applied = ev.Seq
+	for {
+		next, ok := t.pending[t.Applied+1]
+		if !ok {
+			return nil
+		}
+		delete(t.pending, next.Seq)
+		err := t.apply(next)
+		t.Applied = next.Seq
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// Pending is how many events wait for an earlier one.
+func (t *Tree) Pending() int { return len(t.pending) }
+
+func (t *Tree) apply(ev Event) error {
+	switch ev.Kind {
+	case KindStart:
+		if ev.ID == "" {
+			return fmt.Errorf("event %d: start without an id", ev.Seq)
+		}
+		if _, dup := t.nodes[ev.ID]; dup {
+			return fmt.Errorf("event %d: step %q started twice", ev.Seq, ev.ID)
+		}
+		n := &Node{Type: ev.Type, ID: ev.ID, Name: ev.Name, StartTime: ev.Time, PID: ev.PID, open: true}
+		if n.Type == "" {
+			n.Type = TypeStep
+		}
+		if ev.Parent == "" {
+			t.Sections = append(t.Sections, n)
+		} else {
+			p, ok := t.nodes[ev.Parent]
+			if !ok {
+				return fmt.Errorf("event %d: step %q has unknown parent %q", ev.Seq, ev.ID, ev.Parent)
+			}
+			p.Sections = append(p.Sections, n)
+		}
+		t.nodes[ev.ID] = n
+	case KindEnd:
+		if ev.ID == "" {
+			t.Own = Outcome{Value: ev.Result, Reason: ev.Reason, Data: ev.Data}
+			t.Ended = true
+			return nil
+		}
+		n, ok := t.nodes[ev.ID]
+		if !ok {
+			return fmt.Errorf("event %d: end of unknown step %q", ev.Seq, ev.ID)
+		}
+		n.open = false
+		n.StopTime = ev.Time
+		n.Runtime = ev.Time.Sub(n.StartTime).Seconds()
+		n.Result = Outcome{Value: rollupNode(ev.Result, n), Reason: ev.Reason, Data: ev.Data}
+	default:
+		return fmt.Errorf("event %d: unknown kind %q", ev.Seq, ev.Kind)
+	}
+	return nil
+}
+
+// rollupNode is a node's own result rolled up with its children's; a node
+// with neither is Passed.
+func rollupNode(own result.Result, n *Node) result.Result {
+	r := own
+	for _, c := range n.Sections {
+		r = result.Rollup(r, c.Result.Value)
+	}
+	return r.Or(result.Passed)
+}
+
+// Result is the task's rolled-up result: its own with its sections'.
+// A task with neither is Passed.
+func (t *Tree) Result() result.Result {
+	r := t.Own.Value
+	for _, n := range t.Sections {
+		r = result.Rollup(r, n.Result.Value)
+	}
+	return r.Or(result.Passed)
+}
+
+// CloseOpen ends every section or step still open (its process died or was
+// stopped) with r and reason, innermost first, at time at.
+func (t *Tree) CloseOpen(r result.Result, reason string, at time.Time) {
+	var walk func([]*Node)
+	walk = func(ns []*Node) {
+		for _, n := range ns {
+			walk(n.Sections)
+			if n.open {
+				n.open = false
+				n.StopTime = at
+				n.Runtime = at.Sub(n.StartTime).Seconds()
+				n.Result = Outcome{Value: rollupNode(r, n), Reason: reason}
+			}
+		}
+	}
+	walk(t.Sections)
+}
+
+// Count returns how many sections and steps the tree holds.
+func (t *Tree) Count() int { return len(t.nodes) }
+
+// WriteText prints a result tree as an indented outline, one line per
+// section or step, like pyATS's summary of a testscript.
+func WriteText(w io.Writer, task string, r result.Result, reason string, sections []*Node) {
+	line := func(depth int, name string, r result.Result, reason string) {
+		s := fmt.Sprintf("%s%s%s", strings.Repeat("  ", depth), "", name)
+		dots := 60 - len(s)
+		if dots < 2 {
+			dots = 2
+		}
+		fmt.Fprintf(w, "%s %s %s", s, strings.Repeat(".", dots), strings.ToUpper(r.String()))
+		if reason != "" {
+			fmt.Fprintf(w, "  (%s)", reason)
+		}
+		fmt.Fprintln(w)
+	}
+	line(0, task, r, reason)
+	var walk func(int, []*Node)
+	walk = func(d int, ns []*Node) {
+		for _, n := range ns {
+			line(d, n.ID+" "+n.Name, n.Result.Value, n.Result.Reason)
+			walk(d+1, n.Sections)
+		}
+	}
+	walk(1, sections)
+}

@@ -1,0 +1,217 @@
+package sdk
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// NoArgs is the argument type of a task that takes none.
+type NoArgs struct{}
+
+// argSpec describes one field of a task's argument struct.
+type argSpec struct {
+	Name     string
+	Doc      string
+	Required bool
+	Type     cty.Type
+	field    int
+	duration bool
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+var rawJSONType = reflect.TypeFor[json.RawMessage]()
+
+// argSpecs reads the schema of an argument struct. Each exported field is
+// an argument; the `arg` tag names it (default: the field name in
+// snake_case) and may add ",required"; `arg:"-"` leaves the field out; the
+// `doc` tag describes it.
+func argSpecs(t reflect.Type) ([]argSpec, error) {
+	if t.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("argument type %s is not a struct", t)
+	}
+	var specs []argSpec
+	seen := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("arg")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = snake(f.Name)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("argument %q is declared twice in %s", name, t)
+		}
+		seen[name] = true
+		ct, err := ctyType(f.Type)
+		if err != nil {
+			return nil, fmt.Errorf("argument %q (%s.%s): %w", name, t, f.Name, err)
+		}
+		specs = append(specs, argSpec{
+			Name: name, Doc: f.Tag.Get("doc"), Required: opts == "required",
+			Type: ct, field: i, duration: f.Type == durationType,
+		})
+	}
+	return specs, nil
+}
+
+// ctyType maps a Go type to the type the host checks the jobfile's value against.
+func ctyType(t reflect.Type) (cty.Type, error) {
+	switch {
+	case t == durationType:
+		return cty.String, nil
+	case t == rawJSONType:
+		return cty.DynamicPseudoType, nil
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return cty.String, nil
+	case reflect.Bool:
+		return cty.Bool, nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return cty.Number, nil
+	case reflect.Interface:
+		return cty.DynamicPseudoType, nil
+	case reflect.Pointer:
+		return ctyType(t.Elem())
+	case reflect.Slice, reflect.Array:
+		et, err := ctyType(t.Elem())
+		return cty.List(et), err
+	case reflect.Map:
+		if t.Key().Kind() != reflect.String {
+			return cty.NilType, fmt.Errorf("map keys must be strings, not %s", t.Key())
+		}
+		et, err := ctyType(t.Elem())
+		return cty.Map(et), err
+	case reflect.Struct:
+		specs, err := argSpecs(t)
+		if err != nil {
+			return cty.NilType, err
+		}
+		attrs := map[string]cty.Type{}
+		var optional []string
+		for _, s := range specs {
+			if s.duration {
+				return cty.NilType, fmt.Errorf("time.Duration is supported only at the top level of the arguments")
+			}
+			attrs[s.Name] = s.Type
+			if !s.Required {
+				optional = append(optional, s.Name)
+			}
+		}
+		return cty.ObjectWithOptionalAttrs(attrs, optional), nil
+	}
+	return cty.NilType, fmt.Errorf("type %s cannot be an argument", t)
+}
+
+// decodeArgs fills a new value of type t (a struct) from a JSON object.
+// Unknown and missing required arguments are errors; a duration is a
+// string that time.ParseDuration reads.
+func decodeArgs(t reflect.Type, specs []argSpec, data []byte) (reflect.Value, error) {
+	v := reflect.New(t).Elem()
+	var raw map[string]json.RawMessage
+	if len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return v, fmt.Errorf("arguments are not a JSON object: %w", err)
+		}
+	}
+	byName := map[string]*argSpec{}
+	for i := range specs {
+		byName[specs[i].Name] = &specs[i]
+	}
+	for name := range raw {
+		if byName[name] == nil {
+			return v, fmt.Errorf("unknown argument %q (this task takes %s)", name, argNames(specs))
+		}
+	}
+	for _, s := range specs {
+		r, ok := raw[s.Name]
+		if !ok || string(r) == "null" {
+			if s.Required {
+				return v, fmt.Errorf("missing required argument %q", s.Name)
+			}
+			continue
+		}
+		f := v.Field(s.field)
+		if s.duration {
+			var str string
+			if err := json.Unmarshal(r, &str); err != nil {
+				return v, fmt.Errorf("argument %q: want a duration such as \"30s\": %w", s.Name, err)
+			}
+			d, err := time.ParseDuration(str)
+			if err != nil {
+				return v, fmt.Errorf("argument %q: %w", s.Name, err)
+			}
+			f.SetInt(int64(d))
+			continue
+		}
+		if err := json.Unmarshal(r, f.Addr().Interface()); err != nil {
+			return v, fmt.Errorf("argument %q: %w", s.Name, err)
+		}
+	}
+	return v, nil
+}
+
+// argFromText turns a --arg value typed by hand into JSON: a string
+// argument takes the text as it is; any other is read as JSON.
+func argFromText(s argSpec, text string) (json.RawMessage, error) {
+	if s.Type == cty.String {
+		return json.Marshal(text)
+	}
+	if !json.Valid([]byte(text)) {
+		if s.Type == cty.DynamicPseudoType {
+			return json.Marshal(text)
+		}
+		return nil, fmt.Errorf("argument %q wants %s; %q is not JSON", s.Name, s.Type.FriendlyName(), text)
+	}
+	return json.RawMessage(text), nil
+}
+
+func argNames(specs []argSpec) string {
+	if len(specs) == 0 {
+		return "no arguments"
+	}
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func typeJSON(t cty.Type) []byte {
+	b, err := ctyjson.MarshalType(t)
+	if err != nil {
+		panic(err) // every type we build marshals
+	}
+	return b
+}
+
+func snake(s string) string {
+	var b strings.Builder
+	rs := []rune(s)
+	for i, r := range rs {
+		if unicode.IsUpper(r) {
+			if i > 0 && (unicode.IsLower(rs[i-1]) || (i+1 < len(rs) && unicode.IsLower(rs[i+1]))) {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

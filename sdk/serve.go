@@ -1,0 +1,245 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/internal/protocol"
+	"github.com/taskhost/taskhost/internal/report"
+)
+
+// Run is the pack's main: started by a host, it serves the pack over
+// go-plugin; started by hand, it is a small command line:
+//
+//	PACK describe                      print the pack's description as JSON
+//	PACK run TASK [--arg key=value]…   run one task here and print its result tree
+//
+// Run does not return.
+func (s *Set) Run() {
+	if protocol.Started(os.Getenv) {
+		s.serve()
+		os.Exit(0)
+	}
+	os.Exit(s.cli(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// serve serves the pack to the host that started this process.
+func (s *Set) serve() {
+	// hclog writes JSON lines to the real stderr, which the host reads and
+	// writes to the task's log file with their levels. go-plugin replaces
+	// os.Stderr while serving, so take it first.
+	logger := hclog.New(&hclog.LoggerOptions{
+		Level:      hclog.Trace,
+		Output:     os.Stderr,
+		JSONFormat: true,
+	})
+	go watchParent(logger)
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  protocol.Handshake,
+		VersionedPlugins: protocol.PluginSets(&server{set: s, logger: logger}),
+		GRPCServer:       plugin.DefaultGRPCServer,
+		Logger:           logger.Named("plugin"),
+	})
+}
+
+// watchParent ends this process soon after the host that started it dies
+// (the host also asks the kernel for that, where it can).
+func watchParent(logger hclog.Logger) {
+	ppid := os.Getppid()
+	for range time.Tick(500 * time.Millisecond) {
+		if os.Getppid() != ppid {
+			logger.Error("the host went away; stopping")
+			os.Exit(3)
+		}
+	}
+}
+
+type server struct {
+	packv1.UnimplementedPackServer
+	set    *Set
+	logger hclog.Logger
+}
+
+func (sv *server) Describe(context.Context, *packv1.DescribeRequest) (*packv1.DescribeResponse, error) {
+	d := sv.set.Describe()
+	out := &packv1.DescribeResponse{Name: d.Name, Version: d.Version, SdkVersion: d.SDKVersion}
+	for _, v := range d.ProtocolVersions {
+		out.ProtocolVersions = append(out.ProtocolVersions, int32(v))
+	}
+	for _, t := range d.Tasks {
+		ts := &packv1.TaskSpec{Name: t.Name, Doc: t.Doc}
+		for _, a := range t.Args {
+			ts.Args = append(ts.Args, &packv1.ArgSpec{Name: a.Name, TypeJson: a.Type, Doc: a.Doc, Required: a.Required})
+		}
+		out.Tasks = append(out.Tasks, ts)
+	}
+	return out, nil
+}
+
+func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunResponse, error) {
+	td := sv.set.task(req.GetTask())
+	if td == nil {
+		return nil, fmt.Errorf("pack %s has no task %q", sv.set.name, req.GetTask())
+	}
+	logger := sv.logger.Named(req.GetTaskId())
+	em, err := dialHub(req.GetHub(), fmt.Sprintf("task %s (pid %d)", req.GetTaskId(), os.Getpid()))
+	if err != nil {
+		return nil, err
+	}
+	defer em.close()
+	rs := &runState{taskID: req.GetTaskId(), emit: em, pid: os.Getpid()}
+	r, reason := td.run(ctx, req.GetArgsJson(), rs, logger)
+
+	// The events must reach the hub even when ctx is already cancelled:
+	// they are the record of what the task did. Give them a while.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	last, err := em.flush(fctx)
+	if err != nil {
+		logger.Error("not every result event reached the hub", "error", err)
+	}
+	return &packv1.RunResponse{Result: r.String(), Reason: reason, LastSeq: last}, nil
+}
+
+// cli is the command line of a pack started by hand.
+func (s *Set) cli(args []string, stdout, stderr io.Writer) int {
+	usage := func() {
+		fmt.Fprintf(stderr, "%s %s: a taskhost task pack.\n\nUsage:\n  %s describe\n  %s run TASK [--json] [--arg key=value]...\n\nTasks:\n",
+			s.name, s.version, progName(), progName())
+		for _, t := range s.tasks {
+			fmt.Fprintf(stderr, "  %-20s %s\n", t.name, firstLine(t.doc))
+		}
+		fmt.Fprintf(stderr, "\nA host runs this binary as a plugin; see `taskhost run`.\n")
+	}
+	if len(args) == 0 {
+		usage()
+		return 2
+	}
+	switch args[0] {
+	case "describe":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(s.Describe()); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	case "run":
+		return s.cliRun(args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		usage()
+		return 0
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n\n", args[0])
+	usage()
+	return 2
+}
+
+type argList []string
+
+func (a *argList) String() string     { return strings.Join(*a, " ") }
+func (a *argList) Set(v string) error { *a = append(*a, v); return nil }
+
+func (s *Set) cliRun(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, "usage: run TASK [--json] [--arg key=value]...")
+		return 2
+	}
+	td := s.task(args[0])
+	if td == nil {
+		fmt.Fprintf(stderr, "pack %s has no task %q (it has: %s)\n", s.name, args[0], s.taskNames())
+		return 2
+	}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var kv argList
+	fs.Var(&kv, "arg", "an argument as key=value (repeatable); values of non-string arguments are JSON")
+	asJSON := fs.Bool("json", false, "print the result tree as JSON")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	obj := map[string]json.RawMessage{}
+	for _, a := range kv {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			fmt.Fprintf(stderr, "--arg %q: want key=value\n", a)
+			return 2
+		}
+		i := -1
+		for j := range td.specs {
+			if td.specs[j].Name == k {
+				i = j
+			}
+		}
+		if i < 0 {
+			fmt.Fprintf(stderr, "task %s has no argument %q (it takes %s)\n", td.name, k, argNames(td.specs))
+			return 2
+		}
+		raw, err := argFromText(td.specs[i], v)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		obj[k] = raw
+	}
+	argsJSON, _ := json.Marshal(obj)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := hclog.New(&hclog.LoggerOptions{Name: td.name, Level: hclog.Trace, Output: stderr})
+	em := newMemEmitter()
+	rs := &runState{taskID: td.name, emit: em, pid: os.Getpid()}
+	r, reason := td.run(ctx, argsJSON, rs, logger)
+
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(struct {
+			Task     string         `json:"task"`
+			Result   report.Outcome `json:"result"`
+			Sections []*report.Node `json:"sections"`
+		}{td.name, report.Outcome{Value: r, Reason: reason}, em.tree.Sections})
+	} else {
+		report.WriteText(stdout, td.name, r, reason, em.tree.Sections)
+	}
+	if r.Success() {
+		return 0
+	}
+	return 1
+}
+
+func (s *Set) taskNames() string {
+	names := make([]string, len(s.tasks))
+	for i, t := range s.tasks {
+		names[i] = t.name
+	}
+	return strings.Join(names, ", ")
+}
+
+func progName() string {
+	if len(os.Args) > 0 {
+		p := os.Args[0]
+		if i := strings.LastIndexByte(p, '/'); i >= 0 {
+			p = p[i+1:]
+		}
+		return p
+	}
+	return "pack"
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}

@@ -1,0 +1,251 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/result"
+)
+
+// Result is one of the seven pyATS results. See the constants below.
+type Result = result.Result
+
+// The seven results, from least to most severe. Rolling up two results
+// gives the more severe one.
+const (
+	Skipped = result.Skipped
+	Passed  = result.Passed
+	Passx   = result.Passx
+	Blocked = result.Blocked
+	Failed  = result.Failed
+	Errored = result.Errored
+	Aborted = result.Aborted
+)
+
+// StepOption changes how a step behaves.
+type StepOption int
+
+// Continue lets the enclosing section or step go on when this step does not
+// pass (by default a step that is not Passed, Passx or Skipped stops the
+// section that started it, as in pyATS).
+const Continue StepOption = 1
+
+// T is handed to a task and to each of its sections and steps, like
+// testing.T. Calls that set a result (Failf, Errorf, Skip, Block, Abort,
+// Passx) end the current step at once, so they must be called from the
+// goroutine running that step's function. Logging and SetData may be called
+// from any goroutine.
+type T struct {
+	ctx    context.Context
+	run    *runState
+	node   *node
+	logger hclog.Logger
+}
+
+// node is the state of the task itself (id "") or of one section or step.
+type node struct {
+	id       string
+	name     string
+	mu       sync.Mutex
+	own      result.Result
+	reason   string
+	data     json.RawMessage
+	children result.Result // rollup of the children's results
+	next     int           // children started so far
+}
+
+// runState is shared by every T of one task run.
+type runState struct {
+	taskID string
+	emit   emitter
+	pid    int
+}
+
+// stop ends the calling step's goroutine; its deferred calls still run.
+type stop struct{}
+
+// Context is cancelled when the task must stop: its timeout passed, the job
+// was cancelled, or the host went away. Long operations should honour it.
+func (t *T) Context() context.Context { return t.ctx }
+
+// TaskID is the id the jobfile gave this task.
+func (t *T) TaskID() string { return t.run.taskID }
+
+// Name is the name of the current step, or the task id at the top level.
+func (t *T) Name() string {
+	if t.node.id == "" {
+		return t.run.taskID
+	}
+	return t.node.name
+}
+
+// Logger is the go-hclog logger of the current step. Its lines land in the
+// task's log file with their level and time.
+func (t *T) Logger() hclog.Logger { return t.logger }
+
+// Log logs its arguments at info level, formatted as fmt.Sprint does.
+func (t *T) Log(args ...any) { t.logger.Info(fmt.Sprint(args...)) }
+
+// Logf logs at info level, formatted as fmt.Sprintf does.
+func (t *T) Logf(format string, args ...any) { t.logger.Info(fmt.Sprintf(format, args...)) }
+
+// SetData attaches data to the current step: any value that encodes as
+// JSON. It appears with the step's result in results.json. A later call
+// replaces it.
+func (t *T) SetData(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.logger.Error("step data does not encode as JSON; dropped", "error", err)
+		return
+	}
+	t.node.mu.Lock()
+	t.node.data = b
+	t.node.mu.Unlock()
+}
+
+// Failf marks the current step Failed with a reason and ends it.
+func (t *T) Failf(format string, args ...any) { t.end(result.Failed, fmt.Sprintf(format, args...)) }
+
+// Errorf marks the current step Errored (something went wrong that is not a
+// failed check) with a reason and ends it.
+func (t *T) Errorf(format string, args ...any) { t.end(result.Errored, fmt.Sprintf(format, args...)) }
+
+// Skip marks the current step Skipped with a reason and ends it.
+func (t *T) Skip(reason string) { t.end(result.Skipped, reason) }
+
+// Block marks the current step Blocked (it could not run because something
+// it needs is missing) with a reason and ends it.
+func (t *T) Block(reason string) { t.end(result.Blocked, reason) }
+
+// Abort marks the current step Aborted with a reason and ends it.
+func (t *T) Abort(reason string) { t.end(result.Aborted, reason) }
+
+// Passx marks the current step Passx (passed with an exception worth noting)
+// with a reason and ends it.
+func (t *T) Passx(reason string) { t.end(result.Passx, reason) }
+
+// Result is the current step's result so far: what it set on itself rolled
+// up with its finished children, Passed if neither.
+func (t *T) Result() Result {
+	t.node.mu.Lock()
+	defer t.node.mu.Unlock()
+	return result.Rollup(t.node.own, t.node.children).Or(result.Passed)
+}
+
+func (t *T) end(r result.Result, reason string) {
+	t.setOwn(r, reason)
+	panic(stop{})
+}
+
+func (t *T) setOwn(r result.Result, reason string) {
+	t.node.mu.Lock()
+	t.node.own = result.Rollup(t.node.own, r)
+	if t.node.own == r {
+		t.node.reason = reason
+	}
+	t.node.mu.Unlock()
+	if reason != "" {
+		t.logger.Info(fmt.Sprintf("%s: %s", r.Title(), reason))
+	}
+}
+
+// Section runs fn as a section of the task (pyATS's setup, testcases and
+// cleanup): a named part of the result tree that holds steps. It returns the
+// section's rolled-up result.
+func (t *T) Section(name string, fn func(t *T), opts ...StepOption) Result {
+	return t.child(report.TypeSection, name, fn, opts)
+}
+
+// Step runs fn as a step under the current section or step; steps nest to
+// any depth. It returns the step's rolled-up result. If the step does not
+// pass (Passed, Passx or Skipped), the current step ends too, unless the
+// step was started with Continue.
+func (t *T) Step(name string, fn func(t *T), opts ...StepOption) Result {
+	return t.child(report.TypeStep, name, fn, opts)
+}
+
+func (t *T) child(typ, name string, fn func(t *T), opts []StepOption) Result {
+	t.node.mu.Lock()
+	t.node.next++
+	id := strconv.Itoa(t.node.next)
+	t.node.mu.Unlock()
+	if t.node.id != "" {
+		id = t.node.id + "." + id
+	}
+	c := &T{ctx: t.ctx, run: t.run, node: &node{id: id, name: name}}
+	c.logger = t.logger.With("step", id)
+	t.run.emit.emit(report.Event{Kind: report.KindStart, ID: id, Parent: t.node.id, Name: name, Type: typ})
+	c.logger.Info(fmt.Sprintf("%s %s: %s", strings.ToUpper(typ), id, name))
+
+	c.runFunc(fn)
+
+	r := c.Result()
+	c.node.mu.Lock()
+	reason, data := c.node.reason, c.node.data
+	c.node.mu.Unlock()
+	t.run.emit.emit(report.Event{Kind: report.KindEnd, ID: id, Result: r, Reason: reason, Data: data})
+	c.logger.Info(fmt.Sprintf("%s %s: %s => %s", strings.ToUpper(typ), id, name, r.Title()))
+
+	t.node.mu.Lock()
+	t.node.children = result.Rollup(t.node.children, r)
+	t.node.mu.Unlock()
+	if !r.Success() && !hasOpt(opts, Continue) {
+		panic(stop{})
+	}
+	return r
+}
+
+// runFunc calls fn(t) and turns a panic into Errored with the stack in the
+// log. A stop (from Failf and friends) just ends fn.
+func (t *T) runFunc(fn func(t *T)) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if _, ok := v.(stop); ok {
+			return
+		}
+		t.logger.Error(fmt.Sprintf("panic: %v\n%s", v, debug.Stack()))
+		t.setOwn(result.Errored, fmt.Sprintf("panic: %v", v))
+	}()
+	fn(t)
+}
+
+func hasOpt(opts []StepOption, o StepOption) bool {
+	for _, x := range opts {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+// runTask runs fn as the task at the top of the tree and returns its
+// rolled-up result and reason, after emitting the task's end event.
+func runTask(ctx context.Context, rs *runState, logger hclog.Logger, fn func(t *T)) (Result, string) {
+	t := &T{ctx: ctx, run: rs, node: &node{}, logger: logger}
+	start := time.Now()
+	t.runFunc(fn)
+	r := t.Result()
+	t.node.mu.Lock()
+	reason, data := t.node.reason, t.node.data
+	t.node.mu.Unlock()
+	if ctx.Err() != nil && r.Success() {
+		// The task returned after being told to stop; what it did is not
+		// what it was asked to do.
+		r, reason = result.Aborted, "stopped: "+context.Cause(ctx).Error()
+	}
+	rs.emit.emit(report.Event{Kind: report.KindEnd, Result: r, Reason: reason, Data: data})
+	logger.Info(fmt.Sprintf("task %s => %s", rs.taskID, r.Title()), "elapsed", time.Since(start).Round(time.Millisecond).String())
+	return r, reason
+}
