@@ -34,6 +34,17 @@ var rawJSONType = reflect.TypeFor[json.RawMessage]()
 // snake_case) and may add ",required"; `arg:"-"` leaves the field out; the
 // `doc` tag describes it.
 func argSpecs(t reflect.Type) ([]argSpec, error) {
+	return argSpecsIn(t, map[reflect.Type]bool{})
+}
+
+// argSpecsIn is argSpecs with the struct types being visited, to refuse a
+// type that contains itself (cty types cannot be recursive).
+func argSpecsIn(t reflect.Type, visiting map[reflect.Type]bool) ([]argSpec, error) {
+	if visiting[t] {
+		return nil, fmt.Errorf("type %s contains itself; use json.RawMessage or any for a recursive argument", t)
+	}
+	visiting[t] = true
+	defer delete(visiting, t)
 	if t.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("argument type %s is not a struct", t)
 	}
@@ -56,7 +67,7 @@ func argSpecs(t reflect.Type) ([]argSpec, error) {
 			return nil, fmt.Errorf("argument %q is declared twice in %s", name, t)
 		}
 		seen[name] = true
-		ct, err := ctyType(f.Type)
+		ct, err := ctyType(f.Type, visiting)
 		if err != nil {
 			return nil, fmt.Errorf("argument %q (%s.%s): %w", name, t, f.Name, err)
 		}
@@ -69,7 +80,7 @@ func argSpecs(t reflect.Type) ([]argSpec, error) {
 }
 
 // ctyType maps a Go type to the type the host checks the jobfile's value against.
-func ctyType(t reflect.Type) (cty.Type, error) {
+func ctyType(t reflect.Type, visiting map[reflect.Type]bool) (cty.Type, error) {
 	switch {
 	case t == durationType:
 		return cty.String, nil
@@ -88,18 +99,18 @@ func ctyType(t reflect.Type) (cty.Type, error) {
 	case reflect.Interface:
 		return cty.DynamicPseudoType, nil
 	case reflect.Pointer:
-		return ctyType(t.Elem())
+		return ctyType(t.Elem(), visiting)
 	case reflect.Slice, reflect.Array:
-		et, err := ctyType(t.Elem())
+		et, err := ctyType(t.Elem(), visiting)
 		return cty.List(et), err
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String {
 			return cty.NilType, fmt.Errorf("map keys must be strings, not %s", t.Key())
 		}
-		et, err := ctyType(t.Elem())
+		et, err := ctyType(t.Elem(), visiting)
 		return cty.Map(et), err
 	case reflect.Struct:
-		specs, err := argSpecs(t)
+		specs, err := argSpecsIn(t, visiting)
 		if err != nil {
 			return cty.NilType, err
 		}

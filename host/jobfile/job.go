@@ -19,6 +19,10 @@ type Job struct {
 	// Timeout bounds the whole job, or is 0 when not set.
 	Timeout time.Duration
 
+	// Grace is how long a task told to stop (timeout, cancellation) has to
+	// return before its process group is killed, or 0 when not set.
+	Grace time.Duration
+
 	// File is the absolute path of the jobfile.
 	File string
 
@@ -78,6 +82,9 @@ type Task struct {
 
 	// Timeout bounds the task, or is 0 when not set.
 	Timeout time.Duration
+
+	// Grace overrides the job's grace period for this task, or is 0.
+	Grace time.Duration
 
 	// DeclRange is the range of the task block's header.
 	DeclRange hcl.Range

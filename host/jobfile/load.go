@@ -27,6 +27,7 @@ var jobSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "max_parallel"},
 		{Name: "timeout"},
+		{Name: "grace"},
 	},
 }
 
@@ -43,6 +44,7 @@ var taskSchema = &hcl.BodySchema{
 		{Name: "args"},
 		{Name: "depends_on"},
 		{Name: "timeout"},
+		{Name: "grace"},
 	},
 }
 
@@ -219,6 +221,11 @@ func (l *loader) decodeJob(block *hcl.Block, job *Job) hcl.Diagnostics {
 		job.Timeout, moreDiags = l.evalDuration(attr)
 		diags = append(diags, moreDiags...)
 	}
+	if attr, ok := content.Attributes["grace"]; ok {
+		var moreDiags hcl.Diagnostics
+		job.Grace, moreDiags = l.evalDuration(attr)
+		diags = append(diags, moreDiags...)
+	}
 	return diags
 }
 
@@ -283,6 +290,10 @@ func (l *loader) decodeTask(block *hcl.Block) (*Task, hcl.Diagnostics) {
 	}
 	if attr, ok := content.Attributes["timeout"]; ok {
 		task.Timeout, moreDiags = l.evalDuration(attr)
+		diags = append(diags, moreDiags...)
+	}
+	if attr, ok := content.Attributes["grace"]; ok {
+		task.Grace, moreDiags = l.evalDuration(attr)
 		diags = append(diags, moreDiags...)
 	}
 	return task, diags

@@ -156,20 +156,37 @@ func Cancelled(err error) bool {
 
 // WaitExit waits up to d for the pack process to end by itself and says
 // how it ended ("exited with status 3", "killed by SIGKILL"); ok is false
-// if it is still running. It does not reap the process.
+// if it is still running.
 func (p *Process) WaitExit(d time.Duration) (how string, ok bool) {
 	deadline := time.Now().Add(d)
 	for {
+		// Peek without reaping: go-plugin reaps the process only once its
+		// stdout and stderr are closed, which a child still holding them
+		// can delay.
 		var info unix.Siginfo
 		err := unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
 		if err == nil && siginfoPid(&info) != 0 {
 			return describeExit(&info), true
 		}
-		if err != nil || time.Now().After(deadline) {
+		if p.client.Exited() {
+			// Reaped already: the exec.Cmd has the status.
+			return describeState(p.cmd.ProcessState), p.cmd.ProcessState != nil
+		}
+		if time.Now().After(deadline) {
 			return "", false
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+func describeState(ps *os.ProcessState) string {
+	if ps == nil {
+		return "ended"
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "killed by " + unix.SignalName(ws.Signal())
+	}
+	return fmt.Sprintf("exited with status %d", ps.ExitCode())
 }
 
 // Kill ends the pack and every process in its group: it asks the pack to

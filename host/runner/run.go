@@ -39,7 +39,8 @@ type Options struct {
 	// Cmdline is recorded in results.json.
 	Cmdline string
 	// Grace is how long a task that must stop (timeout, cancellation) has
-	// to return before its process group is killed; 0 means DefaultGrace.
+	// to return before its process group is killed; 0 means the jobfile's
+	// grace, or DefaultGrace.
 	Grace time.Duration
 }
 
@@ -72,6 +73,9 @@ type taskRun struct {
 func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, error) {
 	if opts.RunsDir == "" {
 		opts.RunsDir = "runs"
+	}
+	if opts.Grace == 0 {
+		opts.Grace = plan.Job.Grace
 	}
 	if opts.Grace == 0 {
 		opts.Grace = DefaultGrace
@@ -256,8 +260,12 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 		// Timeout or cancellation: the task's context is cancelled; give
 		// it the grace period to return, then kill its process group.
 		reason = context.Cause(runCtx).Error()
-		tlog.Warn("stopping the task", "reason", reason, "grace", r.opts.Grace)
-		gctx, cancel := context.WithTimeout(context.Background(), r.opts.Grace)
+		grace := r.opts.Grace
+		if t.Grace > 0 {
+			grace = t.Grace
+		}
+		tlog.Warn("stopping the task", "reason", reason, "grace", grace)
+		gctx, cancel := context.WithTimeout(context.Background(), grace)
 		if r.hub.WaitEnded(gctx, tr.index) != nil {
 			tlog.Warn("the task did not return within the grace period; killing its process group")
 		}

@@ -1,0 +1,186 @@
+// Command testpack is a task pack for taskhost's own tests: tasks that
+// hold, report a given tree, exit, kill themselves, hang or panic.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk"
+)
+
+func main() {
+	s := sdk.NewSet("testpack", "1.0.0")
+	sdk.Register(s, "pass", "Passes.", func(t *sdk.T, _ sdk.NoArgs) { t.Step("ok", func(t *sdk.T) {}) })
+	sdk.Register(s, "fail", "Fails.", func(t *sdk.T, _ sdk.NoArgs) {
+		t.Step("check", func(t *sdk.T) { t.Failf("failed on purpose") })
+	})
+	sdk.Register(s, "hold", "Holds for a while and records when it started and stopped, and its pid.", Hold)
+	sdk.Register(s, "meet", "Leaves a file named after itself in dir and waits until its peer's file is there too.", Meet)
+	sdk.Register(s, "tree", "Reports the tree it is given.", Tree)
+	sdk.Register(s, "exit", "Exits the process with a status, in a step.", func(t *sdk.T, a ExitArgs) {
+		t.Step("exit", func(t *sdk.T) { os.Exit(a.Status) })
+	})
+	sdk.Register(s, "kill", "Kills its own process with a signal, in a step.", func(t *sdk.T, a KillArgs) {
+		t.Step("kill", func(t *sdk.T) {
+			sig := syscall.SIGKILL
+			if a.Signal != 0 {
+				sig = syscall.Signal(a.Signal)
+			}
+			_ = syscall.Kill(os.Getpid(), sig)
+			time.Sleep(time.Minute)
+		})
+	})
+	sdk.Register(s, "panic", "Panics at the top level of the task.", func(t *sdk.T, _ sdk.NoArgs) {
+		panic("top-level panic on purpose")
+	})
+	sdk.Register(s, "hang", "Ignores its context and sleeps; optionally starts a child that ignores SIGTERM and writes its pid to a file.", Hang)
+	s.Run()
+}
+
+// HoldArgs are hold's arguments.
+type HoldArgs struct {
+	For time.Duration `arg:"duration"`
+}
+
+// Hold sleeps and records its times.
+func Hold(t *sdk.T, a HoldArgs) {
+	t.Step("hold", func(t *sdk.T) {
+		start := time.Now()
+		select {
+		case <-time.After(a.For):
+		case <-t.Context().Done():
+			t.Abort("stopped")
+		}
+		t.SetData(map[string]any{"start": start.UnixNano(), "stop": time.Now().UnixNano(), "pid": os.Getpid()})
+	})
+}
+
+// MeetArgs are meet's arguments.
+type MeetArgs struct {
+	Dir  string        `arg:"dir,required"`
+	Name string        `arg:"name,required"`
+	Peer string        `arg:"peer,required"`
+	Wait time.Duration `arg:"wait" doc:"how long to wait for the peer (default 30s)"`
+}
+
+// Meet passes only if its peer runs at the same time.
+func Meet(t *sdk.T, a MeetArgs) {
+	if a.Wait == 0 {
+		a.Wait = 30 * time.Second
+	}
+	t.Step("meet "+a.Peer, func(t *sdk.T) {
+		if err := os.WriteFile(filepath.Join(a.Dir, a.Name), nil, 0o644); err != nil {
+			t.Errorf("%v", err)
+		}
+		deadline := time.Now().Add(a.Wait)
+		for {
+			if _, err := os.Stat(filepath.Join(a.Dir, a.Peer)); err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Failf("%s did not show up within %s", a.Peer, a.Wait)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+// Node is a step to report: its result (a pyATS name, or "" for none
+// set), its children, and whether a failure in it lets its parent go on.
+type Node struct {
+	Name     string `json:"name"`
+	Result   string `json:"result"`
+	Continue bool   `json:"continue"`
+	Steps    []Node `json:"steps"`
+}
+
+// TreeArgs are tree's arguments: the steps, as JSON (a list of Node).
+type TreeArgs struct {
+	Steps json.RawMessage `arg:"steps"`
+}
+
+// Tree reports the tree it is given.
+func Tree(t *sdk.T, a TreeArgs) {
+	var steps []Node
+	if err := json.Unmarshal(a.Steps, &steps); err != nil {
+		t.Errorf("steps: %v", err)
+	}
+	report(t, steps)
+}
+
+func report(t *sdk.T, steps []Node) {
+	for _, n := range steps {
+		var opts []sdk.StepOption
+		if n.Continue {
+			opts = append(opts, sdk.Continue)
+		}
+		t.Step(n.Name, func(t *sdk.T) {
+			report(t, n.Steps)
+			if n.Result == "" {
+				return
+			}
+			r, err := result.Parse(n.Result)
+			if err != nil {
+				t.Errorf("%v", err)
+			}
+			reason := "set to " + n.Result
+			switch r {
+			case result.Passed:
+			case result.Failed:
+				t.Failf("%s", reason)
+			case result.Errored:
+				t.Errorf("%s", reason)
+			case result.Aborted:
+				t.Abort(reason)
+			case result.Blocked:
+				t.Block(reason)
+			case result.Skipped:
+				t.Skip(reason)
+			case result.Passx:
+				t.Passx(reason)
+			}
+		}, opts...)
+	}
+}
+
+// ExitArgs are exit's arguments.
+type ExitArgs struct {
+	Status int `arg:"status"`
+}
+
+// KillArgs are kill's arguments.
+type KillArgs struct {
+	Signal int `arg:"signal" doc:"signal number (default SIGKILL)"`
+}
+
+// HangArgs are hang's arguments.
+type HangArgs struct {
+	ChildPidFile string `arg:"child_pid_file" doc:"start a child that ignores SIGTERM and write its pid here"`
+}
+
+// Hang never returns by itself.
+func Hang(t *sdk.T, a HangArgs) {
+	t.Step("hang", func(t *sdk.T) {
+		if a.ChildPidFile != "" {
+			cmd := exec.Command("sh", "-c", "trap '' TERM; while :; do sleep 1; done")
+			if err := cmd.Start(); err != nil {
+				t.Errorf("start child: %v", err)
+			}
+			if err := os.WriteFile(a.ChildPidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+				t.Errorf("%v", err)
+			}
+			t.Log(fmt.Sprintf("started child %d", cmd.Process.Pid))
+		}
+		for {
+			time.Sleep(time.Hour)
+		}
+	})
+}
