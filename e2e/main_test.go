@@ -18,6 +18,9 @@ import (
 // bin holds the binaries built once for the whole package.
 var bin string
 
+// buildFlags are added to go build for those binaries.
+var buildFlags []string
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -30,8 +33,9 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	bin = dir
-	cmd := exec.Command("go", "build", "-o", dir+"/",
+	args := append(append([]string{"build"}, buildFlags...), "-o", dir+"/",
 		"../cmd/taskhost", "../plugins/demo", "../plugins/exec", "../internal/testpack")
+	cmd := exec.Command("go", args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build:", err)
