@@ -72,9 +72,9 @@ func TestBadJobfiles(t *testing.T) {
 			if !strings.Contains(r.stderr, tc.summary) {
 				t.Errorf("stderr lacks %q:\n%s", tc.summary, r.stderr)
 			}
-			where := path + " line " + itoa(prefix+tc.line)
-			if !strings.Contains(r.stderr, where) {
-				t.Errorf("stderr does not name %q:\n%s", where, r.stderr)
+			where := path + ":" + itoa(prefix+tc.line) + ":"
+			if !strings.Contains(r.stderr, where) || !strings.Contains(r.stderr, " | ") || !strings.Contains(r.stderr, "^") {
+				t.Errorf("stderr does not name %q with a snippet:\n%s", where, r.stderr)
 			}
 			if _, err := os.Stat(r.runsDir); !os.IsNotExist(err) {
 				t.Errorf("a bad jobfile made a runs directory: %v", err)

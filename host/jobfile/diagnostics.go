@@ -1,48 +1,117 @@
 package jobfile
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
-// WriteDiagnostics writes diags to w as text, with a snippet of the source
-// each one refers to. Sources are taken from files, keyed by the filenames
-// in the diagnostics' ranges (which are the filenames given to Load or
-// LoadSource); sources not in files are read from disk. Diagnostics about
-// sources that cannot be read are written without snippets.
+// WriteDiagnostics writes diags to w as text: the severity and summary,
+// where it is as FILE:LINE:COL and in which block, the source line with the
+// offending range underlined, and the detail. Sources are taken from files,
+// keyed by the filenames in the diagnostics' ranges (the filenames given to
+// Load or LoadSource); sources not in files are read from disk. A diagnostic
+// whose source cannot be read is written without a snippet.
+//
+//	Error: Unknown pack
+//
+//	  on jobs/demo.hcl:8:10, in task "hello":
+//	     8 |   pack = "dmeo"
+//	       |          ^^^^^^
+//
+//	No pack named "dmeo" is declared. Did you mean "demo"?
 func WriteDiagnostics(w io.Writer, files map[string][]byte, diags hcl.Diagnostics) error {
-	hclFiles := make(map[string]*hcl.File)
-	add := func(rng *hcl.Range) {
-		if rng == nil || rng.Filename == "" {
-			return
+	parsed := map[string]*hcl.File{}
+	source := func(name string) *hcl.File {
+		if f, done := parsed[name]; done {
+			return f
 		}
-		if _, done := hclFiles[rng.Filename]; done {
-			return
-		}
-		src, ok := files[rng.Filename]
+		src, ok := files[name]
 		if !ok {
 			var err error
-			if src, err = os.ReadFile(rng.Filename); err != nil {
-				hclFiles[rng.Filename] = nil
-				return
+			if src, err = os.ReadFile(name); err != nil {
+				parsed[name] = nil
+				return nil
 			}
 		}
-		// Parsing gives the writer the block structure it uses to say
-		// which block a diagnostic is in. The source may be invalid, which
-		// is often why there are diagnostics, so errors are ignored.
-		file, _ := hclsyntax.ParseConfig(src, rng.Filename, hcl.InitialPos)
-		if file == nil {
-			file = &hcl.File{}
+		// Parsing gives the block structure that says which block a
+		// diagnostic is in. The source may well be invalid (that is often
+		// why there are diagnostics), so errors are ignored.
+		f, _ := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+		if f == nil {
+			f = &hcl.File{}
 		}
-		file.Bytes = src
-		hclFiles[rng.Filename] = file
+		f.Bytes = src
+		parsed[name] = f
+		return f
 	}
-	for _, diag := range diags {
-		add(diag.Subject)
-		add(diag.Context)
+	var b bytes.Buffer
+	for _, d := range diags {
+		sev := "Error"
+		if d.Severity == hcl.DiagWarning {
+			sev = "Warning"
+		}
+		fmt.Fprintf(&b, "%s: %s\n\n", sev, d.Summary)
+		if s := d.Subject; s != nil {
+			fmt.Fprintf(&b, "  on %s:%d:%d", s.Filename, s.Start.Line, s.Start.Column)
+			f := source(s.Filename)
+			if f == nil {
+				b.WriteString(":\n  (source not available)\n\n")
+			} else {
+				if ctx := contextOf(f, s.Start.Byte); ctx != "" {
+					b.WriteString(", in " + ctx)
+				}
+				b.WriteString(":\n")
+				writeSnippet(&b, f.Bytes, *s)
+				b.WriteString("\n")
+			}
+		}
+		if d.Detail != "" {
+			b.WriteString(d.Detail)
+			b.WriteString("\n\n")
+		}
 	}
-	return hcl.NewDiagnosticTextWriter(w, hclFiles, 0, false).WriteDiagnostics(diags)
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// writeSnippet writes the lines of src that rng covers (at most three),
+// with the part of the first line that rng covers underlined.
+func writeSnippet(b *bytes.Buffer, src []byte, rng hcl.Range) {
+	sc := hcl.NewRangeScanner(src, rng.Filename, bufio.ScanLines)
+	shown := 0
+	for sc.Scan() && shown < 3 {
+		line := sc.Range()
+		if line.Start.Line < rng.Start.Line || line.Start.Line > rng.End.Line {
+			continue
+		}
+		text := strings.ReplaceAll(string(sc.Bytes()), "\t", " ")
+		fmt.Fprintf(b, "  %4d | %s\n", line.Start.Line, text)
+		if shown == 0 {
+			start := rng.Start.Column - 1
+			end := len([]rune(text))
+			if rng.End.Line == rng.Start.Line {
+				end = rng.End.Column - 1
+			}
+			if end <= start {
+				end = start + 1
+			}
+			fmt.Fprintf(b, "       | %s%s\n", strings.Repeat(" ", start), strings.Repeat("^", end-start))
+		}
+		shown++
+	}
+}
+
+// contextOf names the block that holds offset, such as `task "hello"`.
+func contextOf(f *hcl.File, offset int) string {
+	if cs, ok := f.Nav.(interface{ ContextString(int) string }); ok {
+		return cs.ContextString(offset)
+	}
+	return ""
 }

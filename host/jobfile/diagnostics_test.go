@@ -29,8 +29,9 @@ func TestWriteDiagnostics(t *testing.T) {
 			},
 			want: []string{
 				"Error: Unknown pack\n",
-				"  on testdata/bad/unknown_pack.hcl line 8, in task \"hello\":\n",
-				"   8:   pack = \"dmeo\"\n",
+				"  on testdata/bad/unknown_pack.hcl:8:10, in task \"hello\":\n",
+				"     8 |   pack = \"dmeo\"\n",
+				"       |          ^^^^^^\n",
 				`No pack named "dmeo" is declared. Did you mean "demo"?`,
 			},
 		},
@@ -42,8 +43,9 @@ func TestWriteDiagnostics(t *testing.T) {
 			files: map[string][]byte{"virtual.hcl": []byte(virtual)},
 			want: []string{
 				"Error: Invalid max_parallel\n",
-				"  on virtual.hcl line 2, in job \"demo\":\n",
-				"   2:   max_parallel = 0\n",
+				"  on virtual.hcl:2:18, in job \"demo\":\n",
+				"     2 |   max_parallel = 0\n",
+				"       |                  ^\n",
 			},
 		},
 		"source not available": {
@@ -52,7 +54,7 @@ func TestWriteDiagnostics(t *testing.T) {
 				return diags
 			},
 			want: []string{
-				"  on virtual.hcl line 2:\n  (source code not available)\n",
+				"  on virtual.hcl:2:18:\n  (source not available)\n",
 			},
 		},
 		"no subject": {

@@ -1,5 +1,3 @@
-// Package results is the record of a run: the job, its tasks and their
-// result trees, written as results.json (schema in docs/results.md).
 package results
 
 import (
