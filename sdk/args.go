@@ -117,9 +117,6 @@ func ctyType(t reflect.Type, visiting map[reflect.Type]bool) (cty.Type, error) {
 		attrs := map[string]cty.Type{}
 		var optional []string
 		for _, s := range specs {
-			if s.duration {
-				return cty.NilType, fmt.Errorf("time.Duration is supported only at the top level of the arguments")
-			}
 			attrs[s.Name] = s.Type
 			if !s.Required {
 				optional = append(optional, s.Name)
@@ -135,47 +132,122 @@ func ctyType(t reflect.Type, visiting map[reflect.Type]bool) (cty.Type, error) {
 // string that time.ParseDuration reads.
 func decodeArgs(t reflect.Type, specs []argSpec, data []byte) (reflect.Value, error) {
 	v := reflect.New(t).Elem()
-	var raw map[string]json.RawMessage
-	if len(bytes.TrimSpace(data)) > 0 {
-		if err := json.Unmarshal(data, &raw); err != nil {
-			return v, fmt.Errorf("arguments are not a JSON object: %w", err)
-		}
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = []byte("{}")
 	}
-	byName := map[string]*argSpec{}
-	for i := range specs {
-		byName[specs[i].Name] = &specs[i]
+	return v, decodeStruct(v, specs, data, "")
+}
+
+// decodeStruct fills struct v from a JSON object, by the names in specs.
+func decodeStruct(v reflect.Value, specs []argSpec, data []byte, path string) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		if path == "" {
+			return fmt.Errorf("arguments are not a JSON object: %w", err)
+		}
+		return fmt.Errorf("argument %q: want an object: %w", strings.TrimSuffix(path, "."), err)
+	}
+	byName := map[string]bool{}
+	for _, s := range specs {
+		byName[s.Name] = true
 	}
 	for name := range raw {
-		if byName[name] == nil {
-			return v, fmt.Errorf("unknown argument %q (this task takes %s)", name, argNames(specs))
+		if !byName[name] {
+			return fmt.Errorf("unknown argument %q (%s takes %s)", path+name, orArguments(path), argNames(specs))
 		}
 	}
 	for _, s := range specs {
 		r, ok := raw[s.Name]
 		if !ok || string(r) == "null" {
 			if s.Required {
-				return v, fmt.Errorf("missing required argument %q", s.Name)
+				return fmt.Errorf("missing required argument %q", path+s.Name)
 			}
 			continue
 		}
-		f := v.Field(s.field)
-		if s.duration {
-			var str string
-			if err := json.Unmarshal(r, &str); err != nil {
-				return v, fmt.Errorf("argument %q: want a duration such as \"30s\": %w", s.Name, err)
-			}
-			d, err := time.ParseDuration(str)
-			if err != nil {
-				return v, fmt.Errorf("argument %q: %w", s.Name, err)
-			}
-			f.SetInt(int64(d))
-			continue
-		}
-		if err := json.Unmarshal(r, f.Addr().Interface()); err != nil {
-			return v, fmt.Errorf("argument %q: %w", s.Name, err)
+		if err := decodeValue(v.Field(s.field), r, path+s.Name); err != nil {
+			return err
 		}
 	}
-	return v, nil
+	return nil
+}
+
+func orArguments(path string) string {
+	if path == "" {
+		return "this task"
+	}
+	return strings.TrimSuffix(path, ".")
+}
+
+// decodeValue fills v from JSON, naming nested struct fields as argSpecs
+// does and reading durations as strings, at any depth.
+func decodeValue(v reflect.Value, data json.RawMessage, path string) error {
+	t := v.Type()
+	switch {
+	case t == durationType:
+		var str string
+		if err := json.Unmarshal(data, &str); err != nil {
+			return fmt.Errorf("argument %q: want a duration such as \"30s\": %w", path, err)
+		}
+		d, err := time.ParseDuration(str)
+		if err != nil {
+			return fmt.Errorf("argument %q: %w", path, err)
+		}
+		v.SetInt(int64(d))
+		return nil
+	case t == rawJSONType:
+		v.SetBytes(append([]byte(nil), data...))
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		if string(data) == "null" {
+			return nil
+		}
+		p := reflect.New(t.Elem())
+		if err := decodeValue(p.Elem(), data, path); err != nil {
+			return err
+		}
+		v.Set(p)
+		return nil
+	case reflect.Struct:
+		specs, err := argSpecs(t)
+		if err != nil {
+			return err
+		}
+		return decodeStruct(v, specs, data, path+".")
+	case reflect.Slice:
+		var items []json.RawMessage
+		if err := json.Unmarshal(data, &items); err != nil {
+			return fmt.Errorf("argument %q: want a list: %w", path, err)
+		}
+		s := reflect.MakeSlice(t, len(items), len(items))
+		for i, it := range items {
+			if err := decodeValue(s.Index(i), it, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		v.Set(s)
+		return nil
+	case reflect.Map:
+		var items map[string]json.RawMessage
+		if err := json.Unmarshal(data, &items); err != nil {
+			return fmt.Errorf("argument %q: want a map: %w", path, err)
+		}
+		m := reflect.MakeMapWithSize(t, len(items))
+		for k, it := range items {
+			e := reflect.New(t.Elem()).Elem()
+			if err := decodeValue(e, it, fmt.Sprintf("%s[%q]", path, k)); err != nil {
+				return err
+			}
+			m.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), e)
+		}
+		v.Set(m)
+		return nil
+	}
+	if err := json.Unmarshal(data, v.Addr().Interface()); err != nil {
+		return fmt.Errorf("argument %q: %w", path, err)
+	}
+	return nil
 }
 
 // argFromText turns a --arg value typed by hand into JSON: a string

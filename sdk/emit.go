@@ -29,6 +29,7 @@ type emitter interface {
 // seqStamp numbers and stamps events; it is embedded by the emitters.
 type seqStamp struct {
 	mu  sync.Mutex
+	src string
 	seq uint64
 	pid int
 }
@@ -36,6 +37,7 @@ type seqStamp struct {
 func (s *seqStamp) stamp(ev *report.Event) {
 	s.seq++
 	ev.Seq = s.seq
+	ev.Src = s.src
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
@@ -77,6 +79,12 @@ func (m *memEmitter) close() {}
 // again until it does.
 type hubEmitter struct {
 	seqStamp
+	// reconnected is closed (and replaced) each time the connection comes
+	// back; gen counts those times. Guarded by rmu.
+	rmu         sync.Mutex
+	gen         uint64
+	reconnected chan struct{}
+
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	subject string
@@ -89,14 +97,25 @@ type sent struct {
 	seq  uint64
 	data []byte
 	fut  jetstream.PubAckFuture // nil when the send itself failed
+	gen  uint64                 // connection generation it was sent on
 }
 
 // maxUnacked bounds how many events wait for their acknowledgement before
 // emit waits for the oldest.
 const maxUnacked = 8192
 
-func dialHub(h *packv1.Hub, name string) (*hubEmitter, error) {
+// dialHub connects to the hub as the task that h describes; src names
+// this process's events ("" for the task process itself).
+func dialHub(h *packv1.Hub, name, src string) (*hubEmitter, error) {
+	e := &hubEmitter{reconnected: make(chan struct{})}
 	nc, err := nats.Connect(h.GetUrl(),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			e.rmu.Lock()
+			e.gen++
+			close(e.reconnected)
+			e.reconnected = make(chan struct{})
+			e.rmu.Unlock()
+		}),
 		nats.Name(name),
 		nats.Token(h.GetToken()),
 		nats.CustomInboxPrefix(h.GetInboxPrefix()),
@@ -113,12 +132,11 @@ func dialHub(h *packv1.Hub, name string) (*hubEmitter, error) {
 		nc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	return &hubEmitter{
-		seqStamp: seqStamp{pid: os.Getpid()},
-		nc:       nc, js: js,
-		subject: h.GetEventsSubject(),
-		idPre:   h.GetMsgIdPrefix(),
-	}, nil
+	e.seqStamp = seqStamp{pid: os.Getpid(), src: src}
+	e.nc, e.js = nc, js
+	e.subject = h.GetEventsSubject()
+	e.idPre = h.GetMsgIdPrefix() + src + "."
+	return e, nil
 }
 
 func (h *hubEmitter) emit(ev report.Event) {
@@ -132,41 +150,60 @@ func (h *hubEmitter) emit(ev report.Event) {
 	if len(h.unacked) >= maxUnacked {
 		h.settle(context.Background(), len(h.unacked)/2)
 	}
-	h.unacked = append(h.unacked, sent{seq: ev.Seq, data: data, fut: h.send(ev.Seq, data)})
+	fut, gen := h.send(ev.Seq, data)
+	h.unacked = append(h.unacked, sent{seq: ev.Seq, data: data, fut: fut, gen: gen})
 }
 
-func (h *hubEmitter) send(seq uint64, data []byte) jetstream.PubAckFuture {
+// connGen returns the connection's generation and a channel closed when
+// it next reconnects.
+func (h *hubEmitter) connGen() (uint64, <-chan struct{}) {
+	h.rmu.Lock()
+	defer h.rmu.Unlock()
+	return h.gen, h.reconnected
+}
+
+func (h *hubEmitter) send(seq uint64, data []byte) (jetstream.PubAckFuture, uint64) {
+	gen, _ := h.connGen()
 	f, err := h.js.PublishAsync(h.subject, data, jetstream.WithMsgID(h.idPre+strconv.FormatUint(seq, 10)))
 	if err != nil {
-		return nil
+		return nil, gen
 	}
-	return f
+	return f, gen
 }
 
 // settle waits until the oldest n unacknowledged events are acknowledged,
-// sending again those whose send failed, and drops them from the list.
-// It gives up only when ctx ends.
+// and drops them from the list. An event whose send failed, or that was
+// sent on a connection that has since dropped (its acknowledgement may be
+// lost with it), is sent again; the hub keeps one copy. It gives up only
+// when ctx ends.
 func (h *hubEmitter) settle(ctx context.Context, n int) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for i := 0; i < n; i++ {
 		s := &h.unacked[i]
 		for {
-			if s.fut == nil {
+			gen, reconnected := h.connGen()
+			if s.fut == nil || s.gen != gen {
 				if err := ctx.Err(); err != nil {
 					h.unacked = h.unacked[i:]
 					return fmt.Errorf("events from %d not acknowledged by the hub: %w", s.seq, err)
 				}
-				time.Sleep(20 * time.Millisecond)
-				s.fut = h.send(s.seq, s.data)
+				if s.fut == nil {
+					time.Sleep(20 * time.Millisecond) // the send failed: not connected yet
+				}
+				s.fut, s.gen = h.send(s.seq, s.data)
 				continue
 			}
+			timer.Reset(5 * time.Second)
 			select {
 			case <-s.fut.Ok():
 			case <-s.fut.Err():
 				s.fut = nil
 				continue
-			case <-time.After(5 * time.Second):
-				// No answer (the connection dropped with the ack in flight):
-				// send it again; the hub drops the duplicate.
+			case <-reconnected:
+				continue // sent again above
+			case <-timer.C:
+				// No answer and no reconnect seen: send it again.
 				s.fut = nil
 				continue
 			case <-ctx.Done():

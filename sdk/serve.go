@@ -50,7 +50,8 @@ func (s *Set) serve() {
 		HandshakeConfig:  protocol.Handshake,
 		VersionedPlugins: protocol.PluginSets(&server{set: s, logger: logger}),
 		GRPCServer:       plugin.DefaultGRPCServer,
-		Logger:           logger.Named("plugin"),
+		// go-plugin's own chatter is of no use in a task's log.
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: os.Stderr, JSONFormat: true}),
 	})
 }
 
@@ -93,13 +94,28 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 	if td == nil {
 		return nil, fmt.Errorf("pack %s has no task %q", sv.set.name, req.GetTask())
 	}
+	// Processes this task starts are not plugins.
+	os.Unsetenv(protocol.Handshake.MagicCookieKey)
+
 	logger := sv.logger.Named(req.GetTaskId())
-	em, err := dialHub(req.GetHub(), fmt.Sprintf("task %s (pid %d)", req.GetTaskId(), os.Getpid()))
+	var lf *logFile
+	if dir := req.GetLogDir(); dir != "" {
+		var err error
+		if lf, err = openLog(dir, "task.log"); err != nil {
+			return nil, fmt.Errorf("open the task's log: %w", err)
+		}
+		defer lf.Close()
+		// What the runtime writes on a crash goes to fd 2: make that the
+		// log file too, so that it lands even if the host is gone.
+		_ = syscall.Dup2(int(lf.f.Fd()), 2)
+		logger = hclog.New(&hclog.LoggerOptions{Name: req.GetTaskId(), Level: hclog.Trace, Output: lf})
+	}
+	em, err := dialHub(req.GetHub(), fmt.Sprintf("task %s (pid %d)", req.GetTaskId(), os.Getpid()), "")
 	if err != nil {
 		return nil, err
 	}
 	defer em.close()
-	rs := &runState{taskID: req.GetTaskId(), emit: em, pid: os.Getpid()}
+	rs := &runState{taskID: req.GetTaskId(), emit: em, pid: os.Getpid(), log: lf, hub: req.GetHub(), logDir: req.GetLogDir()}
 	r, reason := td.run(ctx, req.GetArgsJson(), rs, logger)
 
 	// The events must reach the hub even when ctx is already cancelled:
@@ -198,9 +214,19 @@ func (s *Set) cliRun(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger := hclog.New(&hclog.LoggerOptions{Name: td.name, Level: hclog.Trace, Output: stderr})
+	rs, logger, done, err := attach(td.name, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if rs != nil {
+		// Started by a task with T.Command: report as part of it.
+		r, _ := td.run(ctx, argsJSON, rs, logger)
+		done()
+		return exitCode(r)
+	}
 	em := newMemEmitter()
-	rs := &runState{taskID: td.name, emit: em, pid: os.Getpid()}
+	rs = &runState{taskID: td.name, emit: em, pid: os.Getpid()}
 	r, reason := td.run(ctx, argsJSON, rs, logger)
 
 	if *asJSON {
@@ -214,10 +240,7 @@ func (s *Set) cliRun(args []string, stdout, stderr io.Writer) int {
 	} else {
 		report.WriteText(stdout, td.name, r, reason, em.tree.Sections)
 	}
-	if r.Success() {
-		return 0
-	}
-	return 1
+	return exitCode(r)
 }
 
 func (s *Set) taskNames() string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/result"
 )
@@ -63,11 +64,21 @@ type node struct {
 	next     int           // children started so far
 }
 
-// runState is shared by every T of one task run.
+// runState is shared by every T of one task run (or of one child process
+// of a task).
 type runState struct {
 	taskID string
 	emit   emitter
 	pid    int
+	// log is the process's log file, nil when logging to stderr.
+	log *logFile
+	// hub and logDir are handed on to child processes.
+	hub    *packv1.Hub
+	logDir string
+	// root is the id under which this process's top-level steps go ("" in
+	// the task process; "<parent step>/<pid>" in a child), and parent the
+	// step that started this process.
+	root, parent string
 }
 
 // stop ends the calling step's goroutine; its deferred calls still run.
@@ -178,12 +189,18 @@ func (t *T) child(typ, name string, fn func(t *T), opts []StepOption) Result {
 	t.node.next++
 	id := strconv.Itoa(t.node.next)
 	t.node.mu.Unlock()
-	if t.node.id != "" {
-		id = t.node.id + "." + id
+	parent := t.node.id
+	switch {
+	case parent != "":
+		id = parent + "." + id
+	case t.run.root != "":
+		id = t.run.root + "." + id
+		parent = t.run.parent
 	}
 	c := &T{ctx: t.ctx, run: t.run, node: &node{id: id, name: name}}
 	c.logger = t.logger.With("step", id)
-	t.run.emit.emit(report.Event{Kind: report.KindStart, ID: id, Parent: t.node.id, Name: name, Type: typ})
+	begin := t.run.log.end()
+	t.run.emit.emit(report.Event{Kind: report.KindStart, ID: id, Parent: parent, Name: name, Type: typ})
 	c.logger.Info(fmt.Sprintf("%s %s: %s", strings.ToUpper(typ), id, name))
 
 	c.runFunc(fn)
@@ -192,8 +209,8 @@ func (t *T) child(typ, name string, fn func(t *T), opts []StepOption) Result {
 	c.node.mu.Lock()
 	reason, data := c.node.reason, c.node.data
 	c.node.mu.Unlock()
-	t.run.emit.emit(report.Event{Kind: report.KindEnd, ID: id, Result: r, Reason: reason, Data: data})
 	c.logger.Info(fmt.Sprintf("%s %s: %s => %s", strings.ToUpper(typ), id, name, r.Title()))
+	t.run.emit.emit(report.Event{Kind: report.KindEnd, ID: id, Result: r, Reason: reason, Data: data, Logs: t.run.log.ref(begin)})
 
 	t.node.mu.Lock()
 	t.node.children = result.Rollup(t.node.children, r)

@@ -672,3 +672,48 @@ func TestTResultRollsUpChildren(t *testing.T) {
 		t.Errorf("t.Result() = %v then %v, want passed then blocked", mid, end)
 	}
 }
+
+// When a step's result is set more than once (a deferred call after the
+// first), the result is the worst and its reason goes with it.
+func TestWorstResultKeepsItsReason(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		fn         func(t *T)
+		want       Result
+		wantReason string
+	}{
+		"less severe later": {
+			fn: func(t *T) {
+				defer t.Skip("cleanup skipped")
+				t.Failf("the real failure")
+			},
+			want: Failed, wantReason: "the real failure",
+		},
+		"more severe later": {
+			fn: func(t *T) {
+				defer t.Abort("gave up")
+				t.Failf("first failure")
+			},
+			want: Aborted, wantReason: "gave up",
+		},
+		"panic after passx": {
+			fn: func(t *T) {
+				defer func() { panic("in defer") }()
+				t.Passx("almost")
+			},
+			want: Errored, wantReason: "panic: in defer",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := runIt(t, context.Background(), func(t *T) {
+				t.Step("s", tc.fn, Continue)
+			})
+			want := []tnode{{ID: "1", Name: "s", Type: step, Result: tc.want, Reason: tc.wantReason}}
+			if diff := cmp.Diff(want, simplify(got.tree.Sections)); diff != "" {
+				t.Errorf("tree (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

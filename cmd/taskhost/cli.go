@@ -139,7 +139,8 @@ func countErrors(diags hcl.Diagnostics) string {
 
 type runOptions struct {
 	jobOptions
-	runsDir string
+	runsDir   string
+	dropEvery int
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -159,6 +160,9 @@ Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
 	}
 	o.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
+	// A fault for taskhost's own tests of reconnection; hidden from help.
+	cmd.Flags().IntVar(&o.dropEvery, "test-fault-drop-every", 0, "drop each task's hub connections after every N of its events (tests only)")
+	_ = cmd.Flags().MarkHidden("test-fault-drop-every")
 	return cmd
 }
 
@@ -188,9 +192,10 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		}
 	}()
 	file, err := runner.Execute(ctx, plan, runner.Options{
-		RunsDir: o.runsDir,
-		Out:     stdout,
-		Cmdline: strings.Join(os.Args, " "),
+		RunsDir:   o.runsDir,
+		Out:       stdout,
+		DropEvery: o.dropEvery,
+		Cmdline:   strings.Join(os.Args, " "),
 	})
 	if file == nil {
 		return &exitError{exitFailure, err}

@@ -27,6 +27,10 @@ type Config struct {
 	StoreDir string
 	// Logger gets the hub's own messages; nil discards them.
 	Logger hclog.Logger
+	// DropEvery, for tests of reconnection only: after every DropEvery
+	// events of a task, the hub disconnects that task's connections.
+	// 0 (the default) never does.
+	DropEvery int
 }
 
 // Hub is a running hub. Its methods are safe for concurrent use.
@@ -40,6 +44,9 @@ type Hub struct {
 	auth   *authenticator
 	runKey string // random token that scopes this run's subjects
 
+	dropEvery int
+	drops     int // connections dropped for tests
+
 	mu        sync.Mutex
 	tasks     map[string]*taskRec // by subject token
 	processed uint64              // stream sequence of the last message read
@@ -47,9 +54,11 @@ type Hub struct {
 }
 
 type taskRec struct {
-	id   string
-	tree *report.Tree
-	bad  int // events that did not apply
+	id    string
+	tree  *report.Tree
+	bad   int // events that did not apply
+	read  int // events read, duplicates included
+	token string
 }
 
 // ErrUnknownTask is returned for a task id the hub was not told of.
@@ -65,11 +74,12 @@ func Start(cfg Config) (*Hub, error) {
 		log = hclog.NewNullLogger()
 	}
 	h := &Hub{
-		log:     log,
-		auth:    &authenticator{users: map[string]*server.User{}},
-		runKey:  randomHex(6),
-		tasks:   map[string]*taskRec{},
-		changed: make(chan struct{}),
+		log:       log,
+		auth:      &authenticator{users: map[string]*server.User{}, clients: map[string][]uint64{}},
+		dropEvery: cfg.DropEvery,
+		runKey:    randomHex(6),
+		tasks:     map[string]*taskRec{},
+		changed:   make(chan struct{}),
 	}
 	hostToken := randomHex(24)
 	h.auth.users[hostToken] = &server.User{Username: "host"} // no permissions: may do anything
@@ -149,8 +159,10 @@ func (h *Hub) AddTask(taskID string, index int) *packv1.Hub {
 		},
 	})
 	h.mu.Lock()
-	if _, ok := h.tasks[tok]; !ok {
-		h.tasks[tok] = &taskRec{id: taskID, tree: report.NewTree()}
+	if rec, ok := h.tasks[tok]; ok {
+		rec.token = token
+	} else {
+		h.tasks[tok] = &taskRec{id: taskID, tree: report.NewTree(), token: token}
 	}
 	h.mu.Unlock()
 	return &packv1.Hub{
@@ -186,6 +198,24 @@ func (h *Hub) read(m jetstream.Msg) {
 		rec.bad++
 		h.log.Warn("bad result event", "task", rec.id, "error", err)
 	}
+	rec.read++
+	if h.dropEvery > 0 && rec.read%h.dropEvery == 0 {
+		ids := h.auth.takeClients(rec.token)
+		h.drops += len(ids)
+		h.log.Warn("test fault: dropping the task's connections", "task", rec.id, "events", rec.read, "connections", len(ids))
+		go func() {
+			for _, id := range ids {
+				_ = h.srv.DisconnectClientByID(id)
+			}
+		}()
+	}
+}
+
+// Drops is how many connections the hub dropped because of DropEvery.
+func (h *Hub) Drops() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.drops
 }
 
 // wait calls done under the hub's lock each time something is read, until
@@ -211,7 +241,7 @@ func (h *Hub) WaitTask(ctx context.Context, taskIndex int, seq uint64) error {
 	tok := fmt.Sprintf("t%d", taskIndex)
 	return h.wait(ctx, func() bool {
 		rec := h.tasks[tok]
-		return rec != nil && rec.tree.Applied >= seq
+		return rec != nil && rec.tree.Applied("") >= seq
 	})
 }
 
@@ -258,10 +288,21 @@ func (h *Hub) Close() {
 	h.srv.WaitForShutdown()
 }
 
-// authenticator maps each token to the user it stands for.
+// authenticator maps each token to the user it stands for, and remembers
+// which connections used it.
 type authenticator struct {
-	mu    sync.RWMutex
-	users map[string]*server.User
+	mu      sync.RWMutex
+	users   map[string]*server.User
+	clients map[string][]uint64
+}
+
+// takeClients returns the connections that used token, and forgets them.
+func (a *authenticator) takeClients(token string) []uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids := a.clients[token]
+	delete(a.clients, token)
+	return ids
 }
 
 func (a *authenticator) add(token string, u *server.User) {
@@ -272,9 +313,13 @@ func (a *authenticator) add(token string, u *server.User) {
 
 // Check lets a client in only with a token the hub made.
 func (a *authenticator) Check(c server.ClientAuthentication) bool {
-	a.mu.RLock()
-	u := a.users[c.GetOpts().Token]
-	a.mu.RUnlock()
+	token := c.GetOpts().Token
+	a.mu.Lock()
+	u := a.users[token]
+	if u != nil {
+		a.clients[token] = append(a.clients[token], c.GetID())
+	}
+	a.mu.Unlock()
 	if u == nil {
 		return false
 	}

@@ -28,9 +28,12 @@ type Config struct {
 	Path string
 	// Env is added to the host's environment for the pack process.
 	Env []string
-	// Logger receives what the pack logs (go-hclog lines it writes to
-	// stderr keep their level) and its raw stderr; nil discards it.
+	// Logger receives go-plugin's messages about the process; nil
+	// discards them.
 	Logger hclog.Logger
+	// Stderr receives what the pack writes to its standard error (fd 2),
+	// line by line; nil discards it.
+	Stderr io.Writer
 	// Output receives what the pack writes to its os.Stdout and os.Stderr
 	// once it serves; nil discards it.
 	Output io.Writer
@@ -79,6 +82,7 @@ func Start(cfg Config) (*Process, error) {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		Logger:           logger,
+		Stderr:           cfg.Stderr,
 		SyncStdout:       out,
 		SyncStderr:       out,
 		StartTimeout:     timeout,

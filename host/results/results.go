@@ -49,6 +49,7 @@ type Task struct {
 	Task      string         `json:"task"`
 	PID       int            `json:"pid,omitempty"`
 	Logfile   string         `json:"logfile"`
+	Logs      []string       `json:"logs,omitempty"`
 	StartTime time.Time      `json:"starttime,omitzero"`
 	StopTime  time.Time      `json:"stoptime,omitzero"`
 	Runtime   float64        `json:"runtime"`

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -38,6 +39,9 @@ type Options struct {
 	Out io.Writer
 	// Cmdline is recorded in results.json.
 	Cmdline string
+	// DropEvery is a fault for tests of reconnection: the hub drops a
+	// task's connections after every DropEvery of its events. 0 never.
+	DropEvery int
 	// Grace is how long a task that must stop (timeout, cancellation) has
 	// to return before its process group is killed; 0 means the jobfile's
 	// grace, or DefaultGrace.
@@ -102,7 +106,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		return nil, err
 	}
 
-	h, err := hub.Start(hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub")})
+	h, err := hub.Start(hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub"), DropEvery: opts.DropEvery})
 	if err != nil {
 		r.log.Error("hub did not start", "error", err)
 		return nil, err
@@ -164,7 +168,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		r.log.Error("results.json not written", "error", err)
 		return file, fmt.Errorf("write results: %w", err)
 	}
-	r.log.Info("run ended", "result", file.Report.Result, "runtime", file.Report.Runtime)
+	r.log.Info("run ended", "result", file.Report.Result, "runtime", file.Report.Runtime, "dropped_connections", h.Drops())
 	return file, nil
 }
 
@@ -204,12 +208,13 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 		return
 	}
 	defer logf.Close()
-	out := &lockedWriter{w: logf}
-	tlog := hclog.New(&hclog.LoggerOptions{Name: t.ID, Level: hclog.Trace, Output: out})
+	out := &lineWriter{w: logf}
+	defer out.Flush()
+	tlog := hclog.New(&hclog.LoggerOptions{Name: "taskhost", Level: hclog.Info, Output: out})
 
 	pack := r.plan.Job.Pack(t.Pack)
 	access := r.hub.AddTask(t.ID, tr.index)
-	proc, err := launch.Start(launch.Config{Path: pack.Path, Logger: tlog, Output: out})
+	proc, err := launch.Start(launch.Config{Path: pack.Path, Logger: r.log.Named(t.ID), Stderr: out, Output: out})
 	if err != nil {
 		tlog.Error("pack did not start", "error", err)
 		fail(result.Errored, err.Error())
@@ -231,7 +236,7 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 	}
 	resp, err := proc.Run(runCtx, &packv1.RunRequest{
 		Task: t.Task, ArgsJson: r.plan.Args[t.ID], RunId: filepath.Base(r.dir), TaskId: t.ID,
-		Attempt: 1, Hub: access, DeadlineUnixNano: deadline,
+		Attempt: 1, Hub: access, DeadlineUnixNano: deadline, LogDir: tdir,
 	})
 
 	if err != nil && launch.Cancelled(err) {
@@ -301,6 +306,7 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 			}
 		}
 		rec.Sections = tree.Sections
+		rec.Logs = tree.Logs
 	})
 	rec.Result = report.Outcome{Value: res, Reason: reason}
 }
@@ -363,15 +369,37 @@ func makeRunDir(runs, job string, at time.Time) (string, error) {
 // Dir is the run directory.
 func (r *Run) Dir() string { return r.dir }
 
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// lineWriter writes whole lines to w, one Write each, so that lines from
+// several writers to one file (the task process appends to it too) do not
+// mix; a line without its newline waits for it.
+type lineWriter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+func (l *lineWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	l.buf = append(l.buf, p...)
+	if i := bytes.LastIndexByte(l.buf, '\n'); i >= 0 {
+		_, err := l.w.Write(l.buf[:i+1])
+		l.buf = append(l.buf[:0], l.buf[i+1:]...)
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// Flush writes what is left of an unfinished line.
+func (l *lineWriter) Flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.buf) > 0 {
+		_, _ = l.w.Write(append(l.buf, '\n'))
+		l.buf = l.buf[:0]
+	}
 }
 
 func hostname() string {

@@ -71,10 +71,16 @@ func Run(ctx context.Context, tasks []Task, cfg Config) map[string]result.Result
 			}
 			waiting[d]--
 			if waiting[d] == 0 {
-				if blockedBy[d] != "" {
+				switch {
+				case ctx.Err() != nil:
+					// Nothing starts any more: the job was stopped, which
+					// is what ended the dependency too.
+					cfg.NotRun(tasks[d].ID, result.Aborted, "not started: "+context.Cause(ctx).Error())
+					finish(d, result.Aborted)
+				case blockedBy[d] != "":
 					cfg.NotRun(tasks[d].ID, result.Blocked, blockedBy[d])
 					finish(d, result.Blocked)
-				} else {
+				default:
 					ready = append(ready, d)
 				}
 			}

@@ -16,6 +16,9 @@ const (
 	KindStart = "start"
 	// KindEnd closes a section or step, or the task itself when ID is "".
 	KindEnd = "end"
+	// KindLog says that a process of the task (PID) made a log file
+	// (Name, relative to the run directory) while step Parent ran.
+	KindLog = "log"
 )
 
 // Node types.
@@ -24,10 +27,13 @@ const (
 	TypeStep    = "step"
 )
 
-// Event is one result event of one task, as published on the hub. Seq
-// numbers a task's events from 1 without gaps; the tree applies each once,
-// in order.
+// Event is one result event of one task, as published on the hub. Each
+// process of the task (the task process, and each child it starts that
+// uses the SDK) is a source, named by Src ("" for the task process); Seq
+// numbers a source's events from 1 without gaps, and the tree applies each
+// once, in order.
 type Event struct {
+	Src    string          `json:"src,omitempty"`
 	Seq    uint64          `json:"seq"`
 	Kind   string          `json:"kind"`
 	ID     string          `json:"id,omitempty"`
@@ -39,6 +45,17 @@ type Event struct {
 	Data   json.RawMessage `json:"data,omitempty"`
 	Time   time.Time       `json:"time"`
 	PID    int             `json:"pid,omitempty"`
+	// Logs, on an end event, says where the step's log lines are.
+	Logs *LogRef `json:"logs,omitempty"`
+}
+
+// LogRef locates a step's log lines: File (relative to the run directory)
+// from byte Begin, Size bytes long. Lines of other processes that write to
+// the same file at the same time may be inside the range.
+type LogRef struct {
+	File  string `json:"file"`
+	Begin int64  `json:"begin"`
+	Size  int64  `json:"size"`
 }
 
 // Outcome is a result with its reason and data.
@@ -58,6 +75,7 @@ type Node struct {
 	StopTime  time.Time `json:"stoptime,omitzero"`
 	Runtime   float64   `json:"runtime"`
 	PID       int       `json:"pid,omitempty"`
+	Logs      *LogRef   `json:"logs,omitempty"`
 	Sections  []*Node   `json:"sections,omitempty"`
 
 	open bool
@@ -71,50 +89,73 @@ type Tree struct {
 	// and Ended tells whether the task's end event arrived.
 	Own   Outcome
 	Ended bool
-	// Applied is the sequence number of the last event applied.
-	Applied uint64
+	// Logs lists the log files that the task's child processes made.
+	Logs []string
 
 	nodes   map[string]*Node
+	sources map[string]*source
+}
+
+// source is where the tree stands with one process's events.
+type source struct {
+	applied uint64
 	pending map[uint64]Event
 }
 
 // NewTree returns an empty tree.
 func NewTree() *Tree {
-	return &Tree{nodes: map[string]*Node{}, pending: map[uint64]Event{}}
+	return &Tree{nodes: map[string]*Node{}, sources: map[string]*source{}}
 }
 
-// Add applies ev once, in sequence order: an event seen before is ignored,
-// and one that arrives early waits until the events before it arrive. It
-// returns an error for an event that makes no sense (the tree is unchanged).
+// Add applies ev once, in its source's sequence order: an event seen
+// before is ignored, and one that arrives early waits until the events
+// before it arrive. It returns an error for an event that makes no sense
+// (the event is skipped).
 func (t *Tree) Add(ev Event) error {
-	if ev.Seq <= t.Applied {
+	s := t.sources[ev.Src]
+	if s == nil {
+		s = &source{pending: map[uint64]Event{}}
+		t.sources[ev.Src] = s
+	}
+	if ev.Seq <= s.applied {
 		return nil // a duplicate
 	}
-	if ev.Seq != t.Applied+1 {
-		t.pending[ev.Seq] = ev
+	if ev.Seq != s.applied+1 {
+		s.pending[ev.Seq] = ev
 		return nil
 	}
-	if err := t.apply(ev); err != nil {
-		t.Applied = ev.Seq // skip it rather than wedge the stream
-		return err
-	}
-	t.Applied = ev.Seq
+	var first error
 	for {
-		next, ok := t.pending[t.Applied+1]
+		s.applied = ev.Seq // an event that does not apply is skipped rather than wedge the source
+		if err := t.apply(ev); err != nil && first == nil {
+			first = err
+		}
+		next, ok := s.pending[s.applied+1]
 		if !ok {
-			return nil
+			return first
 		}
-		delete(t.pending, next.Seq)
-		err := t.apply(next)
-		t.Applied = next.Seq
-		if err != nil {
-			return err
-		}
+		delete(s.pending, next.Seq)
+		ev = next
 	}
 }
 
-// Pending is how many events wait for an earlier one.
-func (t *Tree) Pending() int { return len(t.pending) }
+// Applied is the sequence number of the last event applied from src ("" is
+// the task process).
+func (t *Tree) Applied(src string) uint64 {
+	if s := t.sources[src]; s != nil {
+		return s.applied
+	}
+	return 0
+}
+
+// Pending is how many events wait for an earlier one of their source.
+func (t *Tree) Pending() int {
+	n := 0
+	for _, s := range t.sources {
+		n += len(s.pending)
+	}
+	return n
+}
 
 func (t *Tree) apply(ev Event) error {
 	switch ev.Kind {
@@ -141,6 +182,9 @@ func (t *Tree) apply(ev Event) error {
 		t.nodes[ev.ID] = n
 	case KindEnd:
 		if ev.ID == "" {
+			if ev.Src != "" {
+				return nil // a child process ended; its steps carry its results
+			}
 			t.Own = Outcome{Value: ev.Result, Reason: ev.Reason, Data: ev.Data}
 			t.Ended = true
 			return nil
@@ -153,6 +197,9 @@ func (t *Tree) apply(ev Event) error {
 		n.StopTime = ev.Time
 		n.Runtime = ev.Time.Sub(n.StartTime).Seconds()
 		n.Result = Outcome{Value: rollupNode(ev.Result, n), Reason: ev.Reason, Data: ev.Data}
+		n.Logs = ev.Logs
+	case KindLog:
+		t.Logs = append(t.Logs, ev.Name)
 	default:
 		return fmt.Errorf("event %d: unknown kind %q", ev.Seq, ev.Kind)
 	}

@@ -24,6 +24,13 @@ func main() {
 	})
 	sdk.Register(s, "hold", "Holds for a while and records when it started and stopped, and its pid.", Hold)
 	sdk.Register(s, "meet", "Leaves a file named after itself in dir and waits until its peer's file is there too.", Meet)
+	sdk.Register(s, "children", "Starts two SDK children (this binary's run mode) and one plain child.", Children)
+	sdk.Register(s, "childsteps", "What a child started by children reports.", ChildSteps)
+	sdk.Register(s, "many", "Reports n steps, named s1 to sN.", func(t *sdk.T, a ManyArgs) {
+		for i := 1; i <= a.N; i++ {
+			t.Step("s"+strconv.Itoa(i), func(t *sdk.T) {})
+		}
+	})
 	sdk.Register(s, "tree", "Reports the tree it is given.", Tree)
 	sdk.Register(s, "exit", "Exits the process with a status, in a step.", func(t *sdk.T, a ExitArgs) {
 		t.Step("exit", func(t *sdk.T) { os.Exit(a.Status) })
@@ -90,6 +97,45 @@ func Meet(t *sdk.T, a MeetArgs) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+	})
+}
+
+// Children starts two children that use the SDK and one that does not.
+func Children(t *sdk.T, _ sdk.NoArgs) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Errorf("%v", err)
+	}
+	t.Step("spawn", func(t *sdk.T) {
+		for i := range 2 {
+			c := t.Command(exe, "run", "childsteps", "--arg", fmt.Sprintf("n=%d", i))
+			if err := c.Run(); err != nil {
+				t.Failf("child %d: %v", i, err)
+			}
+		}
+		c := t.Command("sh", "-c", "echo plain out; echo plain err >&2")
+		if err := c.Run(); err != nil {
+			t.Failf("plain child: %v", err)
+		}
+	})
+	t.Step("after", func(t *sdk.T) {})
+}
+
+// ManyArgs are many's arguments.
+type ManyArgs struct {
+	N int `arg:"n,required"`
+}
+
+// ChildArgs are childsteps' arguments.
+type ChildArgs struct {
+	N int `arg:"n"`
+}
+
+// ChildSteps reports two nested steps and logs.
+func ChildSteps(t *sdk.T, a ChildArgs) {
+	t.Logf("child %d says hello", a.N)
+	t.Step(fmt.Sprintf("child %d", a.N), func(t *sdk.T) {
+		t.Step("inner", func(t *sdk.T) { t.Logf("inner of child %d", a.N) })
 	})
 }
 

@@ -286,8 +286,12 @@ type RunRequest struct {
 	Hub      *Hub   `protobuf:"bytes,6,opt,name=hub,proto3" json:"hub,omitempty"`
 	// When the task must be done, in Unix nanoseconds; 0 for no deadline.
 	DeadlineUnixNano int64 `protobuf:"varint,7,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The task's directory in the run directory: the task process appends
+	// its log to task.log there, and each child it starts logs to
+	// pid-<pid>.log. Empty when the pack should log to stderr.
+	LogDir        string `protobuf:"bytes,8,opt,name=log_dir,json=logDir,proto3" json:"log_dir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RunRequest) Reset() {
@@ -367,6 +371,13 @@ func (x *RunRequest) GetDeadlineUnixNano() int64 {
 		return x.DeadlineUnixNano
 	}
 	return 0
+}
+
+func (x *RunRequest) GetLogDir() string {
+	if x != nil {
+		return x.LogDir
+	}
+	return ""
 }
 
 // Hub says where and as whom a task reports.
@@ -534,7 +545,7 @@ const file_packv1_pack_proto_rawDesc = "" +
 	"\ttype_json\x18\x02 \x01(\fR\btypeJson\x12\x10\n" +
 	"\x03doc\x18\x03 \x01(\tR\x03doc\x12\x1a\n" +
 	"\brequired\x18\x04 \x01(\bR\brequired\x12!\n" +
-	"\fdefault_json\x18\x05 \x01(\fR\vdefaultJson\"\xde\x01\n" +
+	"\fdefault_json\x18\x05 \x01(\fR\vdefaultJson\"\xf7\x01\n" +
 	"\n" +
 	"RunRequest\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x1b\n" +
@@ -543,7 +554,8 @@ const file_packv1_pack_proto_rawDesc = "" +
 	"\atask_id\x18\x04 \x01(\tR\x06taskId\x12\x18\n" +
 	"\aattempt\x18\x05 \x01(\x05R\aattempt\x12'\n" +
 	"\x03hub\x18\x06 \x01(\v2\x15.taskhost.pack.v1.HubR\x03hub\x12,\n" +
-	"\x12deadline_unix_nano\x18\a \x01(\x03R\x10deadlineUnixNano\"\x9b\x01\n" +
+	"\x12deadline_unix_nano\x18\a \x01(\x03R\x10deadlineUnixNano\x12\x17\n" +
+	"\alog_dir\x18\b \x01(\tR\x06logDir\"\x9b\x01\n" +
 	"\x03Hub\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12%\n" +

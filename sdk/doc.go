@@ -1,0 +1,90 @@
+// Package sdk is what a task pack imports: it turns a Go program into a
+// pack binary that a taskhost host runs as a plugin, one process per task.
+//
+// A pack's main makes a Set, registers its tasks and runs the set:
+//
+//	func main() {
+//		s := sdk.NewSet("net", "0.1.0")
+//		sdk.Register(s, "ping", "Pings a host.", Ping)
+//		s.Run()
+//	}
+//
+// A task is a function of a *T and an argument struct, and feels like a Go
+// test. Sections and steps nest; a call that sets a result (Failf, Errorf,
+// Skip, Block, Abort, Passx) ends the current step, as t.FailNow does in a
+// test; a step that is not Passed, Passx or Skipped also ends the step or
+// section that started it, unless it was started with Continue:
+//
+//	type PingArgs struct {
+//		Host  string        `arg:"host,required" doc:"the host to ping"`
+//		Count int           `doc:"how many packets (default 3)"`
+//		Wait  time.Duration `doc:"how long to wait for each reply"`
+//	}
+//
+//	func Ping(t *sdk.T, args PingArgs) {
+//		t.Step("resolve "+args.Host, func(t *sdk.T) { … })
+//		t.Step("ping", func(t *sdk.T) {
+//			if lost > 0 {
+//				t.Failf("%d of %d packets lost", lost, args.Count)
+//			}
+//		}, sdk.Continue)
+//	}
+//
+// # Arguments
+//
+// Every exported field of the argument struct is an argument; the struct
+// is the task's schema, which the pack sends to the host and the host
+// checks the jobfile against before anything runs.
+//
+//   - `arg:"name"` names the argument. Without a name (no tag, or
+//     `arg:",required"`) it is the field name in snake_case: HTTPPort is
+//     http_port.
+//   - `arg:"name,required"` makes it required; arguments are optional otherwise,
+//     and an argument not given keeps its zero value.
+//   - `arg:"-"` leaves the field out.
+//   - `doc:"…"` describes it (shown by `PACK describe`).
+//
+// Field types map to the types the host checks values against: string →
+// string; bool → bool; every integer and float kind → number; slices and
+// arrays → list; maps with string keys → map; pointers → their element's
+// type; time.Duration → a string such as "30s" (only as a field of the
+// argument struct itself, not behind a pointer); json.RawMessage and
+// interface types (any) → any value; a struct → an object whose attributes
+// are named by the same tags. Values of a nested struct are decoded with
+// encoding/json, which reads `json` tags and not `arg` tags, so give each
+// of its fields whose snake_case name differs from the Go name a matching
+// `json:"name"` tag. A struct type that contains itself is refused: use
+// json.RawMessage or any for recursive data. A task without arguments takes
+// NoArgs.
+//
+// Register panics on a bad argument type or a name registered twice: both
+// are bugs in the pack, found the first time it starts.
+//
+// # Results and logs
+//
+// The seven pyATS results and their order are those of Result. A panic in
+// a task or step makes it Errored, with the stack in the task's log. When
+// the task's timeout passes or the run is stopped, T.Context is cancelled
+// and the task has the grace period to return before its processes are
+// killed; a task that returns a passing result after that is Aborted.
+//
+// T.Log, T.Logf and T.Logger write go-hclog lines that land, with their
+// level, in the task's log file in the run directory. A pack must not write
+// to standard output before Set.Run serves: the host reads the plugin
+// handshake from it.
+//
+// # Running a pack by hand
+//
+// Run gives every pack a small command line when no host started it:
+//
+//	PACK describe                       print the pack's description as JSON
+//	PACK run TASK [--json] [--arg k=v]… run one task here and print its result tree
+//
+// # Compatibility
+//
+// This is SDK Version 0.1.0: until 1.0, exported names may change in a
+// minor release. The pack protocol is versioned apart from the SDK; a pack
+// lists the protocol versions it serves in its description, and a host
+// starts it only if they share one. The wire (gRPC, NATS, go-plugin) is
+// never part of this package's API.
+package sdk
