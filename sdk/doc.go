@@ -47,15 +47,11 @@
 // Field types map to the types the host checks values against: string →
 // string; bool → bool; every integer and float kind → number; slices and
 // arrays → list; maps with string keys → map; pointers → their element's
-// type; time.Duration → a string such as "30s" (only as a field of the
-// argument struct itself, not behind a pointer); json.RawMessage and
+// type; time.Duration → a string such as "30s"; json.RawMessage and
 // interface types (any) → any value; a struct → an object whose attributes
-// are named by the same tags. Values of a nested struct are decoded with
-// encoding/json, which reads `json` tags and not `arg` tags, so give each
-// of its fields whose snake_case name differs from the Go name a matching
-// `json:"name"` tag. A struct type that contains itself is refused: use
-// json.RawMessage or any for recursive data. A task without arguments takes
-// NoArgs.
+// are named, and required, by the same tags. These hold at any depth. A
+// struct type that contains itself is refused: use json.RawMessage or any
+// for recursive data. A task without arguments takes NoArgs.
 //
 // Register panics on a bad argument type or a name registered twice: both
 // are bugs in the pack, found the first time it starts.
@@ -68,10 +64,13 @@
 // and the task has the grace period to return before its processes are
 // killed; a task that returns a passing result after that is Aborted.
 //
-// T.Log, T.Logf and T.Logger write go-hclog lines that land, with their
-// level, in the task's log file in the run directory. A pack must not write
-// to standard output before Set.Run serves: the host reads the plugin
-// handshake from it.
+// T.Log, T.Logf and T.Logger write go-hclog lines, with their level, to the
+// task's log file in the run directory (tasks/<id>/task.log). T.Command
+// starts a child process that joins the task: its output goes to a log
+// file of its own, and a child that uses the SDK (RunChild, or a pack
+// binary's run command) reports its steps under the step that started it.
+// A pack must not write to standard output before Set.Run serves: the host
+// reads the plugin handshake from it.
 //
 // # Running a pack by hand
 //

@@ -55,16 +55,35 @@ func (s *Set) serve() {
 	})
 }
 
-// watchParent ends this process soon after the host that started it dies
-// (the host also asks the kernel for that, where it can).
+// watchParent ends this process, with every process of its group, when
+// the host that started it dies: the host asks the kernel to send SIGTERM
+// then (a parent-death signal), and in case that did not happen the
+// parent pid is checked twice a second.
 func watchParent(logger hclog.Logger) {
 	ppid := os.Getppid()
-	for range time.Tick(500 * time.Millisecond) {
-		if os.Getppid() != ppid {
-			logger.Error("the host went away; stopping")
-			os.Exit(3)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	tick := time.NewTicker(500 * time.Millisecond)
+	for {
+		select {
+		case <-sigs:
+			stopGroup(logger, "SIGTERM (the host died or was told to stop)")
+		case <-tick.C:
+			if os.Getppid() != ppid {
+				stopGroup(logger, "the host went away")
+			}
 		}
 	}
+}
+
+// stopGroup kills this pack's process group (the host made the pack its
+// leader, and the task's children are in it) and exits.
+func stopGroup(logger hclog.Logger, why string) {
+	logger.Error("stopping the task and every process it started: " + why)
+	if syscall.Getpgrp() == os.Getpid() {
+		_ = syscall.Kill(-os.Getpid(), syscall.SIGKILL) // this process too
+	}
+	os.Exit(3)
 }
 
 type server struct {

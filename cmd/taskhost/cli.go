@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -83,7 +84,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout, stderr), newPacksCmd(stdout, stderr))
+	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout, stderr), newPacksCmd(stdout, stderr),
+		newResultsCmd(stdout, stderr))
 	return root
 }
 
@@ -251,5 +253,25 @@ func newPacksCmd(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	cmd.AddCommand(describe)
+	return cmd
+}
+
+func newResultsCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "results", Short: "Work with the results of past runs"}
+	recover := &cobra.Command{
+		Use:   "recover RUNDIR",
+		Short: "Rebuild results.json of a run whose host died, from the hub's store in the run directory",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			file, err := runner.Recover(args[0])
+			if err != nil {
+				return &exitError{exitFailure, err}
+			}
+			results.WriteSummary(stdout, &file.Report)
+			fmt.Fprintf(stdout, "Recovered %s\n", filepath.Join(args[0], "results.json"))
+			return nil
+		},
+	}
+	cmd.AddCommand(recover)
 	return cmd
 }

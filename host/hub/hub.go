@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -48,9 +47,9 @@ type Hub struct {
 	drops     int // connections dropped for tests
 
 	mu        sync.Mutex
-	tasks     map[string]*taskRec // by subject token
-	processed uint64              // stream sequence of the last message read
-	changed   chan struct{}       // closed and replaced when anything is read
+	ledger    ledger
+	processed uint64        // stream sequence of the last message read
+	changed   chan struct{} // closed and replaced when anything is read
 }
 
 type taskRec struct {
@@ -78,7 +77,7 @@ func Start(cfg Config) (*Hub, error) {
 		auth:      &authenticator{users: map[string]*server.User{}, clients: map[string][]uint64{}},
 		dropEvery: cfg.DropEvery,
 		runKey:    randomHex(6),
-		tasks:     map[string]*taskRec{},
+		ledger:    ledger{tasks: map[string]*taskRec{}},
 		changed:   make(chan struct{}),
 	}
 	hostToken := randomHex(24)
@@ -117,7 +116,7 @@ func Start(cfg Config) (*Hub, error) {
 	defer cancel()
 	h.stream, err = h.js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:       streamName,
-		Subjects:   []string{h.subjectPrefix() + ">"},
+		Subjects:   []string{h.subjectPrefix() + ">", h.noteSubject()},
 		Storage:    jetstream.FileStorage,
 		Duplicates: 2 * time.Minute,
 	})
@@ -143,6 +142,29 @@ func (h *Hub) URL() string { return h.srv.ClientURL() }
 
 func (h *Hub) subjectPrefix() string { return "th." + h.runKey + ".ev." }
 
+func (h *Hub) noteSubject() string { return "th." + h.runKey + ".note" }
+
+// Note is a record that the host keeps in the run's stream beside the
+// tasks' events (the job and its tasks, when each task started and
+// ended), so that the run can be rebuilt from the stream alone after the
+// host died. Data is the host's to define.
+type Note struct {
+	Kind  string          `json:"kind"`
+	Task  string          `json:"task,omitempty"`
+	Index int             `json:"index,omitempty"`
+	Data  json.RawMessage `json:"data,omitempty"`
+}
+
+// Note stores n in the run's stream, and returns once it is stored.
+func (h *Hub) Note(ctx context.Context, n Note) error {
+	b, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	_, err = h.js.Publish(ctx, h.noteSubject(), b)
+	return err
+}
+
 // AddTask registers a task and returns the credentials and subjects that
 // its process uses. Each call makes a new token; the token may publish
 // only the task's own events and read only its own replies.
@@ -159,11 +181,8 @@ func (h *Hub) AddTask(taskID string, index int) *packv1.Hub {
 		},
 	})
 	h.mu.Lock()
-	if rec, ok := h.tasks[tok]; ok {
-		rec.token = token
-	} else {
-		h.tasks[tok] = &taskRec{id: taskID, tree: report.NewTree(), token: token}
-	}
+	rec := h.ledger.task(tok)
+	rec.id, rec.token = taskID, token
 	h.mu.Unlock()
 	return &packv1.Hub{
 		Url:           h.URL(),
@@ -174,29 +193,22 @@ func (h *Hub) AddTask(taskID string, index int) *packv1.Hub {
 	}
 }
 
-// read applies one event from the stream to its task's tree.
+// read applies one message from the stream: a note, or an event to its
+// task's tree.
 func (h *Hub) read(m jetstream.Msg) {
-	tok := strings.TrimPrefix(m.Subject(), h.subjectPrefix())
-	var ev report.Event
-	err := json.Unmarshal(m.Data(), &ev)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if md, mderr := m.Metadata(); mderr == nil {
+	if md, err := m.Metadata(); err == nil {
 		h.processed = md.Sequence.Stream
 	}
 	close(h.changed)
 	h.changed = make(chan struct{})
-	rec := h.tasks[tok]
-	if rec == nil {
-		h.log.Warn("event for an unknown task", "subject", m.Subject())
-		return
-	}
-	if err == nil {
-		err = rec.tree.Add(ev)
-	}
+	rec, err := h.ledger.apply(m.Subject(), m.Data())
 	if err != nil {
-		rec.bad++
-		h.log.Warn("bad result event", "task", rec.id, "error", err)
+		h.log.Warn("bad message in the run's stream", "subject", m.Subject(), "error", err)
+	}
+	if rec == nil {
+		return
 	}
 	rec.read++
 	if h.dropEvery > 0 && rec.read%h.dropEvery == 0 {
@@ -240,7 +252,7 @@ func (h *Hub) wait(ctx context.Context, done func() bool) error {
 func (h *Hub) WaitTask(ctx context.Context, taskIndex int, seq uint64) error {
 	tok := fmt.Sprintf("t%d", taskIndex)
 	return h.wait(ctx, func() bool {
-		rec := h.tasks[tok]
+		rec := h.ledger.tasks[tok]
 		return rec != nil && rec.tree.Applied("") >= seq
 	})
 }
@@ -249,7 +261,7 @@ func (h *Hub) WaitTask(ctx context.Context, taskIndex int, seq uint64) error {
 func (h *Hub) WaitEnded(ctx context.Context, taskIndex int) error {
 	tok := fmt.Sprintf("t%d", taskIndex)
 	return h.wait(ctx, func() bool {
-		rec := h.tasks[tok]
+		rec := h.ledger.tasks[tok]
 		return rec != nil && rec.tree.Ended
 	})
 }
@@ -268,7 +280,7 @@ func (h *Hub) Drain(ctx context.Context) error {
 func (h *Hub) Tree(taskIndex int, fn func(*report.Tree)) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	rec := h.tasks[fmt.Sprintf("t%d", taskIndex)]
+	rec := h.ledger.tasks[fmt.Sprintf("t%d", taskIndex)]
 	if rec == nil {
 		return ErrUnknownTask
 	}

@@ -149,7 +149,7 @@ func TestEventsAppliedOnceInOrder(t *testing.T) {
 		}
 	})
 	h.mu.Lock()
-	bad := h.tasks["t1"].bad
+	bad := h.ledger.tasks["t1"].bad
 	h.mu.Unlock()
 	if bad != 0 {
 		t.Errorf("%d events did not apply: duplicates reached the tree", bad)

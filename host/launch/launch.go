@@ -69,8 +69,9 @@ func Start(cfg Config) (*Process, error) {
 	cmd := exec.Command(cfg.Path)
 	cmd.Env = append(os.Environ(), cfg.Env...)
 	// Its own process group, so that the group can be killed with all the
-	// pack's children; and killed by the kernel if the host dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// pack's children; and SIGTERM from the kernel if the host dies, on
+	// which the SDK kills that group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	timeout := cfg.StartTimeout
 	if timeout == 0 {
 		timeout = 30 * time.Second

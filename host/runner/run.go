@@ -129,6 +129,8 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		r.tasks[t.ID] = &taskRun{index: i + 1, task: t, rec: rec}
 		sched = append(sched, schedule.Task{ID: t.ID, DependsOn: t.DependsOn})
 	}
+	// The stream keeps what is needed to rebuild the run if the host dies.
+	r.note(hub.Note{Kind: noteJob, Data: mustJSON(file)})
 
 	if job.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -149,6 +151,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		NotRun: func(id string, res result.Result, reason string) {
 			tr := r.tasks[id]
 			tr.rec.Result = report.Outcome{Value: res, Reason: reason}
+			r.note(hub.Note{Kind: noteTaskEnded, Task: id, Index: tr.index, Data: mustJSON(tr.rec)})
 			r.log.Info("task not started", "task", id, "result", res, "reason", reason)
 			r.printf("%s %-8s %s (%s)", id, strings.ToUpper(res.String()), "not started", reason)
 		},
@@ -176,6 +179,39 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 // none: twice the number of CPUs, at least 4.
 func DefaultMaxParallel() int { return max(4, 2*runtime.NumCPU()) }
 
+// Kinds of the notes the runner keeps in the hub's stream.
+const (
+	noteJob         = "job"
+	noteTaskStarted = "task_started"
+	noteTaskEnded   = "task_ended"
+)
+
+// note stores n in the hub's stream; a note that cannot be stored only
+// weakens recovery, so it is logged and the run goes on.
+func (r *Run) note(n hub.Note) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.hub.Note(ctx, n); err != nil {
+		r.log.Warn("note not stored", "kind", n.Kind, "task", n.Task, "error", err)
+	}
+}
+
+// taskHeader is a task's record without its sections (which the stream
+// has as events).
+func taskHeader(t *results.Task) *results.Task {
+	h := *t
+	h.Sections = nil
+	return &h
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // our own types always encode
+	}
+	return b
+}
+
 func (r *Run) printf(format string, args ...any) {
 	r.outM.Lock()
 	defer r.outM.Unlock()
@@ -188,6 +224,7 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 	rec.StartTime = time.Now()
 	defer func() {
 		rec.StopTime = time.Now()
+		r.note(hub.Note{Kind: noteTaskEnded, Task: t.ID, Index: tr.index, Data: mustJSON(taskHeader(rec))})
 		r.log.Info("task ended", "task", t.ID, "result", rec.Result.Value, "reason", rec.Result.Reason)
 		line := fmt.Sprintf("%s %-8s in %s", t.ID, strings.ToUpper(rec.Result.Value.String()), rec.StopTime.Sub(rec.StartTime).Round(time.Millisecond))
 		if rec.Result.Reason != "" {
@@ -221,6 +258,7 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 		return
 	}
 	rec.PID = proc.PID()
+	r.note(hub.Note{Kind: noteTaskStarted, Task: t.ID, Index: tr.index, Data: mustJSON(taskHeader(rec))})
 	r.log.Info("task started", "task", t.ID, "pack", t.Pack, "pid", rec.PID)
 	r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, rec.PID)
 

@@ -1,0 +1,45 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestReconnectLosesNothing: a task reports 20,000 steps while the hub
+// drops its connection every 3,000 events; results.json has every step
+// exactly once, in order.
+func TestReconnectLosesNothing(t *testing.T) {
+	t.Parallel()
+	const n = 20000
+	r := taskhost(t, "run", "--test-fault-drop-every", "3000", job(t, `
+job "reconnect" {}
+task "many" {
+  pack = "testpack"
+  task = "many"
+  args = { n = `+strconv.Itoa(n)+` }
+}
+`))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	jobLog, err := os.ReadFile(filepath.Join(r.runDir(t), "job.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if drops := strings.Count(string(jobLog), "test fault: dropping"); drops < 5 {
+		t.Fatalf("the hub dropped the connection %d times, want at least 5", drops)
+	}
+	steps := taskByID(t, r.results(t), "many").Sections
+	if len(steps) != n {
+		t.Fatalf("%d steps in results.json, want %d", len(steps), n)
+	}
+	for i, s := range steps {
+		want := "s" + strconv.Itoa(i+1)
+		if s.Name != want || s.ID != strconv.Itoa(i+1) {
+			t.Fatalf("step %d is %s %q, want %d %q (out of order, lost or doubled)", i, s.ID, s.Name, i+1, want)
+		}
+	}
+}

@@ -1,0 +1,100 @@
+package runner
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/taskhost/taskhost/host/hub"
+	"github.com/taskhost/taskhost/host/results"
+	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/result"
+)
+
+// Recover rebuilds results.json of a run whose host died, from the hub's
+// store in the run directory: every event the hub had acknowledged is
+// there. A task that had not ended is Aborted, with its open steps; one
+// that had not started is Aborted "not started". It writes results.json
+// and returns it.
+func Recover(runDir string) (*results.File, error) {
+	rec, err := hub.Replay(filepath.Join(runDir, "hub"))
+	if err != nil {
+		return nil, err
+	}
+	var file *results.File
+	for _, n := range rec.Notes {
+		if n.Kind == noteJob {
+			file = &results.File{}
+			if err := json.Unmarshal(n.Data, file); err != nil {
+				return nil, fmt.Errorf("recover: the job's note: %w", err)
+			}
+		}
+	}
+	if file == nil {
+		return nil, errors.New("recover: the hub's store has no record of the job (the host died before the run began)")
+	}
+	stop := file.Report.StartTime
+	started := map[int]bool{}
+	ended := map[int]bool{}
+	for _, n := range rec.Notes {
+		if n.Index < 1 || n.Index > len(file.Report.Tasks) {
+			continue
+		}
+		t := file.Report.Tasks[n.Index-1]
+		switch n.Kind {
+		case noteTaskStarted, noteTaskEnded:
+			var h results.Task
+			if err := json.Unmarshal(n.Data, &h); err != nil {
+				return nil, fmt.Errorf("recover: note on task %s: %w", n.Task, err)
+			}
+			t.PID, t.StartTime = h.PID, h.StartTime
+			if n.Kind == noteTaskStarted {
+				started[n.Index] = true
+			} else {
+				ended[n.Index] = true
+				t.StopTime, t.Result, t.Logs = h.StopTime, h.Result, h.Logs
+			}
+			stop = later(stop, h.StartTime, h.StopTime)
+		}
+	}
+	const died = "the host stopped before the task ended"
+	for i, t := range file.Report.Tasks {
+		tree := rec.Trees[i+1]
+		switch {
+		case ended[i+1]:
+		case started[i+1]:
+			t.Result = report.Outcome{Value: result.Aborted, Reason: died}
+			t.StopTime = stop
+		default:
+			t.Result = report.Outcome{Value: result.Aborted, Reason: "not started: the host stopped"}
+		}
+		if tree == nil {
+			continue
+		}
+		tree.CloseOpen(result.Aborted, died, stop)
+		t.Sections = tree.Sections
+		if len(tree.Logs) > 0 {
+			t.Logs = tree.Logs
+		}
+	}
+	for _, t := range file.Report.Tasks {
+		t.Finish()
+	}
+	file.Report.StopTime = stop
+	file.Report.Finish()
+	if err := results.Write(filepath.Join(runDir, "results.json"), file); err != nil {
+		return file, err
+	}
+	return file, nil
+}
+
+func later(t time.Time, ts ...time.Time) time.Time {
+	for _, u := range ts {
+		if u.After(t) {
+			t = u
+		}
+	}
+	return t
+}
