@@ -85,7 +85,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout, stderr), newPacksCmd(stdout, stderr),
-		newResultsCmd(stdout, stderr))
+		newResultsCmd(stdout, stderr), newLogsCmd(stdout))
 	return root
 }
 
@@ -142,6 +142,7 @@ func countErrors(diags hcl.Diagnostics) string {
 type runOptions struct {
 	jobOptions
 	runsDir   string
+	json      bool
 	dropEvery int
 }
 
@@ -162,6 +163,7 @@ Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
 	}
 	o.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print each event of the run as a JSON object, one per line, on stdout (the summary goes to stderr)")
 	// A fault for taskhost's own tests of reconnection; hidden from help.
 	cmd.Flags().IntVar(&o.dropEvery, "test-fault-drop-every", 0, "drop each task's hub connections after every N of its events (tests only)")
 	_ = cmd.Flags().MarkHidden("test-fault-drop-every")
@@ -193,18 +195,25 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 			os.Exit(exitNotAll)
 		}
 	}()
-	file, err := runner.Execute(ctx, plan, runner.Options{
+	opts := runner.Options{
 		RunsDir:   o.runsDir,
 		Out:       stdout,
 		DropEvery: o.dropEvery,
 		Cmdline:   strings.Join(os.Args, " "),
-	})
+	}
+	summary := stdout
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		opts.Out, summary = nil, stderr
+		opts.Events = func(e runner.Event) { _ = enc.Encode(e) }
+	}
+	file, err := runner.Execute(ctx, plan, opts)
 	if file == nil {
 		return &exitError{exitFailure, err}
 	}
-	fmt.Fprintln(stdout)
-	results.WriteSummary(stdout, &file.Report)
-	fmt.Fprintf(stdout, "Run directory: %s\n", file.Report.RunDir)
+	fmt.Fprintln(summary)
+	results.WriteSummary(summary, &file.Report)
+	fmt.Fprintf(summary, "Run directory: %s\n", file.Report.RunDir)
 	if err != nil {
 		return &exitError{exitFailure, err}
 	}

@@ -26,6 +26,10 @@ type Config struct {
 	StoreDir string
 	// Logger gets the hub's own messages; nil discards them.
 	Logger hclog.Logger
+	// OnEvent, if set, is called with each task's events as they are
+	// applied to its tree (once each, in order), on the hub's reading
+	// goroutine; it must not call the hub.
+	OnEvent func(taskID string, ev report.Event)
 	// DropEvery, for tests of reconnection only: after every DropEvery
 	// events of a task, the hub disconnects that task's connections.
 	// 0 (the default) never does.
@@ -45,6 +49,7 @@ type Hub struct {
 
 	dropEvery int
 	drops     int // connections dropped for tests
+	onEvent   func(taskID string, ev report.Event)
 
 	mu        sync.Mutex
 	ledger    ledger
@@ -76,6 +81,7 @@ func Start(cfg Config) (*Hub, error) {
 		log:       log,
 		auth:      &authenticator{users: map[string]*server.User{}, clients: map[string][]uint64{}},
 		dropEvery: cfg.DropEvery,
+		onEvent:   cfg.OnEvent,
 		runKey:    randomHex(6),
 		ledger:    ledger{tasks: map[string]*taskRec{}},
 		changed:   make(chan struct{}),
@@ -183,6 +189,9 @@ func (h *Hub) AddTask(taskID string, index int) *packv1.Hub {
 	h.mu.Lock()
 	rec := h.ledger.task(tok)
 	rec.id, rec.token = taskID, token
+	if h.onEvent != nil {
+		rec.tree.OnApply = func(ev report.Event) { h.onEvent(taskID, ev) }
+	}
 	h.mu.Unlock()
 	return &packv1.Hub{
 		Url:           h.URL(),

@@ -39,6 +39,9 @@ type Options struct {
 	Out io.Writer
 	// Cmdline is recorded in results.json.
 	Cmdline string
+	// Events, if set, is called with each event of the run as it happens,
+	// from several goroutines (one at a time).
+	Events func(Event)
 	// DropEvery is a fault for tests of reconnection: the hub drops a
 	// task's connections after every DropEvery of its events. 0 never.
 	DropEvery int
@@ -60,6 +63,7 @@ type Run struct {
 	hub  *hub.Hub
 	out  io.Writer
 	outM sync.Mutex
+	evM  sync.Mutex
 
 	tasks map[string]*taskRun
 }
@@ -106,7 +110,15 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		return nil, err
 	}
 
-	h, err := hub.Start(hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub"), DropEvery: opts.DropEvery})
+	hcfg := hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub"), DropEvery: opts.DropEvery}
+	if opts.Events != nil {
+		hcfg.OnEvent = func(task string, ev report.Event) {
+			if e, ok := fromReport(task, ev); ok {
+				r.event(e)
+			}
+		}
+	}
+	h, err := hub.Start(hcfg)
 	if err != nil {
 		r.log.Error("hub did not start", "error", err)
 		return nil, err
@@ -114,6 +126,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	defer h.Close()
 	r.hub = h
 	r.log.Info("hub started", "url", h.URL())
+	r.event(Event{Type: EventJobStarted, Time: start, Name: job.Name, RunDir: dir})
 
 	sum := sha256.Sum256(job.Source)
 	file := &results.File{Version: results.SchemaVersion, Report: results.Report{
@@ -153,6 +166,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 			tr.rec.Result = report.Outcome{Value: res, Reason: reason}
 			r.note(hub.Note{Kind: noteTaskEnded, Task: id, Index: tr.index, Data: mustJSON(tr.rec)})
 			r.log.Info("task not started", "task", id, "result", res, "reason", reason)
+			r.event(Event{Type: EventTaskFinished, Time: time.Now(), Task: id, Result: res, Reason: reason})
 			r.printf("%s %-8s %s (%s)", id, strings.ToUpper(res.String()), "not started", reason)
 		},
 	})
@@ -171,6 +185,8 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		r.log.Error("results.json not written", "error", err)
 		return file, fmt.Errorf("write results: %w", err)
 	}
+	r.event(Event{Type: EventJobFinished, Time: file.Report.StopTime, Name: job.Name, Result: file.Report.Result,
+		Summary: &file.Report.Summary, RunDir: dir})
 	r.log.Info("run ended", "result", file.Report.Result, "runtime", file.Report.Runtime, "dropped_connections", h.Drops())
 	return file, nil
 }
@@ -212,6 +228,16 @@ func mustJSON(v any) json.RawMessage {
 	return b
 }
 
+// event hands e to Options.Events, one at a time.
+func (r *Run) event(e Event) {
+	if r.opts.Events == nil {
+		return
+	}
+	r.evM.Lock()
+	defer r.evM.Unlock()
+	r.opts.Events(e)
+}
+
 func (r *Run) printf(format string, args ...any) {
 	r.outM.Lock()
 	defer r.outM.Unlock()
@@ -226,6 +252,7 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 		rec.StopTime = time.Now()
 		r.note(hub.Note{Kind: noteTaskEnded, Task: t.ID, Index: tr.index, Data: mustJSON(taskHeader(rec))})
 		r.log.Info("task ended", "task", t.ID, "result", rec.Result.Value, "reason", rec.Result.Reason)
+		r.event(Event{Type: EventTaskFinished, Time: rec.StopTime, Task: t.ID, PID: rec.PID, Result: rec.Result.Value, Reason: rec.Result.Reason})
 		line := fmt.Sprintf("%s %-8s in %s", t.ID, strings.ToUpper(rec.Result.Value.String()), rec.StopTime.Sub(rec.StartTime).Round(time.Millisecond))
 		if rec.Result.Reason != "" {
 			line += " (" + firstLine(rec.Result.Reason) + ")"
@@ -260,6 +287,7 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 	rec.PID = proc.PID()
 	r.note(hub.Note{Kind: noteTaskStarted, Task: t.ID, Index: tr.index, Data: mustJSON(taskHeader(rec))})
 	r.log.Info("task started", "task", t.ID, "pack", t.Pack, "pid", rec.PID)
+	r.event(Event{Type: EventTaskStarted, Time: rec.StartTime, Task: t.ID, PID: rec.PID})
 	r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, rec.PID)
 
 	runCtx := ctx

@@ -91,6 +91,9 @@ type Tree struct {
 	Ended bool
 	// Logs lists the log files that the task's child processes made.
 	Logs []string
+	// OnApply, if set, is called with each event as it is applied: once,
+	// in its source's order.
+	OnApply func(Event)
 
 	nodes   map[string]*Node
 	sources map[string]*source
@@ -127,8 +130,12 @@ func (t *Tree) Add(ev Event) error {
 	var first error
 	for {
 		s.applied = ev.Seq // an event that does not apply is skipped rather than wedge the source
-		if err := t.apply(ev); err != nil && first == nil {
-			first = err
+		if err := t.apply(ev); err != nil {
+			if first == nil {
+				first = err
+			}
+		} else if t.OnApply != nil {
+			t.OnApply(ev)
 		}
 		next, ok := s.pending[s.applied+1]
 		if !ok {

@@ -1,0 +1,59 @@
+package runner
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/taskhost/taskhost/host/results"
+	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/result"
+)
+
+// Event is one event of a run as it happens: one line of `taskhost run
+// --json`. Type is one of the Event* constants; the other fields are set
+// as they apply.
+type Event struct {
+	Type    string           `json:"type"`
+	Time    time.Time        `json:"time"`
+	Task    string           `json:"task,omitempty"`
+	Step    string           `json:"step,omitempty"`
+	Parent  string           `json:"parent,omitempty"`
+	Name    string           `json:"name,omitempty"`
+	Kind    string           `json:"kind,omitempty"`
+	PID     int              `json:"pid,omitempty"`
+	Result  result.Result    `json:"result,omitempty"`
+	Reason  string           `json:"reason,omitempty"`
+	Data    json.RawMessage  `json:"data,omitempty"`
+	Logs    *report.LogRef   `json:"logs,omitempty"`
+	File    string           `json:"file,omitempty"`
+	RunDir  string           `json:"rundir,omitempty"`
+	Summary *results.Summary `json:"summary,omitempty"`
+}
+
+// Event types.
+const (
+	EventJobStarted   = "job_started"   // RunDir, Name
+	EventTaskStarted  = "task_started"  // Task, PID
+	EventStepStarted  = "step_started"  // Task, Step, Parent, Name, Kind, PID
+	EventStepFinished = "step_finished" // Task, Step, Result, Reason, Data, Logs
+	EventLogFile      = "log_file"      // Task, File, PID: a process of the task made a log file
+	EventTaskFinished = "task_finished" // Task, Result, Reason (also for tasks never started)
+	EventJobFinished  = "job_finished"  // Result, Summary, RunDir
+)
+
+// fromReport turns a task's result event into a run event; ok is false
+// for events that have no run event of their own.
+func fromReport(task string, ev report.Event) (Event, bool) {
+	out := Event{Time: ev.Time, Task: task, Step: ev.ID, PID: ev.PID}
+	switch {
+	case ev.Kind == report.KindStart:
+		out.Type, out.Parent, out.Name, out.Kind = EventStepStarted, ev.Parent, ev.Name, ev.Type
+	case ev.Kind == report.KindEnd && ev.ID != "":
+		out.Type, out.Result, out.Reason, out.Data, out.Logs = EventStepFinished, ev.Result, ev.Reason, ev.Data, ev.Logs
+	case ev.Kind == report.KindLog:
+		out.Type, out.File, out.Step = EventLogFile, ev.Name, ev.Parent
+	default:
+		return out, false
+	}
+	return out, true
+}
