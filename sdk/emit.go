@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
@@ -47,9 +50,11 @@ func (s *seqStamp) stamp(ev *report.Event) {
 }
 
 // memEmitter keeps events in memory; used when a pack runs a task by hand.
+// With a sink, it also writes each event there as a JSON line.
 type memEmitter struct {
 	seqStamp
 	tree *report.Tree
+	sink *bufio.Writer
 }
 
 func newMemEmitter() *memEmitter {
@@ -60,6 +65,10 @@ func (m *memEmitter) emit(ev report.Event) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.stamp(&ev)
+	if m.sink != nil {
+		b, _ := json.Marshal(ev)
+		m.sink.Write(append(b, '\n'))
+	}
 	if err := m.tree.Add(ev); err != nil {
 		panic(fmt.Sprintf("taskhost sdk: bad event: %v", err)) // our own bug
 	}
@@ -73,10 +82,11 @@ func (m *memEmitter) flush(context.Context) (uint64, error) {
 
 func (m *memEmitter) close() {}
 
-// hubEmitter publishes events to the run's JetStream stream on the hub.
-// Every event carries a message id, so the hub stores each once however
-// often it is sent; an event whose acknowledgement does not come is sent
-// again until it does.
+// hubEmitter publishes events to the run's JetStream stream on the hub,
+// in batches: a batch goes when it holds maxBatch events or maxBatchBytes,
+// or when it is batchLinger old, and at flush. Every batch carries a message
+// id, so the hub stores each once however often it is sent; a batch whose
+// acknowledgement does not come is sent again until it does.
 type hubEmitter struct {
 	seqStamp
 	// reconnected is closed (and replaced) each time the connection comes
@@ -89,25 +99,38 @@ type hubEmitter struct {
 	js      jetstream.JetStream
 	subject string
 	idPre   string
-	// unacked holds the events sent and not yet acknowledged, in order.
+	// batch is the EventBatch being filled (encoded), holding the events
+	// from first; guarded by mu.
+	batch []byte
+	first uint64
+	// unacked holds the batches sent and not yet acknowledged, in order.
 	unacked []sent
+	stop    chan struct{}
 }
 
 type sent struct {
-	seq  uint64
-	data []byte
-	fut  jetstream.PubAckFuture // nil when the send itself failed
-	gen  uint64                 // connection generation it was sent on
+	first, last uint64
+	data        []byte
+	fut         jetstream.PubAckFuture // nil when the send itself failed
+	gen         uint64                 // connection generation it was sent on
 }
 
-// maxUnacked bounds how many events wait for their acknowledgement before
-// emit waits for the oldest.
-const maxUnacked = 8192
+const (
+	maxBatch      = 512
+	maxBatchBytes = 64 << 10
+	batchLinger   = 5 * time.Millisecond
+	// maxUnacked bounds how many batches wait for their acknowledgement
+	// before emit waits for the oldest.
+	maxUnacked = 64
+	// maxEventBytes bounds one event; larger step data is replaced by a
+	// note saying so (the hub refuses messages over 1 MiB).
+	maxEventBytes = 512 << 10
+)
 
 // dialHub connects to the hub as the task that h describes; src names
 // this process's events ("" for the task process itself).
 func dialHub(h *packv1.Hub, name, src string) (*hubEmitter, error) {
-	e := &hubEmitter{reconnected: make(chan struct{})}
+	e := &hubEmitter{reconnected: make(chan struct{}), stop: make(chan struct{})}
 	nc, err := nats.Connect(h.GetUrl(),
 		nats.ReconnectHandler(func(*nats.Conn) {
 			e.rmu.Lock()
@@ -136,22 +159,65 @@ func dialHub(h *packv1.Hub, name, src string) (*hubEmitter, error) {
 	e.nc, e.js = nc, js
 	e.subject = h.GetEventsSubject()
 	e.idPre = h.GetMsgIdPrefix() + src + "."
+	go e.linger()
 	return e, nil
+}
+
+// linger sends a batch that has waited batchLinger.
+func (h *hubEmitter) linger() {
+	t := time.NewTicker(batchLinger)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+			h.mu.Lock()
+			h.sendBatch()
+			h.mu.Unlock()
+		}
+	}
 }
 
 func (h *hubEmitter) emit(ev report.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stamp(&ev)
-	data, err := json.Marshal(ev)
+	data, err := proto.Marshal(report.ToWire(ev))
 	if err != nil {
-		panic(fmt.Sprintf("taskhost sdk: event does not encode: %v", err)) // data was checked by SetData
+		panic(fmt.Sprintf("taskhost sdk: event does not encode: %v", err)) // our own message
+	}
+	if len(data) > maxEventBytes {
+		ev.Data, _ = json.Marshal(map[string]string{"error": fmt.Sprintf("step data of %d bytes dropped: over the limit of %d", len(data), maxEventBytes)})
+		data, _ = proto.Marshal(report.ToWire(ev))
+	}
+	if len(h.batch) > 0 && len(h.batch)+len(data) > maxBatchBytes {
+		h.sendBatch()
+	}
+	if len(h.batch) == 0 {
+		h.first = ev.Seq
+	}
+	// The batch is an EventBatch, built field by field: each event is
+	// field 1, length-delimited.
+	h.batch = protowire.AppendTag(h.batch, 1, protowire.BytesType)
+	h.batch = protowire.AppendBytes(h.batch, data)
+	if h.seq-h.first+1 >= maxBatch {
+		h.sendBatch()
+	}
+}
+
+// sendBatch sends the batch being filled, if any; mu is held.
+func (h *hubEmitter) sendBatch() {
+	if len(h.batch) == 0 {
+		return
 	}
 	if len(h.unacked) >= maxUnacked {
 		h.settle(context.Background(), len(h.unacked)/2)
 	}
-	fut, gen := h.send(ev.Seq, data)
-	h.unacked = append(h.unacked, sent{seq: ev.Seq, data: data, fut: fut, gen: gen})
+	s := sent{first: h.first, last: h.seq, data: h.batch}
+	h.batch = nil
+	s.fut, s.gen = h.send(&s)
+	h.unacked = append(h.unacked, s)
 }
 
 // connGen returns the connection's generation and a channel closed when
@@ -162,9 +228,10 @@ func (h *hubEmitter) connGen() (uint64, <-chan struct{}) {
 	return h.gen, h.reconnected
 }
 
-func (h *hubEmitter) send(seq uint64, data []byte) (jetstream.PubAckFuture, uint64) {
+func (h *hubEmitter) send(s *sent) (jetstream.PubAckFuture, uint64) {
 	gen, _ := h.connGen()
-	f, err := h.js.PublishAsync(h.subject, data, jetstream.WithMsgID(h.idPre+strconv.FormatUint(seq, 10)))
+	id := h.idPre + strconv.FormatUint(s.first, 10) + "-" + strconv.FormatUint(s.last, 10)
+	f, err := h.js.PublishAsync(h.subject, s.data, jetstream.WithMsgID(id))
 	if err != nil {
 		return nil, gen
 	}
@@ -186,12 +253,12 @@ func (h *hubEmitter) settle(ctx context.Context, n int) error {
 			if s.fut == nil || s.gen != gen {
 				if err := ctx.Err(); err != nil {
 					h.unacked = h.unacked[i:]
-					return fmt.Errorf("events from %d not acknowledged by the hub: %w", s.seq, err)
+					return fmt.Errorf("events from %d not acknowledged by the hub: %w", s.first, err)
 				}
 				if s.fut == nil {
 					time.Sleep(20 * time.Millisecond) // the send failed: not connected yet
 				}
-				s.fut, s.gen = h.send(s.seq, s.data)
+				s.fut, s.gen = h.send(s)
 				continue
 			}
 			timer.Reset(5 * time.Second)
@@ -208,7 +275,7 @@ func (h *hubEmitter) settle(ctx context.Context, n int) error {
 				continue
 			case <-ctx.Done():
 				h.unacked = h.unacked[i:]
-				return fmt.Errorf("events from %d not acknowledged by the hub: %w", s.seq, ctx.Err())
+				return fmt.Errorf("events from %d not acknowledged by the hub: %w", s.first, ctx.Err())
 			}
 			break
 		}
@@ -220,8 +287,12 @@ func (h *hubEmitter) settle(ctx context.Context, n int) error {
 func (h *hubEmitter) flush(ctx context.Context) (uint64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.sendBatch()
 	err := h.settle(ctx, len(h.unacked))
 	return h.seq, err
 }
 
-func (h *hubEmitter) close() { h.nc.Close() }
+func (h *hubEmitter) close() {
+	close(h.stop)
+	h.nc.Close()
+}

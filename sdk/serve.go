@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -202,6 +203,9 @@ func (s *Set) cliRun(args []string, stdout, stderr io.Writer) int {
 	var kv argList
 	fs.Var(&kv, "arg", "an argument as key=value (repeatable); values of non-string arguments are JSON")
 	asJSON := fs.Bool("json", false, "print the result tree as JSON")
+	quiet := fs.Bool("q", false, "do not print the result tree (the exit code still tells)")
+	eventsFile := fs.String("events", "", "also write each result event to this file, as a JSON line")
+	logFile := fs.String("log", "", "log to this file instead of stderr")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -244,11 +248,32 @@ func (s *Set) cliRun(args []string, stdout, stderr io.Writer) int {
 		done()
 		return exitCode(r)
 	}
+	if *logFile != "" {
+		f, err := os.OpenFile(*logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		defer f.Close()
+		logger = hclog.New(&hclog.LoggerOptions{Name: td.name, Level: hclog.Trace, Output: f})
+	}
 	em := newMemEmitter()
+	if *eventsFile != "" {
+		f, err := os.Create(*eventsFile)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		defer f.Close()
+		em.sink = bufio.NewWriter(f)
+		defer em.sink.Flush()
+	}
 	rs = &runState{taskID: td.name, emit: em, pid: os.Getpid()}
 	r, reason := td.run(ctx, argsJSON, rs, logger)
 
-	if *asJSON {
+	switch {
+	case *quiet:
+	case *asJSON:
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(struct {
@@ -256,7 +281,7 @@ func (s *Set) cliRun(args []string, stdout, stderr io.Writer) int {
 			Result   report.Outcome `json:"result"`
 			Sections []*report.Node `json:"sections"`
 		}{td.name, report.Outcome{Value: r, Reason: reason}, em.tree.Sections})
-	} else {
+	default:
 		report.WriteText(stdout, td.name, r, reason, em.tree.Sections)
 	}
 	return exitCode(r)

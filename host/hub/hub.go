@@ -58,11 +58,12 @@ type Hub struct {
 }
 
 type taskRec struct {
-	id    string
-	tree  *report.Tree
-	bad   int // events that did not apply
-	read  int // events read, duplicates included
-	token string
+	id      string
+	tree    *report.Tree
+	bad     int // events that did not apply
+	read    int // events read, duplicates included
+	dropped int // times its connections were dropped for tests
+	token   string
 }
 
 // ErrUnknownTask is returned for a task id the hub was not told of.
@@ -219,8 +220,8 @@ func (h *Hub) read(m jetstream.Msg) {
 	if rec == nil {
 		return
 	}
-	rec.read++
-	if h.dropEvery > 0 && rec.read%h.dropEvery == 0 {
+	if h.dropEvery > 0 && rec.read/h.dropEvery > rec.dropped {
+		rec.dropped = rec.read / h.dropEvery
 		ids := h.auth.takeClients(rec.token)
 		h.drops += len(ids)
 		h.log.Warn("test fault: dropping the task's connections", "task", rec.id, "events", rec.read, "connections", len(ids))

@@ -2,17 +2,31 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/result"
 )
+
+// batch encodes events as a task process sends them.
+func batch(evs ...report.Event) []byte {
+	var b packv1.EventBatch
+	for _, ev := range evs {
+		b.Events = append(b.Events, report.ToWire(ev))
+	}
+	data, err := proto.Marshal(&b)
+	if err != nil {
+		panic(err)
+	}
+	return data
+}
 
 func startHub(t *testing.T) *Hub {
 	t.Helper()
@@ -63,7 +77,7 @@ func TestTaskCannotPublishAsAnother(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	ev, _ := json.Marshal(report.Event{Seq: 1, Kind: report.KindEnd, Result: result.Failed, Time: time.Now()})
+	ev := batch(report.Event{Seq: 1, Kind: report.KindEnd, Result: result.Failed, Time: time.Now()})
 	// Its own subject: stored and applied.
 	if _, err := js.Publish(ctx, a.EventsSubject, ev, jetstream.WithMsgID(a.MsgIdPrefix+"1")); err != nil {
 		t.Fatalf("publish own events: %v", err)
@@ -124,7 +138,7 @@ func TestEventsAppliedOnceInOrder(t *testing.T) {
 		{Seq: 5, Kind: report.KindEnd, Time: now},
 	}
 	for _, i := range []int{2, 0, 1, 0, 4, 3, 2, 1, 3, 4} {
-		b, _ := json.Marshal(events[i])
+		b := batch(events[i])
 		// A different message id each time, so that JetStream keeps both
 		// copies and the tree has to drop the duplicate itself.
 		if _, err := js.Publish(ctx, a.EventsSubject, b, jetstream.WithMsgID(a.MsgIdPrefix+time.Now().String())); err != nil {

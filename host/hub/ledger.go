@@ -12,7 +12,9 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 )
 
@@ -47,16 +49,26 @@ func (l *ledger) apply(subject string, data []byte) (*taskRec, error) {
 		return nil, nil
 	case len(parts) == 4 && parts[2] == "ev":
 		rec := l.task(parts[3])
-		var ev report.Event
-		err := json.Unmarshal(data, &ev)
-		if err == nil {
-			err = rec.tree.Add(ev)
-		}
-		if err != nil {
+		var batch packv1.EventBatch
+		if err := proto.Unmarshal(data, &batch); err != nil {
 			rec.bad++
 			return rec, fmt.Errorf("task %s: %w", rec.id, err)
 		}
-		return rec, nil
+		var first error
+		for _, w := range batch.GetEvents() {
+			rec.read++
+			ev, err := report.FromWire(w)
+			if err == nil {
+				err = rec.tree.Add(ev)
+			}
+			if err != nil {
+				rec.bad++
+				if first == nil {
+					first = fmt.Errorf("task %s: %w", rec.id, err)
+				}
+			}
+		}
+		return rec, first
 	}
 	return nil, fmt.Errorf("unexpected subject %q", subject)
 }

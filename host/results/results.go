@@ -1,6 +1,8 @@
 package results
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -135,24 +137,102 @@ func (r *Report) ExitCode() int {
 }
 
 // Write writes f to path atomically: a reader sees the old file or the
-// new one, never half of one.
+// new one, never half of one. The JSON is indented, and written a section
+// at a time, so that a run of many steps is not held twice in memory.
 func Write(path string, f *File) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".results-*.json")
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(tmp)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(f); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("encode results: %w", err)
+	w := bufio.NewWriterSize(tmp, 256<<10)
+	err = writeFile(w, f)
+	if err == nil {
+		err = w.Flush()
 	}
-	if err := tmp.Close(); err != nil {
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		os.Remove(tmp.Name())
-		return err
+		return fmt.Errorf("write results: %w", err)
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// writeFile writes f as json.MarshalIndent(f, "", "  ") would, but each
+// task, and each of its top-level sections, on its own.
+func writeFile(w *bufio.Writer, f *File) error {
+	rep := f.Report
+	tasks := rep.Tasks
+	rep.Tasks = nil
+	head, err := json.MarshalIndent(File{Version: f.Version, Report: rep}, "", "  ")
+	if err != nil {
+		return err
+	}
+	// Tasks is the last field of Report, and Report the last of File.
+	head, ok := cutNullField(head, "tasks", "  ", 2)
+	if !ok {
+		panic("results: Report.Tasks must be its last field") // our own layout
+	}
+	w.Write(head)
+	for i, t := range tasks {
+		sep(w, i, "\n      ")
+		tc := *t
+		sections := tc.Sections
+		tc.Sections = nil
+		b, err := json.MarshalIndent(&tc, "      ", "  ")
+		if err != nil {
+			return err
+		}
+		b, ok := cutNullField(b, "sections", "      ", 1)
+		if !ok {
+			panic("results: Task.Sections must be its last field")
+		}
+		w.Write(b)
+		var buf []byte
+		for j, n := range sections {
+			sep(w, j, "\n          ")
+			buf, err = appendNode(buf[:0], n, "          ")
+			if err != nil {
+				return err
+			}
+			w.Write(buf)
+		}
+		if len(sections) > 0 {
+			w.WriteString("\n        ")
+		}
+		w.WriteString("]\n      }")
+	}
+	if len(tasks) > 0 {
+		w.WriteString("\n    ")
+	}
+	_, err = w.WriteString("]\n  }\n}\n")
+	return err
+}
+
+// cutNullField takes the closing of an indented object whose last field
+// is `"name": null` off b, leaving it open after `"name": [`. depth is how
+// many objects close after the field.
+func cutNullField(b []byte, name, prefix string, depth int) ([]byte, bool) {
+	i := bytes.LastIndex(b, []byte(`"`+name+`": null`))
+	if i < 0 {
+		return nil, false
+	}
+	rest := strings.TrimSpace(string(b[i+len(name)+8:]))
+	if rest != strings.Repeat("}", depth) && strings.ReplaceAll(strings.ReplaceAll(rest, "\n", ""), " ", "") != strings.Repeat("}", depth) {
+		return nil, false
+	}
+	return append(b[:i:i], `"`+name+`": [`...), true
+}
+
+func sep(w *bufio.Writer, i int, indent string) {
+	if i > 0 {
+		w.WriteByte(',')
+	}
+	w.WriteString(indent)
 }
 
 // Read reads a results.json.

@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -187,7 +188,8 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	}
 	r.event(Event{Type: EventJobFinished, Time: file.Report.StopTime, Name: job.Name, Result: file.Report.Result,
 		Summary: &file.Report.Summary, RunDir: dir})
-	r.log.Info("run ended", "result", file.Report.Result, "runtime", file.Report.Runtime, "dropped_connections", h.Drops())
+	r.log.Info("run ended", "result", file.Report.Result, "runtime", file.Report.Runtime,
+		"dropped_connections", h.Drops(), "peak_rss_kb", peakRSSKB())
 	return file, nil
 }
 
@@ -495,4 +497,21 @@ func variables(job *jobfile.Job) map[string]any {
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
+}
+
+// peakRSSKB is this process's peak resident set size, in KiB: VmHWM from
+// /proc (getrusage's ru_maxrss would count the RSS of the process that
+// started the host, which exec keeps).
+func peakRSSKB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb
+		}
+	}
+	return 0
 }

@@ -31,6 +31,12 @@ func main() {
 			t.Step("s"+strconv.Itoa(i), func(t *sdk.T) {})
 		}
 	})
+	sdk.Register(s, "logs", "Logs n lines of about 100 bytes.", func(t *sdk.T, a ManyArgs) {
+		const filler = "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs"
+		for i := 0; i < a.N; i++ {
+			t.Logf("%07d %s", i, filler)
+		}
+	})
 	sdk.Register(s, "tree", "Reports the tree it is given.", Tree)
 	sdk.Register(s, "exit", "Exits the process with a status, in a step.", func(t *sdk.T, a ExitArgs) {
 		t.Step("exit", func(t *sdk.T) { os.Exit(a.Status) })

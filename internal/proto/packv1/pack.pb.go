@@ -523,6 +523,263 @@ func (x *RunResponse) GetLastSeq() uint64 {
 	return 0
 }
 
+// EventBatch is what a task process publishes to its events subject on the
+// hub: its result events, in order. Each message carries the message id
+// "<msg_id_prefix><src>.<first seq>-<last seq>", so the hub stores a batch
+// once however often it is sent.
+type EventBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*Event               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventBatch) Reset() {
+	*x = EventBatch{}
+	mi := &file_packv1_pack_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventBatch) ProtoMessage() {}
+
+func (x *EventBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_packv1_pack_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventBatch.ProtoReflect.Descriptor instead.
+func (*EventBatch) Descriptor() ([]byte, []int) {
+	return file_packv1_pack_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *EventBatch) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// Event is one result event of a task. See internal/report.Event.
+type Event struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The process that sent it: "" for the task process, "pid-<pid>" for a
+	// child.
+	Src string `protobuf:"bytes,1,opt,name=src,proto3" json:"src,omitempty"`
+	// Numbers the events of one src from 1, without gaps.
+	Seq uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// "start", "end" or "log".
+	Kind   string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Id     string `protobuf:"bytes,4,opt,name=id,proto3" json:"id,omitempty"`
+	Parent string `protobuf:"bytes,5,opt,name=parent,proto3" json:"parent,omitempty"`
+	Name   string `protobuf:"bytes,6,opt,name=name,proto3" json:"name,omitempty"`
+	// "section" or "step".
+	Type string `protobuf:"bytes,7,opt,name=type,proto3" json:"type,omitempty"`
+	// A result's lower-case name, on "end".
+	Result string `protobuf:"bytes,8,opt,name=result,proto3" json:"result,omitempty"`
+	Reason string `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Step data, as JSON.
+	Data          []byte  `protobuf:"bytes,10,opt,name=data,proto3" json:"data,omitempty"`
+	TimeUnixNano  int64   `protobuf:"varint,11,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	Pid           int32   `protobuf:"varint,12,opt,name=pid,proto3" json:"pid,omitempty"`
+	Logs          *LogRef `protobuf:"bytes,13,opt,name=logs,proto3" json:"logs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_packv1_pack_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_packv1_pack_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_packv1_pack_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Event) GetSrc() string {
+	if x != nil {
+		return x.Src
+	}
+	return ""
+}
+
+func (x *Event) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Event) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Event) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Event) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *Event) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Event) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Event) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+func (x *Event) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Event) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *Event) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
+func (x *Event) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *Event) GetLogs() *LogRef {
+	if x != nil {
+		return x.Logs
+	}
+	return nil
+}
+
+// LogRef locates a step's log lines in a file of the run directory.
+type LogRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	File          string                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	Begin         int64                  `protobuf:"varint,2,opt,name=begin,proto3" json:"begin,omitempty"`
+	Size          int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogRef) Reset() {
+	*x = LogRef{}
+	mi := &file_packv1_pack_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogRef) ProtoMessage() {}
+
+func (x *LogRef) ProtoReflect() protoreflect.Message {
+	mi := &file_packv1_pack_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogRef.ProtoReflect.Descriptor instead.
+func (*LogRef) Descriptor() ([]byte, []int) {
+	return file_packv1_pack_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *LogRef) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *LogRef) GetBegin() int64 {
+	if x != nil {
+		return x.Begin
+	}
+	return 0
+}
+
+func (x *LogRef) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
 var File_packv1_pack_proto protoreflect.FileDescriptor
 
 const file_packv1_pack_proto_rawDesc = "" +
@@ -565,7 +822,29 @@ const file_packv1_pack_proto_rawDesc = "" +
 	"\vRunResponse\x12\x16\n" +
 	"\x06result\x18\x01 \x01(\tR\x06result\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x19\n" +
-	"\blast_seq\x18\x03 \x01(\x04R\alastSeq2\x9d\x01\n" +
+	"\blast_seq\x18\x03 \x01(\x04R\alastSeq\"=\n" +
+	"\n" +
+	"EventBatch\x12/\n" +
+	"\x06events\x18\x01 \x03(\v2\x17.taskhost.pack.v1.EventR\x06events\"\xb9\x02\n" +
+	"\x05Event\x12\x10\n" +
+	"\x03src\x18\x01 \x01(\tR\x03src\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x0e\n" +
+	"\x02id\x18\x04 \x01(\tR\x02id\x12\x16\n" +
+	"\x06parent\x18\x05 \x01(\tR\x06parent\x12\x12\n" +
+	"\x04name\x18\x06 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\a \x01(\tR\x04type\x12\x16\n" +
+	"\x06result\x18\b \x01(\tR\x06result\x12\x16\n" +
+	"\x06reason\x18\t \x01(\tR\x06reason\x12\x12\n" +
+	"\x04data\x18\n" +
+	" \x01(\fR\x04data\x12$\n" +
+	"\x0etime_unix_nano\x18\v \x01(\x03R\ftimeUnixNano\x12\x10\n" +
+	"\x03pid\x18\f \x01(\x05R\x03pid\x12,\n" +
+	"\x04logs\x18\r \x01(\v2\x18.taskhost.pack.v1.LogRefR\x04logs\"F\n" +
+	"\x06LogRef\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\tR\x04file\x12\x14\n" +
+	"\x05begin\x18\x02 \x01(\x03R\x05begin\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size2\x9d\x01\n" +
 	"\x04Pack\x12Q\n" +
 	"\bDescribe\x12!.taskhost.pack.v1.DescribeRequest\x1a\".taskhost.pack.v1.DescribeResponse\x12B\n" +
 	"\x03Run\x12\x1c.taskhost.pack.v1.RunRequest\x1a\x1d.taskhost.pack.v1.RunResponseB4Z2github.com/taskhost/taskhost/internal/proto/packv1b\x06proto3"
@@ -582,7 +861,7 @@ func file_packv1_pack_proto_rawDescGZIP() []byte {
 	return file_packv1_pack_proto_rawDescData
 }
 
-var file_packv1_pack_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_packv1_pack_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_packv1_pack_proto_goTypes = []any{
 	(*DescribeRequest)(nil),  // 0: taskhost.pack.v1.DescribeRequest
 	(*DescribeResponse)(nil), // 1: taskhost.pack.v1.DescribeResponse
@@ -591,20 +870,25 @@ var file_packv1_pack_proto_goTypes = []any{
 	(*RunRequest)(nil),       // 4: taskhost.pack.v1.RunRequest
 	(*Hub)(nil),              // 5: taskhost.pack.v1.Hub
 	(*RunResponse)(nil),      // 6: taskhost.pack.v1.RunResponse
+	(*EventBatch)(nil),       // 7: taskhost.pack.v1.EventBatch
+	(*Event)(nil),            // 8: taskhost.pack.v1.Event
+	(*LogRef)(nil),           // 9: taskhost.pack.v1.LogRef
 }
 var file_packv1_pack_proto_depIdxs = []int32{
 	2, // 0: taskhost.pack.v1.DescribeResponse.tasks:type_name -> taskhost.pack.v1.TaskSpec
 	3, // 1: taskhost.pack.v1.TaskSpec.args:type_name -> taskhost.pack.v1.ArgSpec
 	5, // 2: taskhost.pack.v1.RunRequest.hub:type_name -> taskhost.pack.v1.Hub
-	0, // 3: taskhost.pack.v1.Pack.Describe:input_type -> taskhost.pack.v1.DescribeRequest
-	4, // 4: taskhost.pack.v1.Pack.Run:input_type -> taskhost.pack.v1.RunRequest
-	1, // 5: taskhost.pack.v1.Pack.Describe:output_type -> taskhost.pack.v1.DescribeResponse
-	6, // 6: taskhost.pack.v1.Pack.Run:output_type -> taskhost.pack.v1.RunResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	8, // 3: taskhost.pack.v1.EventBatch.events:type_name -> taskhost.pack.v1.Event
+	9, // 4: taskhost.pack.v1.Event.logs:type_name -> taskhost.pack.v1.LogRef
+	0, // 5: taskhost.pack.v1.Pack.Describe:input_type -> taskhost.pack.v1.DescribeRequest
+	4, // 6: taskhost.pack.v1.Pack.Run:input_type -> taskhost.pack.v1.RunRequest
+	1, // 7: taskhost.pack.v1.Pack.Describe:output_type -> taskhost.pack.v1.DescribeResponse
+	6, // 8: taskhost.pack.v1.Pack.Run:output_type -> taskhost.pack.v1.RunResponse
+	7, // [7:9] is the sub-list for method output_type
+	5, // [5:7] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_packv1_pack_proto_init() }
@@ -618,7 +902,7 @@ func file_packv1_pack_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_packv1_pack_proto_rawDesc), len(file_packv1_pack_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
