@@ -430,3 +430,24 @@ task "hello" {
 		t.Errorf("variables not recorded: %v", rep.Variables)
 	}
 }
+
+// TestTaskLevelData: data a task sets outside any step is kept with the
+// task's result.
+func TestTaskLevelData(t *testing.T) {
+	t.Parallel()
+	r := taskhost(t, "run", job(t, `
+job "data" {}
+task "d" {
+  pack = "testpack"
+  task = "taskdata"
+}
+`))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	d := taskByID(t, r.results(t), "d")
+	var got map[string]any
+	if err := json.Unmarshal(d.Result.Data, &got); err != nil || got["devices"] != 3.0 {
+		t.Errorf("task data %s (%v), want {\"devices\":3}", d.Result.Data, err)
+	}
+}

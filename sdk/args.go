@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -72,7 +73,7 @@ func argSpecsIn(t reflect.Type, visiting map[reflect.Type]bool) ([]argSpec, erro
 			return nil, fmt.Errorf("argument %q (%s.%s): %w", name, t, f.Name, err)
 		}
 		specs = append(specs, argSpec{
-			Name: name, Doc: f.Tag.Get("doc"), Required: opts == "required",
+			Name: name, Doc: f.Tag.Get("doc"), Required: slices.Contains(strings.Split(opts, ","), "required"),
 			Type: ct, field: i, duration: f.Type == durationType,
 		})
 	}

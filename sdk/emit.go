@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -158,7 +159,7 @@ func dialHub(h *packv1.Hub, name, src string) (*hubEmitter, error) {
 	e.seqStamp = seqStamp{pid: os.Getpid(), src: src}
 	e.nc, e.js = nc, js
 	e.subject = h.GetEventsSubject()
-	e.idPre = h.GetMsgIdPrefix() + src + "."
+	e.idPre = h.GetMsgIdPrefix() + cmp.Or(src, "main") + "."
 	go e.linger()
 	return e, nil
 }

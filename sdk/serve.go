@@ -41,11 +41,9 @@ func (s *Set) serve() {
 	// hclog writes JSON lines to the real stderr, which the host reads and
 	// writes to the task's log file with their levels. go-plugin replaces
 	// os.Stderr while serving, so take it first.
-	logger := hclog.New(&hclog.LoggerOptions{
-		Level:      hclog.Trace,
-		Output:     os.Stderr,
-		JSONFormat: true,
-	})
+	// Until a task runs, this process's log is its stderr, which the host
+	// copies into the task's log; then fd 2 becomes that log file itself.
+	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: os.Stderr})
 	go watchParent(logger)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  protocol.Handshake,
@@ -125,9 +123,12 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 			return nil, fmt.Errorf("open the task's log: %w", err)
 		}
 		defer lf.Close()
-		// What the runtime writes on a crash goes to fd 2: make that the
-		// log file too, so that it lands even if the host is gone.
+		// What the runtime writes on a crash goes to fd 2, and stray
+		// prints to os.Stdout and os.Stderr: make all of them the log file,
+		// so that they land in order, and even if the host is gone.
 		_ = syscall.Dup2(int(lf.f.Fd()), 2)
+		out := os.NewFile(2, "task.log")
+		os.Stdout, os.Stderr = out, out
 		logger = hclog.New(&hclog.LoggerOptions{Name: req.GetTaskId(), Level: hclog.Trace, Output: lf})
 	}
 	em, err := dialHub(req.GetHub(), fmt.Sprintf("task %s (pid %d)", req.GetTaskId(), os.Getpid()), "")

@@ -62,12 +62,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// terraformFlags accepts -var and -var-file with one dash, as Terraform
-// users type them.
+// terraformFlags accepts -var with one dash, as Terraform users type it.
 func terraformFlags(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		if a == "-var" || strings.HasPrefix(a, "-var=") || a == "-var-file" || strings.HasPrefix(a, "-var-file=") {
+		if a == "-var" || strings.HasPrefix(a, "-var=") {
 			a = "-" + a
 		}
 		out[i] = a

@@ -201,6 +201,15 @@ func (l *loader) decodeJob(block *hcl.Block, job *Job) hcl.Diagnostics {
 	job.DeclRange = block.DefRange
 
 	content, diags := block.Body.Content(jobSchema)
+	if !validTaskID.MatchString(job.Name) {
+		// The name makes the run directory's name.
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid job name",
+			Detail:   fmt.Sprintf("The job name %q is not valid: it names the run directory, so it must start with a letter or underscore and hold only letters, digits, underscores and dashes.", job.Name),
+			Subject:  block.LabelRanges[0].Ptr(),
+		})
+	}
 	if attr, ok := content.Attributes["max_parallel"]; ok {
 		n, ok, moreDiags := l.evalInt(attr)
 		diags = append(diags, moreDiags...)

@@ -50,7 +50,7 @@ type Task struct {
 	Pack      string         `json:"pack"`
 	Task      string         `json:"task"`
 	PID       int            `json:"pid,omitempty"`
-	Logfile   string         `json:"logfile"`
+	Logfile   string         `json:"logfile,omitempty"`
 	Logs      []string       `json:"logs,omitempty"`
 	StartTime time.Time      `json:"starttime,omitzero"`
 	StopTime  time.Time      `json:"stoptime,omitzero"`

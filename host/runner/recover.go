@@ -59,6 +59,11 @@ func Recover(runDir string) (*results.File, error) {
 			stop = later(stop, h.StartTime, h.StopTime)
 		}
 	}
+	for _, tree := range rec.Trees {
+		stop = later(stop, tree.Last)
+	}
+	// A task still running when the host died ended, for the record, when
+	// it last reported anything.
 	const died = "the host stopped before the task ended"
 	for i, t := range file.Report.Tasks {
 		tree := rec.Trees[i+1]
@@ -66,14 +71,17 @@ func Recover(runDir string) (*results.File, error) {
 		case ended[i+1]:
 		case started[i+1]:
 			t.Result = report.Outcome{Value: result.Aborted, Reason: died}
-			t.StopTime = stop
+			t.StopTime = t.StartTime
+			if tree != nil {
+				t.StopTime = later(t.StartTime, tree.Last)
+			}
 		default:
 			t.Result = report.Outcome{Value: result.Aborted, Reason: "not started: the host stopped"}
 		}
 		if tree == nil {
 			continue
 		}
-		tree.CloseOpen(result.Aborted, died, stop)
+		tree.CloseOpen(result.Aborted, died, later(t.StartTime, tree.Last))
 		t.Sections = tree.Sections
 		if len(tree.Logs) > 0 {
 			t.Logs = tree.Logs

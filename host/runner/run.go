@@ -137,8 +137,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	}}
 	var sched []schedule.Task
 	for i, t := range job.Tasks {
-		rec := &results.Task{ID: t.ID, Pack: t.Pack, Task: t.Task,
-			Logfile: filepath.Join("tasks", t.ID, "task.log"), Sections: []*report.Node{}}
+		rec := &results.Task{ID: t.ID, Pack: t.Pack, Task: t.Task, Sections: []*report.Node{}}
 		file.Report.Tasks = append(file.Report.Tasks, rec)
 		r.tasks[t.ID] = &taskRun{index: i + 1, task: t, rec: rec}
 		sched = append(sched, schedule.Task{ID: t.ID, DependsOn: t.DependsOn})
@@ -168,7 +167,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 			r.note(hub.Note{Kind: noteTaskEnded, Task: id, Index: tr.index, Data: mustJSON(tr.rec)})
 			r.log.Info("task not started", "task", id, "result", res, "reason", reason)
 			r.event(Event{Type: EventTaskFinished, Time: time.Now(), Task: id, Result: res, Reason: reason})
-			r.printf("%s %-8s %s (%s)", id, strings.ToUpper(res.String()), "not started", reason)
+			r.printf("%s %-8s %s", id, strings.ToUpper(res.String()), reason)
 		},
 	})
 
@@ -287,6 +286,7 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 		return
 	}
 	rec.PID = proc.PID()
+	rec.Logfile = filepath.Join("tasks", t.ID, "task.log")
 	r.note(hub.Note{Kind: noteTaskStarted, Task: t.ID, Index: tr.index, Data: mustJSON(taskHeader(rec))})
 	r.log.Info("task started", "task", t.ID, "pack", t.Pack, "pid", rec.PID)
 	r.event(Event{Type: EventTaskStarted, Time: rec.StartTime, Task: t.ID, PID: rec.PID})
@@ -361,7 +361,9 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 		res = result.Errored
 	}
 
+	var data json.RawMessage
 	_ = r.hub.Tree(tr.index, func(tree *report.Tree) {
+		data = tree.Own.Data
 		now := time.Now()
 		if err != nil {
 			tree.CloseOpen(res, reason, now)
@@ -376,7 +378,7 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 		rec.Sections = tree.Sections
 		rec.Logs = tree.Logs
 	})
-	rec.Result = report.Outcome{Value: res, Reason: reason}
+	rec.Result = report.Outcome{Value: res, Reason: reason, Data: data}
 }
 
 // worstReason finds the reason to show for a task whose result is r: the

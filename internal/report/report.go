@@ -91,6 +91,8 @@ type Tree struct {
 	Ended bool
 	// Logs lists the log files that the task's child processes made.
 	Logs []string
+	// Last is the time of the latest event applied.
+	Last time.Time
 	// OnApply, if set, is called with each event as it is applied: once,
 	// in its source's order.
 	OnApply func(Event)
@@ -165,6 +167,9 @@ func (t *Tree) Pending() int {
 }
 
 func (t *Tree) apply(ev Event) error {
+	if ev.Time.After(t.Last) {
+		t.Last = ev.Time
+	}
 	switch ev.Kind {
 	case KindStart:
 		if ev.ID == "" {

@@ -37,6 +37,9 @@ func main() {
 			t.Logf("%07d %s", i, filler)
 		}
 	})
+	sdk.Register(s, "taskdata", "Sets data on the task itself.", func(t *sdk.T, _ sdk.NoArgs) {
+		t.SetData(map[string]int{"devices": 3})
+	})
 	sdk.Register(s, "tree", "Reports the tree it is given.", Tree)
 	sdk.Register(s, "exit", "Exits the process with a status, in a step.", func(t *sdk.T, a ExitArgs) {
 		t.Step("exit", func(t *sdk.T) { os.Exit(a.Status) })

@@ -1,0 +1,5 @@
+job "../escape" {}
+
+pack "demo" {
+  path = "demo"
+}
