@@ -1,12 +1,13 @@
 # taskhost: build, try the demo, test.
 #   make demo   build taskhost and the example packs, then run jobs/demo.hcl
 #   make test   everything CI checks: format, vet, the whole test suite with -race
+#   make bench  the benchmarks of bench/, each against its floor or peer (docs/performance.md)
 
 GO      ?= go
 BIN     := bin
 PACKS   := ./plugins/demo ./plugins/exec
 
-.PHONY: build demo test lint generate clean
+.PHONY: build demo test lint bench generate clean
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/taskhost $(PACKS)
@@ -23,6 +24,9 @@ lint:
 
 test: lint
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+bench:
+	$(GO) test ./bench -run '^$$' -bench . -benchtime 3x -timeout 60m
 
 # Regenerate the wire protocol's Go code (needs protoc, protoc-gen-go and
 # protoc-gen-go-grpc on PATH).
