@@ -36,6 +36,7 @@ type childInfo struct {
 	Subject     string `json:"subject"`
 	InboxPrefix string `json:"inbox_prefix"`
 	MsgIDPrefix string `json:"msg_id_prefix"`
+	StateBucket string `json:"state_bucket,omitempty"`
 	TaskID      string `json:"task_id"`
 	Parent      string `json:"parent"`
 	LogDir      string `json:"log_dir,omitempty"`
@@ -74,7 +75,7 @@ func (c *Cmd) Start() error {
 	if rs.hub != nil {
 		b, _ := json.Marshal(childInfo{
 			URL: rs.hub.GetUrl(), Token: rs.hub.GetToken(), Subject: rs.hub.GetEventsSubject(),
-			InboxPrefix: rs.hub.GetInboxPrefix(), MsgIDPrefix: rs.hub.GetMsgIdPrefix(),
+			InboxPrefix: rs.hub.GetInboxPrefix(), MsgIDPrefix: rs.hub.GetMsgIdPrefix(), StateBucket: rs.hub.GetStateBucket(),
 			TaskID: rs.taskID, Parent: c.t.node.id, LogDir: rs.logDir,
 		})
 		env = append(env, childEnv+"="+string(b))
@@ -213,7 +214,8 @@ func attach(name string, stderr io.Writer) (rs *runState, logger hclog.Logger, d
 	}
 	pid := os.Getpid()
 	src := "pid-" + strconv.Itoa(pid)
-	hub := &packv1.Hub{Url: ci.URL, Token: ci.Token, EventsSubject: ci.Subject, InboxPrefix: ci.InboxPrefix, MsgIdPrefix: ci.MsgIDPrefix}
+	hub := &packv1.Hub{Url: ci.URL, Token: ci.Token, EventsSubject: ci.Subject, InboxPrefix: ci.InboxPrefix,
+		MsgIdPrefix: ci.MsgIDPrefix, StateBucket: ci.StateBucket}
 	em, err := dialHub(hub, fmt.Sprintf("task %s child (pid %d)", ci.TaskID, pid), src)
 	if err != nil {
 		return nil, nil, nil, err
@@ -227,7 +229,7 @@ func attach(name string, stderr io.Writer) (rs *runState, logger hclog.Logger, d
 	}
 	logger = hclog.New(&hclog.LoggerOptions{Name: ci.TaskID, Level: hclog.Trace, Output: out}).With("pid", pid)
 	rs = &runState{
-		taskID: ci.TaskID, emit: em, pid: pid, log: lf, hub: hub, logDir: ci.LogDir,
+		taskID: ci.TaskID, emit: em, pid: pid, log: lf, hub: hub, logDir: ci.LogDir, conn: em.nc,
 		root: ci.Parent + "/" + strconv.Itoa(pid), parent: ci.Parent,
 	}
 	done = func() {

@@ -136,7 +136,7 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 		return nil, err
 	}
 	defer em.close()
-	rs := &runState{taskID: req.GetTaskId(), emit: em, pid: os.Getpid(), log: lf, hub: req.GetHub(), logDir: req.GetLogDir()}
+	rs := &runState{taskID: req.GetTaskId(), emit: em, pid: os.Getpid(), log: lf, hub: req.GetHub(), logDir: req.GetLogDir(), conn: em.nc}
 	r, reason := td.run(ctx, req.GetArgsJson(), rs, logger)
 
 	// The events must reach the hub even when ctx is already cancelled:

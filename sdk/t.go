@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
@@ -75,6 +76,11 @@ type runState struct {
 	// hub and logDir are handed on to child processes.
 	hub    *packv1.Hub
 	logDir string
+	// conn is the connection to the hub, nil without a host.
+	conn *nats.Conn
+	// state is the run's shared state, opened on first use.
+	stateOnce sync.Once
+	state     *State
 	// root is the id under which this process's top-level steps go ("" in
 	// the task process; "<parent step>/<pid>" in a child), and parent the
 	// step that started this process.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
@@ -140,9 +141,10 @@ func countErrors(diags hcl.Diagnostics) string {
 
 type runOptions struct {
 	jobOptions
-	runsDir   string
-	json      bool
-	dropEvery int
+	runsDir      string
+	json         bool
+	dropEvery    int
+	dropInterval time.Duration
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -166,6 +168,8 @@ Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
 	// A fault for taskhost's own tests of reconnection; hidden from help.
 	cmd.Flags().IntVar(&o.dropEvery, "test-fault-drop-every", 0, "drop each task's hub connections after every N of its events (tests only)")
 	_ = cmd.Flags().MarkHidden("test-fault-drop-every")
+	cmd.Flags().DurationVar(&o.dropInterval, "test-fault-drop-interval", 0, "drop every task's hub connections this often (tests only)")
+	_ = cmd.Flags().MarkHidden("test-fault-drop-interval")
 	return cmd
 }
 
@@ -195,10 +199,11 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		}
 	}()
 	opts := runner.Options{
-		RunsDir:   o.runsDir,
-		Out:       stdout,
-		DropEvery: o.dropEvery,
-		Cmdline:   strings.Join(os.Args, " "),
+		RunsDir:      o.runsDir,
+		Out:          stdout,
+		DropEvery:    o.dropEvery,
+		DropInterval: o.dropInterval,
+		Cmdline:      strings.Join(os.Args, " "),
 	}
 	summary := stdout
 	if o.json {

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/statekv"
 )
 
 // Config configures a hub. The zero value of each optional field is fine.
@@ -30,6 +33,9 @@ type Config struct {
 	// applied to its tree (once each, in order), on the hub's reading
 	// goroutine; it must not call the hub.
 	OnEvent func(taskID string, ev report.Event)
+	// DropInterval, for tests of reconnection only: every DropInterval
+	// the hub disconnects every task connection. 0 (the default) never.
+	DropInterval time.Duration
 	// DropEvery, for tests of reconnection only: after every DropEvery
 	// events of a task, the hub disconnects that task's connections.
 	// 0 (the default) never does.
@@ -44,6 +50,8 @@ type Hub struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	cc     jetstream.ConsumeContext
+	kv     jetstream.KeyValue
+	stop   chan struct{}
 	auth   *authenticator
 	runKey string // random token that scopes this run's subjects
 
@@ -83,6 +91,7 @@ func Start(cfg Config) (*Hub, error) {
 		auth:      &authenticator{users: map[string]*server.User{}, clients: map[string][]uint64{}},
 		dropEvery: cfg.DropEvery,
 		onEvent:   cfg.OnEvent,
+		stop:      make(chan struct{}),
 		runKey:    randomHex(6),
 		ledger:    ledger{tasks: map[string]*taskRec{}},
 		changed:   make(chan struct{}),
@@ -130,6 +139,32 @@ func Start(cfg Config) (*Hub, error) {
 	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("hub: create the event stream: %w", err)
+	}
+	// The state bucket is a JetStream key/value bucket that keeps every
+	// revision for the run (a bucket made with CreateKeyValue keeps at most
+	// 64), so that a watcher that falls behind still sees every change.
+	bucket := statekv.Bucket(h.runKey)
+	_, err = h.js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:              "KV_" + bucket,
+		Subjects:          []string{"$KV." + bucket + ".>"},
+		Storage:           jetstream.FileStorage,
+		MaxMsgsPerSubject: 1 << 40, // every revision (a key/value bucket needs a positive limit)
+		Discard:           jetstream.DiscardNew,
+		Duplicates:        2 * time.Minute,
+		AllowRollup:       true,
+		DenyDelete:        true,
+		AllowDirect:       true,
+		MaxMsgSize:        1 << 20,
+	})
+	if err == nil {
+		h.kv, err = h.js.KeyValue(ctx, bucket)
+	}
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("hub: create the state bucket: %w", err)
+	}
+	if cfg.DropInterval > 0 {
+		go h.dropLoop(cfg.DropInterval)
 	}
 	cons, err := h.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
@@ -180,10 +215,25 @@ func (h *Hub) AddTask(taskID string, index int) *packv1.Hub {
 	subject := h.subjectPrefix() + tok
 	inbox := "_th." + h.runKey + "." + tok
 	token := randomHex(24)
+	bucket := statekv.Bucket(h.runKey)
+	stream := "KV_" + bucket
 	h.auth.add(token, &server.User{
 		Username: "task " + taskID,
 		Permissions: &server.Permissions{
-			Publish:   &server.SubjectPermission{Allow: []string{subject}},
+			Publish: &server.SubjectPermission{Allow: []string{
+				subject,
+				// The run's state bucket, and only the JetStream API calls
+				// that reading, writing and watching it make.
+				"$KV." + bucket + ".>",
+				"$JS.API.STREAM.INFO." + stream,
+				"$JS.API.DIRECT.GET." + stream + ".>",
+				"$JS.API.STREAM.MSG.GET." + stream,
+				"$JS.API.CONSUMER.CREATE." + stream,
+				"$JS.API.CONSUMER.CREATE." + stream + ".>",
+				"$JS.API.CONSUMER.DELETE." + stream + ".>",
+				"$JS.API.CONSUMER.INFO." + stream + ".>",
+				"$JS.FC." + stream + ".>",
+			}},
 			Subscribe: &server.SubjectPermission{Allow: []string{inbox + ".>"}},
 		},
 	})
@@ -200,6 +250,7 @@ func (h *Hub) AddTask(taskID string, index int) *packv1.Hub {
 		EventsSubject: subject,
 		InboxPrefix:   inbox,
 		MsgIdPrefix:   tok + ".",
+		StateBucket:   bucket,
 	}
 }
 
@@ -298,8 +349,76 @@ func (h *Hub) Tree(taskIndex int, fn func(*report.Tree)) error {
 	return nil
 }
 
+// dropLoop disconnects every task connection every d (a test fault).
+func (h *Hub) dropLoop(d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		ids := h.auth.takeAllTaskClients()
+		h.mu.Lock()
+		h.drops += len(ids)
+		h.mu.Unlock()
+		h.log.Warn("test fault: dropping every task connection", "connections", len(ids))
+		for _, id := range ids {
+			_ = h.srv.DisconnectClientByID(id)
+		}
+	}
+}
+
+// SeedState sets initial values of the run's shared state (JSON each).
+func (h *Hub) SeedState(ctx context.Context, values map[string]json.RawMessage) error {
+	for k, v := range values {
+		b, err := json.Marshal(statekv.Envelope{V: v})
+		if err != nil {
+			return err
+		}
+		if _, err := h.kv.Put(ctx, k, b); err != nil {
+			return fmt.Errorf("state %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// State returns the run's shared state as it is now (the store's own keys
+// left out), each value as JSON.
+func (h *Hub) State(ctx context.Context) (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	keys, err := h.kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if strings.HasPrefix(k, statekv.Reserved) {
+			continue
+		}
+		e, err := h.kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var env statekv.Envelope
+		if err := json.Unmarshal(e.Value(), &env); err != nil {
+			out[k] = json.RawMessage(strconv.Quote(string(e.Value())))
+			continue
+		}
+		out[k] = env.V
+	}
+	return out, nil
+}
+
 // Close stops the hub. The stored events stay in StoreDir.
 func (h *Hub) Close() {
+	close(h.stop)
 	if h.cc != nil {
 		h.cc.Stop()
 	}
@@ -316,6 +435,20 @@ type authenticator struct {
 	mu      sync.RWMutex
 	users   map[string]*server.User
 	clients map[string][]uint64
+}
+
+// takeAllTaskClients returns every task connection, and forgets them.
+func (a *authenticator) takeAllTaskClients() []uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var ids []uint64
+	for token, cs := range a.clients {
+		if u := a.users[token]; u != nil && u.Permissions != nil {
+			ids = append(ids, cs...)
+			delete(a.clients, token)
+		}
+	}
+	return ids
 }
 
 // takeClients returns the connections that used token, and forgets them.

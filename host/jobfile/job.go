@@ -32,6 +32,10 @@ type Job struct {
 	// Variables holds the resolved value of every declared variable.
 	Variables map[string]cty.Value
 
+	// State holds the initial values of the run's shared state, from the
+	// state block; nil when there is none.
+	State map[string]cty.Value
+
 	// Packs are the declared packs, in file order.
 	Packs []*Pack
 

@@ -18,6 +18,7 @@ var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "job", LabelNames: []string{"name"}},
+		{Type: "state"},
 		{Type: "pack", LabelNames: []string{"name"}},
 		{Type: "task", LabelNames: []string{"id"}},
 	},
@@ -144,6 +145,8 @@ func LoadSource(filename string, src []byte, vars map[string]string) (*Job, hcl.
 				continue
 			}
 			job.Packs = append(job.Packs, pack)
+		case "state":
+			diags = append(diags, l.decodeState(block, job)...)
 		case "task":
 			task, moreDiags := l.decodeTask(block)
 			diags = append(diags, moreDiags...)
@@ -175,6 +178,46 @@ func LoadSource(filename string, src []byte, vars map[string]string) (*Job, hcl.
 		return nil, diags
 	}
 	return job, diags
+}
+
+// validStateKey matches the keys of the run's shared state: dot-separated
+// tokens of letters, digits, '-', '_', '=' and '/', not starting with '_'
+// (the store's own keys).
+var validStateKey = regexp.MustCompile(`^[-/=A-Za-z0-9][-/_=A-Za-z0-9]*(\.[-/_=A-Za-z0-9]+)*$`)
+
+// decodeState reads a state block: initial values of the run's shared
+// state, one attribute per key.
+func (l *loader) decodeState(block *hcl.Block, job *Job) hcl.Diagnostics {
+	attrs, diags := block.Body.JustAttributes()
+	if job.State == nil {
+		job.State = map[string]cty.Value{}
+	}
+	for name, attr := range attrs {
+		if _, dup := job.State[name]; dup {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate state key",
+				Detail:   fmt.Sprintf("The state key %q is set twice.", name),
+				Subject:  attr.NameRange.Ptr(),
+			})
+			continue
+		}
+		if !validStateKey.MatchString(name) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid state key",
+				Detail:   fmt.Sprintf("The state key %q is not valid: use letters, digits, '-', '_', '=' and '/', not starting with '_'.", name),
+				Subject:  attr.NameRange.Ptr(),
+			})
+			continue
+		}
+		v, ok, moreDiags := l.evalValue(attr, cty.DynamicPseudoType)
+		diags = append(diags, moreDiags...)
+		if ok {
+			job.State[name] = v
+		}
+	}
+	return diags
 }
 
 // loader holds what decoding one jobfile needs beyond the Job itself.

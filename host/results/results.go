@@ -39,9 +39,11 @@ type Report struct {
 	Submitter     string         `json:"submitter"`
 	RunDir        string         `json:"rundir"`
 	Variables     map[string]any `json:"variables,omitempty"`
-	Summary       Summary        `json:"summary"`
-	Result        result.Result  `json:"result"`
-	Tasks         []*Task        `json:"tasks"`
+	// State is the run's shared state when it ended.
+	State   map[string]json.RawMessage `json:"state,omitempty"`
+	Summary Summary                    `json:"summary"`
+	Result  result.Result              `json:"result"`
+	Tasks   []*Task                    `json:"tasks"`
 }
 
 // Task is the record of one task.

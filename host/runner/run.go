@@ -43,6 +43,9 @@ type Options struct {
 	// Events, if set, is called with each event of the run as it happens,
 	// from several goroutines (one at a time).
 	Events func(Event)
+	// DropInterval is a fault for tests of reconnection: the hub drops
+	// every task connection this often. 0 never.
+	DropInterval time.Duration
 	// DropEvery is a fault for tests of reconnection: the hub drops a
 	// task's connections after every DropEvery of its events. 0 never.
 	DropEvery int
@@ -111,7 +114,8 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		return nil, err
 	}
 
-	hcfg := hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub"), DropEvery: opts.DropEvery}
+	hcfg := hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub"),
+		DropEvery: opts.DropEvery, DropInterval: opts.DropInterval}
 	if opts.Events != nil {
 		hcfg.OnEvent = func(task string, ev report.Event) {
 			if e, ok := fromReport(task, ev); ok {
@@ -128,6 +132,10 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	r.hub = h
 	r.log.Info("hub started", "url", h.URL())
 	r.event(Event{Type: EventJobStarted, Time: start, Name: job.Name, RunDir: dir})
+	if err := r.seedState(); err != nil {
+		r.log.Error("shared state not seeded", "error", err)
+		return nil, err
+	}
 
 	sum := sha256.Sum256(job.Source)
 	file := &results.File{Version: results.SchemaVersion, Report: results.Report{
@@ -176,6 +184,13 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	if err := h.Drain(dctx); err != nil {
 		r.log.Warn("not every stored event was read", "error", err)
 	}
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if st, err := h.State(sctx); err != nil {
+		r.log.Warn("final shared state not read", "error", err)
+	} else if len(st) > 0 {
+		file.Report.State = st
+	}
+	scancel()
 	for _, rec := range file.Report.Tasks {
 		rec.Finish()
 	}
@@ -195,6 +210,24 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 // DefaultMaxParallel is the limit on tasks at once when the jobfile sets
 // none: twice the number of CPUs, at least 4.
 func DefaultMaxParallel() int { return max(4, 2*runtime.NumCPU()) }
+
+// seedState puts the jobfile's state block into the run's shared state.
+func (r *Run) seedState() error {
+	if len(r.plan.Job.State) == 0 {
+		return nil
+	}
+	values := map[string]json.RawMessage{}
+	for k, v := range r.plan.Job.State {
+		b, err := ctyjson.Marshal(v, v.Type())
+		if err != nil {
+			return fmt.Errorf("state %q: %w", k, err)
+		}
+		values[k] = b
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return r.hub.SeedState(ctx, values)
+}
 
 // Kinds of the notes the runner keeps in the hub's stream.
 const (

@@ -3,12 +3,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,6 +43,23 @@ func main() {
 	sdk.Register(s, "taskdata", "Sets data on the task itself.", func(t *sdk.T, _ sdk.NoArgs) {
 		t.SetData(map[string]int{"devices": 3})
 	})
+	sdk.Register(s, "count", "Adds 1 to a counter n times.", func(t *sdk.T, a CountArgs) {
+		t.Step("count", func(t *sdk.T) {
+			for i := 0; i < a.N; i++ {
+				if _, err := t.State().Add(a.Key, 1); err != nil {
+					t.Errorf("add %d: %v", i, err)
+				}
+			}
+		})
+	})
+	sdk.Register(s, "lockloop", "Takes a lock n times, holding it a moment, and records when it held it.", LockLoop)
+	sdk.Register(s, "lockhold", "Takes a lock, says so in the state, writes its pid to a file, and hangs.", LockHold)
+	sdk.Register(s, "lockwait", "Waits until another task holds a lock, then takes it and records when.", LockWait)
+	sdk.Register(s, "barrier", "Waits a while, then waits at a barrier; records when it arrived and left.", BarrierTask)
+	sdk.Register(s, "watcher", "Watches keys w.*, says it is ready, and checks it sees n updates of w.x in order.", Watcher)
+	sdk.Register(s, "writer", "Waits until the watcher is ready, then puts w.x = 1..n.", Writer)
+	sdk.Register(s, "isolated", "Puts its pid under owner, meets a peer through files, and checks owner is still its own.", Isolated)
+	sdk.Register(s, "stateapi", "Checks the shared state's answers and errors, one step each.", StateAPI)
 	sdk.Register(s, "tree", "Reports the tree it is given.", Tree)
 	sdk.Register(s, "exit", "Exits the process with a status, in a step.", func(t *sdk.T, a ExitArgs) {
 		t.Step("exit", func(t *sdk.T) { os.Exit(a.Status) })
@@ -128,6 +148,236 @@ func Children(t *sdk.T, _ sdk.NoArgs) {
 		}
 	})
 	t.Step("after", func(t *sdk.T) {})
+}
+
+// CountArgs are count's arguments.
+type CountArgs struct {
+	Key string `arg:"key,required"`
+	N   int    `arg:"n,required"`
+}
+
+// LockArgs are the lock tasks' arguments.
+type LockArgs struct {
+	Name  string        `arg:"name,required"`
+	N     int           `arg:"n"`
+	Lease time.Duration `arg:"lease"`
+	File  string        `arg:"pid_file"`
+}
+
+// LockLoop takes the lock n times.
+func LockLoop(t *sdk.T, a LockArgs) {
+	var spans [][2]int64
+	t.Step("lock loop", func(t *sdk.T) {
+		for i := 0; i < a.N; i++ {
+			l, err := t.State().Lock(a.Name, a.Lease)
+			if err != nil {
+				t.Errorf("lock %d: %v", i, err)
+			}
+			start := time.Now().UnixNano()
+			time.Sleep(2 * time.Millisecond)
+			stop := time.Now().UnixNano()
+			if err := l.Unlock(); err != nil {
+				t.Errorf("unlock %d: %v", i, err)
+			}
+			spans = append(spans, [2]int64{start, stop})
+		}
+		t.SetData(spans)
+	})
+}
+
+// LockHold takes the lock and hangs.
+func LockHold(t *sdk.T, a LockArgs) {
+	t.Step("hold", func(t *sdk.T) {
+		if _, err := t.State().Lock(a.Name, a.Lease); err != nil {
+			t.Errorf("lock: %v", err)
+		}
+		if _, err := t.State().Put("held."+a.Name, os.Getpid()); err != nil {
+			t.Errorf("%v", err)
+		}
+		if err := os.WriteFile(a.File, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			t.Errorf("%v", err)
+		}
+		select {}
+	})
+}
+
+// LockWait takes the lock once another task holds it.
+func LockWait(t *sdk.T, a LockArgs) {
+	t.Step("wait for the holder", func(t *sdk.T) {
+		for {
+			if _, err := t.State().Get("held."+a.Name, nil); err == nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	t.Step("take", func(t *sdk.T) {
+		l, err := t.State().Lock(a.Name, a.Lease)
+		if err != nil {
+			t.Errorf("lock: %v", err)
+		}
+		t.SetData(map[string]int64{"acquired": time.Now().UnixNano()})
+		if err := l.Unlock(); err != nil {
+			t.Errorf("unlock: %v", err)
+		}
+	})
+}
+
+// BarrierArgs are barrier's arguments.
+type BarrierArgs struct {
+	Name  string        `arg:"name,required"`
+	N     int           `arg:"n,required"`
+	Delay time.Duration `arg:"delay"`
+}
+
+// BarrierTask waits at a barrier.
+func BarrierTask(t *sdk.T, a BarrierArgs) {
+	t.Step("barrier", func(t *sdk.T) {
+		time.Sleep(a.Delay)
+		arrive := time.Now().UnixNano()
+		if err := t.State().Barrier(a.Name, a.N); err != nil {
+			t.Errorf("%v", err)
+		}
+		t.SetData(map[string]int64{"arrive": arrive, "leave": time.Now().UnixNano()})
+	})
+}
+
+// WatchArgs are the watcher's and writer's arguments.
+type WatchArgs struct {
+	N int `arg:"n,required"`
+}
+
+// Watcher checks it sees every update in order.
+func Watcher(t *sdk.T, a WatchArgs) {
+	t.Step("watch", func(t *sdk.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		changes, err := t.State().Watch(ctx, "w.")
+		if err != nil {
+			t.Errorf("watch: %v", err)
+		}
+		if _, err := t.State().Put("w.ready", true); err != nil {
+			t.Errorf("%v", err)
+		}
+		want := 1
+		for c := range changes {
+			if c.Key != "w.x" {
+				continue
+			}
+			var v int
+			if err := c.Decode(&v); err != nil {
+				t.Errorf("%v", err)
+			}
+			if v != want {
+				t.Failf("update %d: got value %d (out of order, lost or doubled)", want, v)
+			}
+			if want == a.N {
+				t.SetData(map[string]int{"seen": want})
+				return
+			}
+			want++
+		}
+		t.Failf("the watch ended after %d updates", want-1)
+	})
+}
+
+// Writer puts w.x = 1..n once the watcher is ready.
+func Writer(t *sdk.T, a WatchArgs) {
+	t.Step("write", func(t *sdk.T) {
+		for {
+			if _, err := t.State().Get("w.ready", nil); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		for i := 1; i <= a.N; i++ {
+			if _, err := t.State().Put("w.x", i); err != nil {
+				t.Errorf("put %d: %v", i, err)
+			}
+		}
+	})
+}
+
+// Isolated checks that another run does not see or change its state.
+func Isolated(t *sdk.T, a MeetArgs) {
+	t.Step("isolated", func(t *sdk.T) {
+		st := t.State()
+		if _, err := st.Put("owner", os.Getpid()); err != nil {
+			t.Errorf("%v", err)
+		}
+		Meet(t, a)
+		var owner int
+		if _, err := st.Get("owner", &owner); err != nil {
+			t.Errorf("%v", err)
+		}
+		if owner != os.Getpid() {
+			t.Failf("owner is %d, not this task's pid %d: another run wrote it", owner, os.Getpid())
+		}
+		keys, err := st.Keys("")
+		if err != nil {
+			t.Errorf("%v", err)
+		}
+		t.SetData(map[string]any{"keys": keys, "pid": os.Getpid()})
+	})
+}
+
+// StateAPI checks each State method's answer, and its error for misuse.
+func StateAPI(t *sdk.T, _ sdk.NoArgs) {
+	st := t.State()
+	expect := func(name string, err, want error) {
+		t.Step(name, func(t *sdk.T) {
+			t.SetData(fmt.Sprint(err))
+			if !errors.Is(err, want) {
+				t.Failf("got %v, want %v", err, want)
+			}
+		}, sdk.Continue)
+	}
+	_, err := st.Put("big", strings.Repeat("x", sdk.MaxValueBytes))
+	expect("value too large", err, sdk.ErrTooLarge)
+	_, err = st.Put("bad key!", 1)
+	expect("forbidden characters", err, sdk.ErrBadKey)
+	_, err = st.Put("_lock.x", 1)
+	expect("reserved key", err, sdk.ErrBadKey)
+	_, err = st.Get("absent", nil)
+	expect("get absent", err, sdk.ErrNotFound)
+
+	rev, err := st.Create("c", 1)
+	expect("create", err, nil)
+	_, err = st.Create("c", 2)
+	expect("create existing", err, sdk.ErrExists)
+	_, err = st.CompareAndSwap("c", 3, rev+100)
+	expect("compare-and-swap stale", err, sdk.ErrConflict)
+	_, err = st.CompareAndSwap("c", 3, rev)
+	expect("compare-and-swap", err, nil)
+	t.Step("get after swap", func(t *sdk.T) {
+		v, _, err := sdk.StateValue[int](st, "c")
+		if err != nil || v != 3 {
+			t.Failf("c = %d (%v), want 3", v, err)
+		}
+	}, sdk.Continue)
+	_, err = st.Add("c", 2)
+	expect("add to a number", err, nil)
+	_, err = st.Put("text", "hello")
+	expect("put", err, nil)
+	_, err = st.Add("text", 1)
+	expect("add to text", err, sdk.ErrNotCounter)
+	t.Step("keys", func(t *sdk.T) {
+		keys, err := st.Keys("")
+		if err != nil || strings.Join(keys, ",") != "c,text" {
+			t.Failf("keys %v (%v), want [c text]", keys, err)
+		}
+	}, sdk.Continue)
+	expect("delete", st.Delete("c"), nil)
+	_, err = st.Get("c", nil)
+	expect("get deleted", err, sdk.ErrNotFound)
+
+	l, err := st.Lock("m", 0)
+	expect("lock", err, nil)
+	if l != nil {
+		expect("unlock", l.Unlock(), nil)
+		expect("unlock again (not the holder)", l.Unlock(), sdk.ErrNotHolder)
+	}
+	expect("barrier of 0", st.Barrier("z", 0), sdk.ErrBarrier)
 }
 
 // ManyArgs are many's arguments.

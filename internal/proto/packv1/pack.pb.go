@@ -390,7 +390,9 @@ type Hub struct {
 	// Prefix for the task's reply subjects.
 	InboxPrefix string `protobuf:"bytes,4,opt,name=inbox_prefix,json=inboxPrefix,proto3" json:"inbox_prefix,omitempty"`
 	// Prefix for the message ids of the task's events.
-	MsgIdPrefix   string `protobuf:"bytes,5,opt,name=msg_id_prefix,json=msgIdPrefix,proto3" json:"msg_id_prefix,omitempty"`
+	MsgIdPrefix string `protobuf:"bytes,5,opt,name=msg_id_prefix,json=msgIdPrefix,proto3" json:"msg_id_prefix,omitempty"`
+	// The JetStream key/value bucket that holds the run's shared state.
+	StateBucket   string `protobuf:"bytes,6,opt,name=state_bucket,json=stateBucket,proto3" json:"state_bucket,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -456,6 +458,13 @@ func (x *Hub) GetInboxPrefix() string {
 func (x *Hub) GetMsgIdPrefix() string {
 	if x != nil {
 		return x.MsgIdPrefix
+	}
+	return ""
+}
+
+func (x *Hub) GetStateBucket() string {
+	if x != nil {
+		return x.StateBucket
 	}
 	return ""
 }
@@ -812,13 +821,14 @@ const file_packv1_pack_proto_rawDesc = "" +
 	"\aattempt\x18\x05 \x01(\x05R\aattempt\x12'\n" +
 	"\x03hub\x18\x06 \x01(\v2\x15.taskhost.pack.v1.HubR\x03hub\x12,\n" +
 	"\x12deadline_unix_nano\x18\a \x01(\x03R\x10deadlineUnixNano\x12\x17\n" +
-	"\alog_dir\x18\b \x01(\tR\x06logDir\"\x9b\x01\n" +
+	"\alog_dir\x18\b \x01(\tR\x06logDir\"\xbe\x01\n" +
 	"\x03Hub\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12%\n" +
 	"\x0eevents_subject\x18\x03 \x01(\tR\reventsSubject\x12!\n" +
 	"\finbox_prefix\x18\x04 \x01(\tR\vinboxPrefix\x12\"\n" +
-	"\rmsg_id_prefix\x18\x05 \x01(\tR\vmsgIdPrefix\"X\n" +
+	"\rmsg_id_prefix\x18\x05 \x01(\tR\vmsgIdPrefix\x12!\n" +
+	"\fstate_bucket\x18\x06 \x01(\tR\vstateBucket\"X\n" +
 	"\vRunResponse\x12\x16\n" +
 	"\x06result\x18\x01 \x01(\tR\x06result\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x19\n" +
