@@ -472,11 +472,11 @@ type Lock struct {
 	s      *State
 	key    string
 	holder string
-	lease time.Duration
-	mu    sync.Mutex
-	rev   uint64
-	stop  chan struct{}
-	done  chan struct{}
+	lease  time.Duration
+	mu     sync.Mutex
+	rev    uint64
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 type lockValue struct {
