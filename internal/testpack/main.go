@@ -60,6 +60,7 @@ func main() {
 	sdk.Register(s, "writer", "Waits until the watcher is ready, then puts w.x = 1..n.", Writer)
 	sdk.Register(s, "isolated", "Puts its pid under owner, meets a peer through files, and checks owner is still its own.", Isolated)
 	sdk.Register(s, "stateapi", "Checks the shared state's answers and errors, one step each.", StateAPI)
+	sdk.Register(s, "statebench", "Runs n operations of one kind on the shared state and records each one's latency.", StateBench)
 	sdk.Register(s, "tree", "Reports the tree it is given.", Tree)
 	sdk.Register(s, "exit", "Exits the process with a status, in a step.", func(t *sdk.T, a ExitArgs) {
 		t.Step("exit", func(t *sdk.T) { os.Exit(a.Status) })
@@ -378,6 +379,60 @@ func StateAPI(t *sdk.T, _ sdk.NoArgs) {
 		expect("unlock again (not the holder)", l.Unlock(), sdk.ErrNotHolder)
 	}
 	expect("barrier of 0", st.Barrier("z", 0), sdk.ErrBarrier)
+}
+
+// StateBenchArgs are statebench's arguments.
+type StateBenchArgs struct {
+	Op  string `arg:"op,required" doc:"get, put, add or cas"`
+	N   int    `arg:"n,required"`
+	Key string `arg:"key,required"`
+}
+
+// StateBench measures the shared state from one process.
+func StateBench(t *sdk.T, a StateBenchArgs) {
+	st := t.State()
+	if _, err := st.Put(a.Key+".seed", 1); err != nil {
+		t.Errorf("%v", err)
+	}
+	if a.Op == "get" || a.Op == "cas" {
+		if _, err := st.Put(a.Key, 0); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
+	lat := make([]int64, 0, a.N)
+	start := time.Now()
+	for i := 0; i < a.N; i++ {
+		t0 := time.Now()
+		var err error
+		switch a.Op {
+		case "get":
+			var v int
+			_, err = st.Get(a.Key, &v)
+		case "put":
+			_, err = st.Put(a.Key, i)
+		case "add":
+			_, err = st.Add(a.Key, 1)
+		case "cas":
+			for {
+				var v int
+				rev, gerr := st.Get(a.Key, &v)
+				if gerr != nil {
+					err = gerr
+					break
+				}
+				if _, err = st.CompareAndSwap(a.Key, v+1, rev); !errors.Is(err, sdk.ErrConflict) {
+					break
+				}
+			}
+		default:
+			t.Errorf("unknown op %q", a.Op)
+		}
+		if err != nil {
+			t.Errorf("%s %d: %v", a.Op, i, err)
+		}
+		lat = append(lat, time.Since(t0).Microseconds())
+	}
+	t.SetData(map[string]any{"elapsed_ns": time.Since(start).Nanoseconds(), "lat_us": lat})
 }
 
 // ManyArgs are many's arguments.
