@@ -2,6 +2,7 @@ package launch
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,9 @@ type Config struct {
 	Output io.Writer
 	// StartTimeout bounds the handshake; 0 means 30 seconds.
 	StartTimeout time.Duration
+	// TLS is the run's mutual-TLS material; nil means go-plugin's AutoMTLS
+	// (a fresh key pair on each side for each launch, which is slower).
+	TLS *protocol.RunTLS
 }
 
 // Process is a started pack.
@@ -68,6 +72,11 @@ func Start(cfg Config) (*Process, error) {
 	}
 	cmd := exec.Command(cfg.Path)
 	cmd.Env = append(os.Environ(), cfg.Env...)
+	var tlsConfig *tls.Config
+	if cfg.TLS != nil {
+		cmd.Env = append(cmd.Env, cfg.TLS.Env)
+		tlsConfig = cfg.TLS.Client.Clone()
+	}
 	// Its own process group, so that the group can be killed with all the
 	// pack's children; and SIGTERM from the kernel if the host dies, on
 	// which the SDK kills that group.
@@ -81,7 +90,8 @@ func Start(cfg Config) (*Process, error) {
 		VersionedPlugins: protocol.PluginSets(nil),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
+		AutoMTLS:         tlsConfig == nil,
+		TLSConfig:        tlsConfig,
 		Logger:           logger,
 		Stderr:           cfg.Stderr,
 		SyncStdout:       out,
@@ -192,13 +202,19 @@ func describeState(ps *os.ProcessState) string {
 	return fmt.Sprintf("exited with status %d", ps.ExitCode())
 }
 
-// Kill ends the pack and every process in its group: it asks the pack to
-// stop, and kills the group at once.
+// Kill ends the pack and every process in its group at once, and waits
+// until go-plugin has reaped the pack.
 func (p *Process) Kill() {
+	p.KillNow()
+	p.client.Kill()
+}
+
+// KillNow kills the pack's process group and returns; Kill (or Stop) must
+// still be called to reap it, which may take a moment.
+func (p *Process) KillNow() {
 	if p.pid > 0 {
 		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
 	}
-	p.client.Kill()
 }
 
 // Stop ends the pack gracefully when it is idle (after a task returned):

@@ -27,6 +27,7 @@ import (
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/host/schedule"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/internal/protocol"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/result"
 )
@@ -65,6 +66,8 @@ type Run struct {
 	dir  string
 	log  hclog.Logger
 	hub  *hub.Hub
+	tls  *protocol.RunTLS
+	reap sync.WaitGroup // packs being reaped after their task ended
 	out  io.Writer
 	outM sync.Mutex
 	evM  sync.Mutex
@@ -123,6 +126,9 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 			}
 		}
 	}
+	if r.tls, err = protocol.NewRunTLS(); err != nil {
+		return nil, fmt.Errorf("TLS for the packs: %w", err)
+	}
 	h, err := hub.Start(hcfg)
 	if err != nil {
 		r.log.Error("hub did not start", "error", err)
@@ -179,6 +185,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		},
 	})
 
+	r.reap.Wait()
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.Drain(dctx); err != nil {
@@ -312,7 +319,7 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 
 	pack := r.plan.Job.Pack(t.Pack)
 	access := r.hub.AddTask(t.ID, tr.index)
-	proc, err := launch.Start(launch.Config{Path: pack.Path, Logger: r.log.Named(t.ID), Stderr: out, Output: out})
+	proc, err := launch.Start(launch.Config{Path: pack.Path, Logger: r.log.Named(t.ID), Stderr: out, Output: out, TLS: r.tls})
 	if err != nil {
 		tlog.Error("pack did not start", "error", err)
 		fail(result.Errored, err.Error())
@@ -359,7 +366,15 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 			tlog.Error("not every result event arrived", "last_seq", resp.GetLastSeq(), "error", werr)
 		}
 		cancel()
-		proc.Stop()
+		// It has returned and its events are in: nothing it does from here
+		// on is part of the record, so end it and its group at once, and
+		// reap it off the task's path.
+		proc.KillNow()
+		r.reap.Add(1)
+		go func() {
+			defer r.reap.Done()
+			proc.Kill()
+		}()
 		res, _ = result.Parse(resp.GetResult())
 		reason = resp.GetReason()
 	case runCtx.Err() != nil:

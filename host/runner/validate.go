@@ -14,6 +14,7 @@ import (
 	"github.com/taskhost/taskhost/host/jobfile"
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/internal/protocol"
 )
 
 // Plan is a jobfile checked against its packs and ready to run.
@@ -70,11 +71,15 @@ func DescribePacks(ctx context.Context, job *jobfile.Job) (map[string]*packv1.De
 		out   = map[string]*packv1.DescribeResponse{}
 		diags hcl.Diagnostics
 	)
+	runTLS, err := protocol.NewRunTLS()
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No TLS for the packs", Detail: err.Error()}}
+	}
 	for _, p := range job.Packs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d, err := Describe(ctx, p.Path, nil)
+			d, err := describe(ctx, p.Path, nil, runTLS)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -95,7 +100,15 @@ func DescribePacks(ctx context.Context, job *jobfile.Job) (map[string]*packv1.De
 
 // Describe starts the pack at path, asks for its description, and stops it.
 func Describe(ctx context.Context, path string, logger hclog.Logger) (*packv1.DescribeResponse, error) {
-	proc, err := launch.Start(launch.Config{Path: path, Logger: logger})
+	runTLS, err := protocol.NewRunTLS()
+	if err != nil {
+		return nil, err
+	}
+	return describe(ctx, path, logger, runTLS)
+}
+
+func describe(ctx context.Context, path string, logger hclog.Logger, runTLS *protocol.RunTLS) (*packv1.DescribeResponse, error) {
+	proc, err := launch.Start(launch.Config{Path: path, Logger: logger, TLS: runTLS})
 	if err != nil {
 		return nil, err
 	}
