@@ -34,7 +34,7 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	bin = dir
 	args := append(append([]string{"build"}, buildFlags...), "-o", dir+"/",
-		"../cmd/taskhost", "../plugins/demo", "../plugins/exec", "../internal/testpack")
+		"../cmd/taskhost", "../plugins/demo", "../plugins/exec", "../internal/testpack", "../internal/testpack/otherproto")
 	cmd := exec.Command("go", args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {

@@ -111,12 +111,18 @@ func (o *jobOptions) varMap() (map[string]string, error) {
 }
 
 // validate loads and checks the jobfile, writing diagnostics to stderr.
-func (o *jobOptions) validate(ctx context.Context, path string, stderr io.Writer) (*runner.Plan, error) {
+// For a run, a pack that cannot be started is a warning (its tasks end
+// Errored); for validate, an error.
+func (o *jobOptions) validate(ctx context.Context, path string, stderr io.Writer, forRun bool) (*runner.Plan, error) {
 	vars, err := o.varMap()
 	if err != nil {
 		return nil, err
 	}
-	plan, diags := runner.Validate(ctx, path, vars)
+	check := runner.Validate
+	if forRun {
+		check = runner.Prepare
+	}
+	plan, diags := check(ctx, path, vars)
 	if len(diags) > 0 {
 		_ = jobfile.WriteDiagnostics(stderr, nil, diags)
 	}
@@ -177,7 +183,7 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	plan, err := o.validate(ctx, path, stderr)
+	plan, err := o.validate(ctx, path, stderr, true)
 	if err != nil {
 		return err
 	}
@@ -234,7 +240,7 @@ func newValidateCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Check a jobfile and its tasks' arguments against their packs, without running anything",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			plan, err := o.validate(context.Background(), args[0], stderr)
+			plan, err := o.validate(context.Background(), args[0], stderr, false)
 			if err != nil {
 				return err
 			}

@@ -191,10 +191,12 @@ func (h *Hub) noteSubject() string { return "th." + h.runKey + ".note" }
 // ended), so that the run can be rebuilt from the stream alone after the
 // host died. Data is the host's to define.
 type Note struct {
-	Kind  string          `json:"kind"`
-	Task  string          `json:"task,omitempty"`
-	Index int             `json:"index,omitempty"`
-	Data  json.RawMessage `json:"data,omitempty"`
+	Kind  string `json:"kind"`
+	Task  string `json:"task,omitempty"`
+	Index int    `json:"index,omitempty"`
+	// Slot is the hub slot (AddTask's index) the task's attempt reports in.
+	Slot int             `json:"slot,omitempty"`
+	Data json.RawMessage `json:"data,omitempty"`
 }
 
 // Note stores n in the run's stream, and returns once it is stored.

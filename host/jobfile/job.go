@@ -54,6 +54,10 @@ type Pack struct {
 	// Path is the absolute, cleaned path of the pack executable.
 	Path string
 
+	// MaxParallel is the most tasks of this pack to run at once, or 0 when
+	// only the job's limit applies.
+	MaxParallel int
+
 	// DeclRange is the range of the pack block's header.
 	DeclRange hcl.Range
 }
@@ -89,6 +93,10 @@ type Task struct {
 
 	// Grace overrides the job's grace period for this task, or is 0.
 	Grace time.Duration
+
+	// Retries is how many times to run the task again when it does not
+	// pass.
+	Retries int
 
 	// DeclRange is the range of the task block's header.
 	DeclRange hcl.Range

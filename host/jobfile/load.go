@@ -35,6 +35,7 @@ var jobSchema = &hcl.BodySchema{
 var packSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "path", Required: true},
+		{Name: "max_parallel"},
 	},
 }
 
@@ -46,6 +47,7 @@ var taskSchema = &hcl.BodySchema{
 		{Name: "depends_on"},
 		{Name: "timeout"},
 		{Name: "grace"},
+		{Name: "retries"},
 	},
 }
 
@@ -298,6 +300,20 @@ func (l *loader) decodePack(block *hcl.Block) (*Pack, hcl.Diagnostics) {
 			pack.Path = filepath.Clean(path)
 		}
 	}
+	if attr, ok := content.Attributes["max_parallel"]; ok {
+		n, ok, moreDiags := l.evalInt(attr)
+		diags = append(diags, moreDiags...)
+		if ok && n < 1 {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid max_parallel",
+				Detail:   fmt.Sprintf("The max_parallel argument must be at least 1, not %d.", n),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		} else if ok {
+			pack.MaxParallel = n
+		}
+	}
 	return pack, diags
 }
 
@@ -347,6 +363,20 @@ func (l *loader) decodeTask(block *hcl.Block) (*Task, hcl.Diagnostics) {
 	if attr, ok := content.Attributes["grace"]; ok {
 		task.Grace, moreDiags = l.evalDuration(attr)
 		diags = append(diags, moreDiags...)
+	}
+	if attr, ok := content.Attributes["retries"]; ok {
+		n, ok, moreDiags := l.evalInt(attr)
+		diags = append(diags, moreDiags...)
+		if ok && n < 0 {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid retries",
+				Detail:   fmt.Sprintf("The retries argument must be 0 or more, not %d.", n),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		} else if ok {
+			task.Retries = n
+		}
 	}
 	return task, diags
 }

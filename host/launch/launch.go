@@ -131,15 +131,19 @@ func checkBinary(path string) error {
 	return nil
 }
 
-// startHint turns go-plugin's handshake errors into what to fix.
+// startHint turns go-plugin's handshake errors into one line that says
+// what to fix.
 func startHint(err error) string {
-	msg := err.Error()
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	lower := strings.ToLower(msg)
 	switch {
-	case strings.Contains(msg, "Incompatible API version"), strings.Contains(msg, "Unrecognized remote plugin message"):
-		return msg + " (it is not a taskhost pack built with a compatible SDK, or it printed to stdout before serving: pack code must not write to stdout in init or main before Set.Run)"
-	case strings.Contains(msg, "timeout"):
+	case strings.Contains(lower, "incompatible api version"):
+		return msg + fmt.Sprintf(" (this taskhost speaks pack protocol %v: rebuild the pack with an SDK that speaks one of them, or use a taskhost that speaks the pack's)", protocol.Versions)
+	case strings.Contains(lower, "unrecognized remote plugin message"):
+		return msg + " (the pack wrote that to stdout before serving, which breaks the plugin handshake: pack code must not print to stdout before Set.Run, and a program that is not a taskhost pack cannot be one)"
+	case strings.Contains(lower, "timeout"):
 		return msg + " (it did not complete the plugin handshake: is it a taskhost pack whose main calls Set.Run?)"
-	case strings.Contains(msg, "exited before we could connect"):
+	case strings.Contains(lower, "exited before we could connect"):
 		return msg + " (it exited during start-up: is it a taskhost pack whose main calls Set.Run?)"
 	}
 	return msg

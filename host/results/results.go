@@ -59,6 +59,20 @@ type Task struct {
 	Runtime   float64        `json:"runtime"`
 	Summary   Summary        `json:"summary"`
 	Result    report.Outcome `json:"result"`
+	// Attempts lists every run of a task that was retried, the last one
+	// included; Sections is the last one's.
+	Attempts []*Attempt     `json:"attempts,omitempty"`
+	Sections []*report.Node `json:"sections"`
+}
+
+// Attempt is one run of a task that has retries.
+type Attempt struct {
+	Attempt   int            `json:"attempt"`
+	PID       int            `json:"pid,omitempty"`
+	StartTime time.Time      `json:"starttime"`
+	StopTime  time.Time      `json:"stoptime"`
+	Result    report.Outcome `json:"result"`
+	Logs      []string       `json:"logs,omitempty"`
 	Sections  []*report.Node `json:"sections"`
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -19,6 +20,11 @@ import (
 // that had not started is Aborted "not started". It writes results.json
 // and returns it.
 func Recover(runDir string) (*results.File, error) {
+	for _, p := range []string{"job.log", "hub"} {
+		if _, err := os.Stat(filepath.Join(runDir, p)); err != nil {
+			return nil, fmt.Errorf("recover: %s is not a run directory: %w", runDir, err)
+		}
+	}
 	rec, err := hub.Replay(filepath.Join(runDir, "hub"))
 	if err != nil {
 		return nil, err
@@ -38,6 +44,7 @@ func Recover(runDir string) (*results.File, error) {
 	stop := file.Report.StartTime
 	started := map[int]bool{}
 	ended := map[int]bool{}
+	slot := map[int]int{} // the hub slot of each task's last attempt
 	for _, n := range rec.Notes {
 		if n.Index < 1 || n.Index > len(file.Report.Tasks) {
 			continue
@@ -50,8 +57,10 @@ func Recover(runDir string) (*results.File, error) {
 				return nil, fmt.Errorf("recover: note on task %s: %w", n.Task, err)
 			}
 			t.PID, t.StartTime = h.PID, h.StartTime
+			t.Logfile = h.Logfile
 			if n.Kind == noteTaskStarted {
 				started[n.Index] = true
+				slot[n.Index] = max(n.Slot, n.Index)
 			} else {
 				ended[n.Index] = true
 				t.StopTime, t.Result, t.Logs = h.StopTime, h.Result, h.Logs
@@ -62,11 +71,12 @@ func Recover(runDir string) (*results.File, error) {
 	for _, tree := range rec.Trees {
 		stop = later(stop, tree.Last)
 	}
+
 	// A task still running when the host died ended, for the record, when
 	// it last reported anything.
 	const died = "the host stopped before the task ended"
 	for i, t := range file.Report.Tasks {
-		tree := rec.Trees[i+1]
+		tree := rec.Trees[max(slot[i+1], i+1)]
 		switch {
 		case ended[i+1]:
 		case started[i+1]:

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -61,16 +62,17 @@ const DefaultGrace = 5 * time.Second
 
 // Run is one run of a plan.
 type Run struct {
-	plan *Plan
-	opts Options
-	dir  string
-	log  hclog.Logger
-	hub  *hub.Hub
-	tls  *protocol.RunTLS
-	reap sync.WaitGroup // packs being reaped after their task ended
-	out  io.Writer
-	outM sync.Mutex
-	evM  sync.Mutex
+	plan  *Plan
+	opts  Options
+	dir   string
+	log   hclog.Logger
+	hub   *hub.Hub
+	tls   *protocol.RunTLS
+	reap  sync.WaitGroup // packs being reaped after their task ended
+	slots atomic.Int64   // hub slots given out; retries take new ones
+	out   io.Writer
+	outM  sync.Mutex
+	evM   sync.Mutex
 
 	tasks map[string]*taskRun
 }
@@ -150,11 +152,18 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		Host: hostname(), Submitter: submitter(), RunDir: dir, Variables: variables(job),
 	}}
 	var sched []schedule.Task
+	r.slots.Store(int64(len(job.Tasks)))
+	limits := map[string]int{}
+	for _, p := range job.Packs {
+		if p.MaxParallel > 0 {
+			limits[p.Name] = p.MaxParallel
+		}
+	}
 	for i, t := range job.Tasks {
 		rec := &results.Task{ID: t.ID, Pack: t.Pack, Task: t.Task, Sections: []*report.Node{}}
 		file.Report.Tasks = append(file.Report.Tasks, rec)
 		r.tasks[t.ID] = &taskRun{index: i + 1, task: t, rec: rec}
-		sched = append(sched, schedule.Task{ID: t.ID, DependsOn: t.DependsOn})
+		sched = append(sched, schedule.Task{ID: t.ID, DependsOn: t.DependsOn, Group: t.Pack})
 	}
 	// The stream keeps what is needed to rebuild the run if the host dies.
 	r.note(hub.Note{Kind: noteJob, Data: mustJSON(file)})
@@ -170,6 +179,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	}
 	schedule.Run(ctx, sched, schedule.Config{
 		MaxParallel: maxPar,
+		GroupLimits: limits,
 		Run: func(ctx context.Context, id string) result.Result {
 			tr := r.tasks[id]
 			r.runTask(ctx, tr)
@@ -300,37 +310,77 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 		}
 		r.printf("%s", line)
 	}()
-	fail := func(res result.Result, reason string) { rec.Result = report.Outcome{Value: res, Reason: reason} }
 
 	tdir := filepath.Join(r.dir, "tasks", t.ID)
 	if err := os.MkdirAll(tdir, 0o755); err != nil {
-		fail(result.Errored, err.Error())
+		rec.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
 		return
 	}
 	logf, err := os.OpenFile(filepath.Join(tdir, "task.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		fail(result.Errored, err.Error())
+		rec.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
 		return
 	}
 	defer logf.Close()
 	out := &lineWriter{w: logf}
 	defer out.Flush()
+	rec.Logfile = filepath.Join("tasks", t.ID, "task.log")
+
+	// A task that does not pass runs again, up to its retries; the last
+	// attempt is the task's record, and every attempt is listed.
+	var attempts []*results.Attempt
+	for n := 1; ; n++ {
+		slot := tr.index
+		if n > 1 {
+			slot = int(r.slots.Add(1))
+		}
+		a := r.attempt(ctx, tr, n, slot, tdir, out)
+		attempts = append(attempts, a)
+		if a.Result.Value.Success() || n > t.Retries || ctx.Err() != nil {
+			break
+		}
+		r.log.Info("task will run again", "task", t.ID, "attempt", n, "result", a.Result.Value, "reason", a.Result.Reason)
+		r.printf("%s %-8s on attempt %d of %d; running it again", t.ID, strings.ToUpper(a.Result.Value.String()), n, t.Retries+1)
+	}
+	last := attempts[len(attempts)-1]
+	rec.PID, rec.Sections, rec.Logs, rec.Result = last.PID, last.Sections, last.Logs, last.Result
+	if len(attempts) > 1 {
+		rec.Attempts = attempts
+		if last.Result.Value.Success() {
+			// Passed on a retry: pyATS's Passx.
+			rec.Result = report.Outcome{Value: result.Passx, Data: last.Result.Data,
+				Reason: fmt.Sprintf("passed on attempt %d of %d", len(attempts), t.Retries+1)}
+		}
+	}
+}
+
+// attempt runs the task once, in a pack process of its own that reports
+// into hub slot, and returns the record of that attempt.
+func (r *Run) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir string, out io.Writer) *results.Attempt {
+	t, rec := tr.task, tr.rec
+	a := &results.Attempt{Attempt: n, StartTime: time.Now(), Sections: []*report.Node{}}
+	defer func() { a.StopTime = time.Now() }()
 	tlog := hclog.New(&hclog.LoggerOptions{Name: "taskhost", Level: hclog.Info, Output: out})
 
+	if perr := r.plan.PackErrors[t.Pack]; perr != nil {
+		a.Result = report.Outcome{Value: result.Errored, Reason: perr.Error()}
+		tlog.Error("pack cannot run", "error", perr)
+		return a
+	}
 	pack := r.plan.Job.Pack(t.Pack)
-	access := r.hub.AddTask(t.ID, tr.index)
+	access := r.hub.AddTask(t.ID, slot)
 	proc, err := launch.Start(launch.Config{Path: pack.Path, Logger: r.log.Named(t.ID), Stderr: out, Output: out, TLS: r.tls})
 	if err != nil {
 		tlog.Error("pack did not start", "error", err)
-		fail(result.Errored, err.Error())
-		return
+		a.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
+		return a
 	}
-	rec.PID = proc.PID()
-	rec.Logfile = filepath.Join("tasks", t.ID, "task.log")
-	r.note(hub.Note{Kind: noteTaskStarted, Task: t.ID, Index: tr.index, Data: mustJSON(taskHeader(rec))})
-	r.log.Info("task started", "task", t.ID, "pack", t.Pack, "pid", rec.PID)
-	r.event(Event{Type: EventTaskStarted, Time: rec.StartTime, Task: t.ID, PID: rec.PID})
-	r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, rec.PID)
+	a.PID = proc.PID()
+	rec.PID = a.PID
+	r.note(hub.Note{Kind: noteTaskStarted, Task: t.ID, Index: tr.index, Slot: slot, Data: mustJSON(taskHeader(rec))})
+	r.log.Info("task started", "task", t.ID, "pack", t.Pack, "pid", a.PID, "attempt", n)
+	r.event(Event{Type: EventTaskStarted, Time: a.StartTime, Task: t.ID, PID: a.PID})
+	r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, a.PID)
 
 	runCtx := ctx
 	if t.Timeout > 0 {
@@ -344,7 +394,7 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 	}
 	resp, err := proc.Run(runCtx, &packv1.RunRequest{
 		Task: t.Task, ArgsJson: r.plan.Args[t.ID], RunId: filepath.Base(r.dir), TaskId: t.ID,
-		Attempt: 1, Hub: access, DeadlineUnixNano: deadline, LogDir: tdir,
+		Attempt: int32(n), Hub: access, DeadlineUnixNano: deadline, LogDir: tdir,
 	})
 
 	if err != nil && launch.Cancelled(err) {
@@ -362,7 +412,7 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 	case err == nil:
 		// The task returned: take every event it sent, then end the process.
 		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if werr := r.hub.WaitTask(wctx, tr.index, resp.GetLastSeq()); werr != nil {
+		if werr := r.hub.WaitTask(wctx, slot, resp.GetLastSeq()); werr != nil {
 			tlog.Error("not every result event arrived", "last_seq", resp.GetLastSeq(), "error", werr)
 		}
 		cancel()
@@ -387,7 +437,7 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 		}
 		tlog.Warn("stopping the task", "reason", reason, "grace", grace)
 		gctx, cancel := context.WithTimeout(context.Background(), grace)
-		if r.hub.WaitEnded(gctx, tr.index) != nil {
+		if r.hub.WaitEnded(gctx, slot) != nil {
 			tlog.Warn("the task did not return within the grace period; killing its process group")
 		}
 		cancel()
@@ -410,7 +460,7 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 	}
 
 	var data json.RawMessage
-	_ = r.hub.Tree(tr.index, func(tree *report.Tree) {
+	_ = r.hub.Tree(slot, func(tree *report.Tree) {
 		data = tree.Own.Data
 		now := time.Now()
 		if err != nil {
@@ -423,10 +473,13 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 				reason = worstReason(tree, res)
 			}
 		}
-		rec.Sections = tree.Sections
-		rec.Logs = tree.Logs
+		if tree.Sections != nil {
+			a.Sections = tree.Sections
+		}
+		a.Logs = tree.Logs
 	})
-	rec.Result = report.Outcome{Value: res, Reason: reason, Data: data}
+	a.Result = report.Outcome{Value: res, Reason: reason, Data: data}
+	return a
 }
 
 // worstReason finds the reason to show for a task whose result is r: the

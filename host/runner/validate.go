@@ -24,18 +24,43 @@ type Plan struct {
 	Packs map[string]*packv1.DescribeResponse
 	// Args holds each task's checked arguments as a JSON object, by task id.
 	Args map[string][]byte
+	// PackErrors holds, by pack name, why a pack could not be described
+	// (Prepare only): its tasks end Errored with that reason, and the
+	// others run.
+	PackErrors map[string]error
 }
 
 // Validate loads the jobfile, starts each pack it names once to read its
 // description, and checks every task's arguments against it. Every problem
 // is a diagnostic; a nil Plan comes with errors.
 func Validate(ctx context.Context, path string, vars map[string]string) (*Plan, hcl.Diagnostics) {
+	return prepare(ctx, path, vars, false)
+}
+
+// Prepare is Validate for a run: a pack that cannot be started or described
+// does not stop the run; it is a warning, its tasks end Errored with the
+// reason (Plan.PackErrors), and the others run.
+func Prepare(ctx context.Context, path string, vars map[string]string) (*Plan, hcl.Diagnostics) {
+	return prepare(ctx, path, vars, true)
+}
+
+func prepare(ctx context.Context, path string, vars map[string]string, lenient bool) (*Plan, hcl.Diagnostics) {
 	job, diags := jobfile.Load(path, vars)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	descs, ddiags := DescribePacks(ctx, job)
-	diags = append(diags, ddiags...)
+	packErrors := map[string]error{}
+	for _, d := range ddiags {
+		if lenient && d.Extra != nil {
+			if pe, ok := d.Extra.(packError); ok {
+				d.Severity = hcl.DiagWarning
+				d.Detail += " Its tasks will end Errored; the others run."
+				packErrors[pe.pack] = pe.err
+			}
+		}
+		diags = append(diags, d)
+	}
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -53,12 +78,26 @@ func Validate(ctx context.Context, path string, vars map[string]string) (*Plan, 
 		}
 		schemas[name] = s
 	}
-	args, adiags := jobfile.CheckArgs(job, schemas)
+	// Tasks of packs that cannot run are not checked: they will not run.
+	checked := *job
+	checked.Tasks = nil
+	for _, t := range job.Tasks {
+		if packErrors[t.Pack] == nil {
+			checked.Tasks = append(checked.Tasks, t)
+		}
+	}
+	args, adiags := jobfile.CheckArgs(&checked, schemas)
 	diags = append(diags, adiags...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	return &Plan{Job: job, Packs: descs, Args: args}, diags
+	return &Plan{Job: job, Packs: descs, Args: args, PackErrors: packErrors}, diags
+}
+
+// packError rides on a diagnostic about a pack that cannot be described.
+type packError struct {
+	pack string
+	err  error
 }
 
 // DescribePacks starts each pack of the job, at the same time, and asks
@@ -88,6 +127,7 @@ func DescribePacks(ctx context.Context, job *jobfile.Job) (map[string]*packv1.De
 					Summary:  "Pack cannot be started",
 					Detail:   fmt.Sprintf("Pack %q: %v.", p.Name, err),
 					Subject:  p.DeclRange.Ptr(),
+					Extra:    packError{p.Name, err},
 				})
 				return
 			}

@@ -11,12 +11,17 @@ import (
 type Task struct {
 	ID        string
 	DependsOn []string
+	// Group names a limit of its own (the task's pack), if any.
+	Group string
 }
 
 // Config is how to run the graph.
 type Config struct {
 	// MaxParallel is the most tasks run at once; 0 means no limit.
 	MaxParallel int
+	// GroupLimits is the most tasks of each group run at once; a group
+	// not in it has no limit of its own.
+	GroupLimits map[string]int
 	// Run runs a task and returns its result. It is called on a goroutine
 	// of its own; ctx ends when the schedule's context does.
 	Run func(ctx context.Context, id string) result.Result
@@ -60,6 +65,19 @@ func Run(ctx context.Context, tasks []Task, cfg Config) map[string]result.Result
 	}
 	doneCh := make(chan done)
 	running, ended := 0, 0
+	inGroup := map[string]int{}
+	// next takes the first ready task whose group has room, in order.
+	next := func() (int, bool) {
+		for k, i := range ready {
+			g := tasks[i].Group
+			if lim, ok := cfg.GroupLimits[g]; ok && lim > 0 && inGroup[g] >= lim && ctx.Err() == nil {
+				continue
+			}
+			ready = append(ready[:k], ready[k+1:]...)
+			return i, true
+		}
+		return 0, false
+	}
 
 	var finish func(i int, r result.Result)
 	finish = func(i int, r result.Result) {
@@ -88,15 +106,18 @@ func Run(ctx context.Context, tasks []Task, cfg Config) map[string]result.Result
 	}
 
 	for ended < len(tasks) {
-		for len(ready) > 0 && (cfg.MaxParallel <= 0 || running < cfg.MaxParallel) {
-			i := ready[0]
-			ready = ready[1:]
+		for cfg.MaxParallel <= 0 || running < cfg.MaxParallel {
+			i, ok := next()
+			if !ok {
+				break
+			}
 			if err := ctx.Err(); err != nil {
 				cfg.NotRun(tasks[i].ID, result.Aborted, "not started: "+context.Cause(ctx).Error())
 				finish(i, result.Aborted)
 				continue
 			}
 			running++
+			inGroup[tasks[i].Group]++
 			go func(i int) {
 				doneCh <- done{i, cfg.Run(ctx, tasks[i].ID)}
 			}(i)
@@ -109,6 +130,7 @@ func Run(ctx context.Context, tasks []Task, cfg Config) map[string]result.Result
 		}
 		d := <-doneCh
 		running--
+		inGroup[tasks[d.i].Group]--
 		finish(d.i, d.r)
 	}
 	return results

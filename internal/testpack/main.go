@@ -20,6 +20,11 @@ import (
 )
 
 func main() {
+	if filepath.Base(os.Args[0]) == "chatty" {
+		// A pack that breaks the plugin handshake: it prints to stdout
+		// before serving.
+		fmt.Println("hello from main")
+	}
 	s := sdk.NewSet("testpack", "1.0.0")
 	sdk.Register(s, "pass", "Passes.", func(t *sdk.T, _ sdk.NoArgs) { t.Step("ok", func(t *sdk.T) {}) })
 	sdk.Register(s, "fail", "Fails.", func(t *sdk.T, _ sdk.NoArgs) {
@@ -61,6 +66,17 @@ func main() {
 	sdk.Register(s, "isolated", "Puts its pid under owner, meets a peer through files, and checks owner is still its own.", Isolated)
 	sdk.Register(s, "stateapi", "Checks the shared state's answers and errors, one step each.", StateAPI)
 	sdk.Register(s, "statebench", "Runs n operations of one kind on the shared state and records each one's latency.", StateBench)
+	sdk.Register(s, "flaky", "Fails its first fail_times runs (counted in the shared state), then passes.", func(t *sdk.T, a FlakyArgs) {
+		t.Step("try", func(t *sdk.T) {
+			n, err := t.State().Add("flaky."+a.Key, 1)
+			if err != nil {
+				t.Errorf("%v", err)
+			}
+			if n <= int64(a.FailTimes) {
+				t.Failf("run %d fails on purpose", n)
+			}
+		})
+	})
 	sdk.Register(s, "tree", "Reports the tree it is given.", Tree)
 	sdk.Register(s, "exit", "Exits the process with a status, in a step.", func(t *sdk.T, a ExitArgs) {
 		t.Step("exit", func(t *sdk.T) { os.Exit(a.Status) })
@@ -433,6 +449,12 @@ func StateBench(t *sdk.T, a StateBenchArgs) {
 		lat = append(lat, time.Since(t0).Microseconds())
 	}
 	t.SetData(map[string]any{"elapsed_ns": time.Since(start).Nanoseconds(), "lat_us": lat})
+}
+
+// FlakyArgs are flaky's arguments.
+type FlakyArgs struct {
+	Key       string `arg:"key,required"`
+	FailTimes int    `arg:"fail_times"`
 }
 
 // ManyArgs are many's arguments.

@@ -7,5 +7,5 @@ pack "demo" {
 task "hello" {
   pack    = "demo"
   task    = "hello"
-  retries = 3
+  retires = 3
 }
