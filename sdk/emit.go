@@ -84,8 +84,9 @@ func (m *memEmitter) flush(context.Context) (uint64, error) {
 func (m *memEmitter) close() {}
 
 // hubEmitter publishes events to the run's JetStream stream on the hub,
-// in batches: a batch goes when it holds maxBatch events or maxBatchBytes,
-// or when it is batchLinger old, and at flush. Every batch carries a message
+// in batches: an event goes at once when nothing is in flight; otherwise
+// it joins the next batch, which goes when it holds maxBatch events or
+// maxBatchBytes, when it is batchLinger old, or at flush. Every batch carries a message
 // id, so the hub stores each once however often it is sent; a batch whose
 // acknowledgement does not come is sent again until it does.
 type hubEmitter struct {
@@ -114,6 +115,7 @@ type sent struct {
 	data        []byte
 	fut         jetstream.PubAckFuture // nil when the send itself failed
 	gen         uint64                 // connection generation it was sent on
+	acked       bool                   // its acknowledgement was seen already
 }
 
 const (
@@ -202,8 +204,32 @@ func (h *hubEmitter) emit(ev report.Event) {
 	// field 1, length-delimited.
 	h.batch = protowire.AppendTag(h.batch, 1, protowire.BytesType)
 	h.batch = protowire.AppendBytes(h.batch, data)
-	if h.seq-h.first+1 >= maxBatch {
+	// Send at once when nothing is in flight (a lone event is not held
+	// back); while a batch is in flight, fill the next one.
+	if h.seq-h.first+1 >= maxBatch || !h.inFlight() {
 		h.sendBatch()
+	}
+}
+
+// inFlight reports whether the last batch sent still waits for its
+// acknowledgement; mu is held.
+func (h *hubEmitter) inFlight() bool {
+	if len(h.unacked) == 0 {
+		return false
+	}
+	last := &h.unacked[len(h.unacked)-1]
+	if last.fut == nil || last.acked {
+		return false
+	}
+	select {
+	case <-last.fut.Ok(): // taken from the future: remember it
+		last.acked = true
+		return false
+	case <-last.fut.Err():
+		last.fut = nil // settle sends it again
+		return false
+	default:
+		return true
 	}
 }
 
@@ -249,7 +275,7 @@ func (h *hubEmitter) settle(ctx context.Context, n int) error {
 	defer timer.Stop()
 	for i := 0; i < n; i++ {
 		s := &h.unacked[i]
-		for {
+		for !s.acked {
 			gen, reconnected := h.connGen()
 			if s.fut == nil || s.gen != gen {
 				if err := ctx.Err(); err != nil {

@@ -45,7 +45,7 @@ var (
 )
 
 // MaxValueBytes is the largest value, as JSON, that the store takes.
-const MaxValueBytes = 512 << 10
+const MaxValueBytes = statekv.MaxValueBytes
 
 // DefaultLease is a lock's lease when Lock is given none.
 const DefaultLease = 10 * time.Second
@@ -66,7 +66,10 @@ const reserved = statekv.Reserved
 // doubles an increment, and a compare-and-set never applies twice.
 type State struct {
 	ctx    context.Context
+	js     jetstream.JetStream
+	bucket string
 	kv     jetstream.KeyValue
+	st     jetstream.Stream // the bucket's stream, opened on first need
 	err    error
 	writer string // this process's name in the store's records
 
@@ -108,6 +111,7 @@ func openState(ctx context.Context, rs *runState) *State {
 		s.err = err
 		return s
 	}
+	s.js, s.bucket = js, rs.hub.GetStateBucket()
 	for {
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		s.kv, err = js.KeyValue(actx, rs.hub.GetStateBucket())
@@ -272,9 +276,16 @@ func (s *State) Put(key string, v any) (uint64, error) {
 		return 0, err
 	}
 	data, _ := json.Marshal(envelope{V: b})
+	// A message id makes a resent Put store once (the bucket de-duplicates
+	// by id for two minutes), so a watcher does not see it twice.
+	msg := &nats.Msg{Subject: "$KV." + s.bucket + "." + key, Data: data}
+	id := fmt.Sprintf("%s.%d", s.writer, s.nextOp())
 	var rev uint64
 	err = s.try("put "+key, func(ctx context.Context, _ bool) error {
-		rev, err = s.kv.Put(ctx, key, data)
+		ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
+		if err == nil {
+			rev = ack.Sequence
+		}
 		return err
 	})
 	return rev, err
@@ -305,14 +316,19 @@ func (s *State) swap(key string, v any, rev uint64, create bool) (uint64, error)
 	}
 	op := s.nextOp()
 	var out uint64
-	err = s.try("set "+key, func(ctx context.Context, unsure bool) error {
+	var lost uint64 // base revision of the earliest write whose outcome is unknown
+	err = s.try("set "+key, func(ctx context.Context, _ bool) error {
+		if lost != 0 {
+			if rev, _, ok, err := s.applied(key, lost, op); err != nil {
+				return err
+			} else if ok {
+				out = rev // the earlier try applied; its acknowledgement was lost
+				return nil
+			}
+		}
 		env, cur, err := s.read(ctx, key)
 		if err != nil {
 			return err
-		}
-		if unsure && env.W[s.writer].Seq == op {
-			out = cur // the earlier try applied; its acknowledgement was lost
-			return nil
 		}
 		if create && cur != 0 {
 			return fmt.Errorf("%w: %q", ErrExists, key)
@@ -321,8 +337,11 @@ func (s *State) swap(key string, v any, rev uint64, create bool) (uint64, error)
 			return fmt.Errorf("%w: %q is at revision %d, not %d", ErrConflict, key, cur, rev)
 		}
 		env.V = b
-		env.W = withOp(env.W, s.writer, opRec{Seq: op})
+		env.Record(s.writer, opRec{Seq: op})
 		out, err = s.write(ctx, key, env, cur)
+		if err != nil && !definite(err) && !errors.Is(err, errRetryOrConflict) && (lost == 0 || cur+1 < lost) {
+			lost = cur + 1
+		}
 		if errors.Is(err, errRetryOrConflict) {
 			if create {
 				return fmt.Errorf("%w: %q", ErrExists, key)
@@ -334,21 +353,18 @@ func (s *State) swap(key string, v any, rev uint64, create bool) (uint64, error)
 	return out, err
 }
 
-func withOp(w map[string]opRec, writer string, r opRec) map[string]opRec {
-	if w == nil {
-		w = map[string]opRec{}
-	}
-	w[writer] = r
-	return w
-}
-
 // Delete removes key's value. Deleting a key that has none is not an error.
 func (s *State) Delete(key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
+	// As kv.Delete does (a marker with the KV-Operation header), with a
+	// message id so that a resent delete stores once.
+	msg := &nats.Msg{Subject: "$KV." + s.bucket + "." + key, Header: nats.Header{"KV-Operation": []string{"DEL"}}}
+	id := fmt.Sprintf("%s.%d", s.writer, s.nextOp())
 	return s.try("delete "+key, func(ctx context.Context, _ bool) error {
-		return s.kv.Delete(ctx, key)
+		_, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
+		return err
 	})
 }
 
@@ -384,14 +400,24 @@ func (s *State) Add(key string, delta int64) (int64, error) {
 	}
 	op := s.nextOp()
 	var out int64
-	err := s.try("add to "+key, func(ctx context.Context, unsure bool) error {
+	var lost uint64 // base revision of the earliest write whose outcome is unknown
+	err := s.try("add to "+key, func(ctx context.Context, _ bool) error {
 		env, cur, err := s.read(ctx, key)
 		if err != nil {
 			return err
 		}
-		if unsure {
-			if r, ok := env.W[s.writer]; ok && r.Seq == op {
-				out = r.R // the earlier try applied
+		if lost != 0 {
+			// Did an earlier try apply? The latest value says so unless a
+			// Put or Delete came since; then the revisions do.
+			r, ok := env.Find(s.writer, op)
+			if !ok {
+				_, r, ok, err = s.applied(key, lost, op)
+				if err != nil {
+					return err
+				}
+			}
+			if ok {
+				out = r.R // its acknowledgement was lost
 				return nil
 			}
 		}
@@ -403,10 +429,13 @@ func (s *State) Add(key string, delta int64) (int64, error) {
 		}
 		n += delta
 		env.V, _ = json.Marshal(n)
-		env.W = withOp(env.W, s.writer, opRec{Seq: op, R: n})
+		env.Record(s.writer, opRec{Seq: op, R: n})
 		if _, err := s.write(ctx, key, env, cur); err != nil {
 			if errors.Is(err, errRetryOrConflict) {
 				return errRetry // another writer got there first: read again
+			}
+			if !definite(err) && (lost == 0 || cur+1 < lost) {
+				lost = cur + 1
 			}
 			return err
 		}
@@ -414,6 +443,57 @@ func (s *State) Add(key string, delta int64) (int64, error) {
 		return nil
 	})
 	return out, err
+}
+
+// applied looks through key's revisions from from on for this writer's
+// once-only write op (the bucket keeps every revision of a run), and says
+// at which revision it applied, if it did. It stops at the first revision
+// written by a once-only write, so it reads more than one or two only past
+// Puts and Deletes; it has a deadline of its own rather than one try's.
+func (s *State) applied(key string, from, op uint64) (uint64, opRec, bool, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
+	defer cancel()
+	st, err := s.stream(ctx)
+	if err != nil {
+		return 0, opRec{}, false, err
+	}
+	subject := "$KV." + s.bucket + "." + key
+	for seq := from; ; {
+		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return 0, opRec{}, false, nil
+		}
+		if err != nil {
+			return 0, opRec{}, false, err
+		}
+		var env envelope
+		if len(m.Data) > 0 && json.Unmarshal(m.Data, &env) == nil {
+			if r, ok := env.Find(s.writer, op); ok {
+				return m.Sequence, r, true, nil
+			}
+			if len(env.W) > 0 {
+				// A once-only write carries every writer's records forward
+				// from the revision it replaced: had op applied before
+				// it, it would be here.
+				return 0, opRec{}, false, nil
+			}
+		}
+		seq = m.Sequence + 1
+	}
+}
+
+// stream is the bucket's stream, for reading past revisions.
+func (s *State) stream(ctx context.Context) (jetstream.Stream, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st == nil {
+		st, err := s.js.Stream(ctx, "KV_"+s.bucket)
+		if err != nil {
+			return nil, err
+		}
+		s.st = st
+	}
+	return s.st, nil
 }
 
 // Watch sends every change to the keys that start with prefix, in order,
@@ -425,7 +505,12 @@ func (s *State) Watch(ctx context.Context, prefix string) (<-chan Change, error)
 	var w jetstream.KeyWatcher
 	err := s.try("watch", func(actx context.Context, _ bool) error {
 		var err error
-		w, err = s.kv.WatchAll(ctx, jetstream.UpdatesOnly())
+		if strings.HasSuffix(prefix, ".") && keyRe.MatchString(strings.TrimSuffix(prefix, ".")) {
+			// Whole tokens: the server can filter.
+			w, err = s.kv.Watch(ctx, prefix+">", jetstream.UpdatesOnly())
+		} else {
+			w, err = s.kv.WatchAll(ctx, jetstream.UpdatesOnly())
+		}
 		return err
 	})
 	if err != nil {

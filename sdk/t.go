@@ -129,6 +129,18 @@ func (t *T) SetData(v any) {
 	t.node.mu.Unlock()
 }
 
+// Sync waits until every result event the task (this process) has
+// reported so far is stored by the hub, so that it survives whatever
+// happens next, a crash of this process or of the host included. Reporting
+// does not need it: events are sent at once or within milliseconds, and
+// all are stored before the task's end is.
+func (t *T) Sync() error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 30*time.Second)
+	defer cancel()
+	_, err := t.run.emit.flush(ctx)
+	return err
+}
+
 // Failf marks the current step Failed with a reason and ends it.
 func (t *T) Failf(format string, args ...any) { t.end(result.Failed, fmt.Sprintf(format, args...)) }
 

@@ -151,8 +151,9 @@ func Start(cfg Config) (*Hub, error) {
 		MaxMsgsPerSubject: 1 << 40, // every revision (a key/value bucket needs a positive limit)
 		Discard:           jetstream.DiscardNew,
 		Duplicates:        2 * time.Minute,
-		AllowRollup:       true,
+		AllowRollup:       false, // a task must not be able to wipe the bucket with a rollup header
 		DenyDelete:        true,
+		DenyPurge:         true,
 		AllowDirect:       true,
 		MaxMsgSize:        1 << 20,
 	})
@@ -228,6 +229,7 @@ func (h *Hub) AddTask(taskID string, index int) *packv1.Hub {
 				// that reading, writing and watching it make.
 				"$KV." + bucket + ".>",
 				"$JS.API.STREAM.INFO." + stream,
+				"$JS.API.DIRECT.GET." + stream,
 				"$JS.API.DIRECT.GET." + stream + ".>",
 				"$JS.API.STREAM.MSG.GET." + stream,
 				"$JS.API.CONSUMER.CREATE." + stream,

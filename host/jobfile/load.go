@@ -12,6 +12,9 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/gocty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/taskhost/taskhost/internal/statekv"
 )
 
 var rootSchema = &hcl.BodySchema{
@@ -215,9 +218,19 @@ func (l *loader) decodeState(block *hcl.Block, job *Job) hcl.Diagnostics {
 		}
 		v, ok, moreDiags := l.evalValue(attr, cty.DynamicPseudoType)
 		diags = append(diags, moreDiags...)
-		if ok {
-			job.State[name] = v
+		if !ok {
+			continue
 		}
+		if b, err := ctyjson.Marshal(v, v.Type()); err == nil && len(b) > statekv.MaxValueBytes {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "State value too large",
+				Detail:   fmt.Sprintf("The value of %q is %d bytes as JSON; the shared state takes at most %d.", name, len(b), statekv.MaxValueBytes),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+			continue
+		}
+		job.State[name] = v
 	}
 	return diags
 }

@@ -551,6 +551,9 @@ type HangArgs struct {
 // Hang never returns by itself.
 func Hang(t *sdk.T, a HangArgs) {
 	t.Step("hang", func(t *sdk.T) {
+		if err := t.Sync(); err != nil {
+			t.Errorf("sync: %v", err)
+		}
 		if a.ChildPidFile != "" {
 			cmd := exec.Command("sh", "-c", "trap '' TERM; while :; do sleep 1; done")
 			if err := cmd.Start(); err != nil {
