@@ -342,3 +342,74 @@ func waitGone(t *testing.T, pid int) {
 		}
 	}
 }
+
+// TestStrayPrintBeforeServing: a pack that prints to stdout before it
+// serves (with fmt, as pack code does) still starts; the line lands in
+// the task's log.
+func TestStrayPrintBeforeServing(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join(bin, "testpack"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	printy := filepath.Join(t.TempDir(), "printy")
+	if err := os.WriteFile(printy, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := taskhost(t, "run", job(t, fmt.Sprintf(`
+job "printy" {}
+pack "printy" { path = %q }
+task "p" {
+  pack = "printy"
+  task = "pass"
+}
+`, printy)))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	log, _ := os.ReadFile(filepath.Join(r.runDir(t), "tasks", "p", "task.log"))
+	if !strings.Contains(string(log), "a stray line before serving") {
+		t.Errorf("the stray line is not in task.log:\n%s", log)
+	}
+}
+
+// TestJobTimeout: the job's timeout aborts what still runs, and what has
+// not started is Aborted without starting.
+func TestJobTimeout(t *testing.T) {
+	t.Parallel()
+	r := taskhost(t, "run", job(t, `
+job "jobtimeout" {
+  timeout = "1s"
+  grace   = "500ms"
+}
+task "quick" {
+  pack = "testpack"
+  task = "pass"
+}
+task "long" {
+  pack = "testpack"
+  task = "hold"
+  args = { duration = "1m" }
+}
+task "later" {
+  pack       = "testpack"
+  task       = "pass"
+  depends_on = [task.long]
+}
+`))
+	if r.code != 1 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	f := r.results(t)
+	if got := taskByID(t, f, "quick").Result.Value; got != result.Passed {
+		t.Errorf("quick: %s", got)
+	}
+	long := taskByID(t, f, "long")
+	if long.Result.Value != result.Aborted || long.Result.Reason != "job timed out after 1s" {
+		t.Errorf("long: %s %q, want aborted \"job timed out after 1s\"", long.Result.Value, long.Result.Reason)
+	}
+	later := taskByID(t, f, "later")
+	if later.Result.Value != result.Aborted || later.PID != 0 || !strings.Contains(later.Result.Reason, "not started") {
+		t.Errorf("later: %s %q (pid %d)", later.Result.Value, later.Result.Reason, later.PID)
+	}
+}

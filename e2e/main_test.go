@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/taskhost/taskhost/host/results"
@@ -76,6 +77,9 @@ func taskhost(t *testing.T, args ...string) runResult {
 		args = append([]string{"run", "--runs-dir", runs}, args[1:]...)
 	}
 	cmd := exec.Command(filepath.Join(bin, "taskhost"), args...)
+	// If the test binary dies (a test timed out), so does the host, and
+	// with it its packs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

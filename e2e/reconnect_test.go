@@ -25,13 +25,33 @@ task "many" {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	jobLog, err := os.ReadFile(filepath.Join(r.runDir(t), "job.log"))
+	if drops := runEndedCount(t, r.runDir(t), "dropped_connections"); drops < 5 {
+		t.Fatalf("the hub dropped %d connections, want at least 5", drops)
+	}
+	checkSteps(t, r, n)
+}
+
+// runEndedCount reads a count from job.log's "run ended" line.
+func runEndedCount(t *testing.T, runDir, name string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(runDir, "job.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if drops := strings.Count(string(jobLog), "test fault: dropping"); drops < 5 {
-		t.Fatalf("the hub dropped the connection %d times, want at least 5", drops)
+	for _, line := range strings.Split(string(b), "\n") {
+		if i := strings.Index(line, name+"="); i >= 0 && strings.Contains(line, "run ended") {
+			n, _ := strconv.Atoi(strings.Fields(line[i+len(name)+1:])[0])
+			return n
+		}
 	}
+	t.Fatalf("job.log has no %s", name)
+	return 0
+}
+
+// checkSteps checks that task many reported steps s1..sN, each once, in
+// order.
+func checkSteps(t *testing.T, r runResult, n int) {
+	t.Helper()
 	steps := taskByID(t, r.results(t), "many").Sections
 	if len(steps) != n {
 		t.Fatalf("%d steps in results.json, want %d", len(steps), n)

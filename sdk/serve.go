@@ -22,6 +22,18 @@ import (
 	"github.com/taskhost/taskhost/internal/report"
 )
 
+// handshakeOut is the real stdout of a pack started by a host: go-plugin's
+// handshake goes there, and nothing else may (a stray line breaks it), so
+// until Set.Run serves, os.Stdout is stderr, which the host keeps in the
+// task's log.
+var handshakeOut *os.File
+
+func init() {
+	if protocol.Started(os.Getenv) {
+		handshakeOut, os.Stdout = os.Stdout, os.Stderr
+	}
+}
+
 // Run is the pack's main: started by a host, it serves the pack over
 // go-plugin; started by hand, it is a small command line:
 //
@@ -54,6 +66,9 @@ func (s *Set) serve() {
 	var tlsProvider func() (*tls.Config, error)
 	if ok {
 		tlsProvider = func() (*tls.Config, error) { return tlsConfig, nil }
+	}
+	if handshakeOut != nil {
+		os.Stdout = handshakeOut
 	}
 	plugin.Serve(&plugin.ServeConfig{
 		TLSProvider:      tlsProvider,

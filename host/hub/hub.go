@@ -275,7 +275,9 @@ func (h *Hub) read(m jetstream.Msg) {
 	if rec == nil {
 		return
 	}
-	if h.dropEvery > 0 && rec.read/h.dropEvery > rec.dropped {
+	if h.dropEvery > 0 && rec.read/h.dropEvery > rec.dropped && len(h.auth.clientsOf(rec.token)) > 0 {
+		// (While the task is reconnecting there is nothing to drop: the
+		// drop waits for the next message.)
 		rec.dropped = rec.read / h.dropEvery
 		ids := h.auth.takeClients(rec.token)
 		h.drops += len(ids)
@@ -453,6 +455,13 @@ func (a *authenticator) takeAllTaskClients() []uint64 {
 		}
 	}
 	return ids
+}
+
+// clientsOf returns the connections that used token.
+func (a *authenticator) clientsOf(token string) []uint64 {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.clients[token]
 }
 
 // takeClients returns the connections that used token, and forgets them.

@@ -20,10 +20,14 @@ import (
 )
 
 func main() {
-	if filepath.Base(os.Args[0]) == "chatty" {
-		// A pack that breaks the plugin handshake: it prints to stdout
-		// before serving.
-		fmt.Println("hello from main")
+	switch filepath.Base(os.Args[0]) {
+	case "chatty":
+		// A pack that breaks the plugin handshake: it writes to fd 1
+		// itself before serving (the SDK keeps fmt.Print and friends off
+		// stdout until then, but not a raw write).
+		syscall.Write(1, []byte("hello from main\n"))
+	case "printy":
+		fmt.Println("a stray line before serving") // the SDK sends it to the log
 	}
 	s := sdk.NewSet("testpack", "1.0.0")
 	sdk.Register(s, "pass", "Passes.", func(t *sdk.T, _ sdk.NoArgs) { t.Step("ok", func(t *sdk.T) {}) })
