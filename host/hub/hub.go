@@ -253,8 +253,10 @@ func (h *Hub) AddTask(taskID string, index int) *packv1.Hub {
 		Token:         token,
 		EventsSubject: subject,
 		InboxPrefix:   inbox,
-		MsgIdPrefix:   tok + ".",
-		StateBucket:   bucket,
+		// A secret part, so that another task cannot publish under this
+		// task's message ids and have the hub drop its events as duplicates.
+		MsgIdPrefix: tok + "." + randomHex(6) + ".",
+		StateBucket: bucket,
 	}
 }
 

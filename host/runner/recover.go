@@ -91,6 +91,7 @@ func Recover(runDir string) (*results.File, error) {
 		if tree == nil {
 			continue
 		}
+		tree.Settle()
 		tree.CloseOpen(result.Aborted, died, later(t.StartTime, tree.Last))
 		t.Sections = tree.Sections
 		if len(tree.Logs) > 0 {

@@ -464,6 +464,10 @@ func (r *Run) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir string
 		data = tree.Own.Data
 		now := time.Now()
 		if err != nil {
+			// The process is gone: what it sent after a lost event still counts.
+			if missing := tree.Settle(); missing > 0 {
+				tlog.Warn("events lost with the process", "missing", missing)
+			}
 			tree.CloseOpen(res, reason, now)
 		} else {
 			// The task returned: its tree decides, with what it returned.

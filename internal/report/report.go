@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -155,6 +156,31 @@ func (t *Tree) Applied(src string) uint64 {
 		return s.applied
 	}
 	return 0
+}
+
+// Settle applies the events still waiting for an earlier one, in order,
+// skipping the gaps: for a process that is gone, the missing events will
+// not come, and what came after them is still the record. It returns how
+// many events were missing.
+func (t *Tree) Settle() int {
+	missing := 0
+	for _, s := range t.sources {
+		seqs := make([]uint64, 0, len(s.pending))
+		for q := range s.pending {
+			seqs = append(seqs, q)
+		}
+		slices.Sort(seqs)
+		for _, q := range seqs {
+			ev := s.pending[q]
+			delete(s.pending, q)
+			missing += int(q - s.applied - 1)
+			s.applied = q
+			if t.apply(ev) == nil && t.OnApply != nil {
+				t.OnApply(ev)
+			}
+		}
+	}
+	return missing
 }
 
 // Pending is how many events wait for an earlier one of their source.

@@ -629,3 +629,28 @@ func TestEventJSON(t *testing.T) {
 		t.Errorf("event round trip (-want +got):\n%s", diff)
 	}
 }
+
+// Settle applies what waited behind a gap that will never fill.
+func TestSettleSkipsGaps(t *testing.T) {
+	t.Parallel()
+	tr := report.NewTree()
+	now := time.Now()
+	for _, ev := range []report.Event{
+		{Seq: 1, Kind: report.KindStart, ID: "1", Name: "a", Time: now},
+		{Seq: 3, Kind: report.KindStart, ID: "2", Name: "b", Time: now},
+		{Seq: 5, Kind: report.KindEnd, ID: "2", Result: result.Failed, Time: now},
+	} {
+		if err := tr.Add(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(tr.Sections) != 1 || tr.Pending() != 2 {
+		t.Fatalf("before Settle: %d sections, %d pending", len(tr.Sections), tr.Pending())
+	}
+	if missing := tr.Settle(); missing != 2 {
+		t.Errorf("Settle says %d events missing, want 2 (seq 2 and 4)", missing)
+	}
+	if len(tr.Sections) != 2 || tr.Sections[1].Result.Value != result.Failed || tr.Pending() != 0 {
+		t.Errorf("after Settle: %+v, %d pending", tr.Sections, tr.Pending())
+	}
+}
