@@ -269,19 +269,9 @@ func (l *loader) decodeJob(block *hcl.Block, job *Job) hcl.Diagnostics {
 		})
 	}
 	if attr, ok := content.Attributes["max_parallel"]; ok {
-		n, ok, moreDiags := l.evalInt(attr)
+		var moreDiags hcl.Diagnostics
+		job.MaxParallel, moreDiags = l.evalIntAtLeast(attr, 1)
 		diags = append(diags, moreDiags...)
-		switch {
-		case ok && n < 1:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid max_parallel",
-				Detail:   fmt.Sprintf("The max_parallel argument must be at least 1, not %d.", n),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
-		case ok:
-			job.MaxParallel = n
-		}
 	}
 	if attr, ok := content.Attributes["timeout"]; ok {
 		var moreDiags hcl.Diagnostics
@@ -314,18 +304,9 @@ func (l *loader) decodePack(block *hcl.Block) (*Pack, hcl.Diagnostics) {
 		}
 	}
 	if attr, ok := content.Attributes["max_parallel"]; ok {
-		n, ok, moreDiags := l.evalInt(attr)
+		var moreDiags hcl.Diagnostics
+		pack.MaxParallel, moreDiags = l.evalIntAtLeast(attr, 1)
 		diags = append(diags, moreDiags...)
-		if ok && n < 1 {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid max_parallel",
-				Detail:   fmt.Sprintf("The max_parallel argument must be at least 1, not %d.", n),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
-		} else if ok {
-			pack.MaxParallel = n
-		}
 	}
 	return pack, diags
 }
@@ -378,18 +359,8 @@ func (l *loader) decodeTask(block *hcl.Block) (*Task, hcl.Diagnostics) {
 		diags = append(diags, moreDiags...)
 	}
 	if attr, ok := content.Attributes["retries"]; ok {
-		n, ok, moreDiags := l.evalInt(attr)
+		task.Retries, moreDiags = l.evalIntAtLeast(attr, 0)
 		diags = append(diags, moreDiags...)
-		if ok && n < 0 {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid retries",
-				Detail:   fmt.Sprintf("The retries argument must be 0 or more, not %d.", n),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
-		} else if ok {
-			task.Retries = n
-		}
 	}
 	return task, diags
 }
@@ -619,6 +590,21 @@ func (l *loader) evalString(attr *hcl.Attribute) (string, bool, hcl.Diagnostics)
 		})
 	}
 	return val.AsString(), true, diags
+}
+
+// evalIntAtLeast evaluates a whole number of at least low; 0 with errors
+// otherwise.
+func (l *loader) evalIntAtLeast(attr *hcl.Attribute, low int) (int, hcl.Diagnostics) {
+	n, ok, diags := l.evalInt(attr)
+	if ok && n < low {
+		return 0, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid " + attr.Name,
+			Detail:   fmt.Sprintf("The %s argument must be at least %d, not %d.", attr.Name, low, n),
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	return n, diags
 }
 
 func (l *loader) evalInt(attr *hcl.Attribute) (int, bool, hcl.Diagnostics) {
