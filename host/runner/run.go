@@ -60,8 +60,8 @@ type Options struct {
 // DefaultGrace is the grace period when none is set.
 const DefaultGrace = 5 * time.Second
 
-// Run is one run of a plan.
-type Run struct {
+// execution is one run of a plan, while it runs.
+type execution struct {
 	plan  *Plan
 	opts  Options
 	dir   string
@@ -97,7 +97,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	if opts.Grace == 0 {
 		opts.Grace = DefaultGrace
 	}
-	r := &Run{plan: plan, opts: opts, out: opts.Out, tasks: map[string]*taskRun{}}
+	r := &execution{plan: plan, opts: opts, out: opts.Out, tasks: map[string]*taskRun{}}
 	if r.out == nil {
 		r.out = io.Discard
 	}
@@ -229,7 +229,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 func DefaultMaxParallel() int { return max(4, 2*runtime.NumCPU()) }
 
 // seedState puts the jobfile's state block into the run's shared state.
-func (r *Run) seedState() error {
+func (r *execution) seedState() error {
 	if len(r.plan.Job.State) == 0 {
 		return nil
 	}
@@ -255,7 +255,7 @@ const (
 
 // note stores n in the hub's stream; a note that cannot be stored only
 // weakens recovery, so it is logged and the run goes on.
-func (r *Run) note(n hub.Note) {
+func (r *execution) note(n hub.Note) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := r.hub.Note(ctx, n); err != nil {
@@ -280,7 +280,7 @@ func mustJSON(v any) json.RawMessage {
 }
 
 // event hands e to Options.Events, one at a time.
-func (r *Run) event(e Event) {
+func (r *execution) event(e Event) {
 	if r.opts.Events == nil {
 		return
 	}
@@ -289,14 +289,14 @@ func (r *Run) event(e Event) {
 	r.opts.Events(e)
 }
 
-func (r *Run) printf(format string, args ...any) {
+func (r *execution) printf(format string, args ...any) {
 	r.outM.Lock()
 	defer r.outM.Unlock()
 	fmt.Fprintf(r.out, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
 // runTask runs one task in a pack process of its own and fills in its record.
-func (r *Run) runTask(ctx context.Context, tr *taskRun) {
+func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 	t, rec := tr.task, tr.rec
 	rec.StartTime = time.Now()
 	defer func() {
@@ -356,7 +356,7 @@ func (r *Run) runTask(ctx context.Context, tr *taskRun) {
 
 // attempt runs the task once, in a pack process of its own that reports
 // into hub slot, and returns the record of that attempt.
-func (r *Run) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir string, out io.Writer) *results.Attempt {
+func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir string, out io.Writer) *results.Attempt {
 	t, rec := tr.task, tr.rec
 	a := &results.Attempt{Attempt: n, StartTime: time.Now(), Sections: []*report.Node{}}
 	defer func() { a.StopTime = time.Now() }()
@@ -540,9 +540,6 @@ func makeRunDir(runs, job string, at time.Time) (string, error) {
 	}
 	return abs, nil
 }
-
-// Dir is the run directory.
-func (r *Run) Dir() string { return r.dir }
 
 // lineWriter writes whole lines to w, one Write each, so that lines from
 // several writers to one file (the task process appends to it too) do not
