@@ -1,0 +1,11 @@
+job "demo" {}
+
+pack "demo" {
+  path = "demo"
+}
+
+task "hello" {
+  pack    = "demo"
+  task    = "hello"
+  retries = -1
+}

@@ -1,0 +1,6 @@
+job "demo" {}
+
+pack "demo" {
+  path         = "demo"
+  max_parallel = 0
+}
