@@ -316,11 +316,10 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 		rec.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
 		return
 	}
-	logf, err := os.OpenFile(filepath.Join(tdir, "task.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		rec.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
-		return
-	}
+	// The task process writes its own log; the host adds to it only what
+	// the pack writes to stderr before it runs the task, and its own
+	// warnings, so the file is opened only if that happens.
+	logf := &lazyAppend{path: filepath.Join(tdir, "task.log")}
 	defer logf.Close()
 	out := &lineWriter{w: logf}
 	defer out.Flush()
@@ -542,6 +541,30 @@ func makeRunDir(runs, job string, at time.Time) (string, error) {
 		return "", err
 	}
 	return abs, nil
+}
+
+// lazyAppend appends to a file that it opens on the first write.
+type lazyAppend struct {
+	path string
+	f    *os.File
+	err  error
+}
+
+func (l *lazyAppend) Write(p []byte) (int, error) {
+	if l.f == nil && l.err == nil {
+		l.f, l.err = os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	return l.f.Write(p)
+}
+
+func (l *lazyAppend) Close() error {
+	if l.f == nil {
+		return nil
+	}
+	return l.f.Close()
 }
 
 // lineWriter writes whole lines to w, one Write each, so that lines from
