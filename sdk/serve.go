@@ -3,7 +3,6 @@ package sdk
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -58,20 +57,10 @@ func (s *Set) serve() {
 	// copies into the task's log; then fd 2 becomes that log file itself.
 	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: os.Stderr})
 	go watchParent(logger)
-	tlsConfig, ok, err := protocol.PackTLS()
-	if err != nil {
-		logger.Error("bad TLS material from the host", "error", err)
-		os.Exit(1)
-	}
-	var tlsProvider func() (*tls.Config, error)
-	if ok {
-		tlsProvider = func() (*tls.Config, error) { return tlsConfig, nil }
-	}
 	if handshakeOut != nil {
 		os.Stdout = handshakeOut
 	}
 	plugin.Serve(&plugin.ServeConfig{
-		TLSProvider:      tlsProvider,
 		HandshakeConfig:  protocol.Handshake,
 		VersionedPlugins: protocol.PluginSets(&server{set: s, logger: logger}),
 		GRPCServer:       plugin.DefaultGRPCServer,

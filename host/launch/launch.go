@@ -2,7 +2,6 @@ package launch
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -40,9 +39,10 @@ type Config struct {
 	Output io.Writer
 	// StartTimeout bounds the handshake; 0 means 30 seconds.
 	StartTimeout time.Duration
-	// TLS is the run's mutual-TLS material; nil means go-plugin's AutoMTLS
-	// (a fresh key pair on each side for each launch, which is slower).
-	TLS *protocol.RunTLS
+	// SocketDir is where a directory of the pack's own, that only this
+	// user can enter (0700), is made for its socket; "" is the system's
+	// temporary directory.
+	SocketDir string
 }
 
 // Process is a started pack.
@@ -62,6 +62,7 @@ func Start(cfg Config) (*Process, error) {
 	if err := checkBinary(cfg.Path); err != nil {
 		return nil, err
 	}
+
 	logger := cfg.Logger
 	if logger == nil {
 		logger = hclog.NewNullLogger()
@@ -72,11 +73,6 @@ func Start(cfg Config) (*Process, error) {
 	}
 	cmd := exec.Command(cfg.Path)
 	cmd.Env = append(os.Environ(), cfg.Env...)
-	var tlsConfig *tls.Config
-	if cfg.TLS != nil {
-		cmd.Env = append(cmd.Env, cfg.TLS.Env)
-		tlsConfig = cfg.TLS.Client.Clone()
-	}
 	// Its own process group, so that the group can be killed with all the
 	// pack's children; and SIGTERM from the kernel if the host dies, on
 	// which the SDK kills that group.
@@ -90,8 +86,9 @@ func Start(cfg Config) (*Process, error) {
 		VersionedPlugins: protocol.PluginSets(nil),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         tlsConfig == nil,
-		TLSConfig:        tlsConfig,
+		// Plain gRPC on a Unix socket in a directory of the user's own
+		// (docs/design.md says why that needs no TLS).
+		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: cfg.SocketDir},
 		Logger:           logger,
 		Stderr:           cfg.Stderr,
 		SyncStdout:       out,
@@ -148,6 +145,9 @@ func startHint(err error) string {
 	}
 	return msg
 }
+
+// Exited reports whether the pack process has ended and been reaped.
+func (p *Process) Exited() bool { return p.client.Exited() }
 
 // PID is the pack process's id.
 func (p *Process) PID() int { return p.pid }

@@ -28,7 +28,6 @@ import (
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/host/schedule"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
-	"github.com/taskhost/taskhost/internal/protocol"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/result"
 )
@@ -67,8 +66,8 @@ type execution struct {
 	dir   string
 	log   hclog.Logger
 	hub   *hub.Hub
-	tls   *protocol.RunTLS
 	reap  sync.WaitGroup // packs being reaped after their task ended
+	spare *spares        // pack processes started ahead of their task
 	slots atomic.Int64   // hub slots given out; retries take new ones
 	out   io.Writer
 	outM  sync.Mutex
@@ -128,9 +127,6 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 			}
 		}
 	}
-	if r.tls, err = protocol.NewRunTLS(); err != nil {
-		return nil, fmt.Errorf("TLS for the packs: %w", err)
-	}
 	h, err := hub.Start(hcfg)
 	if err != nil {
 		r.log.Error("hub did not start", "error", err)
@@ -159,6 +155,13 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 			limits[p.Name] = p.MaxParallel
 		}
 	}
+	left := map[string]int{}
+	for _, t := range job.Tasks {
+		if plan.PackErrors[t.Pack] == nil {
+			left[t.Pack]++
+		}
+	}
+	r.spare = newSpares(launch.Config{}, r.log, left)
 	for i, t := range job.Tasks {
 		rec := &results.Task{ID: t.ID, Pack: t.Pack, Task: t.Task, Sections: []*report.Node{}}
 		file.Report.Tasks = append(file.Report.Tasks, rec)
@@ -195,6 +198,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		},
 	})
 
+	r.spare.close()
 	r.reap.Wait()
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -332,6 +336,7 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 		slot := tr.index
 		if n > 1 {
 			slot = int(r.slots.Add(1))
+			r.spare.more(t.Pack)
 		}
 		a := r.attempt(ctx, tr, n, slot, tdir, out)
 		attempts = append(attempts, a)
@@ -371,7 +376,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	// go-plugin's own messages (it logs every start, and every kill as an
 	// error) would only be noise in job.log: launch errors come back as
 	// errors, and the runner logs each start and end itself.
-	proc, err := launch.Start(launch.Config{Path: pack.Path, Stderr: out, Output: out, TLS: r.tls})
+	proc, err := r.spare.start(t.Pack, pack.Path, out)
 	if err != nil {
 		tlog.Error("pack did not start", "error", err)
 		a.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}

@@ -14,7 +14,6 @@ import (
 	"github.com/taskhost/taskhost/host/jobfile"
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
-	"github.com/taskhost/taskhost/internal/protocol"
 )
 
 // Plan is a jobfile checked against its packs and ready to run.
@@ -110,15 +109,11 @@ func DescribePacks(ctx context.Context, job *jobfile.Job) (map[string]*packv1.De
 		out   = map[string]*packv1.DescribeResponse{}
 		diags hcl.Diagnostics
 	)
-	runTLS, err := protocol.NewRunTLS()
-	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No TLS for the packs", Detail: err.Error()}}
-	}
 	for _, p := range job.Packs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d, err := describe(ctx, p.Path, nil, runTLS)
+			d, err := describe(ctx, p.Path, nil)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -140,15 +135,11 @@ func DescribePacks(ctx context.Context, job *jobfile.Job) (map[string]*packv1.De
 
 // Describe starts the pack at path, asks for its description, and stops it.
 func Describe(ctx context.Context, path string, logger hclog.Logger) (*packv1.DescribeResponse, error) {
-	runTLS, err := protocol.NewRunTLS()
-	if err != nil {
-		return nil, err
-	}
-	return describe(ctx, path, logger, runTLS)
+	return describe(ctx, path, logger)
 }
 
-func describe(ctx context.Context, path string, logger hclog.Logger, runTLS *protocol.RunTLS) (*packv1.DescribeResponse, error) {
-	proc, err := launch.Start(launch.Config{Path: path, Logger: logger, TLS: runTLS})
+func describe(ctx context.Context, path string, logger hclog.Logger) (*packv1.DescribeResponse, error) {
+	proc, err := launch.Start(launch.Config{Path: path, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,154 @@
+package runner
+
+import (
+	"bytes"
+	"io"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/taskhost/taskhost/host/launch"
+)
+
+// Every task attempt runs in a pack process of its own, but the process
+// need not be started when the task's turn comes: starting one (exec, the
+// Go runtime, the plugin handshake, TLS, gRPC) takes longer than a trivial
+// task runs. So while a pack still has tasks waiting, the runner keeps one
+// process of it started ahead, and a task whose turn comes takes it. That
+// process has run nothing before: it is a process per task, started early.
+// It does not count against max_parallel (it runs no task), and the spares
+// left at the end of the run are stopped with it.
+
+// spareAhead is how many processes of one pack are started ahead.
+const spareAhead = 1
+
+// spare is a pack process started ahead of the task that will take it.
+type spare struct {
+	done chan struct{} // closed when the start finished
+	proc *launch.Process
+	err  error
+	out  *heldWriter // what the pack writes, held until a task takes it
+}
+
+// spares keeps each pack's processes started ahead.
+type spares struct {
+	base launch.Config // how to start a pack, but for its path and output
+	log  hclog.Logger
+
+	mu     sync.Mutex
+	closed bool
+	ready  map[string][]*spare // by pack name, oldest first
+	left   map[string]int      // attempts still to launch, by pack name
+	wg     sync.WaitGroup
+}
+
+func newSpares(base launch.Config, log hclog.Logger, left map[string]int) *spares {
+	return &spares{base: base, log: log, ready: map[string][]*spare{}, left: left}
+}
+
+func (s *spares) launch(path string, out io.Writer) (*launch.Process, error) {
+	cfg := s.base
+	cfg.Path, cfg.Stderr, cfg.Output = path, out, out
+	return launch.Start(cfg)
+}
+
+// start starts pack (whose binary is path) for the next attempt of one of
+// its tasks: a spare if there is one, else a new process; and starts the
+// next spare if more attempts of the pack are to come. out receives what
+// the process writes.
+func (s *spares) start(pack, path string, out io.Writer) (*launch.Process, error) {
+	s.mu.Lock()
+	s.left[pack]--
+	var sp *spare
+	if q := s.ready[pack]; len(q) > 0 {
+		sp, s.ready[pack] = q[0], q[1:]
+	}
+	s.fillLocked(pack, path)
+	s.mu.Unlock()
+	if sp == nil {
+		return s.launch(path, out)
+	}
+	<-sp.done
+	sp.out.release(out)
+	if sp.err == nil && sp.proc.Exited() {
+		// It died while it waited; a new one is as good.
+		sp.proc.Kill()
+		return s.launch(path, out)
+	}
+	return sp.proc, sp.err
+}
+
+// more says that one more attempt of pack is to come (a retry).
+func (s *spares) more(pack string) {
+	s.mu.Lock()
+	s.left[pack]++
+	s.mu.Unlock()
+}
+
+func (s *spares) fillLocked(pack, path string) {
+	for !s.closed && len(s.ready[pack]) < min(spareAhead, s.left[pack]) {
+		sp := &spare{done: make(chan struct{}), out: &heldWriter{}}
+		s.ready[pack] = append(s.ready[pack], sp)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer close(sp.done)
+			sp.proc, sp.err = s.launch(path, sp.out)
+			if sp.err == nil {
+				s.log.Debug("pack started ahead of its task", "pack", pack, "pid", sp.proc.PID())
+			}
+		}()
+	}
+}
+
+// close stops the spares no task took, and waits until they are gone.
+func (s *spares) close() {
+	s.mu.Lock()
+	s.closed = true
+	var all []*spare
+	for _, q := range s.ready {
+		all = append(all, q...)
+	}
+	s.ready = map[string][]*spare{}
+	s.mu.Unlock()
+	for _, sp := range all {
+		<-sp.done
+		if sp.proc != nil {
+			sp.proc.Kill()
+			s.log.Debug("pack started ahead stopped unused", "pid", sp.proc.PID())
+		}
+	}
+	s.wg.Wait()
+}
+
+// heldWriter keeps what is written to it (up to heldMax) until release
+// gives it the writer where it belongs, and writes there from then on.
+type heldWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	held bytes.Buffer
+}
+
+const heldMax = 64 << 10
+
+func (h *heldWriter) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.w != nil {
+		return h.w.Write(p)
+	}
+	if room := heldMax - h.held.Len(); room > 0 {
+		h.held.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (h *heldWriter) release(w io.Writer) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held.Len() > 0 {
+		_, _ = w.Write(h.held.Bytes())
+		h.held.Reset()
+	}
+	h.w = w
+}
