@@ -161,7 +161,15 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 			left[t.Pack]++
 		}
 	}
-	r.spare = newSpares(launch.Config{}, r.log, left)
+	// The packs' sockets go in a directory of the run's own, each in a
+	// private directory go-plugin makes there: short paths (a socket's is
+	// limited to 108 bytes), and nothing left in the temporary directory.
+	sockets, err := os.MkdirTemp("", "taskhost-")
+	if err != nil {
+		return nil, fmt.Errorf("socket directory: %w", err)
+	}
+	defer os.RemoveAll(sockets)
+	r.spare = newSpares(launch.Config{SocketDir: sockets}, r.log, left)
 	for i, t := range job.Tasks {
 		rec := &results.Task{ID: t.ID, Pack: t.Pack, Task: t.Task, Sections: []*report.Node{}}
 		file.Report.Tasks = append(file.Report.Tasks, rec)
