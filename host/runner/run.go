@@ -61,17 +61,18 @@ const DefaultGrace = 5 * time.Second
 
 // execution is one run of a plan, while it runs.
 type execution struct {
-	plan  *Plan
-	opts  Options
-	dir   string
-	log   hclog.Logger
-	hub   *hub.Hub
-	reap  sync.WaitGroup // packs being reaped after their task ended
-	spare *spares        // pack processes started ahead of their task
-	slots atomic.Int64   // hub slots given out; retries take new ones
-	out   io.Writer
-	outM  sync.Mutex
-	evM   sync.Mutex
+	plan    *Plan
+	opts    Options
+	dir     string
+	log     hclog.Logger
+	hub     *hub.Hub
+	reap    sync.WaitGroup // packs being reaped after their task ended
+	spare   *spares        // pack processes started ahead of their task
+	sockets string         // where the packs make their sockets
+	slots   atomic.Int64   // hub slots given out; retries take new ones
+	out     io.Writer
+	outM    sync.Mutex
+	evM     sync.Mutex
 
 	tasks map[string]*taskRun
 }
@@ -169,7 +170,8 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		return nil, fmt.Errorf("socket directory: %w", err)
 	}
 	defer os.RemoveAll(sockets)
-	r.spare = newSpares(launch.Config{SocketDir: sockets}, r.log, left)
+	r.sockets = sockets
+	r.spare = newSpares(r.log, left)
 	for i, t := range job.Tasks {
 		rec := &results.Task{ID: t.ID, Pack: t.Pack, Task: t.Task, Sections: []*report.Node{}}
 		file.Report.Tasks = append(file.Report.Tasks, rec)
@@ -384,7 +386,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	// go-plugin's own messages (it logs every start, and every kill as an
 	// error) would only be noise in job.log: launch errors come back as
 	// errors, and the runner logs each start and end itself.
-	proc, err := r.spare.start(t.Pack, pack.Path, out)
+	proc, err := r.spare.start(t.Pack, launch.Config{Path: pack.Path, SocketDir: r.sockets}, out)
 	if err != nil {
 		tlog.Error("pack did not start", "error", err)
 		a.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}

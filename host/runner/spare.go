@@ -32,8 +32,7 @@ type spare struct {
 
 // spares keeps each pack's processes started ahead.
 type spares struct {
-	base launch.Config // how to start a pack, but for its path and output
-	log  hclog.Logger
+	log hclog.Logger
 
 	mu     sync.Mutex
 	closed bool
@@ -42,38 +41,37 @@ type spares struct {
 	wg     sync.WaitGroup
 }
 
-func newSpares(base launch.Config, log hclog.Logger, left map[string]int) *spares {
-	return &spares{base: base, log: log, ready: map[string][]*spare{}, left: left}
+func newSpares(log hclog.Logger, left map[string]int) *spares {
+	return &spares{log: log, ready: map[string][]*spare{}, left: left}
 }
 
-func (s *spares) launch(path string, out io.Writer) (*launch.Process, error) {
-	cfg := s.base
-	cfg.Path, cfg.Stderr, cfg.Output = path, out, out
+func launchTo(cfg launch.Config, out io.Writer) (*launch.Process, error) {
+	cfg.Stderr, cfg.Output = out, out
 	return launch.Start(cfg)
 }
 
-// start starts pack (whose binary is path) for the next attempt of one of
-// its tasks: a spare if there is one, else a new process; and starts the
-// next spare if more attempts of the pack are to come. out receives what
-// the process writes.
-func (s *spares) start(pack, path string, out io.Writer) (*launch.Process, error) {
+// start starts pack, as cfg says, for the next attempt of one of its
+// tasks: a spare if there is one, else a new process; and starts the next
+// spare the same way if more attempts of the pack are to come. out
+// receives what the process writes.
+func (s *spares) start(pack string, cfg launch.Config, out io.Writer) (*launch.Process, error) {
 	s.mu.Lock()
 	s.left[pack]--
 	var sp *spare
 	if q := s.ready[pack]; len(q) > 0 {
 		sp, s.ready[pack] = q[0], q[1:]
 	}
-	s.fillLocked(pack, path)
+	s.fillLocked(pack, cfg)
 	s.mu.Unlock()
 	if sp == nil {
-		return s.launch(path, out)
+		return launchTo(cfg, out)
 	}
 	<-sp.done
 	sp.out.release(out)
 	if sp.err == nil && sp.proc.Exited() {
 		// It died while it waited; a new one is as good.
 		sp.proc.Kill()
-		return s.launch(path, out)
+		return launchTo(cfg, out)
 	}
 	return sp.proc, sp.err
 }
@@ -85,7 +83,7 @@ func (s *spares) more(pack string) {
 	s.mu.Unlock()
 }
 
-func (s *spares) fillLocked(pack, path string) {
+func (s *spares) fillLocked(pack string, cfg launch.Config) {
 	for !s.closed && len(s.ready[pack]) < min(spareAhead, s.left[pack]) {
 		sp := &spare{done: make(chan struct{}), out: &heldWriter{}}
 		s.ready[pack] = append(s.ready[pack], sp)
@@ -93,7 +91,7 @@ func (s *spares) fillLocked(pack, path string) {
 		go func() {
 			defer s.wg.Done()
 			defer close(sp.done)
-			sp.proc, sp.err = s.launch(path, sp.out)
+			sp.proc, sp.err = launchTo(cfg, sp.out)
 			if sp.err == nil {
 				s.log.Debug("pack started ahead of its task", "pack", pack, "pid", sp.proc.PID())
 			}
