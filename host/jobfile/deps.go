@@ -18,7 +18,7 @@ func (l *loader) checkDependencies(job *Job) hcl.Diagnostics {
 	}
 	for _, task := range job.Tasks {
 		for _, dep := range task.DependsOn {
-			rng := l.dependsOnExprs[task.ID][dep].Range()
+			rng := l.depRanges[task.ID][dep]
 			switch {
 			case dep == task.ID:
 				diags = append(diags, &hcl.Diagnostic{
@@ -72,7 +72,7 @@ func (l *loader) checkCycles(job *Job) hcl.Diagnostics {
 					Severity: hcl.DiagError,
 					Summary:  "Dependency cycle",
 					Detail:   fmt.Sprintf("Tasks cannot depend on each other in a cycle: %s.", strings.Join(cycle, " -> ")),
-					Subject:  l.dependsOnAttrs[dep].Range.Ptr(),
+					Subject:  l.depAttrOf(dep, job).Ptr(),
 				})
 			}
 		}
@@ -86,4 +86,12 @@ func (l *loader) checkCycles(job *Job) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// depAttrOf is the range of the attribute holding id's dependencies.
+func (l *loader) depAttrOf(id string, job *Job) hcl.Range {
+	if rng, ok := l.depAttr[id]; ok {
+		return rng
+	}
+	return job.Task(id).DeclRange
 }
