@@ -424,9 +424,11 @@ func (l *loader) dependencyIDs(expr hcl.Expression) ([]string, hcl.Diagnostics) 
 		}
 		ids, rest, diags := l.resolveTaskTraversal(tr, "Unknown dependency")
 		if diags.HasErrors() {
-			if a, ok := tr[1].(hcl.TraverseAttr); ok && len(tr) >= 2 && l.bases[a.Name] == nil {
-				// Reported by checkDependencies, with the task's name.
-				return []string{a.Name}, nil
+			if len(tr) >= 2 {
+				if a, ok := tr[1].(hcl.TraverseAttr); ok && l.bases[a.Name] == nil {
+					// Reported by checkDependencies, with the task's name.
+					return []string{a.Name}, nil
+				}
 			}
 			return nil, diags
 		}
