@@ -31,6 +31,9 @@ type TaskSchema struct {
 
 	// Args are the arguments the task accepts.
 	Args []ArgSchema
+
+	// Outputs are the names of the outputs the task may set.
+	Outputs []string
 }
 
 // PackSchema is what a pack describes about itself.
@@ -74,6 +77,7 @@ func CheckArgs(job *Job, schemas map[string]*PackSchema) (map[string][]byte, hcl
 		if taskSchema == nil {
 			continue
 		}
+		diags = append(diags, checkOutputRefs(job, task, schemas)...)
 		args, moreDiags := checkTaskArgs(task, taskSchema)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
@@ -119,8 +123,11 @@ func checkTaskArgs(task *Task, schema *TaskSchema) ([]byte, hcl.Diagnostics) {
 		acceptedNames[i] = schema.Args[i].Name
 	}
 
-	names := make([]string, 0, len(task.Args))
+	names := make([]string, 0, len(task.Args)+len(task.Deferred))
 	for name := range task.Args {
+		names = append(names, name)
+	}
+	for name := range task.Deferred {
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -142,6 +149,10 @@ func checkTaskArgs(task *Task, schema *TaskSchema) ([]byte, hcl.Diagnostics) {
 				Detail:   detail,
 				Subject:  rng.Ptr(),
 			})
+			continue
+		}
+		if _, later := task.Deferred[name]; later {
+			// Checked when the task starts, once the outputs it reads are known.
 			continue
 		}
 
@@ -169,6 +180,9 @@ func checkTaskArgs(task *Task, schema *TaskSchema) ([]byte, hcl.Diagnostics) {
 	}
 
 	for _, arg := range schema.Args {
+		if _, later := task.Deferred[arg.Name]; later {
+			continue
+		}
 		if val, ok := task.Args[arg.Name]; arg.Required && (!ok || val.IsNull()) {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
