@@ -291,3 +291,98 @@ task "a" {
 		t.Fatalf("validate with the description cached: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+func TestFmt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ugly := "job \"x\" {\n      max_parallel=2\n  timeout = \"1m\"\n}\ntask \"a\" {\npack=\"p\"\n  task =   \"t\"\n}\n"
+	pretty := "job \"x\" {\n  max_parallel = 2\n  timeout      = \"1m\"\n}\ntask \"a\" {\n  pack = \"p\"\n  task = \"t\"\n}\n"
+	path := filepath.Join(dir, "a.hcl")
+	if err := os.WriteFile(path, []byte(ugly), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "b.hcl")
+	if err := os.WriteFile(good, []byte(pretty), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := taskhost(t, "fmt", "-check", dir)
+	if r.code != 1 || strings.TrimSpace(r.stdout) != path || !strings.Contains(r.stderr, "1 file(s) not in canonical form") {
+		t.Fatalf("fmt -check: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if got := mustRead(t, path); got != ugly {
+		t.Fatalf("fmt -check changed the file:\n%s", got)
+	}
+	if r := taskhost(t, "fmt", path, good); r.code != 0 || strings.TrimSpace(r.stdout) != path {
+		t.Fatalf("fmt: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if got := mustRead(t, path); got != pretty {
+		t.Errorf("fmt wrote:\n%s\nwant:\n%s", got, pretty)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("fmt changed the mode to %v", st.Mode().Perm())
+	}
+	if r := taskhost(t, "fmt", "--check", dir); r.code != 0 || r.stdout != "" {
+		t.Errorf("fmt -check after fmt: exit %d, stdout %q", r.code, r.stdout)
+	}
+
+	broken := filepath.Join(dir, "c.hcl")
+	if err := os.WriteFile(broken, []byte("job \"x\" {\n  a = \n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = taskhost(t, "fmt", broken)
+	if r.code != 2 || !strings.Contains(r.stderr, "c.hcl:2") {
+		t.Errorf("fmt of a broken file: exit %d, stderr %s", r.code, r.stderr)
+	}
+	if got := mustRead(t, broken); got != "job \"x\" {\n  a = \n" {
+		t.Errorf("fmt changed a broken file")
+	}
+}
+
+// TestVariableSources: -var over -var-file over TASKHOST_VAR_x over the
+// default, as results.json records them; a failed validation stops the run.
+func TestVariableSources(t *testing.T) {
+	t.Parallel()
+	path := job(t, `
+variable "a" { default = "default" }
+variable "b" { default = "default" }
+variable "c" { default = "default" }
+variable "d" { default = "default" }
+variable "n" {
+  type    = number
+  default = 1
+  validation {
+    condition     = var.n < 10
+    error_message = "n must be under 10."
+  }
+}
+job "vars" {}
+task "t" {
+  pack = "testpack"
+  task = "pass"
+}
+`)
+	hclFile := filepath.Join(filepath.Dir(path), "v.hcl")
+	if err := os.WriteFile(hclFile, []byte("a = \"file\"\nb = \"file\"\nn = 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"TASKHOST_VAR_a=env", "TASKHOST_VAR_b=env", "TASKHOST_VAR_c=env"}
+	r := taskhostEnv(t, env, "run", path, "-var-file", hclFile, "-var", "a=flag")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	got := map[string]string{}
+	for k, v := range r.results(t).Report.Variables {
+		b, _ := json.Marshal(v)
+		got[k] = string(b)
+	}
+	want := map[string]string{"a": `"flag"`, "b": `"file"`, "c": `"env"`, "d": `"default"`, "n": `3`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+
+	r = taskhostEnv(t, []string{"TASKHOST_VAR_n=12"}, "validate", path)
+	if r.code != 2 || !strings.Contains(r.stderr, "var.n: n must be under 10.") {
+		t.Errorf("failed validation: exit %d\n%s", r.code, r.stderr)
+	}
+}

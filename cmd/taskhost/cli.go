@@ -63,11 +63,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// terraformFlags accepts -var with one dash, as Terraform users type it.
+// terraformFlags accepts -var, -var-file and -check with one dash, as
+// Terraform users type them.
 func terraformFlags(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		if a == "-var" || strings.HasPrefix(a, "-var=") || a == "-var-file" || strings.HasPrefix(a, "-var-file=") {
+		if a == "-var" || strings.HasPrefix(a, "-var=") || a == "-var-file" || strings.HasPrefix(a, "-var-file=") || a == "-check" {
 			a = "-" + a
 		}
 		out[i] = a
