@@ -3,7 +3,9 @@ package jobfile
 import (
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"sort"
+	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -213,6 +215,13 @@ func marshalValue(val cty.Value, ty cty.Type) (json.RawMessage, error) {
 	}
 	if ty.Equals(cty.DynamicPseudoType) {
 		ty = val.Type()
+	}
+	// Whole numbers are the common case, and cty's own encoding formats
+	// every number through a 512-bit float, which is slow.
+	if ty == cty.Number && val.IsKnown() {
+		if i, acc := val.AsBigFloat().Int64(); acc == big.Exact {
+			return strconv.AppendInt(nil, i, 10), nil
+		}
 	}
 	return ctyjson.Marshal(val, ty)
 }
