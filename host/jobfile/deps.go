@@ -12,9 +12,14 @@ import (
 // or the task itself, and cycles among the tasks.
 func (l *loader) checkDependencies(job *Job) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	ids := make([]string, len(job.Tasks))
-	for i, t := range job.Tasks {
-		ids[i] = t.ID
+	ids := make([]string, 0, len(job.Tasks)+len(l.baseNames))
+	for _, t := range job.Tasks {
+		ids = append(ids, t.ID)
+	}
+	for _, name := range l.baseNames {
+		if tb := l.bases[name]; tb != nil && tb.expanded() {
+			ids = append(ids, name)
+		}
 	}
 	for _, task := range job.Tasks {
 		for _, dep := range task.DependsOn {

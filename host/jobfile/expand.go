@@ -27,6 +27,10 @@ type taskBlock struct {
 	keys   []cty.Value
 	values []cty.Value
 	ids    []string
+
+	// failed is set when count or for_each could not be evaluated, which
+	// has been reported: references to its instances are not.
+	failed bool
 }
 
 // expanded reports whether the block makes instances with keys.
@@ -76,7 +80,9 @@ func (l *loader) readTaskBlocks(blocks hcl.Blocks) ([]*taskBlock, hcl.Diagnostic
 		}
 		l.bases[tb.base] = tb
 		l.baseNames = append(l.baseNames, tb.base)
-		diags = append(diags, l.expandBlock(tb)...)
+		moreDiags = l.expandBlock(tb)
+		diags = append(diags, moreDiags...)
+		tb.failed = tb.expanded() && len(tb.ids) == 0 && (moreDiags.HasErrors() || !l.varsOK)
 		out = append(out, tb)
 	}
 	return out, diags
@@ -354,9 +360,21 @@ func (l *loader) resolveTaskTraversal(tr hcl.Traversal, unknown string) ([]strin
 	if !tb.expanded() {
 		return tb.ids, rest, nil
 	}
+	if tb.failed {
+		l.refFailed = true
+		return nil, nil, nil
+	}
 	if len(rest) > 0 {
 		if ix, ok := rest[0].(hcl.TraverseIndex); ok {
 			id, ok := keyID(tb, ix.Key)
+			if !ok && len(tb.ids) == 0 {
+				return nil, nil, hcl.Diagnostics{{
+					Severity: hcl.DiagError,
+					Summary:  "Reference to unknown task instance",
+					Detail:   fmt.Sprintf("Task %q has no instance with the key %s: it has no instances.", tb.base, ctyString(ix.Key)),
+					Subject:  rng.Ptr(),
+				}}
+			}
 			if !ok {
 				return nil, nil, hcl.Diagnostics{{
 					Severity: hcl.DiagError,

@@ -1,6 +1,7 @@
 package jobfile_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -200,5 +201,32 @@ func TestSensitiveRedaction(t *testing.T) {
 	want := []string{"taskhost", "run", "-var", "token=(sensitive)", "--var=token=(sensitive)", "-var", "region=x", "--var", "token=(sensitive)"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("RedactArgs (-want +got):\n%s", diff)
+	}
+}
+
+// TestCheckArgsExpanded: a problem in the args of a task with for_each is
+// reported once, not once per instance; a reference to an output the
+// producing task does not declare is an error; deferred args count as
+// given.
+func TestCheckArgsExpanded(t *testing.T) {
+	t.Parallel()
+	job := loadLang(t, jobfile.Options{})
+	schemas := map[string]*jobfile.PackSchema{"p": {Tasks: []jobfile.TaskSchema{
+		{Name: "setup", Args: []jobfile.ArgSchema{{Name: "greeting", Type: cty.String}, {Name: "token", Type: cty.String}}, Outputs: []string{"address"}},
+		{Name: "ping", Args: []jobfile.ArgSchema{{Name: "name", Type: cty.String}, {Name: "via", Type: cty.String, Required: true}}},
+		{Name: "n", Args: []jobfile.ArgSchema{{Name: "i", Type: cty.Number}, {Name: "t", Type: cty.Number}, {Name: "ok", Type: cty.Bool}}},
+		{Name: "probe", Args: []jobfile.ArgSchema{{Name: "device", Type: cty.String}, {Name: "target", Type: cty.List(cty.Object(map[string]cty.Type{"name": cty.String}))}}},
+	}}}
+	_, diags := jobfile.CheckArgs(job, schemas)
+	var got []string
+	for _, d := range diags {
+		got = append(got, fmt.Sprintf("%s %d:%d", d.Summary, d.Subject.Start.Line, d.Subject.Start.Column))
+	}
+	want := []string{
+		"Unknown output 35:78",       // task.setup.output.addr: setup declares address
+		"Unsupported argument 35:60", // addr, once for ping["r1"] and ping["r2"]
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s\n%s", diff, diags)
 	}
 }

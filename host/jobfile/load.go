@@ -210,6 +210,7 @@ func LoadSourceWith(filename string, src []byte, opts Options) (*Job, hcl.Diagno
 	diags = append(diags, l.checkPacks(job)...)
 	diags = append(diags, l.checkDependencies(job)...)
 
+	diags = dedupe(diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -224,6 +225,10 @@ func (l *loader) decodeTasks(blocks hcl.Blocks, job *Job) hcl.Diagnostics {
 	objs := make(map[string]cty.Value, len(tbs))
 	unknown := func(string) cty.Value { return cty.DynamicVal }
 	for _, tb := range tbs {
+		if tb.failed {
+			objs[tb.base] = cty.DynamicVal
+			continue
+		}
 		objs[tb.base] = taskObject(tb, unknown)
 	}
 	vars := make(map[string]cty.Value, len(l.ctx.Variables)+1)
@@ -319,6 +324,9 @@ type loader struct {
 	bases     map[string]*taskBlock
 	baseNames []string
 	scope     *refScope
+	// refFailed is set when a reference named a task whose count or
+	// for_each failed: what uses it is not reported again.
+	refFailed bool
 
 	// depRanges holds, by task id, the range of the expression that makes
 	// each of its dependencies; depAttr the range of the attribute that
@@ -509,9 +517,10 @@ func (l *loader) decodeArgs(attr *hcl.Attribute, task *Task) hcl.Diagnostics {
 			continue
 		}
 
+		l.refFailed = false
 		deps, refs, moreDiags := l.taskRefs(pair.Value)
 		diags = append(diags, moreDiags...)
-		if moreDiags.HasErrors() {
+		if moreDiags.HasErrors() || l.refFailed {
 			continue
 		}
 		val, moreDiags := pair.Value.Value(l.ctx)

@@ -86,6 +86,7 @@ func CheckArgs(job *Job, schemas map[string]*PackSchema) (map[string][]byte, hcl
 			encoded[task.ID] = args
 		}
 	}
+	diags = dedupe(diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}

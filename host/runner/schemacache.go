@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -51,8 +52,21 @@ func fileSHA256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// cacheEntryName is the name of the cache file for the pack binary at
+// path with the given SHA-256: the protocol version, the hash, and the
+// binary's name, which a program may read (os.Args[0]) and act on.
+func cacheEntryName(path, sum string) string {
+	name := strings.Map(func(r rune) rune {
+		if r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, filepath.Base(path))
+	return fmt.Sprintf("pack-v%d-%s-%s.pb", protocol.Versions[len(protocol.Versions)-1], sum, name)
+}
+
 // describeCached returns the description of the pack at path from the
-// cache, keyed by the SHA-256 of the binary, or starts the pack to ask
+// cache, keyed by the SHA-256 of the binary (and its name), or starts the pack to ask
 // for it and stores it. The same binary always describes itself the same
 // way, so an entry never goes stale; a changed binary has another hash.
 // Writers never clash: each writes a file of its own and renames it into
@@ -62,12 +76,16 @@ func describeCached(ctx context.Context, path string, runTLS *protocol.RunTLS) (
 	if dir == "" {
 		return describe(ctx, path, nil, runTLS)
 	}
-	sum, err := fileSHA256(path)
-	if err != nil {
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
 		// Let the launch say what is wrong with the binary.
 		return describe(ctx, path, nil, runTLS)
 	}
-	entry := filepath.Join(dir, fmt.Sprintf("pack-v%d-%s.pb", protocol.Versions[len(protocol.Versions)-1], sum))
+	sum, err := fileSHA256(path)
+	if err != nil {
+		return describe(ctx, path, nil, runTLS)
+	}
+	entry := filepath.Join(dir, cacheEntryName(path, sum))
 	if b, err := os.ReadFile(entry); err == nil {
 		d := &packv1.DescribeResponse{}
 		if proto.Unmarshal(b, d) == nil {
