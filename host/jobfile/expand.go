@@ -450,6 +450,9 @@ func (l *loader) dependencyIDs(expr hcl.Expression) ([]string, hcl.Diagnostics) 
 			}
 			return nil, diags
 		}
+		if len(rest) == 1 && isAttr(rest[0], "id") {
+			rest = nil
+		}
 		if len(rest) > 0 {
 			return nil, invalidDependency(expr)
 		}
@@ -459,7 +462,7 @@ func (l *loader) dependencyIDs(expr hcl.Expression) ([]string, hcl.Diagnostics) 
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	if !val.IsWhollyKnown() {
+	if !val.IsKnown() {
 		if l.varsOK {
 			return nil, invalidDependency(expr)
 		}
@@ -488,9 +491,11 @@ func (l *loader) idsOf(val cty.Value) ([]string, bool) {
 			return tb.ids, true
 		}
 		return []string{s}, true
+	case !val.IsKnown():
+		return nil, false
 	case ty.IsObjectType() && ty.HasAttribute("id") && ty.HasAttribute("output"):
 		id := val.GetAttr("id")
-		if id.Type() != cty.String || id.IsNull() {
+		if id.Type() != cty.String || id.IsNull() || !id.IsKnown() {
 			return nil, false
 		}
 		return []string{id.AsString()}, true

@@ -230,3 +230,83 @@ func TestCheckArgsExpanded(t *testing.T) {
 		t.Errorf("diagnostics (-want +got):\n%s\n%s", diff, diags)
 	}
 }
+
+// TestReferenceForms checks the forms of reference that docs/jobfile.md
+// shows, and its args block example.
+func TestReferenceForms(t *testing.T) {
+	t.Parallel()
+	const src = `
+variable "targets" {
+  default = { web = 443, ssh = 22 }
+}
+job "j" {}
+pack "p" { path = "p" }
+task "ping" {
+  for_each = toset(["r1", "r2"])
+  pack     = "p"
+  task     = "ping"
+}
+task "load" {
+  count = 2
+  pack  = "p"
+  task  = "load"
+  args  = { rate = "${(count.index + 1) * 100}M" }
+}
+task "follow" {
+  for_each   = toset(["r1", "r2"])
+  pack       = "p"
+  task       = "f"
+  depends_on = [task.ping[each.key]]
+}
+task "strings" {
+  pack       = "p"
+  task       = "s"
+  depends_on = ["ping[\"r2\"]", "load", task.load[1].id]
+}
+task "probe" {
+  pack = "p"
+  task = "probe"
+  args {
+    device = "r1"
+    target {
+      host = "192.0.2.1"
+      port = 179
+    }
+    dynamic "target" {
+      for_each = var.targets
+      iterator = t
+      content {
+        host = "192.0.2.10"
+        port = t.value
+      }
+    }
+  }
+}
+`
+	job, diags := jobfile.LoadSource("refs.hcl", []byte(src), nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	got := map[string][]string{}
+	for _, task := range job.Tasks {
+		got[task.ID] = task.DependsOn
+	}
+	want := map[string][]string{
+		`ping["r1"]`: nil, `ping["r2"]`: nil, "load[0]": nil, "load[1]": nil, "probe": nil,
+		`follow["r1"]`: {`ping["r1"]`}, `follow["r2"]`: {`ping["r2"]`},
+		"strings": {`ping["r2"]`, "load[0]", "load[1]"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("dependencies (-want +got):\n%s", diff)
+	}
+	if got := job.Task("load[1]").Args["rate"].AsString(); got != "200M" {
+		t.Errorf("rate = %q", got)
+	}
+	target := func(host string, port int64) cty.Value {
+		return cty.ObjectVal(map[string]cty.Value{"host": cty.StringVal(host), "port": cty.NumberIntVal(port)})
+	}
+	wantTargets := cty.TupleVal([]cty.Value{target("192.0.2.1", 179), target("192.0.2.10", 22), target("192.0.2.10", 443)})
+	if got := job.Task("probe").Args["target"]; !got.RawEquals(wantTargets) {
+		t.Errorf("targets = %#v", got)
+	}
+}
