@@ -136,6 +136,23 @@ func TestOutputsFeedArgs(t *testing.T) {
 			}
 		}
 	}
+	// Nor anywhere else in the run directory: the hub's store included.
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte("hunter2")) || bytes.Contains(b, []byte("default-secret-value")) {
+			t.Errorf("%s holds the sensitive value", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(mustRead(t, filepath.Join(dir, "results.json")), `"secret": "(sensitive)"`) {
 		t.Errorf("results.json does not show the sensitive variable as (sensitive)")
 	}
