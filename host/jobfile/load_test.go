@@ -264,8 +264,8 @@ func TestLoadBad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) < 15 {
-		t.Fatalf("found %d bad jobfiles, want at least 15", len(files))
+	if len(files) < 45 {
+		t.Fatalf("found %d bad jobfiles, want at least 45", len(files))
 	}
 	tests := make(map[string]struct{ file, golden string })
 	for _, file := range files {
