@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/gocty"
@@ -285,11 +286,18 @@ type OutputRef struct {
 // taskRefs reads the task.ID... references of expr: each referenced task
 // instance is returned as a dependency, and each output reference in refs.
 func (l *loader) taskRefs(expr hcl.Expression) (deps []string, refs []OutputRef, diags hcl.Diagnostics) {
+	// task.X[KEY].output.NAME with KEY an expression (each.key): the key
+	// is known here, so the instance is too.
+	indexed := l.indexedTaskRefs(expr)
 	for _, tr := range expr.Variables() {
 		if tr.RootName() != "task" {
 			continue
 		}
 		rng := tr.SourceRange()
+		if ix, ok := indexed[rng]; ok {
+			tr = ix.traversal
+			rng = ix.rng
+		}
 		ids, rest, moreDiags := l.resolveTaskTraversal(tr, "Reference to unknown task")
 		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() {
@@ -530,5 +538,55 @@ func sortedKeys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// indexedRef is a reference task.X[KEY]... whose KEY is an expression,
+// rewritten as the traversal it amounts to once KEY is evaluated.
+type indexedRef struct {
+	traversal hcl.Traversal
+	rng       hcl.Range
+}
+
+// indexedTaskRefs finds the references task.X[KEY]... in expr whose KEY is
+// not a constant but can be evaluated now (each.key, count.index, a
+// variable), by the range of their task.X part.
+func (l *loader) indexedTaskRefs(expr hcl.Expression) map[hcl.Range]indexedRef {
+	se, ok := expr.(hclsyntax.Expression)
+	if !ok {
+		return nil
+	}
+	var out map[hcl.Range]indexedRef
+	add := func(ix *hclsyntax.IndexExpr, after hcl.Traversal, rng hcl.Range) {
+		st, ok := ix.Collection.(*hclsyntax.ScopeTraversalExpr)
+		if !ok || st.Traversal.RootName() != "task" || len(st.Traversal) != 2 {
+			return
+		}
+		key, diags := ix.Key.Value(l.ctx)
+		if diags.HasErrors() || !key.IsWhollyKnown() || key.IsNull() {
+			return
+		}
+		key, _ = key.Unmark()
+		tr := append(append(append(hcl.Traversal{}, st.Traversal...), hcl.TraverseIndex{Key: key, SrcRange: ix.Key.Range()}), after...)
+		if out == nil {
+			out = map[hcl.Range]indexedRef{}
+		}
+		out[st.Traversal.SourceRange()] = indexedRef{traversal: tr, rng: rng}
+	}
+	_ = hclsyntax.VisitAll(se, func(n hclsyntax.Node) hcl.Diagnostics {
+		switch e := n.(type) {
+		case *hclsyntax.RelativeTraversalExpr:
+			if ix, ok := e.Source.(*hclsyntax.IndexExpr); ok {
+				add(ix, e.Traversal, e.Range())
+			}
+		case *hclsyntax.IndexExpr:
+			if st, ok := e.Collection.(*hclsyntax.ScopeTraversalExpr); ok {
+				if _, done := out[st.Traversal.SourceRange()]; !done {
+					add(e, nil, e.Range())
+				}
+			}
+		}
+		return nil
+	})
 	return out
 }

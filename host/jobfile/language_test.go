@@ -258,6 +258,12 @@ task "follow" {
   task       = "f"
   depends_on = [task.ping[each.key]]
 }
+task "pair" {
+  for_each = toset(["r1", "r2"])
+  pack     = "p"
+  task     = "pair"
+  args     = { peer = task.ping[each.key].output.addr, n = task.load[1].output.n }
+}
 task "strings" {
   pack       = "p"
   task       = "s"
@@ -294,10 +300,19 @@ task "probe" {
 	want := map[string][]string{
 		`ping["r1"]`: nil, `ping["r2"]`: nil, "load[0]": nil, "load[1]": nil, "probe": nil,
 		`follow["r1"]`: {`ping["r1"]`}, `follow["r2"]`: {`ping["r2"]`},
-		"strings": {`ping["r2"]`, "load[0]", "load[1]"},
+		"strings":    {`ping["r2"]`, "load[0]", "load[1]"},
+		`pair["r1"]`: {`ping["r1"]`, "load[1]"},
+		`pair["r2"]`: {`ping["r2"]`, "load[1]"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("dependencies (-want +got):\n%s", diff)
+	}
+	var refs []string
+	for _, r := range job.Task(`pair["r2"]`).OutputRefs {
+		refs = append(refs, fmt.Sprintf("%v.%s", r.Tasks, r.Name))
+	}
+	if diff := cmp.Diff([]string{`[ping["r2"]].addr`, "[load[1]].n"}, refs); diff != "" {
+		t.Errorf("output refs (-want +got):\n%s", diff)
 	}
 	if got := job.Task("load[1]").Args["rate"].AsString(); got != "200M" {
 		t.Errorf("rate = %q", got)
