@@ -1,6 +1,7 @@
 # taskhost: build, try the demo, test.
 #   make demo   build taskhost and the example packs, then run jobs/demo.hcl
-#   make test   everything CI checks: format, vet, the whole test suite with -race
+#   make test   everything CI checks: format, vet, the whole test suite with -race,
+#               and 15 s of fuzzing the jobfile loader
 #   make bench  the benchmarks of bench/, each against its floor or peer (docs/performance.md)
 
 GO      ?= go
@@ -24,6 +25,7 @@ lint:
 
 test: lint
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -run '^$$' -fuzz FuzzLoadSource -fuzztime 15s ./host/jobfile
 
 bench:
 	$(GO) test ./bench -run '^$$' -bench . -benchtime 3x -timeout 60m

@@ -117,6 +117,9 @@ func (sv *server) Describe(context.Context, *packv1.DescribeRequest) (*packv1.De
 		for _, a := range t.Args {
 			ts.Args = append(ts.Args, &packv1.ArgSpec{Name: a.Name, TypeJson: a.Type, Doc: a.Doc, Required: a.Required})
 		}
+		for _, o := range t.Outputs {
+			ts.Outputs = append(ts.Outputs, &packv1.OutputSpec{Name: o.Name, Doc: o.Doc})
+		}
 		out.Tasks = append(out.Tasks, ts)
 	}
 	return out, nil
@@ -151,7 +154,8 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 		return nil, err
 	}
 	defer em.close()
-	rs := &runState{taskID: req.GetTaskId(), emit: em, pid: os.Getpid(), log: lf, hub: req.GetHub(), logDir: req.GetLogDir(), conn: em.nc}
+	rs := &runState{taskID: req.GetTaskId(), emit: em, pid: os.Getpid(), log: lf, hub: req.GetHub(), logDir: req.GetLogDir(), conn: em.nc,
+		outputs: newOutputs(td)}
 	r, reason := td.run(ctx, req.GetArgsJson(), rs, logger)
 
 	// The events must reach the hub even when ctx is already cancelled:
@@ -162,7 +166,7 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 	if err != nil {
 		logger.Error("not every result event reached the hub", "error", err)
 	}
-	return &packv1.RunResponse{Result: r.String(), Reason: reason, LastSeq: last}, nil
+	return &packv1.RunResponse{Result: r.String(), Reason: reason, LastSeq: last, Outputs: rs.outputs.snapshot()}, nil
 }
 
 // cli is the command line of a pack started by hand.
@@ -284,7 +288,7 @@ func (s *Set) cliRun(args []string, stdout, stderr io.Writer) int {
 		em.sink = bufio.NewWriter(f)
 		defer em.sink.Flush()
 	}
-	rs = &runState{taskID: td.name, emit: em, pid: os.Getpid()}
+	rs = &runState{taskID: td.name, emit: em, pid: os.Getpid(), outputs: newOutputs(td)}
 	r, reason := td.run(ctx, argsJSON, rs, logger)
 
 	switch {
@@ -293,10 +297,11 @@ func (s *Set) cliRun(args []string, stdout, stderr io.Writer) int {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(struct {
-			Task     string         `json:"task"`
-			Result   report.Outcome `json:"result"`
-			Sections []*report.Node `json:"sections"`
-		}{td.name, report.Outcome{Value: r, Reason: reason}, em.tree.Sections})
+			Task     string            `json:"task"`
+			Result   report.Outcome    `json:"result"`
+			Outputs  map[string]rawOut `json:"outputs,omitempty"`
+			Sections []*report.Node    `json:"sections"`
+		}{td.name, report.Outcome{Value: r, Reason: reason}, rawOutputs(rs.outputs.snapshot()), em.tree.Sections})
 	default:
 		report.WriteText(stdout, td.name, r, reason, em.tree.Sections)
 	}

@@ -29,6 +29,8 @@ type taskDef struct {
 	typ   reflect.Type
 	specs []argSpec
 	fn    func(t *T, args reflect.Value)
+	// outputs are declared with DeclareOutputs.
+	outputs []Output
 }
 
 // NewSet makes an empty pack. version should be a semantic version
@@ -79,6 +81,8 @@ type TaskInfo struct {
 	Name string    `json:"name"`
 	Doc  string    `json:"doc,omitempty"`
 	Args []ArgInfo `json:"args"`
+	// Outputs are the outputs the task may set (see DeclareOutputs).
+	Outputs []OutputInfo `json:"outputs,omitempty"`
 }
 
 // ArgInfo describes one argument of a task. Type is go-cty's JSON encoding
@@ -97,6 +101,9 @@ func (s *Set) Describe() Description {
 		ti := TaskInfo{Name: td.name, Doc: td.doc, Args: []ArgInfo{}}
 		for _, a := range td.specs {
 			ti.Args = append(ti.Args, ArgInfo{Name: a.Name, Type: typeJSON(a.Type), Doc: a.Doc, Required: a.Required})
+		}
+		for _, o := range td.outputs {
+			ti.Outputs = append(ti.Outputs, OutputInfo(o))
 		}
 		d.Tasks = append(d.Tasks, ti)
 	}

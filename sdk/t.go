@@ -76,6 +76,9 @@ type runState struct {
 	// hub and logDir are handed on to child processes.
 	hub    *packv1.Hub
 	logDir string
+	// outputs holds what the task sets with SetOutput; nil in a child
+	// process.
+	outputs *outputs
 	// conn is the connection to the hub, nil without a host.
 	conn *nats.Conn
 	// state is the run's shared state, opened on first use.

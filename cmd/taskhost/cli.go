@@ -63,11 +63,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// terraformFlags accepts -var with one dash, as Terraform users type it.
+// terraformFlags accepts -var, -var-file and -check with one dash, as
+// Terraform users type them.
 func terraformFlags(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		if a == "-var" || strings.HasPrefix(a, "-var=") {
+		if a == "-var" || strings.HasPrefix(a, "-var=") || a == "-var-file" || strings.HasPrefix(a, "-var-file=") || a == "-check" {
 			a = "-" + a
 		}
 		out[i] = a
@@ -85,17 +86,19 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout, stderr), newPacksCmd(stdout, stderr),
-		newResultsCmd(stdout, stderr), newLogsCmd(stdout))
+		newResultsCmd(stdout, stderr), newLogsCmd(stdout), newFmtCmd(stdout, stderr))
 	return root
 }
 
 // jobOptions are the flags shared by run and validate.
 type jobOptions struct {
-	vars []string
+	vars     []string
+	varFiles []string
 }
 
 func (o *jobOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&o.vars, "var", nil, "set a variable: NAME=VALUE (repeatable; -var works too)")
+	cmd.Flags().StringArrayVar(&o.varFiles, "var-file", nil, "read variables from a file, HCL or .json (repeatable; later files win; -var wins over files)")
 }
 
 func (o *jobOptions) varMap() (map[string]string, error) {
@@ -118,11 +121,11 @@ func (o *jobOptions) validate(ctx context.Context, path string, stderr io.Writer
 	if err != nil {
 		return nil, err
 	}
-	check := runner.Validate
+	check := runner.ValidateWith
 	if forRun {
-		check = runner.Prepare
+		check = runner.PrepareWith
 	}
-	plan, diags := check(ctx, path, vars)
+	plan, diags := check(ctx, path, jobfile.Options{Vars: vars, VarFiles: o.varFiles, Environ: os.Environ()})
 	if len(diags) > 0 {
 		_ = jobfile.WriteDiagnostics(stderr, nil, diags)
 	}
@@ -147,6 +150,7 @@ func countErrors(diags hcl.Diagnostics) string {
 
 type runOptions struct {
 	jobOptions
+	selectOptions
 	runsDir      string
 	json         bool
 	dropEvery    int
@@ -169,6 +173,7 @@ Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
 		},
 	}
 	o.addFlags(cmd)
+	o.addSelectFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print each event of the run as a JSON object, one per line, on stdout (the summary goes to stderr)")
 	// A fault for taskhost's own tests of reconnection; hidden from help.
@@ -185,6 +190,9 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 	}
 	plan, err := o.validate(ctx, path, stderr, true)
 	if err != nil {
+		return err
+	}
+	if done, err := o.selectTasks(plan, stdout, stderr); done || err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -209,7 +217,7 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		Out:          stdout,
 		DropEvery:    o.dropEvery,
 		DropInterval: o.dropInterval,
-		Cmdline:      strings.Join(os.Args, " "),
+		Cmdline:      strings.Join(plan.Job.RedactArgs(os.Args), " "),
 	}
 	summary := stdout
 	if o.json {

@@ -12,13 +12,18 @@ import (
 // or the task itself, and cycles among the tasks.
 func (l *loader) checkDependencies(job *Job) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	ids := make([]string, len(job.Tasks))
-	for i, t := range job.Tasks {
-		ids[i] = t.ID
+	ids := make([]string, 0, len(job.Tasks)+len(l.baseNames))
+	for _, t := range job.Tasks {
+		ids = append(ids, t.ID)
+	}
+	for _, name := range l.baseNames {
+		if tb := l.bases[name]; tb != nil && tb.expanded() {
+			ids = append(ids, name)
+		}
 	}
 	for _, task := range job.Tasks {
 		for _, dep := range task.DependsOn {
-			rng := l.dependsOnExprs[task.ID][dep].Range()
+			rng := l.depRanges[task.ID][dep]
 			switch {
 			case dep == task.ID:
 				diags = append(diags, &hcl.Diagnostic{
@@ -72,7 +77,7 @@ func (l *loader) checkCycles(job *Job) hcl.Diagnostics {
 					Severity: hcl.DiagError,
 					Summary:  "Dependency cycle",
 					Detail:   fmt.Sprintf("Tasks cannot depend on each other in a cycle: %s.", strings.Join(cycle, " -> ")),
-					Subject:  l.dependsOnAttrs[dep].Range.Ptr(),
+					Subject:  l.depAttrOf(dep, job).Ptr(),
 				})
 			}
 		}
@@ -86,4 +91,12 @@ func (l *loader) checkCycles(job *Job) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// depAttrOf is the range of the attribute holding id's dependencies.
+func (l *loader) depAttrOf(id string, job *Job) hcl.Range {
+	if rng, ok := l.depAttr[id]; ok {
+		return rng
+	}
+	return job.Task(id).DeclRange
 }

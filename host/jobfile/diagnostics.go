@@ -115,3 +115,31 @@ func contextOf(f *hcl.File, offset int) string {
 	}
 	return ""
 }
+
+// dedupe drops the diagnostics that repeat an earlier one exactly: the
+// instances of a task made with count or for_each share their source, so
+// a problem in it would otherwise be reported once per instance.
+func dedupe(diags hcl.Diagnostics) hcl.Diagnostics {
+	if len(diags) < 2 {
+		return diags
+	}
+	type key struct {
+		sev             hcl.DiagnosticSeverity
+		summary, detail string
+		subject         hcl.Range
+	}
+	seen := make(map[key]bool, len(diags))
+	out := diags[:0:0]
+	for _, d := range diags {
+		k := key{sev: d.Severity, summary: d.Summary, detail: d.Detail}
+		if d.Subject != nil {
+			k.subject = *d.Subject
+		}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, d)
+	}
+	return out
+}

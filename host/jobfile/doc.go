@@ -25,8 +25,16 @@
 //	  depends_on = [task.setup]
 //	}
 //
-// Load parses a jobfile and checks everything that can be checked without
-// starting any pack. Once the packs have described themselves, CheckArgs
+// A task block with count or for_each makes several tasks (ping[0],
+// ping["r1"]); a task's args may read another task's outputs as
+// task.ID.output.NAME, which makes it a dependency and defers that
+// argument: Task.EvalDeferred evaluates it once the outputs are known, and
+// MergeArgs adds it to the checked args. See docs/jobfile.md for the
+// language.
+//
+// Load (or LoadWith, with variable values from -var, -var-file and the
+// environment) parses a jobfile and checks everything that can be checked
+// without starting any pack. Once the packs have described themselves, CheckArgs
 // checks each task's arguments against its pack's schema and encodes them
 // as JSON. All problems are reported as hcl.Diagnostics; WriteDiagnostics
 // renders them with source snippets.

@@ -44,6 +44,53 @@ task "b" {
 }
 `))
 
+	// And one using locals, functions, expansion, args blocks with dynamic
+	// blocks, and outputs.
+	f.Add([]byte(`variable "devs" {
+  type    = map(string)
+  default = { r1 = "a", r2 = "b" }
+  validation {
+    condition     = length(var.devs) > 0
+    error_message = "none"
+  }
+}
+variable "pw" {
+  default   = "x"
+  sensitive = true
+}
+locals {
+  names = sort(keys(var.devs))
+  n     = try(tonumber("z"), length(local.names))
+}
+job "j" {}
+pack "p" { path = "p" }
+task "s" {
+  pack = "p"
+  task = "s"
+  args = { pw = var.pw }
+}
+task "c" {
+  for_each = var.devs
+  pack     = "p"
+  task     = "c"
+  args     = { a = task.s.output.addr, d = each.value }
+}
+task "n" {
+  count      = local.n
+  pack       = "p"
+  task       = "n"
+  depends_on = [task.c[local.names[0]], task.c]
+  args {
+    dynamic "t" {
+      for_each = local.names
+      content {
+        name = t.value
+      }
+    }
+  }
+}
+`))
+
 	f.Fuzz(func(t *testing.T, src []byte) {
 		job, diags := jobfile.LoadSource("fuzz.hcl", src, nil)
 		if (job == nil) != diags.HasErrors() {

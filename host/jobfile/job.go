@@ -32,6 +32,10 @@ type Job struct {
 	// Variables holds the resolved value of every declared variable.
 	Variables map[string]cty.Value
 
+	// Sensitive holds the names of the sensitive variables: their values
+	// are never shown (see RedactedSource and RedactArgs).
+	Sensitive map[string]bool
+
 	// State holds the initial values of the run's shared state, from the
 	// state block; nil when there is none.
 	State map[string]cty.Value
@@ -44,6 +48,11 @@ type Job struct {
 
 	// DeclRange is the range of the job block's header.
 	DeclRange hcl.Range
+
+	// byID indexes Tasks by id; redact holds the ranges of Source that
+	// RedactedSource hides.
+	byID   map[string]int
+	redact []hcl.Range
 }
 
 // Pack is a plugin executable that serves tasks.
@@ -64,8 +73,16 @@ type Pack struct {
 
 // Task is one task of the job, run by a pack.
 type Task struct {
-	// ID is the label of the task block, unique in the job.
+	// ID is the task's id, unique in the job: the label of the task
+	// block, followed for a block with count or for_each by the index or
+	// key, as in ping[0] or ping["r1"].
 	ID string
+
+	// Name is the label of the task block.
+	Name string
+
+	// Key is count.index or each.key of an expanded task, else cty.NilVal.
+	Key cty.Value
 
 	// Pack is the name of the pack block that serves the task.
 	Pack string
@@ -83,6 +100,14 @@ type Task struct {
 	// ArgsRange is the range of the args attribute, or DeclRange when
 	// there is none.
 	ArgsRange hcl.Range
+
+	// Deferred holds the arguments that use other tasks' outputs, by
+	// name: they are evaluated by EvalDeferred when the task is about to
+	// start, and are not in Args.
+	Deferred map[string]hcl.Expression
+
+	// OutputRefs are the references to other tasks' outputs in Deferred.
+	OutputRefs []OutputRef
 
 	// DependsOn lists the ids of the tasks that must finish first, in the
 	// order written and without duplicates.
@@ -106,10 +131,18 @@ type Task struct {
 
 	// TaskRange is the range of the task attribute's value.
 	TaskRange hcl.Range
+
+	// ctx is the context the task's expressions were evaluated in, and
+	// scope resolves task.ID references in Deferred.
+	ctx   *hcl.EvalContext
+	scope *refScope
 }
 
 // Task returns the task with the given id, or nil if there is none.
 func (j *Job) Task(id string) *Task {
+	if i, ok := j.byID[id]; ok && i < len(j.Tasks) && j.Tasks[i].ID == id {
+		return j.Tasks[i]
+	}
 	for _, t := range j.Tasks {
 		if t.ID == id {
 			return t

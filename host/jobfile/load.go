@@ -24,6 +24,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "state"},
 		{Type: "pack", LabelNames: []string{"name"}},
 		{Type: "task", LabelNames: []string{"id"}},
+		{Type: "locals"},
 	},
 }
 
@@ -51,6 +52,11 @@ var taskSchema = &hcl.BodySchema{
 		{Name: "timeout"},
 		{Name: "grace"},
 		{Name: "retries"},
+		{Name: "count"},
+		{Name: "for_each"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "args"},
 	},
 }
 
@@ -58,17 +64,27 @@ var taskSchema = &hcl.BodySchema{
 var validTaskID = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
 // Load reads, parses, and checks the jobfile at path, using vars (from
-// -var name=value on the command line) for its variables.
+// -var name=value on the command line) for its variables. It is LoadWith
+// with only Options.Vars.
+func Load(path string, vars map[string]string) (*Job, hcl.Diagnostics) {
+	return LoadWith(path, Options{Vars: vars})
+}
+
+// LoadWith reads, parses, and checks the jobfile at path, with the
+// variable values of opts.
 //
 // The diagnostics include syntax errors; unknown blocks and attributes; a
-// missing or duplicate job block; duplicate pack, task, and variable names;
-// invalid task ids; bad durations; max_parallel below 1; tasks naming an
-// undeclared pack; depends_on naming an undeclared task or the task itself;
-// cycles in depends_on; args that are not an object; and args values that
-// are not wholly known.
+// missing or duplicate job block; duplicate pack, task, variable and local
+// names; variables without a value, of the wrong type, or failing their
+// validation; invalid task ids, count and for_each; bad durations;
+// max_parallel below 1; tasks naming an undeclared pack; depends_on and
+// task references naming an undeclared task or the task itself; cycles;
+// args that are not an object; and args values that are not wholly known
+// (other than those using task outputs, which are evaluated when their
+// task starts).
 //
-// Load returns a nil *Job when there are errors.
-func Load(path string, vars map[string]string) (*Job, hcl.Diagnostics) {
+// LoadWith returns a nil *Job when there are errors.
+func LoadWith(path string, opts Options) (*Job, hcl.Diagnostics) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
@@ -77,12 +93,17 @@ func Load(path string, vars map[string]string) (*Job, hcl.Diagnostics) {
 			Detail:   fmt.Sprintf("Cannot read %s: %s.", path, err),
 		}}
 	}
-	return LoadSource(path, src, vars)
+	return LoadSourceWith(path, src, opts)
 }
 
 // LoadSource is Load on a jobfile already read. The filename is used in
 // diagnostic ranges and to resolve relative pack paths.
 func LoadSource(filename string, src []byte, vars map[string]string) (*Job, hcl.Diagnostics) {
+	return LoadSourceWith(filename, src, Options{Vars: vars})
+}
+
+// LoadSourceWith is LoadWith on a jobfile already read.
+func LoadSourceWith(filename string, src []byte, opts Options) (*Job, hcl.Diagnostics) {
 	file, diags := hclparse.NewParser().ParseHCL(src, filename)
 	if diags.HasErrors() {
 		return nil, diags
@@ -106,21 +127,43 @@ func LoadSource(filename string, src []byte, vars map[string]string) (*Job, hcl.
 		Source: src,
 	}
 	l := &loader{
-		dir:            filepath.Dir(absFile),
-		dependsOnAttrs: make(map[string]*hcl.Attribute),
-		dependsOnExprs: make(map[string]map[string]hcl.Expression),
+		dir:       filepath.Dir(absFile),
+		bases:     map[string]*taskBlock{},
+		depRanges: map[string]map[string]hcl.Range{},
+		depAttr:   map[string]hcl.Range{},
 	}
 
-	var varBlocks hcl.Blocks
+	var varBlocks, localBlocks, taskBlocks hcl.Blocks
 	for _, block := range content.Blocks {
-		if block.Type == "variable" {
+		switch block.Type {
+		case "variable":
 			varBlocks = append(varBlocks, block)
+		case "locals":
+			localBlocks = append(localBlocks, block)
+		case "task":
+			taskBlocks = append(taskBlocks, block)
 		}
 	}
-	job.Variables, moreDiags = decodeVariables(varBlocks, vars)
+	vars, declared, moreDiags := decodeVariables(varBlocks, opts)
 	diags = append(diags, moreDiags...)
 	l.varsOK = !moreDiags.HasErrors()
-	l.ctx = evalContext(job.Variables)
+	job.Variables = make(map[string]cty.Value, len(vars))
+	for name, v := range vars {
+		job.Variables[name], _ = v.Unmark()
+		if d := declared[name]; d != nil && d.Sensitive {
+			if job.Sensitive == nil {
+				job.Sensitive = map[string]bool{}
+			}
+			job.Sensitive[name] = true
+			if d.HasDefault {
+				job.redact = append(job.redact, d.DefaultRange)
+			}
+		}
+	}
+	locals, moreDiags := l.decodeLocals(localBlocks, vars)
+	diags = append(diags, moreDiags...)
+	l.varsOK = l.varsOK && !moreDiags.HasErrors()
+	l.ctx = evalContext(vars, locals, l.dir)
 
 	var jobBlock *hcl.Block
 	for _, block := range content.Blocks {
@@ -152,19 +195,6 @@ func LoadSource(filename string, src []byte, vars map[string]string) (*Job, hcl.
 			job.Packs = append(job.Packs, pack)
 		case "state":
 			diags = append(diags, l.decodeState(block, job)...)
-		case "task":
-			task, moreDiags := l.decodeTask(block)
-			diags = append(diags, moreDiags...)
-			if prev := job.Task(task.ID); prev != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Duplicate task id",
-					Detail:   fmt.Sprintf("A task with id %q was already declared at %s.", task.ID, prev.DeclRange),
-					Subject:  block.LabelRanges[0].Ptr(),
-				})
-				continue
-			}
-			job.Tasks = append(job.Tasks, task)
 		}
 	}
 	if jobBlock == nil {
@@ -176,13 +206,52 @@ func LoadSource(filename string, src []byte, vars map[string]string) (*Job, hcl.
 		})
 	}
 
+	diags = append(diags, l.decodeTasks(taskBlocks, job)...)
 	diags = append(diags, l.checkPacks(job)...)
 	diags = append(diags, l.checkDependencies(job)...)
 
+	diags = dedupe(diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	return job, diags
+}
+
+// decodeTasks expands the task blocks and decodes every instance, in file
+// order, with task.ID references resolved.
+func (l *loader) decodeTasks(blocks hcl.Blocks, job *Job) hcl.Diagnostics {
+	tbs, diags := l.readTaskBlocks(blocks)
+	l.scope = &refScope{bases: l.bases}
+	objs := make(map[string]cty.Value, len(tbs))
+	unknown := func(string) cty.Value { return cty.DynamicVal }
+	for _, tb := range tbs {
+		if tb.failed {
+			objs[tb.base] = cty.DynamicVal
+			continue
+		}
+		objs[tb.base] = taskObject(tb, unknown)
+	}
+	vars := make(map[string]cty.Value, len(l.ctx.Variables)+1)
+	for k, v := range l.ctx.Variables {
+		vars[k] = v
+	}
+	vars["task"] = cty.ObjectVal(objs)
+	base := &hcl.EvalContext{Variables: vars, Functions: l.ctx.Functions}
+	l.ctx, l.base = base, base
+	job.byID = make(map[string]int)
+	for _, tb := range tbs {
+		for i := range tb.ids {
+			task, moreDiags := l.decodeTask(tb, i)
+			diags = append(diags, moreDiags...)
+			if _, dup := job.byID[task.ID]; dup {
+				// Only possible through a for_each key equal to another's.
+				continue
+			}
+			job.byID[task.ID] = len(job.Tasks)
+			job.Tasks = append(job.Tasks, task)
+		}
+	}
+	return diags
 }
 
 // validStateKey matches the keys of the run's shared state: dot-separated
@@ -240,18 +309,30 @@ type loader struct {
 	// dir is the absolute directory of the jobfile.
 	dir string
 
-	// ctx evaluates expressions.
-	ctx *hcl.EvalContext
+	// ctx evaluates expressions: base, or the context of the task
+	// instance being decoded.
+	ctx  *hcl.EvalContext
+	base *hcl.EvalContext
 
-	// varsOK is false when a variable failed to resolve. Such variables
-	// are unknown, and values depending on them are skipped silently
-	// rather than reported again.
+	// varsOK is false when a variable or local failed to resolve. Such
+	// values are unknown, and values depending on them are skipped
+	// silently rather than reported again.
 	varsOK bool
 
-	// dependsOnAttrs holds each task's depends_on attribute, and
-	// dependsOnExprs the expression of each of its dependencies, by task id.
-	dependsOnAttrs map[string]*hcl.Attribute
-	dependsOnExprs map[string]map[string]hcl.Expression
+	// bases holds each task block by its label, and baseNames the labels
+	// in file order.
+	bases     map[string]*taskBlock
+	baseNames []string
+	scope     *refScope
+	// refFailed is set when a reference named a task whose count or
+	// for_each failed: what uses it is not reported again.
+	refFailed bool
+
+	// depRanges holds, by task id, the range of the expression that makes
+	// each of its dependencies; depAttr the range of the attribute that
+	// holds them (depends_on, else args).
+	depRanges map[string]map[string]hcl.Range
+	depAttr   map[string]hcl.Range
 }
 
 func (l *loader) decodeJob(block *hcl.Block, job *Job) hcl.Diagnostics {
@@ -311,28 +392,27 @@ func (l *loader) decodePack(block *hcl.Block) (*Pack, hcl.Diagnostics) {
 	return pack, diags
 }
 
-func (l *loader) decodeTask(block *hcl.Block) (*Task, hcl.Diagnostics) {
+// decodeTask decodes instance i of the task block tb.
+func (l *loader) decodeTask(tb *taskBlock, i int) (*Task, hcl.Diagnostics) {
+	block, content := tb.block, tb.content
 	task := &Task{
-		ID:        block.Labels[0],
+		ID:        tb.ids[i],
+		Name:      tb.base,
 		Args:      make(map[string]cty.Value),
 		ArgRanges: make(map[string]hcl.Range),
 		ArgsRange: block.DefRange,
 		DeclRange: block.DefRange,
 	}
-
-	var diags hcl.Diagnostics
-	if !validTaskID.MatchString(task.ID) {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid task id",
-			Detail:   "A task id must start with a letter or underscore and contain only letters, digits, underscores, and dashes.",
-			Subject:  block.LabelRanges[0].Ptr(),
-		})
+	if tb.expanded() {
+		task.Key = tb.keys[i]
 	}
+	l.ctx = instanceContext(l.base, tb, i)
+	defer func() { l.ctx = l.base }()
+	task.ctx = l.ctx
+	task.scope = l.scope
+	l.depRanges[task.ID] = map[string]hcl.Range{}
 
-	content, moreDiags := block.Body.Content(taskSchema)
-	diags = append(diags, moreDiags...)
-
+	var diags, moreDiags hcl.Diagnostics
 	if attr, ok := content.Attributes["pack"]; ok {
 		task.PackRange = attr.Expr.Range()
 		task.Pack, _, moreDiags = l.evalString(attr)
@@ -343,11 +423,25 @@ func (l *loader) decodeTask(block *hcl.Block) (*Task, hcl.Diagnostics) {
 		task.Task, _, moreDiags = l.evalString(attr)
 		diags = append(diags, moreDiags...)
 	}
+	argsBlocks := content.Blocks.OfType("args")
 	if attr, ok := content.Attributes["args"]; ok {
 		task.ArgsRange = attr.Range
+		l.depAttr[task.ID] = attr.Range
 		diags = append(diags, l.decodeArgs(attr, task)...)
+		if len(argsBlocks) > 0 {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate args",
+				Detail:   "A task takes an args attribute or an args block, not both.",
+				Subject:  argsBlocks[0].DefRange.Ptr(),
+			})
+		}
+	} else if len(argsBlocks) > 0 {
+		task.ArgsRange = argsBlocks[0].DefRange
+		diags = append(diags, l.decodeArgsBlocks(argsBlocks, task)...)
 	}
 	if attr, ok := content.Attributes["depends_on"]; ok {
+		l.depAttr[task.ID] = attr.Range
 		diags = append(diags, l.decodeDependsOn(attr, task)...)
 	}
 	if attr, ok := content.Attributes["timeout"]; ok {
@@ -365,14 +459,34 @@ func (l *loader) decodeTask(block *hcl.Block) (*Task, hcl.Diagnostics) {
 	return task, diags
 }
 
+// addDependency records that task depends on id, made by the expression
+// at rng.
+func (l *loader) addDependency(task *Task, id string, rng hcl.Range) {
+	if _, dup := l.depRanges[task.ID][id]; dup {
+		return
+	}
+	l.depRanges[task.ID][id] = rng
+	task.DependsOn = append(task.DependsOn, id)
+}
+
 // decodeArgs fills task.Args and task.ArgRanges from the args attribute.
 // An object constructor gives each argument its own range; any other
 // expression must evaluate to an object or map, and all its arguments
-// share the expression's range.
+// share the expression's range. An argument that uses task outputs is
+// kept in task.Deferred, and the tasks it reads are dependencies.
 func (l *loader) decodeArgs(attr *hcl.Attribute, task *Task) hcl.Diagnostics {
 	pairs, mapDiags := hcl.ExprMap(attr.Expr)
 	if mapDiags.HasErrors() {
-		return l.decodeArgsValue(attr, task)
+		deps, _, diags := l.taskRefs(attr.Expr)
+		if len(deps) > 0 {
+			return append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid args",
+				Detail:   "Args that use other tasks must be an object written in place, like { addr = task.setup.output.addr }, so that each argument can wait for its tasks.",
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		}
+		return append(diags, l.decodeArgsValue(attr, task)...)
 	}
 
 	var diags hcl.Diagnostics
@@ -382,6 +496,7 @@ func (l *loader) decodeArgs(attr *hcl.Attribute, task *Task) hcl.Diagnostics {
 		if moreDiags.HasErrors() || !keyVal.IsKnown() {
 			continue
 		}
+		keyVal, _ = keyVal.Unmark()
 		if keyVal.IsNull() || !keyVal.Type().Equals(cty.String) {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -402,9 +517,27 @@ func (l *loader) decodeArgs(attr *hcl.Attribute, task *Task) hcl.Diagnostics {
 			continue
 		}
 
+		l.refFailed = false
+		deps, refs, moreDiags := l.taskRefs(pair.Value)
+		diags = append(diags, moreDiags...)
+		if moreDiags.HasErrors() || l.refFailed {
+			continue
+		}
 		val, moreDiags := pair.Value.Value(l.ctx)
 		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() {
+			continue
+		}
+		if len(deps) > 0 {
+			for _, id := range deps {
+				l.addDependency(task, id, pair.Value.Range())
+			}
+			task.OutputRefs = append(task.OutputRefs, refs...)
+			if task.Deferred == nil {
+				task.Deferred = map[string]hcl.Expression{}
+			}
+			task.Deferred[name] = pair.Value
+			task.ArgRanges[name] = pair.Value.Range()
 			continue
 		}
 		if !val.IsWhollyKnown() {
@@ -413,7 +546,7 @@ func (l *loader) decodeArgs(attr *hcl.Attribute, task *Task) hcl.Diagnostics {
 			}
 			continue
 		}
-		task.Args[name] = val
+		task.Args[name], _ = val.UnmarkDeep()
 		task.ArgRanges[name] = pair.Value.Range()
 	}
 	return diags
@@ -428,6 +561,7 @@ func (l *loader) decodeArgsValue(attr *hcl.Attribute, task *Task) hcl.Diagnostic
 	if !val.IsKnown() && !l.varsOK {
 		return diags
 	}
+	val, _ = val.UnmarkDeep()
 	ty := val.Type()
 	if val.IsNull() || !(ty.IsObjectType() || ty.IsMapType()) {
 		return append(diags, &hcl.Diagnostic{
@@ -464,50 +598,22 @@ func notWhollyKnown(name string, rng hcl.Range) *hcl.Diagnostic {
 	}
 }
 
-// decodeDependsOn fills task.DependsOn from the depends_on attribute, a
-// list of task.<id> references or task id strings.
+// decodeDependsOn adds to task.DependsOn from the depends_on attribute, a
+// list of task references (task.setup, task.ping["r1"], task.ping for
+// every instance) or task id strings.
 func (l *loader) decodeDependsOn(attr *hcl.Attribute, task *Task) hcl.Diagnostics {
 	exprs, diags := hcl.ExprList(attr.Expr)
 	if diags.HasErrors() {
 		return diags
 	}
-	l.dependsOnAttrs[task.ID] = attr
-	elems := make(map[string]hcl.Expression)
-	l.dependsOnExprs[task.ID] = elems
 	for _, expr := range exprs {
-		id, ok := dependencyID(expr)
-		if !ok {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid dependency",
-				Detail:   `A dependency must be a task reference like task.setup, or a task id string like "setup".`,
-				Subject:  expr.Range().Ptr(),
-			})
-			continue
+		ids, moreDiags := l.dependencyIDs(expr)
+		diags = append(diags, moreDiags...)
+		for _, id := range ids {
+			l.addDependency(task, id, expr.Range())
 		}
-		if _, dup := elems[id]; dup {
-			continue
-		}
-		elems[id] = expr
-		task.DependsOn = append(task.DependsOn, id)
 	}
 	return diags
-}
-
-// dependencyID returns the task id that one element of depends_on names.
-func dependencyID(expr hcl.Expression) (string, bool) {
-	if traversal, diags := hcl.AbsTraversalForExpr(expr); !diags.HasErrors() {
-		if len(traversal) != 2 || traversal.RootName() != "task" {
-			return "", false
-		}
-		attr, ok := traversal[1].(hcl.TraverseAttr)
-		return attr.Name, ok
-	}
-	val, diags := expr.Value(nil)
-	if diags.HasErrors() || !val.IsKnown() || val.IsNull() || !val.Type().Equals(cty.String) {
-		return "", false
-	}
-	return val.AsString(), true
 }
 
 // checkPacks reports tasks that name an undeclared pack.
@@ -550,6 +656,14 @@ func (l *loader) evalValue(attr *hcl.Attribute, ty cty.Type) (cty.Value, bool, h
 			Severity: hcl.DiagError,
 			Summary:  "Invalid value",
 			Detail:   fmt.Sprintf("The argument %q must not be null.", attr.Name),
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	if val.ContainsMarked() {
+		return cty.NilVal, false, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Sensitive value not allowed here",
+			Detail:   fmt.Sprintf("The value of %q comes from a sensitive variable; sensitive values may be used only in task args.", attr.Name),
 			Subject:  attr.Expr.Range().Ptr(),
 		})
 	}

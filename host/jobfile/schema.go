@@ -3,7 +3,9 @@ package jobfile
 import (
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"sort"
+	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -31,6 +33,9 @@ type TaskSchema struct {
 
 	// Args are the arguments the task accepts.
 	Args []ArgSchema
+
+	// Outputs are the names of the outputs the task may set.
+	Outputs []string
 }
 
 // PackSchema is what a pack describes about itself.
@@ -74,12 +79,14 @@ func CheckArgs(job *Job, schemas map[string]*PackSchema) (map[string][]byte, hcl
 		if taskSchema == nil {
 			continue
 		}
+		diags = append(diags, checkOutputRefs(job, task, schemas)...)
 		args, moreDiags := checkTaskArgs(task, taskSchema)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			encoded[task.ID] = args
 		}
 	}
+	diags = dedupe(diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -119,8 +126,11 @@ func checkTaskArgs(task *Task, schema *TaskSchema) ([]byte, hcl.Diagnostics) {
 		acceptedNames[i] = schema.Args[i].Name
 	}
 
-	names := make([]string, 0, len(task.Args))
+	names := make([]string, 0, len(task.Args)+len(task.Deferred))
 	for name := range task.Args {
+		names = append(names, name)
+	}
+	for name := range task.Deferred {
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -142,6 +152,10 @@ func checkTaskArgs(task *Task, schema *TaskSchema) ([]byte, hcl.Diagnostics) {
 				Detail:   detail,
 				Subject:  rng.Ptr(),
 			})
+			continue
+		}
+		if _, later := task.Deferred[name]; later {
+			// Checked when the task starts, once the outputs it reads are known.
 			continue
 		}
 
@@ -169,6 +183,9 @@ func checkTaskArgs(task *Task, schema *TaskSchema) ([]byte, hcl.Diagnostics) {
 	}
 
 	for _, arg := range schema.Args {
+		if _, later := task.Deferred[arg.Name]; later {
+			continue
+		}
 		if val, ok := task.Args[arg.Name]; arg.Required && (!ok || val.IsNull()) {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -199,6 +216,13 @@ func marshalValue(val cty.Value, ty cty.Type) (json.RawMessage, error) {
 	}
 	if ty.Equals(cty.DynamicPseudoType) {
 		ty = val.Type()
+	}
+	// Whole numbers are the common case, and cty's own encoding formats
+	// every number through a 512-bit float, which is slow.
+	if ty == cty.Number && val.IsKnown() {
+		if i, acc := val.AsBigFloat().Int64(); acc == big.Exact {
+			return strconv.AppendInt(nil, i, 10), nil
+		}
 	}
 	return ctyjson.Marshal(val, ty)
 }

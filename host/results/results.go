@@ -59,6 +59,8 @@ type Task struct {
 	Runtime   float64        `json:"runtime"`
 	Summary   Summary        `json:"summary"`
 	Result    report.Outcome `json:"result"`
+	// Outputs are the outputs the task set (T.SetOutput), each as JSON.
+	Outputs map[string]json.RawMessage `json:"outputs,omitempty"`
 	// Attempts lists every run of a task that was retried, the last one
 	// included; Sections is the last one's.
 	Attempts []*Attempt     `json:"attempts,omitempty"`

@@ -81,6 +81,10 @@ type taskRun struct {
 	index int
 	task  *jobfile.Task
 	rec   *results.Task
+	// args are the task's arguments as JSON, its deferred ones included;
+	// outputs what its last attempt set.
+	args    []byte
+	outputs map[string][]byte
 }
 
 // Execute runs the plan to its end and writes the run directory. It returns
@@ -115,7 +119,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	defer logFile.Close()
 	r.log = hclog.New(&hclog.LoggerOptions{Name: "job", Level: hclog.Debug, Output: logFile})
 	r.log.Info("run started", "job", job.Name, "jobfile", job.File, "rundir", dir)
-	if err := os.WriteFile(filepath.Join(dir, "jobfile.hcl"), job.Source, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "jobfile.hcl"), job.RedactedSource(), 0o644); err != nil {
 		return nil, err
 	}
 
@@ -142,7 +146,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		return nil, err
 	}
 
-	sum := sha256.Sum256(job.Source)
+	sum := sha256.Sum256(job.RedactedSource())
 	file := &results.File{Version: results.SchemaVersion, Report: results.Report{
 		ID: filepath.Base(dir), Name: job.Name, StartTime: start,
 		Cmdline: opts.Cmdline, Jobfile: job.File, JobfileSHA256: hex.EncodeToString(sum[:]),
@@ -339,6 +343,16 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 	defer out.Flush()
 	rec.Logfile = filepath.Join("tasks", t.ID, "task.log")
 
+	// Args that use other tasks' outputs are known only now.
+	args, err := r.taskArgs(t)
+	if err != nil {
+		tlog := hclog.New(&hclog.LoggerOptions{Name: "taskhost", Level: hclog.Info, Output: out})
+		tlog.Error("task not started", "reason", err)
+		rec.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
+		return
+	}
+	tr.args = args
+
 	// A task that does not pass runs again, up to its retries; the last
 	// attempt is the task's record, and every attempt is listed.
 	var attempts []*results.Attempt
@@ -358,6 +372,7 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 	}
 	last := attempts[len(attempts)-1]
 	rec.PID, rec.Sections, rec.Logs, rec.Result = last.PID, last.Sections, last.Logs, last.Result
+	rec.Outputs = rawOutputs(tr.outputs)
 	if len(attempts) > 1 {
 		rec.Attempts = attempts
 		if last.Result.Value.Success() {
@@ -373,6 +388,7 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir string, out io.Writer) *results.Attempt {
 	t, rec := tr.task, tr.rec
 	a := &results.Attempt{Attempt: n, StartTime: time.Now(), Sections: []*report.Node{}}
+	tr.outputs = nil
 	defer func() { a.StopTime = time.Now() }()
 	tlog := hclog.New(&hclog.LoggerOptions{Name: "taskhost", Level: hclog.Info, Output: out})
 
@@ -410,7 +426,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 		deadline = dl.UnixNano()
 	}
 	resp, err := proc.Run(runCtx, &packv1.RunRequest{
-		Task: t.Task, ArgsJson: r.plan.Args[t.ID], RunId: filepath.Base(r.dir), TaskId: t.ID,
+		Task: t.Task, ArgsJson: tr.args, RunId: filepath.Base(r.dir), TaskId: t.ID,
 		Attempt: int32(n), Hub: access, DeadlineUnixNano: deadline, LogDir: tdir,
 	})
 
@@ -444,6 +460,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 		}()
 		res, _ = result.Parse(resp.GetResult())
 		reason = resp.GetReason()
+		tr.outputs = resp.GetOutputs()
 	case runCtx.Err() != nil:
 		// Timeout or cancellation: the task's context is cancelled; give
 		// it the grace period to return, then kill its process group.
@@ -630,6 +647,10 @@ func submitter() string {
 func variables(job *jobfile.Job) map[string]any {
 	out := map[string]any{}
 	for name, v := range job.Variables {
+		if job.Sensitive[name] {
+			out[name] = jobfile.Redacted
+			continue
+		}
 		b, err := ctyjson.Marshal(v, v.Type())
 		if err != nil {
 			continue

@@ -23,6 +23,10 @@ type Plan struct {
 	Packs map[string]*packv1.DescribeResponse
 	// Args holds each task's checked arguments as a JSON object, by task id.
 	Args map[string][]byte
+	// Schemas holds each pack's schema, by the jobfile's pack name: the
+	// argument types of a task's deferred args (those using other
+	// tasks' outputs) are checked against it when the task starts.
+	Schemas map[string]*jobfile.PackSchema
 	// PackErrors holds, by pack name, why a pack could not be described
 	// (Prepare only): its tasks end Errored with that reason, and the
 	// others run.
@@ -33,18 +37,28 @@ type Plan struct {
 // description, and checks every task's arguments against it. Every problem
 // is a diagnostic; a nil Plan comes with errors.
 func Validate(ctx context.Context, path string, vars map[string]string) (*Plan, hcl.Diagnostics) {
-	return prepare(ctx, path, vars, false)
+	return prepare(ctx, path, jobfile.Options{Vars: vars}, false)
+}
+
+// ValidateWith is Validate with every source of variable values.
+func ValidateWith(ctx context.Context, path string, opts jobfile.Options) (*Plan, hcl.Diagnostics) {
+	return prepare(ctx, path, opts, false)
+}
+
+// PrepareWith is Prepare with every source of variable values.
+func PrepareWith(ctx context.Context, path string, opts jobfile.Options) (*Plan, hcl.Diagnostics) {
+	return prepare(ctx, path, opts, true)
 }
 
 // Prepare is Validate for a run: a pack that cannot be started or described
 // does not stop the run; it is a warning, its tasks end Errored with the
 // reason (Plan.PackErrors), and the others run.
 func Prepare(ctx context.Context, path string, vars map[string]string) (*Plan, hcl.Diagnostics) {
-	return prepare(ctx, path, vars, true)
+	return prepare(ctx, path, jobfile.Options{Vars: vars}, true)
 }
 
-func prepare(ctx context.Context, path string, vars map[string]string, lenient bool) (*Plan, hcl.Diagnostics) {
-	job, diags := jobfile.Load(path, vars)
+func prepare(ctx context.Context, path string, opts jobfile.Options, lenient bool) (*Plan, hcl.Diagnostics) {
+	job, diags := jobfile.LoadWith(path, opts)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -90,7 +104,7 @@ func prepare(ctx context.Context, path string, vars map[string]string, lenient b
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	return &Plan{Job: job, Packs: descs, Args: args, PackErrors: packErrors}, diags
+	return &Plan{Job: job, Packs: descs, Args: args, Schemas: schemas, PackErrors: packErrors}, diags
 }
 
 // packError rides on a diagnostic about a pack that cannot be described.
@@ -100,8 +114,9 @@ type packError struct {
 }
 
 // DescribePacks starts each pack of the job, at the same time, and asks
-// it to describe itself. A pack that cannot be started or described is a
-// diagnostic on its pack block.
+// it to describe itself, unless the description of the same binary is in
+// the cache (see SchemaCacheDir). A pack that cannot be started or
+// described is a diagnostic on its pack block.
 func DescribePacks(ctx context.Context, job *jobfile.Job) (map[string]*packv1.DescribeResponse, hcl.Diagnostics) {
 	var (
 		mu    sync.Mutex
@@ -113,7 +128,7 @@ func DescribePacks(ctx context.Context, job *jobfile.Job) (map[string]*packv1.De
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d, err := describe(ctx, p.Path, nil)
+			d, err := describeCached(ctx, p.Path)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -164,6 +179,9 @@ func packSchema(d *packv1.DescribeResponse) (*jobfile.PackSchema, error) {
 			}
 			ts.Args = append(ts.Args, jobfile.ArgSchema{Name: a.GetName(), Type: ty, Required: a.GetRequired()})
 		}
+		for _, o := range t.GetOutputs() {
+			ts.Outputs = append(ts.Outputs, o.GetName())
+		}
 		s.Tasks = append(s.Tasks, ts)
 	}
 	return s, nil
@@ -178,10 +196,15 @@ func DescriptionJSON(d *packv1.DescribeResponse) any {
 		Doc      string          `json:"doc,omitempty"`
 		Required bool            `json:"required,omitempty"`
 	}
-	type task struct {
+	type output struct {
 		Name string `json:"name"`
 		Doc  string `json:"doc,omitempty"`
-		Args []arg  `json:"args"`
+	}
+	type task struct {
+		Name    string   `json:"name"`
+		Doc     string   `json:"doc,omitempty"`
+		Args    []arg    `json:"args"`
+		Outputs []output `json:"outputs,omitempty"`
 	}
 	out := struct {
 		Name             string  `json:"name"`
@@ -194,6 +217,9 @@ func DescriptionJSON(d *packv1.DescribeResponse) any {
 		tj := task{Name: t.GetName(), Doc: t.GetDoc(), Args: []arg{}}
 		for _, a := range t.GetArgs() {
 			tj.Args = append(tj.Args, arg{a.GetName(), a.GetTypeJson(), a.GetDoc(), a.GetRequired()})
+		}
+		for _, o := range t.GetOutputs() {
+			tj.Outputs = append(tj.Outputs, output{o.GetName(), o.GetDoc()})
 		}
 		out.Tasks = append(out.Tasks, tj)
 	}

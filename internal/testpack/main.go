@@ -99,6 +99,7 @@ func main() {
 		panic("top-level panic on purpose")
 	})
 	sdk.Register(s, "hang", "Ignores its context and sleeps; optionally starts a child that ignores SIGTERM and writes its pid to a file.", Hang)
+	registerOutputTasks(s)
 	s.Run()
 }
 

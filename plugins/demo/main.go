@@ -15,6 +15,7 @@ func main() {
 	sdk.Register(s, "checks", "A testscript with setup, testcases and cleanup, whose steps end in every result.", Checks)
 	sdk.Register(s, "wait", "Waits for a while, then passes; stops early when told to.", Wait)
 	sdk.Register(s, "crash", "Panics in a step: the step and the task are Errored, with the stack in the log.", Crash)
+	registerLookup(s)
 	s.Run()
 }
 

@@ -137,10 +137,13 @@ func (x *DescribeResponse) GetTasks() []*TaskSpec {
 }
 
 type TaskSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Doc           string                 `protobuf:"bytes,2,opt,name=doc,proto3" json:"doc,omitempty"`
-	Args          []*ArgSpec             `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Doc   string                 `protobuf:"bytes,2,opt,name=doc,proto3" json:"doc,omitempty"`
+	Args  []*ArgSpec             `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	// The outputs the task may set with T.SetOutput; other tasks' args read
+	// them as task.ID.output.NAME.
+	Outputs       []*OutputSpec `protobuf:"bytes,20,rep,name=outputs,proto3" json:"outputs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -196,6 +199,65 @@ func (x *TaskSpec) GetArgs() []*ArgSpec {
 	return nil
 }
 
+func (x *TaskSpec) GetOutputs() []*OutputSpec {
+	if x != nil {
+		return x.Outputs
+	}
+	return nil
+}
+
+type OutputSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Doc           string                 `protobuf:"bytes,2,opt,name=doc,proto3" json:"doc,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutputSpec) Reset() {
+	*x = OutputSpec{}
+	mi := &file_packv1_pack_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutputSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutputSpec) ProtoMessage() {}
+
+func (x *OutputSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_packv1_pack_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutputSpec.ProtoReflect.Descriptor instead.
+func (*OutputSpec) Descriptor() ([]byte, []int) {
+	return file_packv1_pack_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *OutputSpec) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *OutputSpec) GetDoc() string {
+	if x != nil {
+		return x.Doc
+	}
+	return ""
+}
+
 type ArgSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -212,7 +274,7 @@ type ArgSpec struct {
 
 func (x *ArgSpec) Reset() {
 	*x = ArgSpec{}
-	mi := &file_packv1_pack_proto_msgTypes[3]
+	mi := &file_packv1_pack_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -224,7 +286,7 @@ func (x *ArgSpec) String() string {
 func (*ArgSpec) ProtoMessage() {}
 
 func (x *ArgSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[3]
+	mi := &file_packv1_pack_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -237,7 +299,7 @@ func (x *ArgSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArgSpec.ProtoReflect.Descriptor instead.
 func (*ArgSpec) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{3}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ArgSpec) GetName() string {
@@ -296,7 +358,7 @@ type RunRequest struct {
 
 func (x *RunRequest) Reset() {
 	*x = RunRequest{}
-	mi := &file_packv1_pack_proto_msgTypes[4]
+	mi := &file_packv1_pack_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -308,7 +370,7 @@ func (x *RunRequest) String() string {
 func (*RunRequest) ProtoMessage() {}
 
 func (x *RunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[4]
+	mi := &file_packv1_pack_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -321,7 +383,7 @@ func (x *RunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunRequest.ProtoReflect.Descriptor instead.
 func (*RunRequest) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{4}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RunRequest) GetTask() string {
@@ -399,7 +461,7 @@ type Hub struct {
 
 func (x *Hub) Reset() {
 	*x = Hub{}
-	mi := &file_packv1_pack_proto_msgTypes[5]
+	mi := &file_packv1_pack_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -411,7 +473,7 @@ func (x *Hub) String() string {
 func (*Hub) ProtoMessage() {}
 
 func (x *Hub) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[5]
+	mi := &file_packv1_pack_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -424,7 +486,7 @@ func (x *Hub) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hub.ProtoReflect.Descriptor instead.
 func (*Hub) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{5}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Hub) GetUrl() string {
@@ -476,14 +538,16 @@ type RunResponse struct {
 	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Sequence number of the last event the task published; the host waits
 	// for every event up to it before it closes the task's record.
-	LastSeq       uint64 `protobuf:"varint,3,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	LastSeq uint64 `protobuf:"varint,3,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// The outputs the task set, by name, each value as JSON.
+	Outputs       map[string][]byte `protobuf:"bytes,20,rep,name=outputs,proto3" json:"outputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RunResponse) Reset() {
 	*x = RunResponse{}
-	mi := &file_packv1_pack_proto_msgTypes[6]
+	mi := &file_packv1_pack_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -495,7 +559,7 @@ func (x *RunResponse) String() string {
 func (*RunResponse) ProtoMessage() {}
 
 func (x *RunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[6]
+	mi := &file_packv1_pack_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -508,7 +572,7 @@ func (x *RunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunResponse.ProtoReflect.Descriptor instead.
 func (*RunResponse) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{6}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RunResponse) GetResult() string {
@@ -532,6 +596,13 @@ func (x *RunResponse) GetLastSeq() uint64 {
 	return 0
 }
 
+func (x *RunResponse) GetOutputs() map[string][]byte {
+	if x != nil {
+		return x.Outputs
+	}
+	return nil
+}
+
 // EventBatch is what a task process publishes to its events subject on the
 // hub: its result events, in order. Each message carries the message id
 // "<msg_id_prefix><src>.<first seq>-<last seq>", so the hub stores a batch
@@ -545,7 +616,7 @@ type EventBatch struct {
 
 func (x *EventBatch) Reset() {
 	*x = EventBatch{}
-	mi := &file_packv1_pack_proto_msgTypes[7]
+	mi := &file_packv1_pack_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +628,7 @@ func (x *EventBatch) String() string {
 func (*EventBatch) ProtoMessage() {}
 
 func (x *EventBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[7]
+	mi := &file_packv1_pack_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +641,7 @@ func (x *EventBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventBatch.ProtoReflect.Descriptor instead.
 func (*EventBatch) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{7}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *EventBatch) GetEvents() []*Event {
@@ -609,7 +680,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_packv1_pack_proto_msgTypes[8]
+	mi := &file_packv1_pack_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +692,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[8]
+	mi := &file_packv1_pack_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +705,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{8}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Event) GetSrc() string {
@@ -740,7 +811,7 @@ type LogRef struct {
 
 func (x *LogRef) Reset() {
 	*x = LogRef{}
-	mi := &file_packv1_pack_proto_msgTypes[9]
+	mi := &file_packv1_pack_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -752,7 +823,7 @@ func (x *LogRef) String() string {
 func (*LogRef) ProtoMessage() {}
 
 func (x *LogRef) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[9]
+	mi := &file_packv1_pack_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -765,7 +836,7 @@ func (x *LogRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogRef.ProtoReflect.Descriptor instead.
 func (*LogRef) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{9}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LogRef) GetFile() string {
@@ -801,11 +872,16 @@ const file_packv1_pack_proto_rawDesc = "" +
 	"\x11protocol_versions\x18\x03 \x03(\x05R\x10protocolVersions\x12\x1f\n" +
 	"\vsdk_version\x18\x04 \x01(\tR\n" +
 	"sdkVersion\x120\n" +
-	"\x05tasks\x18\x05 \x03(\v2\x1a.taskhost.pack.v1.TaskSpecR\x05tasks\"_\n" +
+	"\x05tasks\x18\x05 \x03(\v2\x1a.taskhost.pack.v1.TaskSpecR\x05tasks\"\x97\x01\n" +
 	"\bTaskSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03doc\x18\x02 \x01(\tR\x03doc\x12-\n" +
-	"\x04args\x18\x03 \x03(\v2\x19.taskhost.pack.v1.ArgSpecR\x04args\"\x8b\x01\n" +
+	"\x04args\x18\x03 \x03(\v2\x19.taskhost.pack.v1.ArgSpecR\x04args\x126\n" +
+	"\aoutputs\x18\x14 \x03(\v2\x1c.taskhost.pack.v1.OutputSpecR\aoutputs\"2\n" +
+	"\n" +
+	"OutputSpec\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03doc\x18\x02 \x01(\tR\x03doc\"\x8b\x01\n" +
 	"\aArgSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\ttype_json\x18\x02 \x01(\fR\btypeJson\x12\x10\n" +
@@ -828,11 +904,15 @@ const file_packv1_pack_proto_rawDesc = "" +
 	"\x0eevents_subject\x18\x03 \x01(\tR\reventsSubject\x12!\n" +
 	"\finbox_prefix\x18\x04 \x01(\tR\vinboxPrefix\x12\"\n" +
 	"\rmsg_id_prefix\x18\x05 \x01(\tR\vmsgIdPrefix\x12!\n" +
-	"\fstate_bucket\x18\x06 \x01(\tR\vstateBucket\"X\n" +
+	"\fstate_bucket\x18\x06 \x01(\tR\vstateBucket\"\xda\x01\n" +
 	"\vRunResponse\x12\x16\n" +
 	"\x06result\x18\x01 \x01(\tR\x06result\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x19\n" +
-	"\blast_seq\x18\x03 \x01(\x04R\alastSeq\"=\n" +
+	"\blast_seq\x18\x03 \x01(\x04R\alastSeq\x12D\n" +
+	"\aoutputs\x18\x14 \x03(\v2*.taskhost.pack.v1.RunResponse.OutputsEntryR\aoutputs\x1a:\n" +
+	"\fOutputsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"=\n" +
 	"\n" +
 	"EventBatch\x12/\n" +
 	"\x06events\x18\x01 \x03(\v2\x17.taskhost.pack.v1.EventR\x06events\"\xb9\x02\n" +
@@ -871,34 +951,38 @@ func file_packv1_pack_proto_rawDescGZIP() []byte {
 	return file_packv1_pack_proto_rawDescData
 }
 
-var file_packv1_pack_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_packv1_pack_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_packv1_pack_proto_goTypes = []any{
 	(*DescribeRequest)(nil),  // 0: taskhost.pack.v1.DescribeRequest
 	(*DescribeResponse)(nil), // 1: taskhost.pack.v1.DescribeResponse
 	(*TaskSpec)(nil),         // 2: taskhost.pack.v1.TaskSpec
-	(*ArgSpec)(nil),          // 3: taskhost.pack.v1.ArgSpec
-	(*RunRequest)(nil),       // 4: taskhost.pack.v1.RunRequest
-	(*Hub)(nil),              // 5: taskhost.pack.v1.Hub
-	(*RunResponse)(nil),      // 6: taskhost.pack.v1.RunResponse
-	(*EventBatch)(nil),       // 7: taskhost.pack.v1.EventBatch
-	(*Event)(nil),            // 8: taskhost.pack.v1.Event
-	(*LogRef)(nil),           // 9: taskhost.pack.v1.LogRef
+	(*OutputSpec)(nil),       // 3: taskhost.pack.v1.OutputSpec
+	(*ArgSpec)(nil),          // 4: taskhost.pack.v1.ArgSpec
+	(*RunRequest)(nil),       // 5: taskhost.pack.v1.RunRequest
+	(*Hub)(nil),              // 6: taskhost.pack.v1.Hub
+	(*RunResponse)(nil),      // 7: taskhost.pack.v1.RunResponse
+	(*EventBatch)(nil),       // 8: taskhost.pack.v1.EventBatch
+	(*Event)(nil),            // 9: taskhost.pack.v1.Event
+	(*LogRef)(nil),           // 10: taskhost.pack.v1.LogRef
+	nil,                      // 11: taskhost.pack.v1.RunResponse.OutputsEntry
 }
 var file_packv1_pack_proto_depIdxs = []int32{
-	2, // 0: taskhost.pack.v1.DescribeResponse.tasks:type_name -> taskhost.pack.v1.TaskSpec
-	3, // 1: taskhost.pack.v1.TaskSpec.args:type_name -> taskhost.pack.v1.ArgSpec
-	5, // 2: taskhost.pack.v1.RunRequest.hub:type_name -> taskhost.pack.v1.Hub
-	8, // 3: taskhost.pack.v1.EventBatch.events:type_name -> taskhost.pack.v1.Event
-	9, // 4: taskhost.pack.v1.Event.logs:type_name -> taskhost.pack.v1.LogRef
-	0, // 5: taskhost.pack.v1.Pack.Describe:input_type -> taskhost.pack.v1.DescribeRequest
-	4, // 6: taskhost.pack.v1.Pack.Run:input_type -> taskhost.pack.v1.RunRequest
-	1, // 7: taskhost.pack.v1.Pack.Describe:output_type -> taskhost.pack.v1.DescribeResponse
-	6, // 8: taskhost.pack.v1.Pack.Run:output_type -> taskhost.pack.v1.RunResponse
-	7, // [7:9] is the sub-list for method output_type
-	5, // [5:7] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	2,  // 0: taskhost.pack.v1.DescribeResponse.tasks:type_name -> taskhost.pack.v1.TaskSpec
+	4,  // 1: taskhost.pack.v1.TaskSpec.args:type_name -> taskhost.pack.v1.ArgSpec
+	3,  // 2: taskhost.pack.v1.TaskSpec.outputs:type_name -> taskhost.pack.v1.OutputSpec
+	6,  // 3: taskhost.pack.v1.RunRequest.hub:type_name -> taskhost.pack.v1.Hub
+	11, // 4: taskhost.pack.v1.RunResponse.outputs:type_name -> taskhost.pack.v1.RunResponse.OutputsEntry
+	9,  // 5: taskhost.pack.v1.EventBatch.events:type_name -> taskhost.pack.v1.Event
+	10, // 6: taskhost.pack.v1.Event.logs:type_name -> taskhost.pack.v1.LogRef
+	0,  // 7: taskhost.pack.v1.Pack.Describe:input_type -> taskhost.pack.v1.DescribeRequest
+	5,  // 8: taskhost.pack.v1.Pack.Run:input_type -> taskhost.pack.v1.RunRequest
+	1,  // 9: taskhost.pack.v1.Pack.Describe:output_type -> taskhost.pack.v1.DescribeResponse
+	7,  // 10: taskhost.pack.v1.Pack.Run:output_type -> taskhost.pack.v1.RunResponse
+	9,  // [9:11] is the sub-list for method output_type
+	7,  // [7:9] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_packv1_pack_proto_init() }
@@ -912,7 +996,7 @@ func file_packv1_pack_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_packv1_pack_proto_rawDesc), len(file_packv1_pack_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,9 @@
+locals {
+  site = "par"
+}
+
+locals {
+  site = "ams"
+}
+
+job "demo" {}

@@ -1,0 +1,15 @@
+job "demo" {}
+
+pack "demo" {
+  path = "demo"
+}
+
+task "probe" {
+  pack = "demo"
+  task = "hello"
+  args {
+    dynamic "target" {
+      for_each = ["a", "b"]
+    }
+  }
+}

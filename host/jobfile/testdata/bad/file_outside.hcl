@@ -1,0 +1,5 @@
+locals {
+  secret = file("../../load.go")
+}
+
+job "demo" {}

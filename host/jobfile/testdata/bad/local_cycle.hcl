@@ -1,0 +1,6 @@
+locals {
+  a = local.b
+  b = "${local.a}-x"
+}
+
+job "demo" {}

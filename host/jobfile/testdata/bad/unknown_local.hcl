@@ -1,0 +1,7 @@
+locals {
+  site = "par"
+}
+
+job "demo" {
+  timeout = local.timeot
+}

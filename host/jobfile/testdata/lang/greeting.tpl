@@ -1,0 +1,1 @@
+hello ${name} in ${upper(region)}
