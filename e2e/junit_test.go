@@ -37,10 +37,10 @@ task "after" {
 `
 
 type junitCaseX struct {
-	Name      string  `xml:"name,attr"`
-	Status    string  `xml:"status,attr"`
-	Skipped   *string `xml:"skipped"`
-	Failure   *struct {
+	Name    string  `xml:"name,attr"`
+	Status  string  `xml:"status,attr"`
+	Skipped *string `xml:"skipped"`
+	Failure *struct {
 		Message string `xml:"message,attr"`
 	} `xml:"failure"`
 	Error *struct {
