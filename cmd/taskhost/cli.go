@@ -86,6 +86,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout, stderr), newPacksCmd(stdout, stderr),
 		newResultsCmd(stdout, stderr), newLogsCmd(stdout))
+	root.AddCommand(newReportCmd(stdout, stderr))
 	return root
 }
 
