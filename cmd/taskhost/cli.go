@@ -152,6 +152,7 @@ type runOptions struct {
 	json         bool
 	dropEvery    int
 	dropInterval time.Duration
+	rerun        string
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -171,6 +172,7 @@ Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
 	}
 	o.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
+	cmd.Flags().StringVar(&o.rerun, "rerun", "", "run only the tasks that did not pass in this run (a run directory, archive or id), and what they depend on")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print each event of the run as a JSON object, one per line, on stdout (the summary goes to stderr)")
 	// A fault for taskhost's own tests of reconnection; hidden from help.
 	cmd.Flags().IntVar(&o.dropEvery, "test-fault-drop-every", 0, "drop each task's hub connections after every N of its events (tests only)")
@@ -187,6 +189,11 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 	plan, err := o.validate(ctx, path, stderr, true)
 	if err != nil {
 		return err
+	}
+	if o.rerun != "" {
+		if some, err := selectRerun(plan, o.rerun, o.runsDir, summaryOut(o, stdout, stderr)); err != nil || !some {
+			return usageErr(err)
+		}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
