@@ -153,6 +153,8 @@ type runOptions struct {
 	dropEvery    int
 	dropInterval time.Duration
 	rerun        string
+	archive      bool
+	archiveDir   string
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -173,6 +175,8 @@ Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
 	o.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
 	cmd.Flags().StringVar(&o.rerun, "rerun", "", "run only the tasks that did not pass in this run (a run directory, archive or id), and what they depend on")
+	cmd.Flags().BoolVar(&o.archive, "archive", false, "zip the run directory at the end, into --archive-dir/YY-MM/RUN.zip")
+	cmd.Flags().StringVar(&o.archiveDir, "archive-dir", "", "where archives go (default: RUNS-DIR/archive)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print each event of the run as a JSON object, one per line, on stdout (the summary goes to stderr)")
 	// A fault for taskhost's own tests of reconnection; hidden from help.
 	cmd.Flags().IntVar(&o.dropEvery, "test-fault-drop-every", 0, "drop each task's hub connections after every N of its events (tests only)")
@@ -232,6 +236,9 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 	fmt.Fprintln(summary)
 	results.WriteSummary(summary, &file.Report)
 	fmt.Fprintf(summary, "Run directory: %s\n", file.Report.RunDir)
+	if aerr := archiveRun(o, plan, file, summary); aerr != nil && err == nil {
+		err = aerr
+	}
 	if err != nil {
 		return &exitError{exitFailure, err}
 	}
@@ -299,6 +306,6 @@ func newResultsCmd(stdout, stderr io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(recover)
+	cmd.AddCommand(recover, newResultsListCmd(stdout), newResultsShowCmd(stdout))
 	return cmd
 }
