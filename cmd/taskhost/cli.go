@@ -155,6 +155,8 @@ type runOptions struct {
 	rerun        string
 	archive      bool
 	archiveDir   string
+	quiet        bool
+	verbose      bool
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -175,6 +177,8 @@ Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
 	o.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
 	cmd.Flags().StringVar(&o.rerun, "rerun", "", "run only the tasks that did not pass in this run (a run directory, archive or id), and what they depend on")
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "show only the tasks that did not pass, and the summary")
+	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show each section and step as it ends, too")
 	cmd.Flags().BoolVar(&o.archive, "archive", false, "zip the run directory at the end, into --archive-dir/YY-MM/RUN.zip")
 	cmd.Flags().StringVar(&o.archiveDir, "archive-dir", "", "where archives go (default: RUNS-DIR/archive)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print each event of the run as a JSON object, one per line, on stdout (the summary goes to stderr)")
@@ -189,6 +193,9 @@ Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
 func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if err := o.checkVerbosity(); err != nil {
+		return err
 	}
 	plan, err := o.validate(ctx, path, stderr, true)
 	if err != nil {
@@ -229,7 +236,9 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		opts.Out, summary = nil, stderr
 		opts.Events = func(e runner.Event) { _ = enc.Encode(e) }
 	}
+	view := o.progress(plan, stdout, &opts)
 	file, err := runner.Execute(ctx, plan, opts)
+	view.Close()
 	if file == nil {
 		return &exitError{exitFailure, err}
 	}
