@@ -165,7 +165,9 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "run JOBFILE",
 		Short: "Check a jobfile and run its tasks",
 		Long: `Check a jobfile and run its tasks, each in a pack process of its own, and
-leave a run directory with logs and results.json.
+leave a run directory with logs, results.json, junit.xml and report.html.
+On a terminal, a live view shows the run as it goes; elsewhere, plain
+timestamped lines.
 
 Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
 2 bad command line or jobfile (nothing ran); 4 the run could not be made.`,

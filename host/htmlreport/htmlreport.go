@@ -153,13 +153,11 @@ func Render(w io.Writer, runDir string, f *results.File) error {
 	// Each log file once, as base64, for the script to cut steps' lines
 	// out of when asked.
 	for i, file := range l.files {
-		b, err := os.ReadFile(filepath.Join(runDir, file))
-		if err != nil {
-			b = []byte(fmt.Sprintf("(%s could not be read: %v)\n", file, err))
-		}
 		fmt.Fprintf(bw, `<div class="logdata" hidden data-index="%d" data-file="%s" data-b64="`, i, html.EscapeString(file))
 		enc := base64.NewEncoder(base64.StdEncoding, bw)
-		enc.Write(b)
+		if err := copyFile(enc, filepath.Join(runDir, file)); err != nil {
+			fmt.Fprintf(enc, "\n(%s could not be read: %v)\n", file, err)
+		}
 		enc.Close()
 		bw.WriteString("\"></div>\n")
 	}
@@ -247,4 +245,14 @@ func pretty(raw json.RawMessage) string {
 		return string(raw)
 	}
 	return b.String()
+}
+
+func copyFile(w io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
 }

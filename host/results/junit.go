@@ -145,6 +145,7 @@ func writeJUnit(w *bufio.Writer, runDir string, f *File) error {
 	fmt.Fprintf(w, "<testsuites name=\"%s\" tests=\"%d\" failures=\"%d\" errors=\"%d\" time=\"%s\">\n",
 		xmlAttr(r.Name), tests, failures, errors, seconds(r.Runtime))
 	logs := NewLogReader(runDir, junitLogLimit)
+	defer logs.Close()
 	for i, t := range r.Tasks {
 		// Counted first, for the suite's attributes; then each case is
 		// written as it is made, its log lines with it.
