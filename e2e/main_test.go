@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -97,6 +98,7 @@ func taskhost(t *testing.T, args ...string) runResult {
 func (r runResult) runDir(t *testing.T) string {
 	t.Helper()
 	entries, err := os.ReadDir(r.runsDir)
+	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == "archive" }) // run --archive
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("want one run directory in %s, got %v (%v)\nstdout:\n%s\nstderr:\n%s", r.runsDir, entries, err, r.stdout, r.stderr)
 	}

@@ -87,6 +87,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout, stderr), newPacksCmd(stdout, stderr),
 		newResultsCmd(stdout, stderr), newLogsCmd(stdout), newFmtCmd(stdout, stderr))
+	root.AddCommand(newReportCmd(stdout, stderr))
 	return root
 }
 
@@ -155,6 +156,11 @@ type runOptions struct {
 	json         bool
 	dropEvery    int
 	dropInterval time.Duration
+	rerun        string
+	archive      bool
+	archiveDir   string
+	quiet        bool
+	verbose      bool
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -163,7 +169,9 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "run JOBFILE",
 		Short: "Check a jobfile and run its tasks",
 		Long: `Check a jobfile and run its tasks, each in a pack process of its own, and
-leave a run directory with logs and results.json.
+leave a run directory with logs, results.json, junit.xml and report.html.
+On a terminal, a live view shows the run as it goes; elsewhere, plain
+timestamped lines.
 
 Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
 2 bad command line or jobfile (nothing ran); 4 the run could not be made.`,
@@ -175,6 +183,11 @@ Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
 	o.addFlags(cmd)
 	o.addSelectFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
+	cmd.Flags().StringVar(&o.rerun, "rerun", "", "run only the tasks that did not pass in this run (a run directory, archive or id), and what they depend on")
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "show only the tasks that did not pass, and the summary")
+	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show each section and step as it ends, too")
+	cmd.Flags().BoolVar(&o.archive, "archive", false, "zip the run directory at the end, into --archive-dir/YY-MM/RUN.zip")
+	cmd.Flags().StringVar(&o.archiveDir, "archive-dir", "", "where archives go (default: RUNS-DIR/archive)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print each event of the run as a JSON object, one per line, on stdout (the summary goes to stderr)")
 	// A fault for taskhost's own tests of reconnection; hidden from help.
 	cmd.Flags().IntVar(&o.dropEvery, "test-fault-drop-every", 0, "drop each task's hub connections after every N of its events (tests only)")
@@ -188,12 +201,20 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if err := o.checkVerbosity(); err != nil {
+		return err
+	}
 	plan, err := o.validate(ctx, path, stderr, true)
 	if err != nil {
 		return err
 	}
 	if done, err := o.selectTasks(plan, stdout, stderr); done || err != nil {
 		return err
+	}
+	if o.rerun != "" {
+		if some, err := selectRerun(plan, o.rerun, o.runsDir, summaryOut(o, stdout, stderr)); err != nil || !some {
+			return usageErr(err)
+		}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -225,13 +246,18 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		opts.Out, summary = nil, stderr
 		opts.Events = func(e runner.Event) { _ = enc.Encode(e) }
 	}
+	view := o.progress(plan, stdout, &opts)
 	file, err := runner.Execute(ctx, plan, opts)
+	view.Close()
 	if file == nil {
 		return &exitError{exitFailure, err}
 	}
 	fmt.Fprintln(summary)
 	results.WriteSummary(summary, &file.Report)
 	fmt.Fprintf(summary, "Run directory: %s\n", file.Report.RunDir)
+	if aerr := archiveRun(o, plan, file, summary); aerr != nil && err == nil {
+		err = aerr
+	}
 	if err != nil {
 		return &exitError{exitFailure, err}
 	}
@@ -299,6 +325,6 @@ func newResultsCmd(stdout, stderr io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(recover)
+	cmd.AddCommand(recover, newResultsListCmd(stdout), newResultsShowCmd(stdout))
 	return cmd
 }

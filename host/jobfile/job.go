@@ -23,6 +23,10 @@ type Job struct {
 	// return before its process group is killed, or 0 when not set.
 	Grace time.Duration
 
+	// Archive asks for the run directory to be zipped at the end of the
+	// run (as taskhost run --archive does).
+	Archive bool
+
 	// File is the absolute path of the jobfile.
 	File string
 

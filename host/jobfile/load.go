@@ -33,6 +33,7 @@ var jobSchema = &hcl.BodySchema{
 		{Name: "max_parallel"},
 		{Name: "timeout"},
 		{Name: "grace"},
+		{Name: "archive"},
 	},
 }
 
@@ -363,6 +364,11 @@ func (l *loader) decodeJob(block *hcl.Block, job *Job) hcl.Diagnostics {
 		var moreDiags hcl.Diagnostics
 		job.Grace, moreDiags = l.evalDuration(attr)
 		diags = append(diags, moreDiags...)
+	}
+	if attr, ok := content.Attributes["archive"]; ok {
+		val, ok, moreDiags := l.evalValue(attr, cty.Bool)
+		diags = append(diags, moreDiags...)
+		job.Archive = ok && val.True()
 	}
 	return diags
 }

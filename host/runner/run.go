@@ -235,6 +235,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		r.log.Error("results.json not written", "error", err)
 		return file, fmt.Errorf("write results: %w", err)
 	}
+	r.writeReports(file)
 	r.event(Event{Type: EventJobFinished, Time: file.Report.StopTime, Name: job.Name, Result: file.Report.Result,
 		Summary: &file.Report.Summary, RunDir: dir})
 	r.log.Info("run ended", "result", file.Report.Result, "runtime", file.Report.Runtime,

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"errors"
+	"io"
+
+	"github.com/taskhost/taskhost/host/console"
+	"github.com/taskhost/taskhost/host/runner"
+)
+
+// progress sets the run up to show its progress on stdout (a live view on
+// a terminal, plain lines elsewhere), unless stdout carries --json events.
+func (o *runOptions) progress(plan *runner.Plan, stdout io.Writer, opts *runner.Options) console.View {
+	if o.json {
+		return nopView{}
+	}
+	packs := map[string]string{}
+	for _, t := range plan.Job.Tasks {
+		packs[t.ID] = t.Pack
+	}
+	v := console.New(stdout, console.Options{Quiet: o.quiet, Verbose: o.verbose, Packs: packs, Tasks: len(plan.Job.Tasks)})
+	opts.Out, opts.Events = nil, v.Event
+	return v
+}
+
+// checkVerbosity refuses -q with -v.
+func (o *runOptions) checkVerbosity() error {
+	if o.quiet && o.verbose {
+		return &exitError{exitUsage, errors.New("-q and -v cannot be given together")}
+	}
+	return nil
+}
+
+type nopView struct{}
+
+func (nopView) Event(runner.Event) {}
+func (nopView) Close()             {}

@@ -1,0 +1,48 @@
+package htmlreport
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskhost/taskhost/host/results"
+	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/result"
+)
+
+// Everything a task names is escaped, and the page holds its log file.
+func TestRenderEscapesAndEmbeds(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "tasks", "x"), 0o755)
+	os.WriteFile(filepath.Join(dir, "tasks", "x", "task.log"), []byte("line one\n"), 0o644)
+	evil := `<script>alert("x")</script>`
+	f := &results.File{Version: 1, Report: results.Report{Name: "j", StartTime: time.Now(), Result: result.Failed,
+		Tasks: []*results.Task{{ID: "x", Pack: "p", Task: "t", Result: report.Outcome{Value: result.Failed, Reason: evil},
+			Sections: []*report.Node{{Type: "step", ID: "1", Name: evil, Result: report.Outcome{Value: result.Failed, Reason: evil,
+				Data: []byte(`{"k":"` + strings.ReplaceAll(evil, `"`, `\"`) + `"}`)},
+				Logs: &report.LogRef{File: "tasks/x/task.log", Begin: 0, Size: 9}}}}}}}
+	var b strings.Builder
+	if err := Render(&b, dir, f); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if strings.Contains(page, "<script>alert") {
+		t.Errorf("a name or reason went into the page unescaped")
+	}
+	if strings.Count(page, "&lt;script&gt;alert") < 3 {
+		t.Errorf("the step's name, reason and data are not all shown")
+	}
+	if !strings.Contains(page, `data-file="tasks/x/task.log" data-b64="bGluZSBvbmUK"`) {
+		t.Errorf("the log file is not in the page")
+	}
+	if !strings.Contains(page, `data-log="0" data-begin="0" data-size="9"`) {
+		t.Errorf("the step does not point at its lines")
+	}
+	for _, remote := range []string{"http://", "https://"} {
+		if strings.Contains(page, remote) {
+			t.Errorf("the page refers to %s: it must work offline", remote)
+		}
+	}
+}

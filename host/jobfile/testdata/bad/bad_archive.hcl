@@ -1,0 +1,3 @@
+job "demo" {
+  archive = "yes please"
+}

@@ -1,0 +1,325 @@
+package results
+
+import (
+	"bufio"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/result"
+)
+
+// JUnit XML, as CI systems read it (the Jenkins JUnit schema; see
+// docs/reports.md for the mapping), written by hand (see writeSuiteHead).
+
+type junitSuite struct {
+	Name       string
+	Tests      int
+	Failures   int
+	Errors     int
+	Skipped    int
+	Time       string
+	Timestamp  string
+	Hostname   string
+	ID         int
+	Package    string
+	Properties []junitProperty
+	emit       func(junitCase) // each case as it is made
+}
+
+type junitProperty struct {
+	Name  string
+	Value string
+}
+
+type junitCase struct {
+	Name      string
+	Classname string
+	Time      string
+	Status    string
+	Skipped   *string
+	Error     *junitProblem
+	Failure   *junitProblem
+	SystemOut *junitText
+}
+
+// junitText is text written as it is, with only what XML needs escaped
+// (encoding/xml would write each newline as a character reference).
+type junitText struct {
+	Inner string
+}
+
+func newJUnitText(s string) *junitText {
+	if plainXML(s) {
+		return &junitText{Inner: s}
+	}
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/8)
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		var rep string
+		size := 1
+		switch {
+		case c == '&':
+			rep = "&amp;"
+		case c == '<':
+			rep = "&lt;"
+		case c == '>':
+			rep = "&gt;"
+		case c == '\r':
+			rep = "&#xD;"
+		case c == '\n' || c == '\t' || (c >= 0x20 && c < 0x80):
+			i++
+			continue
+		case c < 0x20:
+			rep = "\uFFFD" // not allowed in XML 1.0
+		default:
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			if (r != utf8.RuneError || size > 1) && r != 0xFFFE && r != 0xFFFF {
+				i += size
+				continue
+			}
+			rep = "\uFFFD" // invalid UTF-8, or not allowed in XML
+		}
+		b.WriteString(s[start:i])
+		b.WriteString(rep)
+		i += size
+		start = i
+	}
+	b.WriteString(s[start:])
+	return &junitText{Inner: b.String()}
+}
+
+type junitProblem struct {
+	Message string
+	Type    string
+	Text    string
+}
+
+// junitLogLimit bounds the log file read for system-out; a larger file's
+// steps say where their lines are instead.
+const junitLogLimit = 64 << 20
+
+// WriteJUnit writes the run's record as JUnit XML to path, with each
+// case's log lines read from the run directory runDir. It writes a suite
+// at a time, so that a large run is not held twice in memory.
+func WriteJUnit(path, runDir string, f *File) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".junit-*.xml")
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(tmp, 256<<10)
+	err = writeJUnit(w, runDir, f)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write junit.xml: %w", err)
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func writeJUnit(w *bufio.Writer, runDir string, f *File) error {
+	r := &f.Report
+	// The totals come first, in the root's attributes: count, then write.
+	var tests, failures, errors int
+	for i, t := range r.Tasks {
+		s := junitSuiteOf(r, i, t, nil, nil)
+		tests, failures, errors = tests+s.Tests, failures+s.Failures, errors+s.Errors
+	}
+	w.WriteString(xml.Header)
+	fmt.Fprintf(w, "<testsuites name=\"%s\" tests=\"%d\" failures=\"%d\" errors=\"%d\" time=\"%s\">\n",
+		xmlAttr(r.Name), tests, failures, errors, seconds(r.Runtime))
+	logs := NewLogReader(runDir, junitLogLimit)
+	defer logs.Close()
+	for i, t := range r.Tasks {
+		// Counted first, for the suite's attributes; then each case is
+		// written as it is made, its log lines with it.
+		writeSuiteHead(w, junitSuiteOf(r, i, t, nil, nil))
+		junitSuiteOf(r, i, t, logs, func(c junitCase) { writeCase(w, c) })
+		w.WriteString("  </testsuite>\n")
+	}
+	_, err := w.WriteString("</testsuites>\n")
+	return err
+}
+
+// writeSuite writes a testsuite by hand (encoding/xml takes seconds for a
+// task of 100,000 steps; bench/reports_test.go), in the order of the
+// schema's sequences.
+func writeSuiteHead(w *bufio.Writer, s junitSuite) {
+	a := xmlAttr
+	fmt.Fprintf(w, "  <testsuite name=\"%s\" tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%s\"",
+		a(s.Name), s.Tests, s.Failures, s.Errors, s.Skipped, s.Time)
+	if s.Timestamp != "" {
+		fmt.Fprintf(w, " timestamp=\"%s\"", s.Timestamp)
+	}
+	if s.Hostname != "" {
+		fmt.Fprintf(w, " hostname=\"%s\"", a(s.Hostname))
+	}
+	fmt.Fprintf(w, " id=\"%d\" package=\"%s\">\n    <properties>\n", s.ID, a(s.Package))
+	for _, p := range s.Properties {
+		fmt.Fprintf(w, "      <property name=\"%s\" value=\"%s\"></property>\n", a(p.Name), a(p.Value))
+	}
+	w.WriteString("    </properties>\n")
+}
+
+func writeCase(w *bufio.Writer, c junitCase) {
+	a := xmlAttr
+	{
+		fmt.Fprintf(w, "    <testcase name=\"%s\" classname=\"%s\" time=\"%s\" status=\"%s\">\n", a(c.Name), a(c.Classname), c.Time, c.Status)
+		if c.Skipped != nil {
+			fmt.Fprintf(w, "      <skipped>%s</skipped>\n", newJUnitText(*c.Skipped).Inner)
+		}
+		if p := c.Error; p != nil {
+			fmt.Fprintf(w, "      <error message=\"%s\" type=\"%s\">%s</error>\n", a(p.Message), a(p.Type), newJUnitText(p.Text).Inner)
+		}
+		if p := c.Failure; p != nil {
+			fmt.Fprintf(w, "      <failure message=\"%s\" type=\"%s\">%s</failure>\n", a(p.Message), a(p.Type), newJUnitText(p.Text).Inner)
+		}
+		if c.SystemOut != nil {
+			fmt.Fprintf(w, "      <system-out>%s</system-out>\n", c.SystemOut.Inner)
+		}
+		w.WriteString("    </testcase>\n")
+	}
+}
+
+// xmlAttr escapes s for an attribute value in double quotes.
+func xmlAttr(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s)) // also &#xA; etc. and U+FFFD for what XML cannot hold
+	return strings.ReplaceAll(b.String(), `"`, "&#34;")
+}
+
+// junitSuiteOf maps a task to a testsuite: a testcase per section and
+// step (depth first), and one more case for the task itself when its
+// result is not told by any of them (a task that never started, or one
+// that failed outside its steps). With logs nil, the cases have no
+// system-out.
+func junitSuiteOf(r *Report, i int, t *Task, logs *LogReader, emit func(junitCase)) junitSuite {
+	s := junitSuite{emit: emit, Name: t.ID, ID: i, Package: r.Name, Time: seconds(t.Runtime), Hostname: r.Host,
+		Properties: []junitProperty{{"pack", t.Pack}, {"task", t.Task}, {"result", t.Result.Value.String()}}}
+	if t.Result.Reason != "" {
+		s.Properties = append(s.Properties, junitProperty{"reason", t.Result.Reason})
+	}
+	if !t.StartTime.IsZero() {
+		s.Timestamp = t.StartTime.Local().Format("2006-01-02T15:04:05")
+	}
+	told := false
+	var walk func(ns []*report.Node)
+	walk = func(ns []*report.Node) {
+		for _, n := range ns {
+			if n.Result.Value == t.Result.Value {
+				told = true
+			}
+			o := n.Result
+			if o.Reason == "" {
+				o.Reason = causeOf(n.Sections, o.Value)
+			}
+			c := junitNewCase(t.ID, n.ID+" "+n.Name, n.Runtime, o)
+			if n.Logs != nil && logs != nil {
+				b, err := logs.Lines(n.Logs)
+				if err != nil {
+					c.SystemOut = newJUnitText(fmt.Sprintf("(log lines not read: %v; `taskhost logs RUNDIR %s %s` prints them)\n", err, t.ID, n.ID))
+				} else {
+					c.SystemOut = newJUnitText(string(b))
+				}
+			}
+			s.add(c)
+			walk(n.Sections)
+		}
+	}
+	walk(t.Sections)
+	if !told || len(t.Sections) == 0 {
+		c := junitNewCase(t.ID, t.ID, t.Runtime, t.Result)
+		if t.Logfile != "" && len(t.Sections) == 0 && logs != nil {
+			if b, err := logs.File(t.Logfile); err == nil {
+				c.SystemOut = newJUnitText(string(b))
+			}
+		}
+		s.add(c)
+	}
+	return s
+}
+
+func junitNewCase(task, name string, runtime float64, o report.Outcome) junitCase {
+	c := junitCase{Name: name, Classname: task, Time: seconds(runtime), Status: o.Value.String()}
+	msg := o.Reason
+	if msg == "" {
+		msg = o.Value.Title()
+	}
+	switch o.Value {
+	case result.Failed:
+		c.Failure = &junitProblem{Message: msg, Type: "Failed", Text: o.Reason}
+	case result.Errored, result.Aborted:
+		c.Error = &junitProblem{Message: msg, Type: o.Value.Title(), Text: o.Reason}
+	case result.Skipped:
+		c.Skipped = &msg
+	case result.Blocked:
+		s := "blocked: " + o.Reason
+		if o.Reason == "" {
+			s = "blocked"
+		}
+		c.Skipped = &s
+	}
+	return c
+}
+
+// causeOf tells which nested step gave a section its result, for a
+// section that has no reason of its own: "2.2 Gi0/2 is up: Gi0/2 is down".
+func causeOf(ns []*report.Node, r result.Result) string {
+	for _, n := range ns {
+		if n.Result.Value != r {
+			continue
+		}
+		if n.Result.Reason != "" {
+			return n.ID + " " + n.Name + ": " + n.Result.Reason
+		}
+		if c := causeOf(n.Sections, r); c != "" {
+			return c
+		}
+	}
+	return ""
+}
+
+func (s *junitSuite) add(c junitCase) {
+	s.Tests++
+	switch {
+	case c.Failure != nil:
+		s.Failures++
+	case c.Error != nil:
+		s.Errors++
+	case c.Skipped != nil:
+		s.Skipped++
+	}
+	if s.emit != nil {
+		s.emit(c)
+	}
+}
+
+func seconds(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }
+
+// plainXML reports whether s is printable ASCII (with newlines and tabs)
+// that XML text holds as it is.
+func plainXML(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x7f || c == '&' || c == '<' || c == '>' || (c < 0x20 && c != '\n' && c != '\t') {
+			return false
+		}
+	}
+	return true
+}
