@@ -24,6 +24,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "state"},
 		{Type: "pack", LabelNames: []string{"name"}},
 		{Type: "task", LabelNames: []string{"id"}},
+		{Type: "required_packs"},
 	},
 }
 
@@ -37,7 +38,7 @@ var jobSchema = &hcl.BodySchema{
 
 var packSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "path", Required: true},
+		{Name: "path"}, // or the pack is named in required_packs
 		{Name: "max_parallel"},
 	},
 }
@@ -152,6 +153,8 @@ func LoadSource(filename string, src []byte, vars map[string]string) (*Job, hcl.
 			job.Packs = append(job.Packs, pack)
 		case "state":
 			diags = append(diags, l.decodeState(block, job)...)
+		case "required_packs":
+			diags = append(diags, l.decodeRequiredPacks(block, job)...)
 		case "task":
 			task, moreDiags := l.decodeTask(block)
 			diags = append(diags, moreDiags...)
@@ -176,6 +179,7 @@ func LoadSource(filename string, src []byte, vars map[string]string) (*Job, hcl.
 		})
 	}
 
+	diags = append(diags, linkRequiredPacks(job)...)
 	diags = append(diags, l.checkPacks(job)...)
 	diags = append(diags, l.checkDependencies(job)...)
 

@@ -43,6 +43,10 @@ type Config struct {
 	// TLS is the run's mutual-TLS material; nil means go-plugin's AutoMTLS
 	// (a fresh key pair on each side for each launch, which is slower).
 	TLS *protocol.RunTLS
+	// SHA256 is the hash the binary must have (a pinned pack); go-plugin
+	// checks it before each start (its SecureConfig), and Start fails with
+	// ErrChecksumMismatch when it differs. nil starts the binary unchecked.
+	SHA256 []byte
 }
 
 // Process is a started pack.
@@ -97,11 +101,16 @@ func Start(cfg Config) (*Process, error) {
 		SyncStdout:       out,
 		SyncStderr:       out,
 		StartTimeout:     timeout,
+		SecureConfig:     secureConfig(cfg.SHA256),
 	})
 	p := &Process{client: client, cmd: cmd}
 	rpc, err := client.Client()
 	if cmd.Process != nil {
 		p.pid = cmd.Process.Pid
+	}
+	if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+		p.Kill()
+		return nil, checksumError(cfg.Path, cfg.SHA256)
 	}
 	if err != nil {
 		p.Kill()
@@ -138,7 +147,7 @@ func startHint(err error) string {
 	lower := strings.ToLower(msg)
 	switch {
 	case strings.Contains(lower, "incompatible api version"):
-		return msg + fmt.Sprintf(" (this taskhost speaks pack protocol %v: rebuild the pack with an SDK that speaks one of them, or use a taskhost that speaks the pack's)", protocol.Versions)
+		return msg + fmt.Sprintf(" (the pack speaks pack protocol %s, this taskhost speaks %v: rebuild the pack with an SDK that speaks one of them, or use a taskhost that speaks the pack's)", packVersion(msg), protocol.Versions)
 	case strings.Contains(lower, "unrecognized remote plugin message"):
 		return msg + " (the pack wrote that to stdout before serving, which breaks the plugin handshake: pack code must not print to stdout before Set.Run, and a program that is not a taskhost pack cannot be one)"
 	case strings.Contains(lower, "timeout"):
@@ -147,6 +156,17 @@ func startHint(err error) string {
 		return msg + " (it exited during start-up: is it a taskhost pack whose main calls Set.Run?)"
 	}
 	return msg
+}
+
+// packVersion picks the pack's protocol version out of go-plugin's
+// "Plugin version: 99, Client versions: [1]".
+func packVersion(msg string) string {
+	_, v, ok := strings.Cut(msg, "Plugin version: ")
+	if !ok {
+		return "another version"
+	}
+	v, _, _ = strings.Cut(v, ",")
+	return v
 }
 
 // PID is the pack process's id.

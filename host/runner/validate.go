@@ -33,19 +33,25 @@ type Plan struct {
 // Validate loads the jobfile, starts each pack it names once to read its
 // description, and checks every task's arguments against it. Every problem
 // is a diagnostic; a nil Plan comes with errors.
-func Validate(ctx context.Context, path string, vars map[string]string) (*Plan, hcl.Diagnostics) {
-	return prepare(ctx, path, vars, false)
+func Validate(ctx context.Context, path string, vars map[string]string, opts ...PackOptions) (*Plan, hcl.Diagnostics) {
+	return prepare(ctx, path, vars, false, opts)
 }
 
 // Prepare is Validate for a run: a pack that cannot be started or described
 // does not stop the run; it is a warning, its tasks end Errored with the
 // reason (Plan.PackErrors), and the others run.
-func Prepare(ctx context.Context, path string, vars map[string]string) (*Plan, hcl.Diagnostics) {
-	return prepare(ctx, path, vars, true)
+func Prepare(ctx context.Context, path string, vars map[string]string, opts ...PackOptions) (*Plan, hcl.Diagnostics) {
+	return prepare(ctx, path, vars, true, opts)
 }
 
-func prepare(ctx context.Context, path string, vars map[string]string, lenient bool) (*Plan, hcl.Diagnostics) {
+func prepare(ctx context.Context, path string, vars map[string]string, lenient bool, opts []PackOptions) (*Plan, hcl.Diagnostics) {
 	job, diags := jobfile.Load(path, vars)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	// Installed packs are found, and every pack is checked against the
+	// lock, before any pack starts: a mismatch stops the run.
+	diags = append(diags, resolvePacks(job, opts)...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -118,7 +124,7 @@ func DescribePacks(ctx context.Context, job *jobfile.Job) (map[string]*packv1.De
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d, err := describe(ctx, p.Path, nil, runTLS)
+			d, err := describe(ctx, p.Path, p.SHA256, nil, runTLS)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -144,11 +150,11 @@ func Describe(ctx context.Context, path string, logger hclog.Logger) (*packv1.De
 	if err != nil {
 		return nil, err
 	}
-	return describe(ctx, path, logger, runTLS)
+	return describe(ctx, path, nil, logger, runTLS)
 }
 
-func describe(ctx context.Context, path string, logger hclog.Logger, runTLS *protocol.RunTLS) (*packv1.DescribeResponse, error) {
-	proc, err := launch.Start(launch.Config{Path: path, Logger: logger, TLS: runTLS})
+func describe(ctx context.Context, path string, sum []byte, logger hclog.Logger, runTLS *protocol.RunTLS) (*packv1.DescribeResponse, error) {
+	proc, err := launch.Start(launch.Config{Path: path, Logger: logger, TLS: runTLS, SHA256: sum})
 	if err != nil {
 		return nil, err
 	}
