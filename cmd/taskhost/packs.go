@@ -310,4 +310,3 @@ then on, run refuses any binary whose SHA-256 is not the locked one.`,
 	cmd.Flags().BoolVar(&upgrade, "upgrade", false, "pick the newest allowed installed version even when the locked one is still allowed")
 	return cmd
 }
-
