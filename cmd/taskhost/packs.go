@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -133,13 +134,17 @@ func newPacksDescribeCmd(d func() packs.Dir, stdout io.Writer) *cobra.Command {
 		Use:   "describe NAME[@VERSION] | PATH",
 		Short: "Start a pack and print its description as JSON",
 		Long: `Start a pack and print its description as JSON: an installed pack by name
-(the newest version, or NAME@VERSION), or a pack binary by path (any
-argument with a slash in it).`,
+(the newest version, or NAME@VERSION), or a pack binary by path (an
+argument with a slash in it, or a file in this directory that is not an
+installed pack's name).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
 			if !strings.Contains(path, "/") {
 				in, err := findInstalled(d(), path)
+				if st, serr := os.Stat(path); err != nil && serr == nil && !st.IsDir() {
+					in, err = &packs.Installed{Path: path}, nil // a binary in this directory
+				}
 				if err != nil {
 					return &exitError{exitFailure, err}
 				}
