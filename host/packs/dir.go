@@ -9,9 +9,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-version"
+
+	"github.com/taskhost/taskhost/host/jobfile"
 )
 
 // EnvDir names the environment variable that sets the packs directory.
@@ -72,6 +75,10 @@ func (d Dir) List() ([]*Installed, error) {
 	}
 	var out []*Installed
 	for _, m := range matches {
+		rel, _ := filepath.Rel(d.root(), m)
+		if strings.HasPrefix(rel, ".") {
+			continue // an install being staged
+		}
 		in, err := readRecord(filepath.Dir(m))
 		if err != nil {
 			return nil, err
@@ -166,8 +173,8 @@ func (d Dir) Newest(name string, c version.Constraints) (*Installed, error) {
 // Remove removes version ver of the pack, for every platform.
 func (d Dir) Remove(name, ver string) error {
 	dir := filepath.Join(d.root(), name, ver)
-	if name == "" || ver == "" || !filepath.IsLocal(name) || !filepath.IsLocal(ver) {
-		return fmt.Errorf("bad pack %s@%s", name, ver)
+	if _, err := version.NewSemver(ver); err != nil || !jobfile.ValidPackName(name) {
+		return fmt.Errorf("%s@%s is not a pack name and version (such as net@1.2.0)", name, ver)
 	}
 	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("%w: %s %s is not in %s", ErrNotInstalled, name, ver, d.root())
