@@ -456,3 +456,68 @@ func flipByte(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestPinnedLaunch: the lock is checked again at every start of a pack
+// (go-plugin's SecureConfig), not only before the run: a task changes the
+// binary of a pinned pack while the run goes on, and the task that starts
+// that pack next ends Errored with both hashes, while the others run.
+func TestPinnedLaunch(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	local := filepath.Join(dir, "demo")
+	if err := os.WriteFile(local, []byte(mustRead(t, filepath.Join(bin, "demo"))), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tampered := filepath.Join(dir, "tampered")
+	b := []byte(mustRead(t, local))
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(tampered, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := fmt.Sprintf(`
+job "pinned" {}
+pack "demo" { path = "demo" }
+pack "exec" { path = %q }
+task "before" {
+  pack = "demo"
+  task = "hello"
+  args = { name = "a" }
+}
+task "change" {
+  pack       = "exec"
+  task       = "run"
+  args       = { command = "mv", args = [%q, %q] }
+  depends_on = [task.before]
+}
+task "after" {
+  pack       = "demo"
+  task       = "hello"
+  args       = { name = "b" }
+  depends_on = [task.change]
+}
+`, filepath.Join(bin, "exec"), tampered, local)
+	if err := os.WriteFile(filepath.Join(dir, "job.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// mv, not cp: a rename does not fail on a binary that is still running.
+	pinned, changed := sha256Hex(t, local), sha256Hex(t, tampered)
+	if lk := packsCmd(t, dir, "", "packs", "lock", "job.hcl"); lk.code != 0 {
+		t.Fatalf("lock: exit %d\n%s%s", lk.code, lk.stdout, lk.stderr)
+	}
+	r := packsCmd(t, dir, "", "run", "--runs-dir", "runs", "job.hcl")
+	if r.code != 1 {
+		t.Fatalf("run: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	f := r.results(t)
+	for id, want := range map[string]result.Result{"before": result.Passed, "change": result.Passed, "after": result.Errored} {
+		if got := taskByID(t, f, id).Result.Value; got != want {
+			t.Errorf("%s: %s, want %s (%s)", id, got, want, taskByID(t, f, id).Result.Reason)
+		}
+	}
+	reason := taskByID(t, f, "after").Result.Reason
+	for _, w := range []string{"does not match its pinned SHA-256", local, pinned, changed} {
+		if !strings.Contains(reason, w) {
+			t.Errorf("after's reason does not say %q: %s", w, reason)
+		}
+	}
+}
