@@ -21,8 +21,10 @@
 //	}
 //
 // Each Run is a new task of one run: it sees the shared state that earlier
-// Runs of the same Harness left. A task's child processes started with
-// T.Command write their logs to a temporary directory, which Run.Logs lists.
+// Runs of the same Harness left. The task runs in the test's process with
+// no log directory: T.Log lines are in Run.Log, and the output of child
+// processes started with T.Command goes where their Cmd says (the test's
+// stderr by default), not to log files.
 //
 // # Compatibility
 //

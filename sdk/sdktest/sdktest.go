@@ -267,7 +267,8 @@ type Run struct {
 	Sections []*Node
 	// Log is what the task logged (T.Log, T.Logger), as hclog lines.
 	Log string
-	// Logs are the log files of the child processes it started.
+	// Logs are the log files its child processes reported (none unless
+	// a child made one itself: under sdktest a task has no log directory).
 	Logs []string
 	// State is the run's shared state after the task, each value as JSON.
 	State map[string]json.RawMessage
