@@ -179,7 +179,7 @@ func LoadSource(filename string, src []byte, vars map[string]string) (*Job, hcl.
 		})
 	}
 
-	diags = append(diags, linkRequiredPacks(job)...)
+	diags = append(diags, l.linkRequiredPacks(job)...)
 	diags = append(diags, l.checkPacks(job)...)
 	diags = append(diags, l.checkDependencies(job)...)
 
@@ -256,6 +256,10 @@ type loader struct {
 	// dependsOnExprs the expression of each of its dependencies, by task id.
 	dependsOnAttrs map[string]*hcl.Attribute
 	dependsOnExprs map[string]map[string]hcl.Expression
+
+	// withPath holds the names of the pack blocks with a path attribute,
+	// even one that did not evaluate.
+	withPath map[string]bool
 }
 
 func (l *loader) decodeJob(block *hcl.Block, job *Job) hcl.Diagnostics {
@@ -298,6 +302,7 @@ func (l *loader) decodePack(block *hcl.Block) (*Pack, hcl.Diagnostics) {
 
 	content, diags := block.Body.Content(packSchema)
 	if attr, ok := content.Attributes["path"]; ok {
+		l.packWithPath(pack.Name)
 		path, ok, moreDiags := l.evalString(attr)
 		diags = append(diags, moreDiags...)
 		if ok {

@@ -149,19 +149,19 @@ func (l *loader) decodeRequirement(attr *hcl.Attribute, rp *RequiredPack) hcl.Di
 // linkRequiredPacks joins pack blocks and required_packs entries: a pack
 // block without a path is the installed pack of the same name, and an
 // entry without a pack block declares that pack with default options.
-func linkRequiredPacks(job *Job) hcl.Diagnostics {
+func (l *loader) linkRequiredPacks(job *Job) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, p := range job.Packs {
 		rp := job.requiredPack(p.Name)
 		switch {
-		case p.Path != "" && rp != nil:
+		case l.withPath[p.Name] && rp != nil:
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Pack both installed and given by path",
 				Detail:   fmt.Sprintf("The pack %q is in required_packs (at %s) and its pack block gives a path: remove the path to use the installed pack, or the required_packs entry to use the binary at the path.", p.Name, rp.DeclRange),
 				Subject:  p.DeclRange.Ptr(),
 			})
-		case p.Path == "" && rp == nil:
+		case !l.withPath[p.Name] && rp == nil:
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Pack without a path",
@@ -178,6 +178,13 @@ func linkRequiredPacks(job *Job) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+func (l *loader) packWithPath(name string) {
+	if l.withPath == nil {
+		l.withPath = map[string]bool{}
+	}
+	l.withPath[name] = true
 }
 
 func (j *Job) requiredPack(name string) *RequiredPack {
