@@ -25,6 +25,14 @@
 //	  depends_on = [task.setup]
 //	}
 //
+// Packs installed in a packs directory are required by name and version
+// instead of path (RequiredPack); host/packs finds their binaries and
+// checks them against the lock file:
+//
+//	required_packs {
+//	  net = { version = ">= 1.2, < 2.0" }
+//	}
+//
 // Load parses a jobfile and checks everything that can be checked without
 // starting any pack. Once the packs have described themselves, CheckArgs
 // checks each task's arguments against its pack's schema and encodes them
