@@ -300,7 +300,7 @@ task "a" {
 		t.Fatalf("a changed binary was not started again: exit %d\n%s", r.code, r.stderr)
 	}
 	// ...when the cache holds its description under its hash.
-	scriptEntry := filepath.Join(cache, "pack-v1-"+sha256Hex(script)+"-pack.pb")
+	scriptEntry := filepath.Join(cache, "pack-v1-"+sha256OfBytes(script)+"-pack.pb")
 	if err := os.WriteFile(scriptEntry, entry, 0o644); err != nil {
 		t.Fatal(err)
 	}

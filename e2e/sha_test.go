@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 )
 
-func sha256Hex(b []byte) string {
+func sha256OfBytes(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }

@@ -79,11 +79,42 @@
 //	PACK describe                       print the pack's description as JSON
 //	PACK run TASK [--json] [--arg k=v]… run one task here and print its result tree
 //
+// # Testing
+//
+// Package sdk/sdktest runs a task inside go test as a host does (real
+// gRPC, a real hub) and returns its result tree, outputs and log; see
+// docs/packs.md for writing, testing, building and releasing a pack.
+//
 // # Compatibility
 //
-// This is SDK Version 0.1.0: until 1.0, exported names may change in a
-// minor release. The pack protocol is versioned apart from the SDK; a pack
-// lists the protocol versions it serves in its description, and a host
-// starts it only if they share one. The wire (gRPC, NATS, go-plugin) is
-// never part of this package's API.
+// Three things are versioned apart, and a pack's description carries all
+// three: the pack's own version (NewSet), the SDK's (Version, the version
+// of the github.com/taskhost/taskhost module) and the pack protocol
+// versions it speaks.
+//
+// The SDK's exported API (this package and sdk/sdktest) follows semantic
+// versioning. Before 1.0 (now: 0.1.0), an exported name may change or go in
+// a minor release, and the release notes say how to move. From 1.0 on,
+// within a major version, a pack that compiles keeps compiling and behaves
+// the same: new functions, methods, fields, options and struct tags may be
+// added; nothing is removed or renamed, no signature changes, and the
+// documented meaning of the argument tags, the seven results and their
+// rollup, and of `PACK describe` and `PACK run` stays. Fields may be added
+// to Description, TaskInfo and ArgInfo (and to their JSON). Types with
+// unexported fields (Set, T, State, Lock, Cmd) are made only by this
+// package.
+//
+// The wire protocol (go-plugin, gRPC, the hub's NATS subjects) is never
+// part of the API: it lives in internal packages, and a pack author never
+// imports grpc or nats. It is versioned by its own protocol version (now
+// 1; docs/protocol.md). Within a protocol version, changes are additive
+// only (new fields with new numbers, new RPCs a host may find
+// unimplemented), so a pack built with any SDK that speaks protocol 1 runs
+// under any host that speaks protocol 1, either side being newer. An
+// incompatible change is a new protocol version, served beside the old
+// one (go-plugin's VersionedPlugins): the host offers the versions it
+// speaks and the pack picks the highest both share; a pack that shares
+// none is refused with both sides' versions in the message. A new SDK
+// keeps speaking the old version for at least one major version of the
+// SDK, so that rebuilding a pack is enough to move.
 package sdk

@@ -95,11 +95,13 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 type jobOptions struct {
 	vars     []string
 	varFiles []string
+	packsDir string
 }
 
 func (o *jobOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&o.vars, "var", nil, "set a variable: NAME=VALUE (repeatable; -var works too)")
 	cmd.Flags().StringArrayVar(&o.varFiles, "var-file", nil, "read variables from a file, HCL or .json (repeatable; later files win; -var wins over files)")
+	addPacksDirFlag(cmd.Flags(), &o.packsDir)
 }
 
 func (o *jobOptions) varMap() (map[string]string, error) {
@@ -126,7 +128,7 @@ func (o *jobOptions) validate(ctx context.Context, path string, stderr io.Writer
 	if forRun {
 		check = runner.PrepareWith
 	}
-	plan, diags := check(ctx, path, jobfile.Options{Vars: vars, VarFiles: o.varFiles, Environ: os.Environ()})
+	plan, diags := check(ctx, path, jobfile.Options{Vars: vars, VarFiles: o.varFiles, Environ: os.Environ()}, runner.PackOptions{Dir: o.packsDir})
 	if len(diags) > 0 {
 		_ = jobfile.WriteDiagnostics(stderr, nil, diags)
 	}
@@ -283,29 +285,6 @@ func newValidateCmd(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd)
-	return cmd
-}
-
-func newPacksCmd(stdout, stderr io.Writer) *cobra.Command {
-	cmd := &cobra.Command{Use: "packs", Short: "Work with task packs"}
-	describe := &cobra.Command{
-		Use:   "describe PATH",
-		Short: "Start a pack binary and print its description as JSON",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := runner.Describe(context.Background(), args[0], nil)
-			if err != nil {
-				return &exitError{exitFailure, err}
-			}
-			b, err := json.MarshalIndent(runner.DescriptionJSON(d), "", "  ")
-			if err != nil {
-				return &exitError{exitFailure, err}
-			}
-			fmt.Fprintln(stdout, string(b))
-			return nil
-		},
-	}
-	cmd.AddCommand(describe)
 	return cmd
 }
 

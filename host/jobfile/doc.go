@@ -25,6 +25,14 @@
 //	  depends_on = [task.setup]
 //	}
 //
+// Packs installed in a packs directory are required by name and version
+// instead of path (RequiredPack); host/packs finds their binaries and
+// checks them against the lock file:
+//
+//	required_packs {
+//	  net = { version = ">= 1.2, < 2.0" }
+//	}
+//
 // A task block with count or for_each makes several tasks (ping[0],
 // ping["r1"]); a task's args may read another task's outputs as
 // task.ID.output.NAME, which makes it a dependency and defers that

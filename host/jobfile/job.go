@@ -50,6 +50,10 @@ type Job struct {
 	// Tasks are the declared tasks, in file order.
 	Tasks []*Task
 
+	// RequiredPacks are the entries of the required_packs blocks: packs
+	// installed in the packs directory, in file order.
+	RequiredPacks []*RequiredPack
+
 	// DeclRange is the range of the job block's header.
 	DeclRange hcl.Range
 
@@ -64,8 +68,18 @@ type Pack struct {
 	// Name is the label of the pack block.
 	Name string
 
-	// Path is the absolute, cleaned path of the pack executable.
+	// Path is the absolute, cleaned path of the pack executable. It is
+	// empty for an installed pack (Required is set) until the pack is
+	// resolved in the packs directory (host/packs.Resolve).
 	Path string
+
+	// Required is the required_packs entry of an installed pack, or nil
+	// for a pack given by path.
+	Required *RequiredPack
+
+	// SHA256 is the hash the binary must have (from the lock file), or
+	// nil when the pack is not pinned. Set by host/packs.Resolve.
+	SHA256 []byte
 
 	// MaxParallel is the most tasks of this pack to run at once, or 0 when
 	// only the job's limit applies.

@@ -25,6 +25,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "pack", LabelNames: []string{"name"}},
 		{Type: "task", LabelNames: []string{"id"}},
 		{Type: "locals"},
+		{Type: "required_packs"},
 	},
 }
 
@@ -39,7 +40,7 @@ var jobSchema = &hcl.BodySchema{
 
 var packSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "path", Required: true},
+		{Name: "path"}, // or the pack is named in required_packs
 		{Name: "max_parallel"},
 	},
 }
@@ -196,6 +197,8 @@ func LoadSourceWith(filename string, src []byte, opts Options) (*Job, hcl.Diagno
 			job.Packs = append(job.Packs, pack)
 		case "state":
 			diags = append(diags, l.decodeState(block, job)...)
+		case "required_packs":
+			diags = append(diags, l.decodeRequiredPacks(block, job)...)
 		}
 	}
 	if jobBlock == nil {
@@ -208,6 +211,7 @@ func LoadSourceWith(filename string, src []byte, opts Options) (*Job, hcl.Diagno
 	}
 
 	diags = append(diags, l.decodeTasks(taskBlocks, job)...)
+	diags = append(diags, l.linkRequiredPacks(job)...)
 	diags = append(diags, l.checkPacks(job)...)
 	diags = append(diags, l.checkDependencies(job)...)
 
@@ -334,6 +338,10 @@ type loader struct {
 	// holds them (depends_on, else args).
 	depRanges map[string]map[string]hcl.Range
 	depAttr   map[string]hcl.Range
+
+	// withPath holds the names of the pack blocks with a path attribute,
+	// even one that did not evaluate.
+	withPath map[string]bool
 }
 
 func (l *loader) decodeJob(block *hcl.Block, job *Job) hcl.Diagnostics {
@@ -381,6 +389,7 @@ func (l *loader) decodePack(block *hcl.Block) (*Pack, hcl.Diagnostics) {
 
 	content, diags := block.Body.Content(packSchema)
 	if attr, ok := content.Attributes["path"]; ok {
+		l.packWithPath(pack.Name)
 		path, ok, moreDiags := l.evalString(attr)
 		diags = append(diags, moreDiags...)
 		if ok {

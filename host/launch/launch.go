@@ -43,6 +43,10 @@ type Config struct {
 	// user can enter (0700), is made for its socket; "" is the system's
 	// temporary directory.
 	SocketDir string
+	// SHA256 is the hash the binary must have (a pinned pack); go-plugin
+	// checks it before each start (its SecureConfig), and Start fails with
+	// ErrChecksumMismatch when it differs. nil starts the binary unchecked.
+	SHA256 []byte
 }
 
 // Process is a started pack.
@@ -94,11 +98,16 @@ func Start(cfg Config) (*Process, error) {
 		SyncStdout:       out,
 		SyncStderr:       out,
 		StartTimeout:     timeout,
+		SecureConfig:     secureConfig(cfg.SHA256),
 	})
 	p := &Process{client: client, cmd: cmd}
 	rpc, err := client.Client()
 	if cmd.Process != nil {
 		p.pid = cmd.Process.Pid
+	}
+	if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+		p.Kill()
+		return nil, checksumError(cfg.Path, cfg.SHA256)
 	}
 	if err != nil {
 		p.Kill()
@@ -135,7 +144,7 @@ func startHint(err error) string {
 	lower := strings.ToLower(msg)
 	switch {
 	case strings.Contains(lower, "incompatible api version"):
-		return msg + fmt.Sprintf(" (this taskhost speaks pack protocol %v: rebuild the pack with an SDK that speaks one of them, or use a taskhost that speaks the pack's)", protocol.Versions)
+		return msg + fmt.Sprintf(" (the pack speaks pack protocol %s, this taskhost speaks %v: rebuild the pack with an SDK that speaks one of them, or use a taskhost that speaks the pack's)", packVersion(msg), protocol.Versions)
 	case strings.Contains(lower, "unrecognized remote plugin message"):
 		return msg + " (the pack wrote that to stdout before serving, which breaks the plugin handshake: pack code must not print to stdout before Set.Run, and a program that is not a taskhost pack cannot be one)"
 	case strings.Contains(lower, "timeout"):
@@ -148,6 +157,17 @@ func startHint(err error) string {
 
 // Exited reports whether the pack process has ended and been reaped.
 func (p *Process) Exited() bool { return p.client.Exited() }
+
+// packVersion picks the pack's protocol version out of go-plugin's
+// "Plugin version: 99, Client versions: [1]".
+func packVersion(msg string) string {
+	_, v, ok := strings.Cut(msg, "Plugin version: ")
+	if !ok {
+		return "another version"
+	}
+	v, _, _ = strings.Cut(v, ",")
+	return v
+}
 
 // PID is the pack process's id.
 func (p *Process) PID() int { return p.pid }

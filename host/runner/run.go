@@ -403,7 +403,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	// go-plugin's own messages (it logs every start, and every kill as an
 	// error) would only be noise in job.log: launch errors come back as
 	// errors, and the runner logs each start and end itself.
-	proc, err := r.spare.start(t.Pack, launch.Config{Path: pack.Path, SocketDir: r.sockets}, out)
+	proc, err := r.spare.start(t.Pack, launch.Config{Path: pack.Path, SocketDir: r.sockets, SHA256: pack.SHA256}, out)
 	if err != nil {
 		tlog.Error("pack did not start", "error", err)
 		a.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}

@@ -69,21 +69,22 @@ func cacheEntryName(path, sum string) string {
 // cache, keyed by the SHA-256 of the binary (and its name), or starts the pack to ask
 // for it and stores it. The same binary always describes itself the same
 // way, so an entry never goes stale; a changed binary has another hash.
+// pinned, if set, is the hash the binary must have when it is started.
 // Writers never clash: each writes a file of its own and renames it into
 // place, which is atomic, and every writer writes the same bytes.
-func describeCached(ctx context.Context, path string) (*packv1.DescribeResponse, error) {
+func describeCached(ctx context.Context, path string, pinned []byte) (*packv1.DescribeResponse, error) {
 	dir := SchemaCacheDir()
 	if dir == "" {
-		return describe(ctx, path, nil)
+		return describe(ctx, path, pinned, nil)
 	}
 	st, err := os.Stat(path)
 	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
 		// Let the launch say what is wrong with the binary.
-		return describe(ctx, path, nil)
+		return describe(ctx, path, pinned, nil)
 	}
 	sum, err := fileSHA256(path)
 	if err != nil {
-		return describe(ctx, path, nil)
+		return describe(ctx, path, pinned, nil)
 	}
 	entry := filepath.Join(dir, cacheEntryName(path, sum))
 	if b, err := os.ReadFile(entry); err == nil {
@@ -92,7 +93,7 @@ func describeCached(ctx context.Context, path string) (*packv1.DescribeResponse,
 			return d, nil
 		}
 	}
-	d, err := describe(ctx, path, nil)
+	d, err := describe(ctx, path, pinned, nil)
 	if err != nil {
 		return nil, err
 	}

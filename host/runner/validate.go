@@ -36,29 +36,35 @@ type Plan struct {
 // Validate loads the jobfile, starts each pack it names once to read its
 // description, and checks every task's arguments against it. Every problem
 // is a diagnostic; a nil Plan comes with errors.
-func Validate(ctx context.Context, path string, vars map[string]string) (*Plan, hcl.Diagnostics) {
-	return prepare(ctx, path, jobfile.Options{Vars: vars}, false)
+func Validate(ctx context.Context, path string, vars map[string]string, opts ...PackOptions) (*Plan, hcl.Diagnostics) {
+	return prepare(ctx, path, jobfile.Options{Vars: vars}, false, opts)
 }
 
 // ValidateWith is Validate with every source of variable values.
-func ValidateWith(ctx context.Context, path string, opts jobfile.Options) (*Plan, hcl.Diagnostics) {
-	return prepare(ctx, path, opts, false)
+func ValidateWith(ctx context.Context, path string, jopts jobfile.Options, opts ...PackOptions) (*Plan, hcl.Diagnostics) {
+	return prepare(ctx, path, jopts, false, opts)
 }
 
 // PrepareWith is Prepare with every source of variable values.
-func PrepareWith(ctx context.Context, path string, opts jobfile.Options) (*Plan, hcl.Diagnostics) {
-	return prepare(ctx, path, opts, true)
+func PrepareWith(ctx context.Context, path string, jopts jobfile.Options, opts ...PackOptions) (*Plan, hcl.Diagnostics) {
+	return prepare(ctx, path, jopts, true, opts)
 }
 
 // Prepare is Validate for a run: a pack that cannot be started or described
 // does not stop the run; it is a warning, its tasks end Errored with the
 // reason (Plan.PackErrors), and the others run.
-func Prepare(ctx context.Context, path string, vars map[string]string) (*Plan, hcl.Diagnostics) {
-	return prepare(ctx, path, jobfile.Options{Vars: vars}, true)
+func Prepare(ctx context.Context, path string, vars map[string]string, opts ...PackOptions) (*Plan, hcl.Diagnostics) {
+	return prepare(ctx, path, jobfile.Options{Vars: vars}, true, opts)
 }
 
-func prepare(ctx context.Context, path string, opts jobfile.Options, lenient bool) (*Plan, hcl.Diagnostics) {
-	job, diags := jobfile.LoadWith(path, opts)
+func prepare(ctx context.Context, path string, jopts jobfile.Options, lenient bool, opts []PackOptions) (*Plan, hcl.Diagnostics) {
+	job, diags := jobfile.LoadWith(path, jopts)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	// Installed packs are found, and every pack is checked against the
+	// lock, before any pack starts: a mismatch stops the run.
+	diags = append(diags, resolvePacks(job, opts)...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -128,7 +134,7 @@ func DescribePacks(ctx context.Context, job *jobfile.Job) (map[string]*packv1.De
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d, err := describeCached(ctx, p.Path)
+			d, err := describeCached(ctx, p.Path, p.SHA256)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -150,11 +156,11 @@ func DescribePacks(ctx context.Context, job *jobfile.Job) (map[string]*packv1.De
 
 // Describe starts the pack at path, asks for its description, and stops it.
 func Describe(ctx context.Context, path string, logger hclog.Logger) (*packv1.DescribeResponse, error) {
-	return describe(ctx, path, logger)
+	return describe(ctx, path, nil, logger)
 }
 
-func describe(ctx context.Context, path string, logger hclog.Logger) (*packv1.DescribeResponse, error) {
-	proc, err := launch.Start(launch.Config{Path: path, Logger: logger})
+func describe(ctx context.Context, path string, sum []byte, logger hclog.Logger) (*packv1.DescribeResponse, error) {
+	proc, err := launch.Start(launch.Config{Path: path, Logger: logger, SHA256: sum})
 	if err != nil {
 		return nil, err
 	}

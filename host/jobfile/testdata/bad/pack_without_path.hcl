@@ -1,0 +1,5 @@
+job "j" {}
+
+pack "net" {
+  max_parallel = 2
+}

@@ -1,0 +1,71 @@
+package launch_test
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/taskhost/taskhost/host/launch"
+)
+
+var demo string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "launch-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	demo = filepath.Join(dir, "demo")
+	cmd := exec.Command("go", "build", "-o", demo, "../../plugins/demo")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestPinnedStart: a pinned pack starts only when its binary has the
+// pinned SHA-256 (go-plugin's SecureConfig checks it at each start).
+func TestPinnedStart(t *testing.T) {
+	t.Parallel()
+	sum, err := launch.FileSHA256(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := launch.Start(launch.Config{Path: demo, SHA256: sum})
+	if err != nil {
+		t.Fatalf("start with the right SHA-256: %v", err)
+	}
+	d, err := p.Describe(context.Background())
+	p.Stop()
+	if err != nil || d.GetName() != "demo" {
+		t.Fatalf("describe: %v %v", d, err)
+	}
+
+	wrong := make([]byte, len(sum))
+	copy(wrong, sum)
+	wrong[0] ^= 1
+	p, err = launch.Start(launch.Config{Path: demo, SHA256: wrong})
+	if err == nil {
+		p.Kill()
+		t.Fatal("a pack with another SHA-256 started")
+	}
+	if !errors.Is(err, launch.ErrChecksumMismatch) {
+		t.Errorf("error %v is not ErrChecksumMismatch", err)
+	}
+	for _, w := range []string{hex.EncodeToString(sum), hex.EncodeToString(wrong), demo} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not say %q: %v", w, err)
+		}
+	}
+}
