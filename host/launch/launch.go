@@ -85,6 +85,18 @@ func Start(cfg Config) (*Process, error) {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
+	// A pinned binary is hashed by go-plugin before it starts, unless an
+	// earlier start hashed it and it has not changed since (secure.go).
+	secure := secureConfig(cfg.SHA256)
+	var id fileID
+	if secure != nil {
+		if verifiedBefore(cfg.Path, cfg.SHA256) {
+			secure = nil
+		} else {
+			id, _ = statID(cfg.Path)
+			id.checkedAt = time.Now().UnixNano()
+		}
+	}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  protocol.Handshake,
 		VersionedPlugins: protocol.PluginSets(nil),
@@ -98,7 +110,7 @@ func Start(cfg Config) (*Process, error) {
 		SyncStdout:       out,
 		SyncStderr:       out,
 		StartTimeout:     timeout,
-		SecureConfig:     secureConfig(cfg.SHA256),
+		SecureConfig:     secure,
 	})
 	p := &Process{client: client, cmd: cmd}
 	rpc, err := client.Client()
@@ -119,6 +131,9 @@ func Start(cfg Config) (*Process, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrNotAPack, cfg.Path, err)
 	}
 	p.pack = raw.(packv1.PackClient)
+	if secure != nil && id.ino != 0 {
+		remember(cfg.Path, id, cfg.SHA256)
+	}
 	return p, nil
 }
 

@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hashicorp/go-plugin"
 )
@@ -49,3 +53,66 @@ func HexSHA256(path string) (string, error) {
 	sum, err := FileSHA256(path)
 	return hex.EncodeToString(sum), err
 }
+
+// A pinned binary is hashed in full at its first start in this process,
+// and again whenever it may have changed since: a later start trusts the
+// earlier check only while the file is the same file (device, inode) with
+// the same size, modification and change times, and its change time is
+// well before that check, so that a write in the same clock tick as the
+// check cannot go unseen. The kernel sets the change time on every write
+// and no user can set it back; so a file that passes this test has the
+// bytes that were hashed, and hashing 20 MB again for every task is
+// saved.
+
+// fileID is what must not change for a checked file to be taken as
+// unchanged.
+type fileID struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64 // nanoseconds
+	checkedAt    int64 // when it was hashed, nanoseconds
+	sum          string
+}
+
+var verified sync.Map // path → fileID
+
+// settled is how long before a check the file's change time must be for
+// the check to be trusted later.
+const settled = time.Second
+
+func statID(path string) (fileID, bool) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fileID{}, false
+	}
+	return fileID{dev: st.Dev, ino: st.Ino, size: st.Size,
+		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}, true
+}
+
+// verifiedBefore says whether the file at path was found to have sum by
+// an earlier start and is unchanged since.
+func verifiedBefore(path string, sum []byte) bool {
+	v, ok := verified.Load(path)
+	if !ok {
+		return false
+	}
+	was := v.(fileID)
+	now, ok := statID(path)
+	if !ok || was.sum != string(sum) || was.ctime > was.checkedAt-int64(settled) {
+		return false
+	}
+	now.checkedAt, now.sum = was.checkedAt, was.sum
+	return now == was
+}
+
+// remember records that the file at path, as it was at id, had sum.
+func remember(path string, id fileID, sum []byte) {
+	id.sum = string(sum)
+	verified.Store(path, id)
+}
+
+// StillVerified says whether the pinned binary at path was hashed and
+// found to have sum by an earlier start, and is provably unchanged since.
+// A process started earlier from a pinned binary is as good as a new one
+// only while this holds.
+func StillVerified(path string, sum []byte) bool { return verifiedBefore(path, sum) }

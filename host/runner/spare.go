@@ -73,6 +73,12 @@ func (s *spares) start(pack string, cfg launch.Config, out io.Writer) (*launch.P
 		sp.proc.Kill()
 		return launchTo(cfg, out)
 	}
+	if sp.err == nil && cfg.SHA256 != nil && !launch.StillVerified(cfg.Path, cfg.SHA256) {
+		// A pinned binary may have changed since the spare started from
+		// it: a new start checks the file as it is now.
+		sp.proc.Kill()
+		return launchTo(cfg, out)
+	}
 	return sp.proc, sp.err
 }
 
