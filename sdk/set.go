@@ -21,6 +21,7 @@ type Set struct {
 	name    string
 	version string
 	tasks   []*taskDef
+	hooks   []*hookDef
 }
 
 type taskDef struct {
@@ -72,6 +73,7 @@ type Description struct {
 	ProtocolVersions []int      `json:"protocol_versions"`
 	SDKVersion       string     `json:"sdk_version"`
 	Tasks            []TaskInfo `json:"tasks"`
+	Hooks            []HookInfo `json:"hooks,omitempty"`
 }
 
 // TaskInfo describes one task of a pack.
@@ -100,6 +102,7 @@ func (s *Set) Describe() Description {
 		}
 		d.Tasks = append(d.Tasks, ti)
 	}
+	d.Hooks = s.describeHooks()
 	return d
 }
 

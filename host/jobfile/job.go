@@ -42,6 +42,9 @@ type Job struct {
 	// Tasks are the declared tasks, in file order.
 	Tasks []*Task
 
+	// Hooks are the declared hooks, in file order (see HooksInOrder).
+	Hooks []*Hook
+
 	// DeclRange is the range of the job block's header.
 	DeclRange hcl.Range
 }

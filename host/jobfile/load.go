@@ -24,6 +24,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "state"},
 		{Type: "pack", LabelNames: []string{"name"}},
 		{Type: "task", LabelNames: []string{"id"}},
+		hookBlock,
 	},
 }
 
@@ -165,6 +166,8 @@ func LoadSource(filename string, src []byte, vars map[string]string) (*Job, hcl.
 				continue
 			}
 			job.Tasks = append(job.Tasks, task)
+		case "hook":
+			diags = append(diags, l.decodeHook(block, job)...)
 		}
 	}
 	if jobBlock == nil {
@@ -177,6 +180,7 @@ func LoadSource(filename string, src []byte, vars map[string]string) (*Job, hcl.
 	}
 
 	diags = append(diags, l.checkPacks(job)...)
+	diags = append(diags, l.checkHookPacks(job)...)
 	diags = append(diags, l.checkDependencies(job)...)
 
 	if diags.HasErrors() {

@@ -75,6 +75,7 @@ type execution struct {
 	evM   sync.Mutex
 
 	tasks map[string]*taskRun
+	hooks *hookRunner
 }
 
 type taskRun struct {
@@ -173,6 +174,11 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, fmt.Errorf("job timed out after %s", job.Timeout))
 		defer cancel()
 	}
+	r.hooks = newHookRunner(r, file)
+	if reason := r.preJob(ctx); reason != "" {
+		r.blockAll(reason)
+		sched = nil
+	}
 	maxPar := job.MaxParallel
 	if maxPar == 0 {
 		maxPar = DefaultMaxParallel()
@@ -188,6 +194,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		NotRun: func(id string, res result.Result, reason string) {
 			tr := r.tasks[id]
 			tr.rec.Result = report.Outcome{Value: res, Reason: reason}
+			r.hooks.taskEnded(id, tr.rec.Result)
 			r.note(hub.Note{Kind: noteTaskEnded, Task: id, Index: tr.index, Data: mustJSON(tr.rec)})
 			r.log.Info("task not started", "task", id, "result", res, "reason", reason)
 			r.event(Event{Type: EventTaskFinished, Time: time.Now(), Task: id, Result: res, Reason: reason})
@@ -195,6 +202,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		},
 	})
 
+	r.postJob(ctx)
 	r.reap.Wait()
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -324,6 +332,11 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 	out := &lineWriter{w: logf}
 	defer out.Flush()
 	rec.Logfile = filepath.Join("tasks", t.ID, "task.log")
+	defer r.postTask(ctx, tr)
+	if reason := r.preTask(ctx, tr); reason != "" {
+		rec.Result = report.Outcome{Value: result.Blocked, Reason: reason}
+		return
+	}
 
 	// A task that does not pass runs again, up to its retries; the last
 	// attempt is the task's record, and every attempt is listed.

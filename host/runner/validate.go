@@ -28,6 +28,9 @@ type Plan struct {
 	// (Prepare only): its tasks end Errored with that reason, and the
 	// others run.
 	PackErrors map[string]error
+	// HookArgs holds each hook's checked arguments as a JSON object, by
+	// hook name.
+	HookArgs map[string][]byte
 }
 
 // Validate loads the jobfile, starts each pack it names once to read its
@@ -88,10 +91,12 @@ func prepare(ctx context.Context, path string, vars map[string]string, lenient b
 	}
 	args, adiags := jobfile.CheckArgs(&checked, schemas)
 	diags = append(diags, adiags...)
+	hookArgs, hdiags := checkHooks(job, descs)
+	diags = append(diags, hdiags...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	return &Plan{Job: job, Packs: descs, Args: args, PackErrors: packErrors}, diags
+	return &Plan{Job: job, Packs: descs, Args: args, PackErrors: packErrors, HookArgs: hookArgs}, diags
 }
 
 // packError rides on a diagnostic about a pack that cannot be described.
