@@ -262,7 +262,7 @@ func contains(lines []string, prefix string) bool {
 func TestNotifyWebhook(t *testing.T) {
 	type post struct {
 		method, ctype, auth string
-		body               []byte
+		body                []byte
 	}
 	posts := make(chan post, 4)
 	status := http.StatusNoContent
