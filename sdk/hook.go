@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 
 	"github.com/hashicorp/go-hclog"
@@ -213,4 +214,13 @@ func (s *Set) callee(req *packv1.RunRequest) (callee, error) {
 			hd.fn(t, h, v)
 		})
 	}, nil
+}
+
+// funcName is the name of the function fn, as a debugger knows it
+// ("main.Ping", "main.main.func2").
+func funcName(fn any) string {
+	if f := runtime.FuncForPC(reflect.ValueOf(fn).Pointer()); f != nil {
+		return f.Name()
+	}
+	return ""
 }

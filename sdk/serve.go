@@ -124,7 +124,7 @@ func (sv *server) Describe(context.Context, *packv1.DescribeRequest) (*packv1.De
 		out.ProtocolVersions = append(out.ProtocolVersions, int32(v))
 	}
 	for _, t := range d.Tasks {
-		ts := &packv1.TaskSpec{Name: t.Name, Doc: t.Doc}
+		ts := &packv1.TaskSpec{Name: t.Name, Doc: t.Doc, FuncName: sv.set.task(t.Name).fnName}
 		for _, a := range t.Args {
 			ts.Args = append(ts.Args, &packv1.ArgSpec{Name: a.Name, TypeJson: a.Type, Doc: a.Doc, Required: a.Required})
 		}

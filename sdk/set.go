@@ -30,6 +30,8 @@ type taskDef struct {
 	typ   reflect.Type
 	specs []argSpec
 	fn    func(t *T, args reflect.Value)
+	// fnName is the task function's name, where a debugger can stop.
+	fnName string
 }
 
 // NewSet makes an empty pack. version should be a semantic version
@@ -53,7 +55,8 @@ func Register[A any](s *Set, name, doc string, fn func(t *T, args A)) {
 	}
 	s.tasks = append(s.tasks, &taskDef{
 		name: name, doc: doc, typ: typ, specs: specs,
-		fn: func(t *T, v reflect.Value) { fn(t, v.Interface().(A)) },
+		fn:     func(t *T, v reflect.Value) { fn(t, v.Interface().(A)) },
+		fnName: funcName(fn),
 	})
 }
 

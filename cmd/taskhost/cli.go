@@ -85,7 +85,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout, stderr), newPacksCmd(stdout, stderr),
-		newResultsCmd(stdout, stderr), newLogsCmd(stdout))
+		newResultsCmd(stdout, stderr), newLogsCmd(stdout), newDoctorCmd(stdout, stderr))
 	return root
 }
 
@@ -151,6 +151,7 @@ type runOptions struct {
 	json         bool
 	dropEvery    int
 	dropInterval time.Duration
+	debug        debugFlags
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -162,13 +163,15 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 leave a run directory with logs and results.json.
 
 Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
-2 bad command line or jobfile (nothing ran); 4 the run could not be made.`,
+2 bad command line or jobfile (nothing ran); 3 a hook failed; 4 the run
+could not be made (a failed preflight check included: see taskhost doctor).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(cmd.Context(), o, args[0], stdout, stderr)
 		},
 	}
 	o.addFlags(cmd)
+	o.debug.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print each event of the run as a JSON object, one per line, on stdout (the summary goes to stderr)")
 	// A fault for taskhost's own tests of reconnection; hidden from help.
@@ -182,6 +185,9 @@ Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
 func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if err := preflight(o.runsDir, path, stderr); err != nil {
+		return err
 	}
 	plan, err := o.validate(ctx, path, stderr, true)
 	if err != nil {
@@ -210,6 +216,9 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		DropEvery:    o.dropEvery,
 		DropInterval: o.dropInterval,
 		Cmdline:      strings.Join(os.Args, " "),
+	}
+	if err := o.debug.apply(&opts, plan, stderr); err != nil {
+		return err
 	}
 	summary := stdout
 	if o.json {

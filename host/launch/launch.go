@@ -43,6 +43,10 @@ type Config struct {
 	// TLS is the run's mutual-TLS material; nil means go-plugin's AutoMTLS
 	// (a fresh key pair on each side for each launch, which is slower).
 	TLS *protocol.RunTLS
+	// Command makes the command that starts the pack at path, e.g. under
+	// a debugger; nil means the pack itself. Start still sets its
+	// environment and process group.
+	Command func(path string) *exec.Cmd
 }
 
 // Process is a started pack.
@@ -71,6 +75,9 @@ func Start(cfg Config) (*Process, error) {
 		out = io.Discard
 	}
 	cmd := exec.Command(cfg.Path)
+	if cfg.Command != nil {
+		cmd = cfg.Command(cfg.Path)
+	}
 	cmd.Env = append(os.Environ(), cfg.Env...)
 	var tlsConfig *tls.Config
 	if cfg.TLS != nil {

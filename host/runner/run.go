@@ -55,6 +55,9 @@ type Options struct {
 	// to return before its process group is killed; 0 means the jobfile's
 	// grace, or DefaultGrace.
 	Grace time.Duration
+	// Debugging picks a task to run under a debugger, and one to talk to
+	// the terminal.
+	Debugging Debugging
 }
 
 // DefaultGrace is the grace period when none is set.
@@ -379,12 +382,16 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 		tlog.Error("pack cannot run", "error", perr)
 		return a
 	}
-	pack := r.plan.Job.Pack(t.Pack)
 	access := r.hub.AddTask(t.ID, slot)
 	// go-plugin's own messages (it logs every start, and every kill as an
 	// error) would only be noise in job.log: launch errors come back as
 	// errors, and the runner logs each start and end itself.
-	proc, err := launch.Start(launch.Config{Path: pack.Path, Stderr: out, Output: out, TLS: r.tls})
+	cfg, started, err := r.launchConfig(t, out)
+	var proc *launch.Process
+	if err == nil {
+		proc, err = launch.Start(cfg)
+	}
+	started()
 	if err != nil {
 		tlog.Error("pack did not start", "error", err)
 		a.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
@@ -398,7 +405,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, a.PID)
 
 	runCtx := ctx
-	if t.Timeout > 0 {
+	if t.Timeout > 0 && t.ID != r.opts.Debugging.Debug {
 		var cancel context.CancelFunc
 		runCtx, cancel = context.WithTimeoutCause(ctx, t.Timeout, fmt.Errorf("timed out after %s", t.Timeout))
 		defer cancel()
@@ -410,6 +417,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	resp, err := proc.Run(runCtx, &packv1.RunRequest{
 		Task: t.Task, ArgsJson: r.plan.Args[t.ID], RunId: filepath.Base(r.dir), TaskId: t.ID,
 		Attempt: int32(n), Hub: access, DeadlineUnixNano: deadline, LogDir: tdir,
+		Interactive: t.ID == r.opts.Debugging.Interactive,
 	})
 
 	if err != nil && launch.Cancelled(err) {

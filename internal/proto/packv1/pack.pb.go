@@ -217,10 +217,13 @@ func (x *HookSpec) GetStages() []string {
 }
 
 type TaskSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Doc           string                 `protobuf:"bytes,2,opt,name=doc,proto3" json:"doc,omitempty"`
-	Args          []*ArgSpec             `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Doc   string                 `protobuf:"bytes,2,opt,name=doc,proto3" json:"doc,omitempty"`
+	Args  []*ArgSpec             `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	// The Go function that runs the task ("main.Ping"), where a debugger
+	// can stop; empty when unknown.
+	FuncName      string `protobuf:"bytes,40,opt,name=func_name,json=funcName,proto3" json:"func_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -274,6 +277,13 @@ func (x *TaskSpec) GetArgs() []*ArgSpec {
 		return x.Args
 	}
 	return nil
+}
+
+func (x *TaskSpec) GetFuncName() string {
+	if x != nil {
+		return x.FuncName
+	}
+	return ""
 }
 
 type ArgSpec struct {
@@ -979,11 +989,12 @@ const file_packv1_pack_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03doc\x18\x02 \x01(\tR\x03doc\x12-\n" +
 	"\x04args\x18\x03 \x03(\v2\x19.taskhost.pack.v1.ArgSpecR\x04args\x12\x16\n" +
-	"\x06stages\x18\x04 \x03(\tR\x06stages\"_\n" +
+	"\x06stages\x18\x04 \x03(\tR\x06stages\"|\n" +
 	"\bTaskSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03doc\x18\x02 \x01(\tR\x03doc\x12-\n" +
-	"\x04args\x18\x03 \x03(\v2\x19.taskhost.pack.v1.ArgSpecR\x04args\"\x8b\x01\n" +
+	"\x04args\x18\x03 \x03(\v2\x19.taskhost.pack.v1.ArgSpecR\x04args\x12\x1b\n" +
+	"\tfunc_name\x18( \x01(\tR\bfuncName\"\x8b\x01\n" +
 	"\aArgSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\ttype_json\x18\x02 \x01(\fR\btypeJson\x12\x10\n" +
