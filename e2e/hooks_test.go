@@ -29,10 +29,16 @@ var (
 func extraPacks(t *testing.T) {
 	t.Helper()
 	extraOnce.Do(func() {
-		cmd := exec.Command("go", "build", "-o", bin+"/", "../internal/testpack/hookpack", "../plugins/notify")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			extraErr = fmt.Errorf("build: %v\n%s", err, out)
+		// hookpack as docs/debugging.md says to build a pack to debug.
+		for _, args := range [][]string{
+			{"build", "-gcflags=all=-N -l", "-o", bin + "/", "../internal/testpack/hookpack"},
+			{"build", "-o", bin + "/", "../plugins/notify"},
+		} {
+			out, err := exec.Command("go", args...).CombinedOutput()
+			if err != nil {
+				extraErr = fmt.Errorf("go %v: %v\n%s", args, err, out)
+				return
+			}
 		}
 	})
 	if extraErr != nil {

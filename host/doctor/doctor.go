@@ -256,8 +256,13 @@ func checkHub(runs string) Check {
 func checkLock(dir string) Check {
 	c := Check{Name: "lock file", Status: Skipped}
 	path := filepath.Join(dir, LockFile)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+	_, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		c.Detail = "no lock file (" + path + ")"
+		return c
+	case err != nil:
+		c.Detail = fmt.Sprintf("cannot look for %s: %v", path, unwrapPath(err))
 		return c
 	}
 	c.Detail = path + " is there, but this taskhost cannot check packs against it"

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/taskhost/taskhost/host/jobfile"
@@ -69,24 +70,68 @@ func (r *execution) launchConfig(t *jobfile.Task, out io.Writer) (cfg launch.Con
 	d := r.opts.Debugging
 	switch t.ID {
 	case d.Interactive:
-		in, stdout := d.Stdin, d.Stdout
-		if in == nil {
-			in = os.Stdin
-		}
-		if stdout == nil {
-			stdout = os.Stdout
-		}
-		// fds 3 and 4 of the pack; the SDK makes them the task's
-		// os.Stdin and os.Stdout when the request says interactive.
-		cfg.Command = func(path string) *exec.Cmd {
-			cmd := exec.Command(path)
-			cmd.ExtraFiles = []*os.File{in, stdout}
-			return cmd
-		}
+		return r.interactiveConfig(cfg)
 	case d.Debug:
 		return r.debugConfig(t, cfg)
 	}
 	return cfg, func() {}, nil
+}
+
+// interactiveConfig gives the pack two pipes as fds 3 and 4, which the
+// SDK makes the task's os.Stdin and os.Stdout when the request says
+// interactive, and copies the terminal's input into the one and the
+// other's output to the terminal. The host copies rather than hand the
+// pack the terminal itself because the pack runs in a process group of
+// its own, which the terminal would stop (SIGTTIN) when it reads; this
+// way Ctrl-C also still reaches the host, which stops the run as usual.
+func (r *execution) interactiveConfig(cfg launch.Config) (launch.Config, func(), error) {
+	d := r.opts.Debugging
+	in, out := d.Stdin, d.Stdout
+	if in == nil {
+		in = os.Stdin
+	}
+	if out == nil {
+		out = os.Stdout
+	}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return cfg, func() {}, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return cfg, func() {}, err
+	}
+	cfg.Command = func(path string) *exec.Cmd {
+		cmd := exec.Command(path)
+		cmd.ExtraFiles = []*os.File{inR, outW}
+		return cmd
+	}
+	go func() {
+		// Ends when the terminal does, or at the first input after the
+		// task's end (the pipe is broken then).
+		_, _ = io.Copy(inW, in)
+		inW.Close()
+	}()
+	go func() {
+		_, _ = io.Copy(lockedWriter{&r.outM, out}, outR)
+		outR.Close()
+	}()
+	return cfg, func() { inR.Close(); outW.Close() }, nil
+}
+
+// lockedWriter writes to w holding mu, so that the task's output and the
+// run's progress lines do not mix within a line.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // debugConfig starts the pack under `dlv exec --headless`. Delve writes
