@@ -327,8 +327,15 @@ hook "chat" {
 	if len(sum.Tasks) != 2 || sum.Tasks[0].ID != "good" || sum.Tasks[0].Result != "passed" || sum.Tasks[1].Result != "failed" {
 		t.Errorf("posted tasks: %+v", sum.Tasks)
 	}
-	if len(f.Report.Hooks) != 1 || f.Report.Hooks[0].Result.Value != result.Passed {
-		t.Errorf("hook record: %+v", f.Report.Hooks)
+	if len(f.Report.Hooks) != 1 || f.Report.Hooks[0].Result.Value != result.Passed || len(f.Report.Hooks[0].Sections) != 1 {
+		t.Fatalf("hook record: %+v", f.Report.Hooks)
+	}
+	// The hook's step and its log lines are in the run directory.
+	h := f.Report.Hooks[0]
+	if h.Logfile != "hooks/chat.post_job/task.log" || h.Sections[0].Logs == nil || h.Sections[0].Logs.File != h.Logfile {
+		t.Errorf("hook log %q, step's log %+v", h.Logfile, h.Sections[0].Logs)
+	} else if b, err := os.ReadFile(filepath.Join(r.runDir(t), h.Logfile)); err != nil || !strings.Contains(string(b), "posted ") {
+		t.Errorf("hook log: %v\n%s", err, b)
 	}
 
 	// A server that refuses the post fails the hook: exit code 3.

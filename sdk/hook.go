@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
@@ -223,4 +224,11 @@ func funcName(fn any) string {
 		return f.Name()
 	}
 	return ""
+}
+
+// runRel is the path, relative to the run directory, of the file name in
+// the log directory dir of a task (<run>/tasks/<id>) or of a hook call
+// (<run>/hooks/<call>).
+func runRel(dir, name string) string {
+	return filepath.Join(filepath.Base(filepath.Dir(dir)), filepath.Base(dir), name)
 }
