@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -342,4 +343,30 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 	})
 	c.Result = report.Outcome{Value: res, Reason: reason}
 	return c
+}
+
+// hooksJSON is the hooks of a pack's description in the JSON shape that
+// `PACK describe` prints.
+func hooksJSON(d *packv1.DescribeResponse) []any {
+	type arg struct {
+		Name     string          `json:"name"`
+		Type     json.RawMessage `json:"type"`
+		Doc      string          `json:"doc,omitempty"`
+		Required bool            `json:"required,omitempty"`
+	}
+	type hook struct {
+		Name   string   `json:"name"`
+		Doc    string   `json:"doc,omitempty"`
+		Stages []string `json:"stages"`
+		Args   []arg    `json:"args"`
+	}
+	var out []any
+	for _, h := range d.GetHooks() {
+		hj := hook{Name: h.GetName(), Doc: h.GetDoc(), Stages: h.GetStages(), Args: []arg{}}
+		for _, a := range h.GetArgs() {
+			hj.Args = append(hj.Args, arg{a.GetName(), a.GetTypeJson(), a.GetDoc(), a.GetRequired()})
+		}
+		out = append(out, hj)
+	}
+	return out
 }

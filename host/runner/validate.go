@@ -203,7 +203,8 @@ func DescriptionJSON(d *packv1.DescribeResponse) any {
 		ProtocolVersions []int32 `json:"protocol_versions"`
 		SDKVersion       string  `json:"sdk_version"`
 		Tasks            []task  `json:"tasks"`
-	}{d.GetName(), d.GetVersion(), d.GetProtocolVersions(), d.GetSdkVersion(), []task{}}
+		Hooks            []any   `json:"hooks,omitempty"`
+	}{d.GetName(), d.GetVersion(), d.GetProtocolVersions(), d.GetSdkVersion(), []task{}, hooksJSON(d)}
 	for _, t := range d.GetTasks() {
 		tj := task{Name: t.GetName(), Doc: t.GetDoc(), Args: []arg{}}
 		for _, a := range t.GetArgs() {
