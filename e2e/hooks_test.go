@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -271,15 +272,16 @@ func TestNotifyWebhook(t *testing.T) {
 		body                []byte
 	}
 	posts := make(chan post, 4)
-	status := http.StatusNoContent
+	var status atomic.Int32
+	status.Store(http.StatusNoContent)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		posts <- post{r.Method, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), b}
-		if status != http.StatusNoContent {
-			http.Error(w, "no such channel", status)
+		if code := int(status.Load()); code != http.StatusNoContent {
+			http.Error(w, "no such channel", code)
 			return
 		}
-		w.WriteHeader(status)
+		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
 	path := hookJob(t, fmt.Sprintf(`
@@ -339,7 +341,7 @@ hook "chat" {
 	}
 
 	// A server that refuses the post fails the hook: exit code 3.
-	status = http.StatusNotFound
+	status.Store(http.StatusNotFound)
 	r = taskhost(t, "run", path)
 	<-posts
 	if r.code != 3 {
