@@ -368,3 +368,31 @@ hook "x" {
 		t.Errorf("exit %d\nstderr:\n%s", r.code, r.stderr)
 	}
 }
+
+// A hook whose pack cannot start fails at pre_job, which blocks the job.
+func TestHookPackMissing(t *testing.T) {
+	path := hookJob(t, `
+job "hooks" {}
+pack "gone" { path = "/nonexistent/pack" }
+task "t1" {
+  pack = "hookpack"
+  task = "pass"
+}
+hook "broken" {
+  pack = "gone"
+  hook = "whatever"
+}
+`)
+	r := taskhost(t, "run", path)
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	f := r.results(t)
+	if tr := taskByID(t, f, "t1"); tr.Result.Value != result.Blocked || !strings.Contains(tr.Result.Reason, "hook broken cannot run") {
+		t.Errorf("t1: %s (%s)", tr.Result.Value, tr.Result.Reason)
+	}
+	failed := failedHooks(f)
+	if len(failed) != 1 || !strings.Contains(failed[0], "broken pre_job  errored: pack cannot run: pack binary /nonexistent/pack does not exist") {
+		t.Errorf("failed hook calls: %q", failed)
+	}
+}
