@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -269,4 +270,35 @@ task "quiet" {
 		t.Errorf("quiet: %s", q.Result.Value)
 	}
 
+}
+
+// --debug and --interactive are checked before anything runs.
+func TestRunDebugFlagsChecked(t *testing.T) {
+	path := hookJob(t, `
+job "debug" {}
+task "dbg" {
+  pack = "hookpack"
+  task = "debugme"
+}
+`)
+	tests := map[string]struct {
+		args []string
+		want string
+	}{
+		"no such task":   {[]string{"--debug", "nope"}, `--debug nope: the job has no task "nope"`},
+		"no Delve":       {[]string{"--debug", "dbg", "--dlv", "/nonexistent/dlv"}, "--debug needs Delve (dlv): install it with `go install github.com/go-delve/delve/cmd/dlv@latest`"},
+		"same task":      {[]string{"--debug", "dbg", "--interactive", "dbg"}, `--debug and --interactive name the same task "dbg"`},
+		"no such prompt": {[]string{"--interactive", "nope"}, `--interactive nope: the job has no task "nope"`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := taskhost(t, append(append([]string{"run"}, tc.args...), path)...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit %d, want 2 with %q\nstderr:\n%s", r.code, tc.want, r.stderr)
+			}
+			if _, err := os.Stat(r.runsDir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a run directory was made (%v)", err)
+			}
+		})
+	}
 }
