@@ -6,7 +6,7 @@
 
 GO      ?= go
 BIN     := bin
-PACKS   := ./plugins/demo ./plugins/exec
+PACKS   := ./plugins/demo ./plugins/exec ./plugins/notify
 
 .PHONY: build demo test lint bench generate clean
 

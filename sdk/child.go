@@ -113,7 +113,7 @@ func (c *Cmd) Start() error {
 		if err := os.Rename(logF.Name(), filepath.Join(rs.logDir, name)); err != nil {
 			c.t.logger.Warn("child log not renamed", "error", err)
 		} else {
-			c.LogFile = filepath.Join("tasks", filepath.Base(rs.logDir), name)
+			c.LogFile = runRel(rs.logDir, name)
 			rs.emit.emit(report.Event{Kind: report.KindLog, Parent: c.t.node.id, Name: c.LogFile, PID: c.Process.Pid})
 		}
 	}

@@ -72,6 +72,18 @@
 // A pack must not write to standard output before Set.Run serves: the host
 // reads the plugin handshake from it.
 //
+// # Hooks
+//
+// RegisterHook adds a hook: a function like a task's that runs before and
+// after the job or each task, at the stages it is registered for (PreJob,
+// PreTask, PostTask, PostJob), when a jobfile's hook block enables it. It
+// also gets a *Hook: the stage, the task it runs around, and the run's
+// results so far (RunSummary). A hook that does not pass blocks the job
+// (PreJob) or the task (PreTask), and makes the run's exit code 3:
+//
+//	sdk.RegisterHook(s, "notify", "Posts the summary.", []sdk.Stage{sdk.PostJob},
+//		func(t *sdk.T, h *sdk.Hook, args NotifyArgs) { … h.Results … })
+//
 // # Running a pack by hand
 //
 // Run gives every pack a small command line when no host started it:

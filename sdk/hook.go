@@ -1,15 +1,234 @@
 package sdk
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
+
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
-	"github.com/taskhost/taskhost/internal/sdkhook"
 )
 
-// sdk/sdktest serves a Set in the test process through this hook.
-func init() {
-	sdkhook.NewServer = func(set any, logger hclog.Logger) packv1.PackServer {
-		return &server{set: set.(*Set), logger: logger}
+// Stage is when a hook runs: around the whole job, or around each task.
+type Stage string
+
+// The four stages. Pre stages run in the jobfile's order, post stages in
+// reverse order.
+const (
+	// PreJob runs before any task. A pre_job hook that does not pass
+	// stops the job: every task ends Blocked.
+	PreJob Stage = "pre_job"
+	// PreTask runs before each task, in the task's turn. A pre_task hook
+	// that does not pass blocks that task.
+	PreTask Stage = "pre_task"
+	// PostTask runs after each task, whatever its result.
+	PostTask Stage = "post_task"
+	// PostJob runs after every task has ended, even when the job was
+	// stopped.
+	PostJob Stage = "post_job"
+)
+
+// Stages lists the stages in the order they come.
+var Stages = []Stage{PreJob, PreTask, PostTask, PostJob}
+
+// Hook tells a hook function where it runs and what has happened so far.
+type Hook struct {
+	// Stage is the stage it runs at.
+	Stage Stage
+	// Task is the id of the task a pre_task or post_task hook runs
+	// around; "" at the job stages.
+	Task string
+	// Results are the run's results when the hook started.
+	Results RunSummary
+}
+
+// RunSummary is a run's results so far, as the host hands them to a hook.
+// It is also the JSON the notify pack posts.
+type RunSummary struct {
+	Job    string `json:"job"`
+	RunID  string `json:"run_id"`
+	RunDir string `json:"rundir"`
+	// Result is the rollup of the tasks that have ended ("passed" when
+	// none has).
+	Result  string        `json:"result"`
+	Summary Counts        `json:"summary"`
+	Tasks   []TaskSummary `json:"tasks"`
+	// Hooks lists the hook calls that have ended.
+	Hooks []HookSummary `json:"hooks,omitempty"`
+}
+
+// Counts counts the results of the tasks that have ended, as pyATS does;
+// SuccessRate is (Passed + Passx + Skipped) / Total in percent.
+type Counts struct {
+	Passed      int     `json:"passed"`
+	Passx       int     `json:"passx"`
+	Failed      int     `json:"failed"`
+	Errored     int     `json:"errored"`
+	Aborted     int     `json:"aborted"`
+	Blocked     int     `json:"blocked"`
+	Skipped     int     `json:"skipped"`
+	Total       int     `json:"total"`
+	SuccessRate float64 `json:"success_rate"`
+}
+
+// TaskSummary is one task of a RunSummary. Result is "" while the task
+// has not ended.
+type TaskSummary struct {
+	ID     string `json:"id"`
+	Pack   string `json:"pack"`
+	Task   string `json:"task"`
+	Result string `json:"result,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// HookSummary is one hook call of a RunSummary.
+type HookSummary struct {
+	Name   string `json:"name"`
+	Stage  Stage  `json:"stage"`
+	Task   string `json:"task,omitempty"`
+	Result string `json:"result"`
+	Reason string `json:"reason,omitempty"`
+}
+
+type hookDef struct {
+	name   string
+	doc    string
+	stages []Stage
+	typ    reflect.Type
+	specs  []argSpec
+	fn     func(t *T, h *Hook, args reflect.Value)
+}
+
+// RegisterHook adds a hook to the pack: a function like a task's, that
+// also gets the stage it runs at and the run's results so far. It runs at
+// each of stages, in a pack process of its own, when a jobfile enables it
+// with a hook block. A hook that does not end Passed, Passx or Skipped
+// has failed: the host records it, and the run's exit code is 3.
+//
+// Registering a name twice, no stages, an unknown stage, or an argument
+// type that is not a struct, is a bug in the pack and panics.
+func RegisterHook[A any](s *Set, name, doc string, stages []Stage, fn func(t *T, h *Hook, args A)) {
+	if s.hook(name) != nil {
+		panic(fmt.Sprintf("sdk.RegisterHook: hook %q registered twice", name))
 	}
+	if len(stages) == 0 {
+		panic(fmt.Sprintf("sdk.RegisterHook: hook %q has no stages", name))
+	}
+	for _, st := range stages {
+		if !slices.Contains(Stages, st) {
+			panic(fmt.Sprintf("sdk.RegisterHook: hook %q: unknown stage %q", name, st))
+		}
+	}
+	typ := reflect.TypeFor[A]()
+	specs, err := argSpecs(typ)
+	if err != nil {
+		panic(fmt.Sprintf("sdk.RegisterHook: hook %q: %v", name, err))
+	}
+	s.hooks = append(s.hooks, &hookDef{
+		name: name, doc: doc, stages: slices.Clone(stages), typ: typ, specs: specs,
+		fn: func(t *T, h *Hook, v reflect.Value) { fn(t, h, v.Interface().(A)) },
+	})
+}
+
+func (s *Set) hook(name string) *hookDef {
+	i := slices.IndexFunc(s.hooks, func(d *hookDef) bool { return d.name == name })
+	if i < 0 {
+		return nil
+	}
+	return s.hooks[i]
+}
+
+// HookInfo describes one hook of a pack.
+type HookInfo struct {
+	Name   string    `json:"name"`
+	Doc    string    `json:"doc,omitempty"`
+	Stages []Stage   `json:"stages"`
+	Args   []ArgInfo `json:"args"`
+}
+
+func (s *Set) describeHooks() []HookInfo {
+	var out []HookInfo
+	for _, hd := range s.hooks {
+		hi := HookInfo{Name: hd.name, Doc: hd.doc, Stages: hd.stages, Args: []ArgInfo{}}
+		for _, a := range hd.specs {
+			hi.Args = append(hi.Args, ArgInfo{Name: a.Name, Type: typeJSON(a.Type), Doc: a.Doc, Required: a.Required})
+		}
+		out = append(out, hi)
+	}
+	return out
+}
+
+func hookSpecs(hooks []HookInfo) []*packv1.HookSpec {
+	var out []*packv1.HookSpec
+	for _, h := range hooks {
+		hs := &packv1.HookSpec{Name: h.Name, Doc: h.Doc}
+		for _, st := range h.Stages {
+			hs.Stages = append(hs.Stages, string(st))
+		}
+		for _, a := range h.Args {
+			hs.Args = append(hs.Args, &packv1.ArgSpec{Name: a.Name, TypeJson: a.Type, Doc: a.Doc, Required: a.Required})
+		}
+		out = append(out, hs)
+	}
+	return out
+}
+
+// callee is what a Run call runs: a task, or a hook at one of its stages.
+type callee func(ctx context.Context, rs *runState, logger hclog.Logger) (Result, string)
+
+// callee finds what req asks to run.
+func (s *Set) callee(req *packv1.RunRequest) (callee, error) {
+	hc := req.GetHook()
+	if hc == nil {
+		td := s.task(req.GetTask())
+		if td == nil {
+			return nil, fmt.Errorf("pack %s has no task %q", s.name, req.GetTask())
+		}
+		return func(ctx context.Context, rs *runState, logger hclog.Logger) (Result, string) {
+			return td.run(ctx, req.GetArgsJson(), rs, logger)
+		}, nil
+	}
+	hd := s.hook(hc.GetName())
+	if hd == nil {
+		return nil, fmt.Errorf("pack %s has no hook %q", s.name, hc.GetName())
+	}
+	h := &Hook{Stage: Stage(hc.GetStage()), Task: hc.GetTaskId()}
+	if !slices.Contains(hd.stages, h.Stage) {
+		return nil, fmt.Errorf("hook %q of pack %s does not run at stage %q", hd.name, s.name, h.Stage)
+	}
+	return func(ctx context.Context, rs *runState, logger hclog.Logger) (Result, string) {
+		return runTask(ctx, rs, logger, func(t *T) {
+			if b := hc.GetResultsJson(); len(b) > 0 {
+				if err := json.Unmarshal(b, &h.Results); err != nil {
+					t.Errorf("bad results from the host: %v", err)
+				}
+			}
+			v, err := decodeArgs(hd.typ, hd.specs, req.GetArgsJson())
+			if err != nil {
+				t.Errorf("bad arguments: %v", err)
+			}
+			hd.fn(t, h, v)
+		})
+	}, nil
+}
+
+// funcName is the name of the function fn, as a debugger knows it
+// ("main.Ping", "main.main.func2").
+func funcName(fn any) string {
+	if f := runtime.FuncForPC(reflect.ValueOf(fn).Pointer()); f != nil {
+		return f.Name()
+	}
+	return ""
+}
+
+// runRel is the path, relative to the run directory, of the file name in
+// the log directory dir of a task (<run>/tasks/<id>) or of a hook call
+// (<run>/hooks/<call>).
+func runRel(dir, name string) string {
+	return filepath.Join(filepath.Base(filepath.Dir(dir)), filepath.Base(dir), name)
 }

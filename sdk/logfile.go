@@ -25,7 +25,7 @@ func openLog(dir, name string) (*logFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &logFile{f: f, rel: filepath.Join("tasks", filepath.Base(dir), name)}, nil
+	return &logFile{f: f, rel: runRel(dir, name)}, nil
 }
 
 func (l *logFile) Write(p []byte) (int, error) {

@@ -113,7 +113,7 @@ func (sv *server) Describe(context.Context, *packv1.DescribeRequest) (*packv1.De
 		out.ProtocolVersions = append(out.ProtocolVersions, int32(v))
 	}
 	for _, t := range d.Tasks {
-		ts := &packv1.TaskSpec{Name: t.Name, Doc: t.Doc}
+		ts := &packv1.TaskSpec{Name: t.Name, Doc: t.Doc, FuncName: sv.set.task(t.Name).fnName}
 		for _, a := range t.Args {
 			ts.Args = append(ts.Args, &packv1.ArgSpec{Name: a.Name, TypeJson: a.Type, Doc: a.Doc, Required: a.Required})
 		}
@@ -122,13 +122,14 @@ func (sv *server) Describe(context.Context, *packv1.DescribeRequest) (*packv1.De
 		}
 		out.Tasks = append(out.Tasks, ts)
 	}
+	out.Hooks = hookSpecs(d.Hooks)
 	return out, nil
 }
 
 func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunResponse, error) {
-	td := sv.set.task(req.GetTask())
-	if td == nil {
-		return nil, fmt.Errorf("pack %s has no task %q", sv.set.name, req.GetTask())
+	run, err := sv.set.callee(req)
+	if err != nil {
+		return nil, err
 	}
 	// Processes this task starts are not plugins.
 	os.Unsetenv(protocol.Handshake.MagicCookieKey)
@@ -149,14 +150,20 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 		os.Stdout, os.Stderr = out, out
 		logger = hclog.New(&hclog.LoggerOptions{Name: req.GetTaskId(), Level: hclog.Trace, Output: lf})
 	}
+	if req.GetInteractive() {
+		defer useTerminal()()
+	}
 	em, err := dialHub(req.GetHub(), fmt.Sprintf("task %s (pid %d)", req.GetTaskId(), os.Getpid()), "")
 	if err != nil {
 		return nil, err
 	}
 	defer em.close()
-	rs := &runState{taskID: req.GetTaskId(), emit: em, pid: os.Getpid(), log: lf, hub: req.GetHub(), logDir: req.GetLogDir(), conn: em.nc,
-		outputs: newOutputs(td)}
-	r, reason := td.run(ctx, req.GetArgsJson(), rs, logger)
+	rs := &runState{taskID: req.GetTaskId(), emit: em, pid: os.Getpid(), log: lf, hub: req.GetHub(), logDir: req.GetLogDir(), conn: em.nc}
+	if req.GetHook() == nil {
+		// A task's outputs; a hook has none.
+		rs.outputs = newOutputs(sv.set.task(req.GetTask()))
+	}
+	r, reason := run(ctx, rs, logger)
 
 	// The events must reach the hub even when ctx is already cancelled:
 	// they are the record of what the task did. Give them a while.

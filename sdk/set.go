@@ -21,6 +21,7 @@ type Set struct {
 	name    string
 	version string
 	tasks   []*taskDef
+	hooks   []*hookDef
 }
 
 type taskDef struct {
@@ -31,6 +32,8 @@ type taskDef struct {
 	fn    func(t *T, args reflect.Value)
 	// outputs are declared with DeclareOutputs.
 	outputs []Output
+	// fnName is the task function's name, where a debugger can stop.
+	fnName string
 }
 
 // NewSet makes an empty pack. version should be a semantic version
@@ -54,7 +57,8 @@ func Register[A any](s *Set, name, doc string, fn func(t *T, args A)) {
 	}
 	s.tasks = append(s.tasks, &taskDef{
 		name: name, doc: doc, typ: typ, specs: specs,
-		fn: func(t *T, v reflect.Value) { fn(t, v.Interface().(A)) },
+		fn:     func(t *T, v reflect.Value) { fn(t, v.Interface().(A)) },
+		fnName: funcName(fn),
 	})
 }
 
@@ -74,6 +78,7 @@ type Description struct {
 	ProtocolVersions []int      `json:"protocol_versions"`
 	SDKVersion       string     `json:"sdk_version"`
 	Tasks            []TaskInfo `json:"tasks"`
+	Hooks            []HookInfo `json:"hooks,omitempty"`
 }
 
 // TaskInfo describes one task of a pack.
@@ -107,6 +112,7 @@ func (s *Set) Describe() Description {
 		}
 		d.Tasks = append(d.Tasks, ti)
 	}
+	d.Hooks = s.describeHooks()
 	return d
 }
 

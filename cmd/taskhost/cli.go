@@ -86,7 +86,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout, stderr), newPacksCmd(stdout, stderr),
-		newResultsCmd(stdout, stderr), newLogsCmd(stdout), newFmtCmd(stdout, stderr))
+		newResultsCmd(stdout, stderr), newLogsCmd(stdout), newFmtCmd(stdout, stderr), newDoctorCmd(stdout, stderr))
 	root.AddCommand(newReportCmd(stdout, stderr))
 	return root
 }
@@ -163,6 +163,7 @@ type runOptions struct {
 	archiveDir   string
 	quiet        bool
 	verbose      bool
+	debug        debugFlags
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -176,7 +177,8 @@ On a terminal, a live view shows the run as it goes; elsewhere, plain
 timestamped lines.
 
 Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
-2 bad command line or jobfile (nothing ran); 4 the run could not be made.`,
+2 bad command line or jobfile (nothing ran); 3 a hook failed; 4 the run
+could not be made (a failed preflight check included: see taskhost doctor).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(cmd.Context(), o, args[0], stdout, stderr)
@@ -184,6 +186,7 @@ Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
 	}
 	o.addFlags(cmd)
 	o.addSelectFlags(cmd)
+	o.debug.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
 	cmd.Flags().StringVar(&o.rerun, "rerun", "", "run only the tasks that did not pass in this run (a run directory, archive or id), and what they depend on")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "show only the tasks that did not pass, and the summary")
@@ -204,6 +207,9 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		ctx = context.Background()
 	}
 	if err := o.checkVerbosity(); err != nil {
+		return err
+	}
+	if err := preflight(o.runsDir, path, stderr); err != nil {
 		return err
 	}
 	plan, err := o.validate(ctx, path, stderr, true)
@@ -241,6 +247,9 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		DropEvery:    o.dropEvery,
 		DropInterval: o.dropInterval,
 		Cmdline:      strings.Join(plan.Job.RedactArgs(os.Args), " "),
+	}
+	if err := o.debug.apply(&opts, plan, stderr); err != nil {
+		return err
 	}
 	summary := stdout
 	if o.json {

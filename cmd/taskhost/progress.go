@@ -18,7 +18,14 @@ func (o *runOptions) progress(plan *runner.Plan, stdout io.Writer, opts *runner.
 	for _, t := range plan.Job.Tasks {
 		packs[t.ID] = t.Pack
 	}
-	v := console.New(stdout, console.Options{Quiet: o.quiet, Verbose: o.verbose, Packs: packs, Tasks: len(plan.Job.Tasks)})
+	copts := console.Options{Quiet: o.quiet, Verbose: o.verbose, Packs: packs, Tasks: len(plan.Job.Tasks)}
+	if o.debug.debug != "" || o.debug.interactive != "" {
+		// The terminal is for the debugger's instructions or for the
+		// task's questions: no view redrawn over them.
+		plain := false
+		copts.Live = &plain
+	}
+	v := console.New(stdout, copts)
 	opts.Out, opts.Events = nil, v.Event
 	return v
 }

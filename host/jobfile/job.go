@@ -54,6 +54,9 @@ type Job struct {
 	// installed in the packs directory, in file order.
 	RequiredPacks []*RequiredPack
 
+	// Hooks are the declared hooks, in file order (see HooksInOrder).
+	Hooks []*Hook
+
 	// DeclRange is the range of the job block's header.
 	DeclRange hcl.Range
 

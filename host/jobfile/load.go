@@ -26,6 +26,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "task", LabelNames: []string{"id"}},
 		{Type: "locals"},
 		{Type: "required_packs"},
+		hookBlock,
 	},
 }
 
@@ -199,6 +200,8 @@ func LoadSourceWith(filename string, src []byte, opts Options) (*Job, hcl.Diagno
 			diags = append(diags, l.decodeState(block, job)...)
 		case "required_packs":
 			diags = append(diags, l.decodeRequiredPacks(block, job)...)
+		case "hook":
+			diags = append(diags, l.decodeHook(block, job)...)
 		}
 	}
 	if jobBlock == nil {
@@ -213,6 +216,7 @@ func LoadSourceWith(filename string, src []byte, opts Options) (*Job, hcl.Diagno
 	diags = append(diags, l.decodeTasks(taskBlocks, job)...)
 	diags = append(diags, l.linkRequiredPacks(job)...)
 	diags = append(diags, l.checkPacks(job)...)
+	diags = append(diags, l.checkHookPacks(job)...)
 	diags = append(diags, l.checkDependencies(job)...)
 
 	diags = dedupe(diags)

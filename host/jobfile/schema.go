@@ -46,6 +46,9 @@ type PackSchema struct {
 
 	// Tasks are the tasks the pack serves.
 	Tasks []TaskSchema
+
+	// Hooks are the hooks the pack serves, described as tasks are.
+	Hooks []TaskSchema
 }
 
 // CheckArgs checks every task of job against the schema of its pack, with

@@ -43,7 +43,9 @@ type Report struct {
 	State   map[string]json.RawMessage `json:"state,omitempty"`
 	Summary Summary                    `json:"summary"`
 	Result  result.Result              `json:"result"`
-	Tasks   []*Task                    `json:"tasks"`
+	// Hooks lists every hook call, in the order they ended.
+	Hooks []*HookRun `json:"hooks,omitempty"`
+	Tasks []*Task    `json:"tasks"`
 }
 
 // Task is the record of one task.
@@ -145,9 +147,12 @@ func (r *Report) Finish() {
 	r.Runtime = r.StopTime.Sub(r.StartTime).Seconds()
 }
 
-// ExitCode is the process exit code for a job result: 0 when every task
-// succeeded (Passed, Passx, Skipped), else 1.
+// ExitCode is the process exit code for a job result: 3 when a hook
+// failed, else 0 when every task succeeded (Passed, Passx, Skipped), else 1.
 func (r *Report) ExitCode() int {
+	if r.HookFailures() > 0 {
+		return 3
+	}
 	if r.Summary.Passed+r.Summary.Passx+r.Summary.Skipped == r.Summary.Total {
 		return 0
 	}
@@ -280,6 +285,7 @@ func WriteSummary(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "\nJob %s: %s — %d tasks: %d passed, %d passx, %d failed, %d errored, %d aborted, %d blocked, %d skipped (success rate %.1f%%) in %s\n",
 		r.Name, strings.ToUpper(r.Result.String()), s.Total, s.Passed, s.Passx, s.Failed, s.Errored, s.Aborted, s.Blocked, s.Skipped,
 		s.SuccessRate, time.Duration(r.Runtime*float64(time.Second)).Round(time.Millisecond))
+	writeHookFailures(w, r)
 }
 
 func oneLine(s string) string {

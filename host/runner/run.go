@@ -54,6 +54,9 @@ type Options struct {
 	// to return before its process group is killed; 0 means the jobfile's
 	// grace, or DefaultGrace.
 	Grace time.Duration
+	// Debugging picks a task to run under a debugger, and one to talk to
+	// the terminal.
+	Debugging Debugging
 }
 
 // DefaultGrace is the grace period when none is set.
@@ -75,6 +78,7 @@ type execution struct {
 	evM     sync.Mutex
 
 	tasks map[string]*taskRun
+	hooks *hookRunner
 }
 
 type taskRun struct {
@@ -169,7 +173,9 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	// The packs' sockets go in a directory of the run's own, each in a
 	// private directory go-plugin makes there: short paths (a socket's is
 	// limited to 108 bytes), and nothing left in the temporary directory.
-	sockets, err := os.MkdirTemp("", "taskhost-")
+	// It is made in $PLUGIN_UNIX_SOCKET_DIR if set, else in $TMPDIR, as
+	// taskhost doctor checks.
+	sockets, err := os.MkdirTemp(os.Getenv("PLUGIN_UNIX_SOCKET_DIR"), "taskhost-")
 	if err != nil {
 		return nil, fmt.Errorf("socket directory: %w", err)
 	}
@@ -190,6 +196,11 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, fmt.Errorf("job timed out after %s", job.Timeout))
 		defer cancel()
 	}
+	r.hooks = newHookRunner(r, file)
+	if reason := r.preJob(ctx); reason != "" {
+		r.blockAll(reason)
+		sched = nil
+	}
 	maxPar := job.MaxParallel
 	if maxPar == 0 {
 		maxPar = DefaultMaxParallel()
@@ -205,6 +216,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		NotRun: func(id string, res result.Result, reason string) {
 			tr := r.tasks[id]
 			tr.rec.Result = report.Outcome{Value: res, Reason: reason}
+			r.hooks.taskEnded(id, tr.rec.Result)
 			r.note(hub.Note{Kind: noteTaskEnded, Task: id, Index: tr.index, Data: mustJSON(tr.rec)})
 			r.log.Info("task not started", "task", id, "result", res, "reason", reason)
 			r.event(Event{Type: EventTaskFinished, Time: time.Now(), Task: id, Result: res, Reason: reason})
@@ -212,6 +224,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		},
 	})
 
+	r.postJob(ctx)
 	r.spare.close()
 	r.reap.Wait()
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -343,6 +356,11 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 	out := &lineWriter{w: logf}
 	defer out.Flush()
 	rec.Logfile = filepath.Join("tasks", t.ID, "task.log")
+	defer r.postTask(ctx, tr)
+	if reason := r.preTask(ctx, tr); reason != "" {
+		rec.Result = report.Outcome{Value: result.Blocked, Reason: reason}
+		return
+	}
 
 	// Args that use other tasks' outputs are known only now.
 	args, err := r.taskArgs(t)
@@ -398,12 +416,20 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 		tlog.Error("pack cannot run", "error", perr)
 		return a
 	}
-	pack := r.plan.Job.Pack(t.Pack)
 	access := r.hub.AddTask(t.ID, slot)
 	// go-plugin's own messages (it logs every start, and every kill as an
 	// error) would only be noise in job.log: launch errors come back as
 	// errors, and the runner logs each start and end itself.
-	proc, err := r.spare.start(t.Pack, launch.Config{Path: pack.Path, SocketDir: r.sockets, SHA256: pack.SHA256}, out)
+	cfg, started, err := r.launchConfig(t, out)
+	var proc *launch.Process
+	if err == nil {
+		if d := r.opts.Debugging; t.ID == d.Debug || t.ID == d.Interactive {
+			proc, err = launch.Start(cfg) // started for this task only
+		} else {
+			proc, err = r.spare.start(t.Pack, cfg, out)
+		}
+	}
+	started()
 	if err != nil {
 		tlog.Error("pack did not start", "error", err)
 		a.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
@@ -417,7 +443,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, a.PID)
 
 	runCtx := ctx
-	if t.Timeout > 0 {
+	if t.Timeout > 0 && t.ID != r.opts.Debugging.Debug {
 		var cancel context.CancelFunc
 		runCtx, cancel = context.WithTimeoutCause(ctx, t.Timeout, fmt.Errorf("timed out after %s", t.Timeout))
 		defer cancel()
@@ -429,6 +455,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	resp, err := proc.Run(runCtx, &packv1.RunRequest{
 		Task: t.Task, ArgsJson: tr.args, RunId: filepath.Base(r.dir), TaskId: t.ID,
 		Attempt: int32(n), Hub: access, DeadlineUnixNano: deadline, LogDir: tdir,
+		Interactive: t.ID == r.opts.Debugging.Interactive,
 	})
 
 	if err != nil && launch.Cancelled(err) {

@@ -31,6 +31,9 @@ type Plan struct {
 	// (Prepare only): its tasks end Errored with that reason, and the
 	// others run.
 	PackErrors map[string]error
+	// HookArgs holds each hook's checked arguments as a JSON object, by
+	// hook name.
+	HookArgs map[string][]byte
 }
 
 // Validate loads the jobfile, starts each pack it names once to read its
@@ -107,10 +110,12 @@ func prepare(ctx context.Context, path string, jopts jobfile.Options, lenient bo
 	}
 	args, adiags := jobfile.CheckArgs(&checked, schemas)
 	diags = append(diags, adiags...)
+	hookArgs, hdiags := checkHooks(job, descs)
+	diags = append(diags, hdiags...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	return &Plan{Job: job, Packs: descs, Args: args, Schemas: schemas, PackErrors: packErrors}, diags
+	return &Plan{Job: job, Packs: descs, Args: args, Schemas: schemas, PackErrors: packErrors, HookArgs: hookArgs}, diags
 }
 
 // packError rides on a diagnostic about a pack that cannot be described.
@@ -218,7 +223,8 @@ func DescriptionJSON(d *packv1.DescribeResponse) any {
 		ProtocolVersions []int32 `json:"protocol_versions"`
 		SDKVersion       string  `json:"sdk_version"`
 		Tasks            []task  `json:"tasks"`
-	}{d.GetName(), d.GetVersion(), d.GetProtocolVersions(), d.GetSdkVersion(), []task{}}
+		Hooks            []any   `json:"hooks,omitempty"`
+	}{d.GetName(), d.GetVersion(), d.GetProtocolVersions(), d.GetSdkVersion(), []task{}, hooksJSON(d)}
 	for _, t := range d.GetTasks() {
 		tj := task{Name: t.GetName(), Doc: t.GetDoc(), Args: []arg{}}
 		for _, a := range t.GetArgs() {

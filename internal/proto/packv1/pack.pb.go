@@ -67,8 +67,11 @@ type DescribeResponse struct {
 	ProtocolVersions []int32                `protobuf:"varint,3,rep,packed,name=protocol_versions,json=protocolVersions,proto3" json:"protocol_versions,omitempty"`
 	SdkVersion       string                 `protobuf:"bytes,4,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
 	Tasks            []*TaskSpec            `protobuf:"bytes,5,rep,name=tasks,proto3" json:"tasks,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The hooks the pack serves: code that runs around the job and each
+	// task, each call in a pack process of its own like a task.
+	Hooks         []*HookSpec `protobuf:"bytes,40,rep,name=hooks,proto3" json:"hooks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
@@ -136,6 +139,83 @@ func (x *DescribeResponse) GetTasks() []*TaskSpec {
 	return nil
 }
 
+func (x *DescribeResponse) GetHooks() []*HookSpec {
+	if x != nil {
+		return x.Hooks
+	}
+	return nil
+}
+
+// HookSpec describes one hook of a pack.
+type HookSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Doc   string                 `protobuf:"bytes,2,opt,name=doc,proto3" json:"doc,omitempty"`
+	Args  []*ArgSpec             `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	// The stages it runs at: "pre_job", "pre_task", "post_task", "post_job".
+	Stages        []string `protobuf:"bytes,4,rep,name=stages,proto3" json:"stages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HookSpec) Reset() {
+	*x = HookSpec{}
+	mi := &file_packv1_pack_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HookSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HookSpec) ProtoMessage() {}
+
+func (x *HookSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_packv1_pack_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HookSpec.ProtoReflect.Descriptor instead.
+func (*HookSpec) Descriptor() ([]byte, []int) {
+	return file_packv1_pack_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *HookSpec) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *HookSpec) GetDoc() string {
+	if x != nil {
+		return x.Doc
+	}
+	return ""
+}
+
+func (x *HookSpec) GetArgs() []*ArgSpec {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *HookSpec) GetStages() []string {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
 type TaskSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -143,14 +223,17 @@ type TaskSpec struct {
 	Args  []*ArgSpec             `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
 	// The outputs the task may set with T.SetOutput; other tasks' args read
 	// them as task.ID.output.NAME.
-	Outputs       []*OutputSpec `protobuf:"bytes,20,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	Outputs []*OutputSpec `protobuf:"bytes,20,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	// The Go function that runs the task ("main.Ping"), where a debugger
+	// can stop; empty when unknown.
+	FuncName      string `protobuf:"bytes,40,opt,name=func_name,json=funcName,proto3" json:"func_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TaskSpec) Reset() {
 	*x = TaskSpec{}
-	mi := &file_packv1_pack_proto_msgTypes[2]
+	mi := &file_packv1_pack_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -162,7 +245,7 @@ func (x *TaskSpec) String() string {
 func (*TaskSpec) ProtoMessage() {}
 
 func (x *TaskSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[2]
+	mi := &file_packv1_pack_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -175,7 +258,7 @@ func (x *TaskSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSpec.ProtoReflect.Descriptor instead.
 func (*TaskSpec) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{2}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TaskSpec) GetName() string {
@@ -206,6 +289,13 @@ func (x *TaskSpec) GetOutputs() []*OutputSpec {
 	return nil
 }
 
+func (x *TaskSpec) GetFuncName() string {
+	if x != nil {
+		return x.FuncName
+	}
+	return ""
+}
+
 type OutputSpec struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -216,7 +306,7 @@ type OutputSpec struct {
 
 func (x *OutputSpec) Reset() {
 	*x = OutputSpec{}
-	mi := &file_packv1_pack_proto_msgTypes[3]
+	mi := &file_packv1_pack_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -228,7 +318,7 @@ func (x *OutputSpec) String() string {
 func (*OutputSpec) ProtoMessage() {}
 
 func (x *OutputSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[3]
+	mi := &file_packv1_pack_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -241,7 +331,7 @@ func (x *OutputSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputSpec.ProtoReflect.Descriptor instead.
 func (*OutputSpec) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{3}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *OutputSpec) GetName() string {
@@ -274,7 +364,7 @@ type ArgSpec struct {
 
 func (x *ArgSpec) Reset() {
 	*x = ArgSpec{}
-	mi := &file_packv1_pack_proto_msgTypes[4]
+	mi := &file_packv1_pack_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -286,7 +376,7 @@ func (x *ArgSpec) String() string {
 func (*ArgSpec) ProtoMessage() {}
 
 func (x *ArgSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[4]
+	mi := &file_packv1_pack_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -299,7 +389,7 @@ func (x *ArgSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArgSpec.ProtoReflect.Descriptor instead.
 func (*ArgSpec) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{4}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ArgSpec) GetName() string {
@@ -351,14 +441,20 @@ type RunRequest struct {
 	// The task's directory in the run directory: the task process appends
 	// its log to task.log there, and each child it starts logs to
 	// pid-<pid>.log. Empty when the pack should log to stderr.
-	LogDir        string `protobuf:"bytes,8,opt,name=log_dir,json=logDir,proto3" json:"log_dir,omitempty"`
+	LogDir string `protobuf:"bytes,8,opt,name=log_dir,json=logDir,proto3" json:"log_dir,omitempty"`
+	// Set when the call runs a hook rather than a task: task is then empty
+	// and args_json holds the hook's arguments.
+	Hook *HookCall `protobuf:"bytes,40,opt,name=hook,proto3" json:"hook,omitempty"`
+	// The task may talk to the user: the pack process has the terminal's
+	// standard input as fd 3 and its standard output as fd 4.
+	Interactive   bool `protobuf:"varint,41,opt,name=interactive,proto3" json:"interactive,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RunRequest) Reset() {
 	*x = RunRequest{}
-	mi := &file_packv1_pack_proto_msgTypes[5]
+	mi := &file_packv1_pack_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -370,7 +466,7 @@ func (x *RunRequest) String() string {
 func (*RunRequest) ProtoMessage() {}
 
 func (x *RunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[5]
+	mi := &file_packv1_pack_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -383,7 +479,7 @@ func (x *RunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunRequest.ProtoReflect.Descriptor instead.
 func (*RunRequest) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{5}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RunRequest) GetTask() string {
@@ -442,6 +538,92 @@ func (x *RunRequest) GetLogDir() string {
 	return ""
 }
 
+func (x *RunRequest) GetHook() *HookCall {
+	if x != nil {
+		return x.Hook
+	}
+	return nil
+}
+
+func (x *RunRequest) GetInteractive() bool {
+	if x != nil {
+		return x.Interactive
+	}
+	return false
+}
+
+// HookCall says which hook to run, at which stage, and what it may know.
+type HookCall struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "pre_job", "pre_task", "post_task" or "post_job".
+	Stage string `protobuf:"bytes,2,opt,name=stage,proto3" json:"stage,omitempty"`
+	// The task the hook runs around, for pre_task and post_task.
+	TaskId string `protobuf:"bytes,3,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The run's results so far, as a JSON object (see sdk.RunSummary).
+	ResultsJson   []byte `protobuf:"bytes,4,opt,name=results_json,json=resultsJson,proto3" json:"results_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HookCall) Reset() {
+	*x = HookCall{}
+	mi := &file_packv1_pack_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HookCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HookCall) ProtoMessage() {}
+
+func (x *HookCall) ProtoReflect() protoreflect.Message {
+	mi := &file_packv1_pack_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HookCall.ProtoReflect.Descriptor instead.
+func (*HookCall) Descriptor() ([]byte, []int) {
+	return file_packv1_pack_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *HookCall) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *HookCall) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *HookCall) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *HookCall) GetResultsJson() []byte {
+	if x != nil {
+		return x.ResultsJson
+	}
+	return nil
+}
+
 // Hub says where and as whom a task reports.
 type Hub struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -461,7 +643,7 @@ type Hub struct {
 
 func (x *Hub) Reset() {
 	*x = Hub{}
-	mi := &file_packv1_pack_proto_msgTypes[6]
+	mi := &file_packv1_pack_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -473,7 +655,7 @@ func (x *Hub) String() string {
 func (*Hub) ProtoMessage() {}
 
 func (x *Hub) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[6]
+	mi := &file_packv1_pack_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -486,7 +668,7 @@ func (x *Hub) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hub.ProtoReflect.Descriptor instead.
 func (*Hub) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{6}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Hub) GetUrl() string {
@@ -547,7 +729,7 @@ type RunResponse struct {
 
 func (x *RunResponse) Reset() {
 	*x = RunResponse{}
-	mi := &file_packv1_pack_proto_msgTypes[7]
+	mi := &file_packv1_pack_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +741,7 @@ func (x *RunResponse) String() string {
 func (*RunResponse) ProtoMessage() {}
 
 func (x *RunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[7]
+	mi := &file_packv1_pack_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +754,7 @@ func (x *RunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunResponse.ProtoReflect.Descriptor instead.
 func (*RunResponse) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{7}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RunResponse) GetResult() string {
@@ -616,7 +798,7 @@ type EventBatch struct {
 
 func (x *EventBatch) Reset() {
 	*x = EventBatch{}
-	mi := &file_packv1_pack_proto_msgTypes[8]
+	mi := &file_packv1_pack_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -628,7 +810,7 @@ func (x *EventBatch) String() string {
 func (*EventBatch) ProtoMessage() {}
 
 func (x *EventBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[8]
+	mi := &file_packv1_pack_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -641,7 +823,7 @@ func (x *EventBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventBatch.ProtoReflect.Descriptor instead.
 func (*EventBatch) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{8}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *EventBatch) GetEvents() []*Event {
@@ -680,7 +862,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_packv1_pack_proto_msgTypes[9]
+	mi := &file_packv1_pack_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -692,7 +874,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[9]
+	mi := &file_packv1_pack_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -705,7 +887,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{9}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Event) GetSrc() string {
@@ -811,7 +993,7 @@ type LogRef struct {
 
 func (x *LogRef) Reset() {
 	*x = LogRef{}
-	mi := &file_packv1_pack_proto_msgTypes[10]
+	mi := &file_packv1_pack_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +1005,7 @@ func (x *LogRef) String() string {
 func (*LogRef) ProtoMessage() {}
 
 func (x *LogRef) ProtoReflect() protoreflect.Message {
-	mi := &file_packv1_pack_proto_msgTypes[10]
+	mi := &file_packv1_pack_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +1018,7 @@ func (x *LogRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogRef.ProtoReflect.Descriptor instead.
 func (*LogRef) Descriptor() ([]byte, []int) {
-	return file_packv1_pack_proto_rawDescGZIP(), []int{10}
+	return file_packv1_pack_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LogRef) GetFile() string {
@@ -865,19 +1047,26 @@ var File_packv1_pack_proto protoreflect.FileDescriptor
 const file_packv1_pack_proto_rawDesc = "" +
 	"\n" +
 	"\x11packv1/pack.proto\x12\x10taskhost.pack.v1\"\x11\n" +
-	"\x0fDescribeRequest\"\xc0\x01\n" +
+	"\x0fDescribeRequest\"\xf2\x01\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12+\n" +
 	"\x11protocol_versions\x18\x03 \x03(\x05R\x10protocolVersions\x12\x1f\n" +
 	"\vsdk_version\x18\x04 \x01(\tR\n" +
 	"sdkVersion\x120\n" +
-	"\x05tasks\x18\x05 \x03(\v2\x1a.taskhost.pack.v1.TaskSpecR\x05tasks\"\x97\x01\n" +
+	"\x05tasks\x18\x05 \x03(\v2\x1a.taskhost.pack.v1.TaskSpecR\x05tasks\x120\n" +
+	"\x05hooks\x18( \x03(\v2\x1a.taskhost.pack.v1.HookSpecR\x05hooks\"w\n" +
+	"\bHookSpec\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03doc\x18\x02 \x01(\tR\x03doc\x12-\n" +
+	"\x04args\x18\x03 \x03(\v2\x19.taskhost.pack.v1.ArgSpecR\x04args\x12\x16\n" +
+	"\x06stages\x18\x04 \x03(\tR\x06stages\"\xb4\x01\n" +
 	"\bTaskSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03doc\x18\x02 \x01(\tR\x03doc\x12-\n" +
 	"\x04args\x18\x03 \x03(\v2\x19.taskhost.pack.v1.ArgSpecR\x04args\x126\n" +
-	"\aoutputs\x18\x14 \x03(\v2\x1c.taskhost.pack.v1.OutputSpecR\aoutputs\"2\n" +
+	"\aoutputs\x18\x14 \x03(\v2\x1c.taskhost.pack.v1.OutputSpecR\aoutputs\x12\x1b\n" +
+	"\tfunc_name\x18( \x01(\tR\bfuncName\"2\n" +
 	"\n" +
 	"OutputSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
@@ -887,7 +1076,7 @@ const file_packv1_pack_proto_rawDesc = "" +
 	"\ttype_json\x18\x02 \x01(\fR\btypeJson\x12\x10\n" +
 	"\x03doc\x18\x03 \x01(\tR\x03doc\x12\x1a\n" +
 	"\brequired\x18\x04 \x01(\bR\brequired\x12!\n" +
-	"\fdefault_json\x18\x05 \x01(\fR\vdefaultJson\"\xf7\x01\n" +
+	"\fdefault_json\x18\x05 \x01(\fR\vdefaultJson\"\xc9\x02\n" +
 	"\n" +
 	"RunRequest\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x1b\n" +
@@ -897,7 +1086,14 @@ const file_packv1_pack_proto_rawDesc = "" +
 	"\aattempt\x18\x05 \x01(\x05R\aattempt\x12'\n" +
 	"\x03hub\x18\x06 \x01(\v2\x15.taskhost.pack.v1.HubR\x03hub\x12,\n" +
 	"\x12deadline_unix_nano\x18\a \x01(\x03R\x10deadlineUnixNano\x12\x17\n" +
-	"\alog_dir\x18\b \x01(\tR\x06logDir\"\xbe\x01\n" +
+	"\alog_dir\x18\b \x01(\tR\x06logDir\x12.\n" +
+	"\x04hook\x18( \x01(\v2\x1a.taskhost.pack.v1.HookCallR\x04hook\x12 \n" +
+	"\vinteractive\x18) \x01(\bR\vinteractive\"p\n" +
+	"\bHookCall\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x17\n" +
+	"\atask_id\x18\x03 \x01(\tR\x06taskId\x12!\n" +
+	"\fresults_json\x18\x04 \x01(\fR\vresultsJson\"\xbe\x01\n" +
 	"\x03Hub\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12%\n" +
@@ -951,38 +1147,43 @@ func file_packv1_pack_proto_rawDescGZIP() []byte {
 	return file_packv1_pack_proto_rawDescData
 }
 
-var file_packv1_pack_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_packv1_pack_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_packv1_pack_proto_goTypes = []any{
 	(*DescribeRequest)(nil),  // 0: taskhost.pack.v1.DescribeRequest
 	(*DescribeResponse)(nil), // 1: taskhost.pack.v1.DescribeResponse
-	(*TaskSpec)(nil),         // 2: taskhost.pack.v1.TaskSpec
-	(*OutputSpec)(nil),       // 3: taskhost.pack.v1.OutputSpec
-	(*ArgSpec)(nil),          // 4: taskhost.pack.v1.ArgSpec
-	(*RunRequest)(nil),       // 5: taskhost.pack.v1.RunRequest
-	(*Hub)(nil),              // 6: taskhost.pack.v1.Hub
-	(*RunResponse)(nil),      // 7: taskhost.pack.v1.RunResponse
-	(*EventBatch)(nil),       // 8: taskhost.pack.v1.EventBatch
-	(*Event)(nil),            // 9: taskhost.pack.v1.Event
-	(*LogRef)(nil),           // 10: taskhost.pack.v1.LogRef
-	nil,                      // 11: taskhost.pack.v1.RunResponse.OutputsEntry
+	(*HookSpec)(nil),         // 2: taskhost.pack.v1.HookSpec
+	(*TaskSpec)(nil),         // 3: taskhost.pack.v1.TaskSpec
+	(*OutputSpec)(nil),       // 4: taskhost.pack.v1.OutputSpec
+	(*ArgSpec)(nil),          // 5: taskhost.pack.v1.ArgSpec
+	(*RunRequest)(nil),       // 6: taskhost.pack.v1.RunRequest
+	(*HookCall)(nil),         // 7: taskhost.pack.v1.HookCall
+	(*Hub)(nil),              // 8: taskhost.pack.v1.Hub
+	(*RunResponse)(nil),      // 9: taskhost.pack.v1.RunResponse
+	(*EventBatch)(nil),       // 10: taskhost.pack.v1.EventBatch
+	(*Event)(nil),            // 11: taskhost.pack.v1.Event
+	(*LogRef)(nil),           // 12: taskhost.pack.v1.LogRef
+	nil,                      // 13: taskhost.pack.v1.RunResponse.OutputsEntry
 }
 var file_packv1_pack_proto_depIdxs = []int32{
-	2,  // 0: taskhost.pack.v1.DescribeResponse.tasks:type_name -> taskhost.pack.v1.TaskSpec
-	4,  // 1: taskhost.pack.v1.TaskSpec.args:type_name -> taskhost.pack.v1.ArgSpec
-	3,  // 2: taskhost.pack.v1.TaskSpec.outputs:type_name -> taskhost.pack.v1.OutputSpec
-	6,  // 3: taskhost.pack.v1.RunRequest.hub:type_name -> taskhost.pack.v1.Hub
-	11, // 4: taskhost.pack.v1.RunResponse.outputs:type_name -> taskhost.pack.v1.RunResponse.OutputsEntry
-	9,  // 5: taskhost.pack.v1.EventBatch.events:type_name -> taskhost.pack.v1.Event
-	10, // 6: taskhost.pack.v1.Event.logs:type_name -> taskhost.pack.v1.LogRef
-	0,  // 7: taskhost.pack.v1.Pack.Describe:input_type -> taskhost.pack.v1.DescribeRequest
-	5,  // 8: taskhost.pack.v1.Pack.Run:input_type -> taskhost.pack.v1.RunRequest
-	1,  // 9: taskhost.pack.v1.Pack.Describe:output_type -> taskhost.pack.v1.DescribeResponse
-	7,  // 10: taskhost.pack.v1.Pack.Run:output_type -> taskhost.pack.v1.RunResponse
-	9,  // [9:11] is the sub-list for method output_type
-	7,  // [7:9] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	3,  // 0: taskhost.pack.v1.DescribeResponse.tasks:type_name -> taskhost.pack.v1.TaskSpec
+	2,  // 1: taskhost.pack.v1.DescribeResponse.hooks:type_name -> taskhost.pack.v1.HookSpec
+	5,  // 2: taskhost.pack.v1.HookSpec.args:type_name -> taskhost.pack.v1.ArgSpec
+	5,  // 3: taskhost.pack.v1.TaskSpec.args:type_name -> taskhost.pack.v1.ArgSpec
+	4,  // 4: taskhost.pack.v1.TaskSpec.outputs:type_name -> taskhost.pack.v1.OutputSpec
+	8,  // 5: taskhost.pack.v1.RunRequest.hub:type_name -> taskhost.pack.v1.Hub
+	7,  // 6: taskhost.pack.v1.RunRequest.hook:type_name -> taskhost.pack.v1.HookCall
+	13, // 7: taskhost.pack.v1.RunResponse.outputs:type_name -> taskhost.pack.v1.RunResponse.OutputsEntry
+	11, // 8: taskhost.pack.v1.EventBatch.events:type_name -> taskhost.pack.v1.Event
+	12, // 9: taskhost.pack.v1.Event.logs:type_name -> taskhost.pack.v1.LogRef
+	0,  // 10: taskhost.pack.v1.Pack.Describe:input_type -> taskhost.pack.v1.DescribeRequest
+	6,  // 11: taskhost.pack.v1.Pack.Run:input_type -> taskhost.pack.v1.RunRequest
+	1,  // 12: taskhost.pack.v1.Pack.Describe:output_type -> taskhost.pack.v1.DescribeResponse
+	9,  // 13: taskhost.pack.v1.Pack.Run:output_type -> taskhost.pack.v1.RunResponse
+	12, // [12:14] is the sub-list for method output_type
+	10, // [10:12] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_packv1_pack_proto_init() }
@@ -996,7 +1197,7 @@ func file_packv1_pack_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_packv1_pack_proto_rawDesc), len(file_packv1_pack_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,11 @@
+job "demo" {}
+
+pack "notify" {
+  path = "notify"
+}
+
+hook "chat" {
+  pack  = "notify"
+  hook  = "webhook"
+  order = "first"
+}

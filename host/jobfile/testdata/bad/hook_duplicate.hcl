@@ -1,0 +1,15 @@
+job "demo" {}
+
+pack "notify" {
+  path = "notify"
+}
+
+hook "chat" {
+  pack = "notify"
+  hook = "webhook"
+}
+
+hook "chat" {
+  pack = "notify"
+  hook = "webhook"
+}

@@ -1,0 +1,9 @@
+job "demo" {}
+
+pack "notify" {
+  path = "notify"
+}
+
+hook "chat" {
+  pack = "notify"
+}

@@ -1,0 +1,10 @@
+job "demo" {}
+
+pack "notify" {
+  path = "notify"
+}
+
+hook "chat" {
+  pack = "notfy"
+  hook = "webhook"
+}

@@ -1,0 +1,373 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/taskhost/taskhost/host/hub"
+	"github.com/taskhost/taskhost/host/jobfile"
+	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/host/results"
+	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/result"
+)
+
+// The stages at which hooks run (sdk.Stage on the pack's side).
+const (
+	StagePreJob   = "pre_job"
+	StagePreTask  = "pre_task"
+	StagePostTask = "post_task"
+	StagePostJob  = "post_job"
+)
+
+// hookRunner is what the run knows of its hooks while it runs.
+type hookRunner struct {
+	r      *execution
+	file   *results.File
+	hooks  []*jobfile.Hook // in pre-stage order
+	stages map[string][]string
+
+	mu    sync.Mutex
+	ended map[string]report.Outcome // tasks ended so far
+	calls []*results.HookRun
+}
+
+// checkHooks checks the job's hook blocks against the hooks their packs
+// serve and returns each one's arguments as JSON, by hook name.
+func checkHooks(job *jobfile.Job, descs map[string]*packv1.DescribeResponse) (map[string][]byte, hcl.Diagnostics) {
+	if len(job.Hooks) == 0 {
+		return nil, nil
+	}
+	schemas := map[string]*jobfile.PackSchema{}
+	for name, d := range descs {
+		s := &jobfile.PackSchema{Name: d.GetName()}
+		for _, h := range d.GetHooks() {
+			hs := jobfile.TaskSchema{Name: h.GetName()}
+			for _, a := range h.GetArgs() {
+				ty, err := ctyjson.UnmarshalType(a.GetTypeJson())
+				if err != nil {
+					return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Pack describes itself wrongly",
+						Detail: fmt.Sprintf("Pack %q: hook %s, argument %s: bad type %s: %v.", name, h.GetName(), a.GetName(), a.GetTypeJson(), err)}}
+				}
+				hs.Args = append(hs.Args, jobfile.ArgSchema{Name: a.GetName(), Type: ty, Required: a.GetRequired()})
+			}
+			s.Hooks = append(s.Hooks, hs)
+		}
+		schemas[name] = s
+	}
+	return jobfile.CheckHookArgs(job, schemas)
+}
+
+func newHookRunner(r *execution, file *results.File) *hookRunner {
+	hr := &hookRunner{r: r, file: file, hooks: r.plan.Job.HooksInOrder(), stages: map[string][]string{}, ended: map[string]report.Outcome{}}
+	for _, h := range hr.hooks {
+		if d := r.plan.Packs[h.Pack]; d != nil {
+			for _, hs := range d.GetHooks() {
+				if hs.GetName() == h.Hook {
+					hr.stages[h.Name] = hs.GetStages()
+				}
+			}
+		}
+	}
+	return hr
+}
+
+// at lists the hooks that run at stage, in the order they run.
+func (hr *hookRunner) at(stage string) []*jobfile.Hook {
+	var out []*jobfile.Hook
+	for _, h := range hr.hooks {
+		if slices.Contains(hr.stages[h.Name], stage) {
+			out = append(out, h)
+		}
+	}
+	if strings.HasPrefix(stage, "post_") {
+		slices.Reverse(out)
+	}
+	return out
+}
+
+// taskEnded notes a task's result for the summaries handed to hooks.
+func (hr *hookRunner) taskEnded(id string, o report.Outcome) {
+	hr.mu.Lock()
+	defer hr.mu.Unlock()
+	hr.ended[id] = o
+}
+
+// summary is the run's results so far, as sdk.RunSummary decodes them.
+func (hr *hookRunner) summary() []byte {
+	type taskJSON struct {
+		ID     string `json:"id"`
+		Pack   string `json:"pack"`
+		Task   string `json:"task"`
+		Result string `json:"result,omitempty"`
+		Reason string `json:"reason,omitempty"`
+	}
+	type hookJSON struct {
+		Name   string `json:"name"`
+		Stage  string `json:"stage"`
+		Task   string `json:"task,omitempty"`
+		Result string `json:"result"`
+		Reason string `json:"reason,omitempty"`
+	}
+	out := struct {
+		Job     string          `json:"job"`
+		RunID   string          `json:"run_id"`
+		RunDir  string          `json:"rundir"`
+		Result  result.Result   `json:"result"`
+		Summary results.Summary `json:"summary"`
+		Tasks   []taskJSON      `json:"tasks"`
+		Hooks   []hookJSON      `json:"hooks,omitempty"`
+	}{Job: hr.r.plan.Job.Name, RunID: filepath.Base(hr.r.dir), RunDir: hr.r.dir, Tasks: []taskJSON{}}
+	hr.mu.Lock()
+	defer hr.mu.Unlock()
+	var rs []result.Result
+	for _, t := range hr.r.plan.Job.Tasks {
+		tj := taskJSON{ID: t.ID, Pack: t.Pack, Task: t.Task}
+		if o, ok := hr.ended[t.ID]; ok {
+			tj.Result, tj.Reason = o.Value.String(), o.Reason
+			rs = append(rs, o.Value)
+		}
+		out.Tasks = append(out.Tasks, tj)
+	}
+	out.Summary = results.Summarize(rs)
+	out.Result = result.Rollup(rs...).Or(result.Passed)
+	for _, c := range hr.calls {
+		out.Hooks = append(out.Hooks, hookJSON{c.Name, c.Stage, c.Task, c.Result.Value.String(), c.Result.Reason})
+	}
+	return mustJSON(out)
+}
+
+// preJob runs the pre_job hooks in order, and returns why the job must
+// not run ("" when it may): the first hook that failed.
+func (r *execution) preJob(ctx context.Context) string {
+	return r.hooks.pre(ctx, StagePreJob, "")
+}
+
+// blockAll records every task as Blocked for reason, as the scheduler
+// does for a task it does not start, and returns no tasks to schedule.
+func (r *execution) blockAll(reason string) {
+	for _, t := range r.plan.Job.Tasks {
+		tr := r.tasks[t.ID]
+		tr.rec.Result = report.Outcome{Value: result.Blocked, Reason: reason}
+		r.hooks.taskEnded(t.ID, tr.rec.Result)
+		r.note(hub.Note{Kind: noteTaskEnded, Task: t.ID, Index: tr.index, Data: mustJSON(tr.rec)})
+		r.log.Info("task not started", "task", t.ID, "result", result.Blocked, "reason", reason)
+		r.event(Event{Type: EventTaskFinished, Time: time.Now(), Task: t.ID, Result: result.Blocked, Reason: reason})
+		r.printf("%s %-8s %s", t.ID, "BLOCKED", reason)
+	}
+}
+
+// preTask runs the pre_task hooks of a task in order, and returns why the
+// task must not run ("" when it may).
+func (r *execution) preTask(ctx context.Context, tr *taskRun) string {
+	return r.hooks.pre(ctx, StagePreTask, tr.task.ID)
+}
+
+// postTask runs the post_task hooks of a task in reverse order, after
+// noting its result for the summaries.
+func (r *execution) postTask(ctx context.Context, tr *taskRun) {
+	r.hooks.taskEnded(tr.task.ID, tr.rec.Result)
+	r.hooks.post(ctx, StagePostTask, tr.task.ID)
+}
+
+// postJob runs the post_job hooks in reverse order, and puts every hook
+// call into the run's record.
+func (r *execution) postJob(ctx context.Context) {
+	r.hooks.post(ctx, StagePostJob, "")
+	r.hooks.mu.Lock()
+	r.hooks.file.Report.Hooks = r.hooks.calls
+	r.hooks.mu.Unlock()
+}
+
+func (hr *hookRunner) pre(ctx context.Context, stage, task string) string {
+	if stage == StagePreJob {
+		// A hook whose pack cannot run fails before anything else.
+		for _, h := range hr.hooks {
+			if perr := hr.r.plan.PackErrors[h.Pack]; perr != nil {
+				hr.record(&results.HookRun{Name: h.Name, Pack: h.Pack, Hook: h.Hook, Stage: stage,
+					StartTime: time.Now(), StopTime: time.Now(), Sections: []*report.Node{},
+					Result: report.Outcome{Value: result.Errored, Reason: "pack cannot run: " + perr.Error()}})
+				return fmt.Sprintf("hook %s cannot run: %v", h.Name, perr)
+			}
+		}
+	}
+	for _, h := range hr.at(stage) {
+		if ctx.Err() != nil {
+			return ""
+		}
+		c := hr.call(ctx, h, stage, task)
+		if c.Failed() {
+			return fmt.Sprintf("%s hook %s %s: %s", stage, h.Name, c.Result.Value, firstLine(c.Result.Reason))
+		}
+	}
+	return ""
+}
+
+func (hr *hookRunner) post(ctx context.Context, stage, task string) {
+	// Post stages run even when the run was stopped: they report on it.
+	ctx = context.WithoutCancel(ctx)
+	for _, h := range hr.at(stage) {
+		hr.call(ctx, h, stage, task)
+	}
+}
+
+func (hr *hookRunner) record(c *results.HookRun) {
+	hr.mu.Lock()
+	hr.calls = append(hr.calls, c)
+	hr.mu.Unlock()
+	line := fmt.Sprintf("hook %s %s", c.Name, c.Stage)
+	if c.Task != "" {
+		line += " of " + c.Task
+	}
+	line += fmt.Sprintf(" %s in %s", strings.ToUpper(c.Result.Value.String()), c.StopTime.Sub(c.StartTime).Round(time.Millisecond))
+	if c.Result.Reason != "" {
+		line += " (" + firstLine(c.Result.Reason) + ")"
+	}
+	hr.r.printf("%s", line)
+	hr.r.log.Info("hook ended", "hook", c.Name, "stage", c.Stage, "task", c.Task, "result", c.Result.Value, "reason", c.Result.Reason)
+}
+
+// call runs one hook at one stage in a pack process of its own, as a task
+// attempt runs, and records it.
+func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task string) *results.HookRun {
+	r := hr.r
+	id := h.Name + "." + stage
+	if task != "" {
+		id += "." + task
+	}
+	c := &results.HookRun{Name: h.Name, Pack: h.Pack, Hook: h.Hook, Stage: stage, Task: task, StartTime: time.Now(), Sections: []*report.Node{}}
+	defer func() {
+		c.StopTime = time.Now()
+		hr.record(c)
+	}()
+	hdir := filepath.Join(r.dir, "hooks", id)
+	if err := os.MkdirAll(hdir, 0o755); err != nil {
+		c.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
+		return c
+	}
+	c.Logfile = filepath.Join("hooks", id, "task.log")
+	logf := &lazyAppend{path: filepath.Join(hdir, "task.log")}
+	defer logf.Close()
+	out := &lineWriter{w: logf}
+	defer out.Flush()
+	tlog := hclog.New(&hclog.LoggerOptions{Name: "taskhost", Level: hclog.Info, Output: out})
+
+	slot := int(r.slots.Add(1))
+	access := r.hub.AddTask(id, slot)
+	pack := r.plan.Job.Pack(h.Pack)
+	proc, err := launch.Start(launch.Config{Path: pack.Path, Stderr: out, Output: out, SocketDir: r.sockets, SHA256: pack.SHA256})
+	if err != nil {
+		tlog.Error("pack did not start", "error", err)
+		c.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
+		return c
+	}
+	c.PID = proc.PID()
+	runCtx := ctx
+	if h.Timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeoutCause(ctx, h.Timeout, fmt.Errorf("timed out after %s", h.Timeout))
+		defer cancel()
+	}
+	var deadline int64
+	if dl, ok := runCtx.Deadline(); ok {
+		deadline = dl.UnixNano()
+	}
+	resp, err := proc.Run(runCtx, &packv1.RunRequest{
+		ArgsJson: r.plan.HookArgs[h.Name], RunId: filepath.Base(r.dir), TaskId: id, Attempt: 1,
+		Hub: access, DeadlineUnixNano: deadline, LogDir: hdir,
+		Hook: &packv1.HookCall{Name: h.Hook, Stage: stage, TaskId: task, ResultsJson: hr.summary()},
+	})
+	var (
+		res    result.Result
+		reason string
+	)
+	switch {
+	case err == nil:
+		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if werr := r.hub.WaitTask(wctx, slot, resp.GetLastSeq()); werr != nil {
+			tlog.Error("not every result event arrived", "last_seq", resp.GetLastSeq(), "error", werr)
+		}
+		cancel()
+		proc.KillNow()
+		r.reap.Add(1)
+		go func() {
+			defer r.reap.Done()
+			proc.Kill()
+		}()
+		res, _ = result.Parse(resp.GetResult())
+		reason = resp.GetReason()
+	case runCtx.Err() != nil:
+		reason = context.Cause(runCtx).Error()
+		gctx, cancel := context.WithTimeout(context.Background(), r.opts.Grace)
+		_ = r.hub.WaitEnded(gctx, slot)
+		cancel()
+		proc.Kill()
+		res = result.Aborted
+	default:
+		how, exited := proc.WaitExit(2 * time.Second)
+		if exited {
+			reason = how
+		} else {
+			reason = "lost the pack: " + err.Error()
+		}
+		proc.Kill()
+		tlog.Error("hook process ended abnormally", "reason", reason)
+		res = result.Errored
+	}
+	_ = r.hub.Tree(slot, func(tree *report.Tree) {
+		now := time.Now()
+		if err != nil {
+			tree.Settle()
+			tree.CloseOpen(res, reason, now)
+		} else {
+			tree.CloseOpen(result.Errored, "step never ended", now)
+			res = result.Rollup(res, tree.Result())
+			if reason == "" {
+				reason = worstReason(tree, res)
+			}
+		}
+		if tree.Sections != nil {
+			c.Sections = tree.Sections
+		}
+	})
+	c.Result = report.Outcome{Value: res, Reason: reason}
+	return c
+}
+
+// hooksJSON is the hooks of a pack's description in the JSON shape that
+// `PACK describe` prints.
+func hooksJSON(d *packv1.DescribeResponse) []any {
+	type arg struct {
+		Name     string          `json:"name"`
+		Type     json.RawMessage `json:"type"`
+		Doc      string          `json:"doc,omitempty"`
+		Required bool            `json:"required,omitempty"`
+	}
+	type hook struct {
+		Name   string   `json:"name"`
+		Doc    string   `json:"doc,omitempty"`
+		Stages []string `json:"stages"`
+		Args   []arg    `json:"args"`
+	}
+	var out []any
+	for _, h := range d.GetHooks() {
+		hj := hook{Name: h.GetName(), Doc: h.GetDoc(), Stages: h.GetStages(), Args: []arg{}}
+		for _, a := range h.GetArgs() {
+			hj.Args = append(hj.Args, arg{a.GetName(), a.GetTypeJson(), a.GetDoc(), a.GetRequired()})
+		}
+		out = append(out, hj)
+	}
+	return out
+}
