@@ -209,7 +209,7 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 	if err := o.checkVerbosity(); err != nil {
 		return err
 	}
-	if err := preflight(o.runsDir, path, stderr); err != nil {
+	if err := preflight(o.runsDir, stderr); err != nil {
 		return err
 	}
 	plan, err := o.validate(ctx, path, stderr, true)

@@ -62,6 +62,10 @@ type Config struct {
 	// MinFree is the free space the runs directory needs, in bytes; 0
 	// means DefaultMinFree.
 	MinFree uint64
+	// NoLock leaves out the lock file check (run's preflight does: the
+	// run checks every pack against the lock itself, with the jobfile's
+	// lines).
+	NoLock bool
 	// Hub also starts and stops a hub (doctor does; run's preflight does
 	// not, since the run starts one at once).
 	Hub bool
@@ -106,6 +110,9 @@ func Run(cfg Config) []Check {
 	checks := []Check{checkSocketDir(cfg.SocketDir), checkSocketPath(cfg.SocketDir), checkFreeSpace(cfg.RunsDir, cfg.MinFree)}
 	if cfg.Hub {
 		checks = append(checks, checkHub(cfg.RunsDir))
+	}
+	if cfg.NoLock {
+		return checks
 	}
 	return append(checks, checkLock(cfg.LockDir))
 }
