@@ -327,6 +327,20 @@ func TestInterruptTwice(t *testing.T) {
 	if pack == 0 {
 		t.Fatalf("the pack's pid is not in job.log")
 	}
+	// The run's socket directory is gone too.
+	sockets := ""
+	if b, err := os.ReadFile(filepath.Join(runs, entries[0].Name(), "job.log")); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if _, dir, ok := strings.Cut(line, "sockets="); ok {
+				sockets = strings.Fields(dir)[0]
+			}
+		}
+	}
+	if sockets == "" {
+		t.Error("job.log does not name the packs' socket directory")
+	} else if _, err := os.Stat(sockets); err == nil {
+		t.Errorf("the run's socket directory %s is left after quitting at once", sockets)
+	}
 	// "after" never ran, but its pack may have been started ahead.
 	for _, pid := range append([]int{pack, child}, sparePIDs(t, filepath.Join(runs, entries[0].Name()))...) {
 		waitGone(t, pid)

@@ -238,6 +238,7 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		cancel(fmt.Errorf("interrupted by %s", s))
 		if _, ok := <-sigs; ok {
 			fmt.Fprintln(stderr, "quitting at once")
+			runner.Quit()
 			os.Exit(exitNotAll)
 		}
 	}()

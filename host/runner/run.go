@@ -179,7 +179,8 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	if err != nil {
 		return nil, fmt.Errorf("socket directory: %w", err)
 	}
-	defer os.RemoveAll(sockets)
+	defer removeAtEnd(sockets)()
+	r.log.Debug("packs' socket directory", "sockets", sockets)
 	r.sockets = sockets
 	r.spare = newSpares(r.log, left)
 	for i, t := range job.Tasks {
