@@ -41,26 +41,10 @@ var MaxLogBytes int64 = 64 << 20
 // Write writes the report of the run in runDir, whose record is f, to
 // path, atomically.
 func Write(path, runDir string, f *results.File) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*.html")
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(tmp, 256<<10)
-	err = Render(w, runDir, f)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := results.WriteAtomic(path, func(w *bufio.Writer) error { return Render(w, runDir, f) }); err != nil {
 		return fmt.Errorf("write report.html: %w", err)
 	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
 
 // The page's data.

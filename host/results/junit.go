@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"encoding/xml"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -111,26 +109,10 @@ const junitLogLimit = 64 << 20
 // case's log lines read from the run directory runDir. It writes a suite
 // at a time, so that a large run is not held twice in memory.
 func WriteJUnit(path, runDir string, f *File) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".junit-*.xml")
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(tmp, 256<<10)
-	err = writeJUnit(w, runDir, f)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := WriteAtomic(path, func(w *bufio.Writer) error { return writeJUnit(w, runDir, f) }); err != nil {
 		return fmt.Errorf("write junit.xml: %w", err)
 	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
 
 func writeJUnit(w *bufio.Writer, runDir string, f *File) error {

@@ -163,12 +163,22 @@ func (r *Report) ExitCode() int {
 // new one, never half of one. The JSON is indented, and written a section
 // at a time, so that a run of many steps is not held twice in memory.
 func Write(path string, f *File) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".results-*.json")
+	if err := WriteAtomic(path, func(w *bufio.Writer) error { return writeFile(w, f) }); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return nil
+}
+
+// WriteAtomic writes a file of the run directory through write, to a
+// temporary file beside path that is renamed to path once complete, so
+// that a reader sees the old file or the whole new one, never a part.
+func WriteAtomic(path string, write func(*bufio.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(tmp, 256<<10)
-	err = writeFile(w, f)
+	err = write(w)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -180,7 +190,7 @@ func Write(path string, f *File) error {
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("write results: %w", err)
+		return err
 	}
 	return os.Rename(tmp.Name(), path)
 }

@@ -295,17 +295,7 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 	)
 	switch {
 	case err == nil:
-		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if werr := r.hub.WaitTask(wctx, slot, resp.GetLastSeq()); werr != nil {
-			tlog.Error("not every result event arrived", "last_seq", resp.GetLastSeq(), "error", werr)
-		}
-		cancel()
-		proc.KillNow()
-		r.reap.Add(1)
-		go func() {
-			defer r.reap.Done()
-			proc.Kill()
-		}()
+		r.returned(proc, slot, resp.GetLastSeq(), tlog)
 		res, _ = result.Parse(resp.GetResult())
 		reason = resp.GetReason()
 	case runCtx.Err() != nil:

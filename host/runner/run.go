@@ -472,21 +472,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	)
 	switch {
 	case err == nil:
-		// The task returned: take every event it sent, then end the process.
-		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if werr := r.hub.WaitTask(wctx, slot, resp.GetLastSeq()); werr != nil {
-			tlog.Error("not every result event arrived", "last_seq", resp.GetLastSeq(), "error", werr)
-		}
-		cancel()
-		// It has returned and its events are in: nothing it does from here
-		// on is part of the record, so end it and its group at once, and
-		// reap it off the task's path.
-		proc.KillNow()
-		r.reap.Add(1)
-		go func() {
-			defer r.reap.Done()
-			proc.Kill()
-		}()
+		r.returned(proc, slot, resp.GetLastSeq(), tlog)
 		res, _ = result.Parse(resp.GetResult())
 		reason = resp.GetReason()
 		tr.outputs = resp.GetOutputs()
@@ -547,6 +533,24 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	})
 	a.Result = report.Outcome{Value: res, Reason: reason, Data: data}
 	return a
+}
+
+// returned ends a pack whose Run returned: it takes every event the pack
+// sent (up to lastSeq) into its slot's tree, then, since nothing the
+// process does from here on is part of the record, kills its process
+// group at once and reaps it off the caller's path.
+func (r *execution) returned(proc *launch.Process, slot int, lastSeq uint64, tlog hclog.Logger) {
+	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if werr := r.hub.WaitTask(wctx, slot, lastSeq); werr != nil {
+		tlog.Error("not every result event arrived", "last_seq", lastSeq, "error", werr)
+	}
+	cancel()
+	proc.KillNow()
+	r.reap.Add(1)
+	go func() {
+		defer r.reap.Done()
+		proc.Kill()
+	}()
 }
 
 // worstReason finds the reason to show for a task whose result is r: the
