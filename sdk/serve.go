@@ -57,6 +57,15 @@ func (s *Set) serve() {
 	// copies into the task's log; then fd 2 becomes that log file itself.
 	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: os.Stderr})
 	go watchParent(logger)
+	// go-plugin hands the pack the host's standard input, often the
+	// user's terminal, which a pack in a process group of its own must
+	// not read (the terminal would stop it). A task reads end of file
+	// there; one started with --interactive gets the terminal through
+	// the host instead.
+	if null, err := os.Open(os.DevNull); err == nil {
+		_ = syscall.Dup2(int(null.Fd()), 0)
+		null.Close()
+	}
 	if handshakeOut != nil {
 		os.Stdout = handshakeOut
 	}

@@ -121,6 +121,7 @@ func Start(cfg Config) (*Process, error) {
 		// Plain gRPC on a Unix socket in a directory of the user's own
 		// (docs/design.md says why that needs no TLS).
 		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: cfg.SocketDir},
+		SkipHostEnv:      true, // cmd.Env has it already
 		Logger:           logger,
 		Stderr:           cfg.Stderr,
 		SyncStdout:       out,

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +32,15 @@ func main() {
 	}
 	s := sdk.NewSet("testpack", "1.0.0")
 	sdk.Register(s, "pass", "Passes.", func(t *sdk.T, _ sdk.NoArgs) { t.Step("ok", func(t *sdk.T) {}) })
+	sdk.Register(s, "stdin", "Reads its standard input to the end and records what it read.", func(t *sdk.T, _ sdk.NoArgs) {
+		t.Step("read", func(t *sdk.T) {
+			b, err := io.ReadAll(os.Stdin)
+			if err != nil {
+				t.Errorf("read stdin: %v", err)
+			}
+			t.SetData(map[string]any{"bytes": len(b)})
+		})
+	})
 	sdk.Register(s, "fail", "Fails.", func(t *sdk.T, _ sdk.NoArgs) {
 		t.Step("check", func(t *sdk.T) { t.Failf("failed on purpose") })
 	})
