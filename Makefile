@@ -1,14 +1,15 @@
 # taskhost: build, try the demo, test.
 #   make demo   build taskhost and the example packs, then run jobs/demo.hcl
-#   make test   everything CI checks: format, vet, the whole test suite with -race,
-#               and 15 s of fuzzing the jobfile loader
+#   make test   everything CI checks: installs what the tests need if missing
+#               (scripts/test-deps), then format, vet, the whole test suite
+#               with -race, and 15 s of fuzzing the jobfile loader
 #   make bench  the benchmarks of bench/, each against its floor or peer (docs/performance.md)
 
 GO      ?= go
 BIN     := bin
 PACKS   := ./plugins/demo ./plugins/exec ./plugins/notify
 
-.PHONY: build demo test lint bench generate clean
+.PHONY: build demo test test-deps lint bench generate clean
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/taskhost $(PACKS)
@@ -23,7 +24,10 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: lint
+test-deps:
+	@scripts/test-deps
+
+test: test-deps lint
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -run '^$$' -fuzz FuzzLoadSource -fuzztime 15s ./host/jobfile
 

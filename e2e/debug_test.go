@@ -89,7 +89,7 @@ func (lr *lineReader) text() string {
 func TestRunDebugWithDelve(t *testing.T) {
 	dlv, err := runner.FindDelve("")
 	if err != nil {
-		t.Skip("Delve is not installed here (.ci/run installs it): ", err)
+		t.Skip("Delve is not installed here (make test installs it: scripts/test-deps): ", err)
 	}
 	path := hookJob(t, `
 job "debug" {}

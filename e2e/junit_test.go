@@ -71,7 +71,7 @@ func TestJUnitXMLOfARun(t *testing.T) {
 	dir := r.runDir(t)
 	path := filepath.Join(dir, "junit.xml")
 	if _, err := exec.LookPath("xmllint"); err != nil {
-		t.Fatal("xmllint is needed: apt-get install libxml2-utils (.ci/run does)")
+		t.Fatal("xmllint is needed: apt-get install libxml2-utils (make test does: scripts/test-deps)")
 	}
 	if out, err := exec.Command("xmllint", "--noout", "--schema", "../host/results/testdata/jenkins-junit.xsd", path).CombinedOutput(); err != nil {
 		t.Fatalf("junit.xml does not validate: %v\n%s", err, out)

@@ -30,7 +30,7 @@ func browser(t *testing.T) context.Context {
 		}
 	}
 	if path == "" {
-		t.Fatal("Chromium is needed to test report.html: apt-get install chromium (.ci/run does)")
+		t.Fatal("Chromium is needed to test report.html: apt-get install chromium (make test does: scripts/test-deps)")
 	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),

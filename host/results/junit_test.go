@@ -18,7 +18,7 @@ import (
 func xmllint(t *testing.T, path string) {
 	t.Helper()
 	if _, err := exec.LookPath("xmllint"); err != nil {
-		t.Fatal("xmllint is needed to check junit.xml against its schema: apt-get install libxml2-utils (.ci/run does)")
+		t.Fatal("xmllint is needed to check junit.xml against its schema: apt-get install libxml2-utils (make test does: scripts/test-deps)")
 	}
 	out, err := exec.Command("xmllint", "--noout", "--schema", "testdata/jenkins-junit.xsd", path).CombinedOutput()
 	if err != nil {
