@@ -289,33 +289,7 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 		Hub: access, DeadlineUnixNano: deadline, LogDir: hdir,
 		Hook: &packv1.HookCall{Name: h.Hook, Stage: stage, TaskId: task, ResultsJson: hr.summary()},
 	})
-	var (
-		res    result.Result
-		reason string
-	)
-	switch {
-	case err == nil:
-		r.returned(proc, slot, resp.GetLastSeq(), tlog)
-		res, _ = result.Parse(resp.GetResult())
-		reason = resp.GetReason()
-	case runCtx.Err() != nil:
-		reason = context.Cause(runCtx).Error()
-		gctx, cancel := context.WithTimeout(context.Background(), r.opts.Grace)
-		_ = r.hub.WaitEnded(gctx, slot)
-		cancel()
-		proc.Kill()
-		res = result.Aborted
-	default:
-		how, exited := proc.WaitExit(2 * time.Second)
-		if exited {
-			reason = how
-		} else {
-			reason = "lost the pack: " + err.Error()
-		}
-		proc.Kill()
-		tlog.Error("hook process ended abnormally", "reason", reason)
-		res = result.Errored
-	}
+	res, reason := r.ended(runCtx, proc, slot, resp, err, r.opts.Grace, "hook", tlog)
 	_ = r.hub.Tree(slot, func(tree *report.Tree) {
 		now := time.Now()
 		if err != nil {

@@ -459,53 +459,13 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 		Interactive: t.ID == r.opts.Debugging.Interactive,
 	})
 
-	if err != nil && launch.Cancelled(err) {
-		// The pack saw the deadline a moment before we did.
-		select {
-		case <-runCtx.Done():
-		case <-time.After(time.Second):
-		}
+	grace := r.opts.Grace
+	if t.Grace > 0 {
+		grace = t.Grace
 	}
-	var (
-		res    result.Result
-		reason string
-	)
-	switch {
-	case err == nil:
-		r.returned(proc, slot, resp.GetLastSeq(), tlog)
-		res, _ = result.Parse(resp.GetResult())
-		reason = resp.GetReason()
+	res, reason := r.ended(runCtx, proc, slot, resp, err, grace, "task", tlog)
+	if err == nil {
 		tr.outputs = resp.GetOutputs()
-	case runCtx.Err() != nil:
-		// Timeout or cancellation: the task's context is cancelled; give
-		// it the grace period to return, then kill its process group.
-		reason = context.Cause(runCtx).Error()
-		grace := r.opts.Grace
-		if t.Grace > 0 {
-			grace = t.Grace
-		}
-		tlog.Warn("stopping the task", "reason", reason, "grace", grace)
-		gctx, cancel := context.WithTimeout(context.Background(), grace)
-		if r.hub.WaitEnded(gctx, slot) != nil {
-			tlog.Warn("the task did not return within the grace period; killing its process group")
-		}
-		cancel()
-		proc.Kill()
-		res = result.Aborted
-	default:
-		// The call failed: most likely the process died.
-		how, exited := proc.WaitExit(2 * time.Second)
-		if exited {
-			reason = how
-		} else {
-			reason = "lost the pack: " + err.Error()
-		}
-		proc.Kill()
-		tlog.Error("task process ended abnormally", "reason", reason)
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = r.hub.Drain(dctx)
-		cancel()
-		res = result.Errored
 	}
 
 	var data json.RawMessage
@@ -533,6 +493,51 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	})
 	a.Result = report.Outcome{Value: res, Reason: reason, Data: data}
 	return a
+}
+
+// ended says how a pack's Run call (for a task or a hook: what) ended,
+// and sees the process over: the call returned (the pack's events are
+// taken, then its group is killed); runCtx ended it (timeout or
+// cancellation: the pack has the grace period to return, then its group
+// is killed; Aborted with the cause); or the process died (Errored with
+// how, and what it had sent is drained).
+func (r *execution) ended(runCtx context.Context, proc *launch.Process, slot int, resp *packv1.RunResponse, err error,
+	grace time.Duration, what string, tlog hclog.Logger) (result.Result, string) {
+	if err != nil && launch.Cancelled(err) {
+		// The pack saw the deadline a moment before we did.
+		select {
+		case <-runCtx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	switch {
+	case err == nil:
+		r.returned(proc, slot, resp.GetLastSeq(), tlog)
+		res, _ := result.Parse(resp.GetResult())
+		return res, resp.GetReason()
+	case runCtx.Err() != nil:
+		reason := context.Cause(runCtx).Error()
+		tlog.Warn("stopping the "+what, "reason", reason, "grace", grace)
+		gctx, cancel := context.WithTimeout(context.Background(), grace)
+		if r.hub.WaitEnded(gctx, slot) != nil {
+			tlog.Warn("the " + what + " did not return within the grace period; killing its process group")
+		}
+		cancel()
+		proc.Kill()
+		return result.Aborted, reason
+	default:
+		// The call failed: most likely the process died.
+		reason, exited := proc.WaitExit(2 * time.Second)
+		if !exited {
+			reason = "lost the pack: " + err.Error()
+		}
+		proc.Kill()
+		tlog.Error(what+" process ended abnormally", "reason", reason)
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = r.hub.Drain(dctx)
+		cancel()
+		return result.Errored, reason
+	}
 }
 
 // returned ends a pack whose Run returned: it takes every event the pack
