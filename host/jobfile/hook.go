@@ -116,20 +116,10 @@ func (l *loader) decodeHook(block *hcl.Block, job *Job) hcl.Diagnostics {
 // checkHookPacks reports hooks that name an undeclared pack.
 func (l *loader) checkHookPacks(job *Job) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	names := make([]string, len(job.Packs))
-	for i, p := range job.Packs {
-		names[i] = p.Name
-	}
 	for _, h := range job.Hooks {
-		if h.Pack == "" || job.Pack(h.Pack) != nil {
-			continue
+		if d := unknownPack(job, h.Pack, h.PackRange); d != nil {
+			diags = append(diags, d)
 		}
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Unknown pack",
-			Detail:   fmt.Sprintf("No pack named %q is declared.%s Declared packs: %s.", h.Pack, didYouMean(h.Pack, names), quotedList(names)),
-			Subject:  h.PackRange.Ptr(),
-		})
 	}
 	return diags
 }

@@ -638,28 +638,31 @@ func (l *loader) decodeDependsOn(attr *hcl.Attribute, task *Task) hcl.Diagnostic
 // checkPacks reports tasks that name an undeclared pack.
 func (l *loader) checkPacks(job *Job) hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	for _, task := range job.Tasks {
+		if d := unknownPack(job, task.Pack, task.PackRange); d != nil {
+			diags = append(diags, d)
+		}
+	}
+	return diags
+}
+
+// unknownPack is the diagnostic for a pack name at rng that no pack block
+// declares, or nil when the name is empty or declared.
+func unknownPack(job *Job, name string, rng hcl.Range) *hcl.Diagnostic {
+	if name == "" || job.Pack(name) != nil {
+		return nil
+	}
 	names := make([]string, len(job.Packs))
 	for i, p := range job.Packs {
 		names[i] = p.Name
 	}
-	for _, task := range job.Tasks {
-		if task.Pack == "" || job.Pack(task.Pack) != nil {
-			continue
-		}
-		detail := fmt.Sprintf("No pack named %q is declared.%s", task.Pack, didYouMean(task.Pack, names))
-		if len(names) == 0 {
-			detail += " This jobfile declares no packs."
-		} else {
-			detail += " Declared packs: " + quotedList(names) + "."
-		}
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Unknown pack",
-			Detail:   detail,
-			Subject:  task.PackRange.Ptr(),
-		})
+	detail := fmt.Sprintf("No pack named %q is declared.%s", name, didYouMean(name, names))
+	if len(names) == 0 {
+		detail += " This jobfile declares no packs."
+	} else {
+		detail += " Declared packs: " + quotedList(names) + "."
 	}
-	return diags
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown pack", Detail: detail, Subject: rng.Ptr()}
 }
 
 // evalValue evaluates attr and converts the result to ty. It returns false
