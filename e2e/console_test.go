@@ -64,6 +64,22 @@ func TestPlainOutputHasNoEscapeCodes(t *testing.T) {
 // ansi matches the escape sequences of a terminal.
 var ansi = regexp.MustCompile(`\x1b(\[[0-9;?]*[A-Za-z]|\][^\x1b\a]*(\x1b\\|\a))`)
 
+// terminalEnv is the environment of a colour terminal a person sits at:
+// the test's own, less what turns colours off (CI systems set CI, which
+// makes Lip Gloss treat any output as no terminal for colours).
+func terminalEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "CI", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TERM", "COLORTERM":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "TERM=xterm-256color", "COLORTERM=truecolor")
+}
+
 func TestLiveViewOnATerminal(t *testing.T) {
 	dir := t.TempDir()
 	path := job(t, `
@@ -84,7 +100,7 @@ task "fine" {
 `)
 	runs := filepath.Join(t.TempDir(), "runs")
 	cmd := exec.Command(filepath.Join(bin, "taskhost"), "run", "--runs-dir", runs, path)
-	cmd.Env = append(os.Environ(), "TERM=xterm-256color", "COLORTERM=truecolor")
+	cmd.Env = terminalEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
 	if err != nil {
