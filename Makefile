@@ -34,8 +34,8 @@ test: test-deps lint
 bench:
 	$(GO) test ./bench -run '^$$' -bench . -benchtime 3x -timeout 60m
 
-# Regenerate the wire protocol's Go code (needs protoc, protoc-gen-go and
-# protoc-gen-go-grpc on PATH).
+# Regenerate the wire protocol's Go code (needs protoc, protoc-gen-go,
+# protoc-gen-go-grpc and protoc-gen-go-vtproto on PATH; see docs/protocol.md).
 generate:
 	$(GO) generate ./internal/proto
 

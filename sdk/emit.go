@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
@@ -186,13 +185,13 @@ func (h *hubEmitter) emit(ev report.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stamp(&ev)
-	data, err := proto.Marshal(report.ToWire(ev))
+	data, err := report.ToWire(ev).MarshalVT()
 	if err != nil {
 		panic(fmt.Sprintf("taskhost sdk: event does not encode: %v", err)) // our own message
 	}
 	if len(data) > maxEventBytes {
 		ev.Data, _ = json.Marshal(map[string]string{"error": fmt.Sprintf("step data of %d bytes dropped: over the limit of %d", len(data), maxEventBytes)})
-		data, _ = proto.Marshal(report.ToWire(ev))
+		data, _ = report.ToWire(ev).MarshalVT()
 	}
 	if len(h.batch) > 0 && len(h.batch)+len(data) > maxBatchBytes {
 		h.sendBatch()

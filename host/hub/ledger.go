@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
@@ -50,7 +49,7 @@ func (l *ledger) apply(subject string, data []byte) (*taskRec, error) {
 	case len(parts) == 4 && parts[2] == "ev":
 		rec := l.task(parts[3])
 		var batch packv1.EventBatch
-		if err := proto.Unmarshal(data, &batch); err != nil {
+		if err := batch.UnmarshalVT(data); err != nil {
 			rec.bad++
 			return rec, fmt.Errorf("task %s: %w", rec.id, err)
 		}

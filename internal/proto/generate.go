@@ -1,6 +1,11 @@
 // Package proto holds the wire protocol between the host and task packs.
 // The generated code is committed; regenerate it with `go generate ./internal/proto`
-// (needs protoc, protoc-gen-go and protoc-gen-go-grpc on PATH).
+// (needs protoc, protoc-gen-go, protoc-gen-go-grpc and protoc-gen-go-vtproto
+// on PATH; the last with `go install
+// github.com/planetscale/vtprotobuf/cmd/protoc-gen-go-vtproto@v0.6.0`).
+// pack_vtproto.pb.go is marshal and unmarshal code without reflection, used
+// by the codec in internal/protocol; its test checks that it covers every
+// field of pack.proto.
 package proto
 
-//go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative packv1/pack.proto
+//go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative --go-vtproto_out=. --go-vtproto_opt=paths=source_relative,features=marshal+unmarshal+size packv1/pack.proto
