@@ -75,6 +75,17 @@ type State struct {
 
 	mu  sync.Mutex
 	ops uint64
+	// counters holds, per key, what this process's last Add wrote there,
+	// so that its next Add can write on top of it without reading first
+	// (the write names the revision it builds on, so a key that changed
+	// since costs one refused write, and then a read as usual). A key
+	// whose last Add found it changed is left out: it has other writers.
+	counters map[string]counterCache
+}
+
+type counterCache struct {
+	env envelope
+	rev uint64
 }
 
 type (
@@ -401,18 +412,27 @@ func (s *State) Add(key string, delta int64) (int64, error) {
 	op := s.nextOp()
 	var out int64
 	var lost uint64 // base revision of the earliest write whose outcome is unknown
+	cached, fast := s.counter(key)
+	conflicted := false
 	err := s.try("add to "+key, func(ctx context.Context, _ bool) error {
-		env, cur, err := s.read(ctx, key)
-		if err != nil {
-			return err
+		var env envelope
+		var cur uint64
+		if fast {
+			fast = false // once: a second try reads
+			env, cur = cached.env, cached.rev
+		} else {
+			var err error
+			if env, cur, err = s.read(ctx, key); err != nil {
+				return err
+			}
 		}
 		if lost != 0 {
 			// Did an earlier try apply? The latest value says so unless a
 			// Put or Delete came since; then the revisions do.
 			r, ok := env.Find(s.writer, op)
 			if !ok {
-				_, r, ok, err = s.applied(key, lost, op)
-				if err != nil {
+				var err error
+				if _, r, ok, err = s.applied(key, lost, op); err != nil {
 					return err
 				}
 			}
@@ -430,8 +450,11 @@ func (s *State) Add(key string, delta int64) (int64, error) {
 		n += delta
 		env.V, _ = json.Marshal(n)
 		env.Record(s.writer, opRec{Seq: op, R: n})
-		if _, err := s.write(ctx, key, env, cur); err != nil {
+		rev, err := s.write(ctx, key, env, cur)
+		if err != nil {
+			s.setCounter(key, counterCache{}, false)
 			if errors.Is(err, errRetryOrConflict) {
+				conflicted = true
 				return errRetry // another writer got there first: read again
 			}
 			if !definite(err) && (lost == 0 || cur+1 < lost) {
@@ -439,10 +462,39 @@ func (s *State) Add(key string, delta int64) (int64, error) {
 			}
 			return err
 		}
+		s.setCounter(key, counterCache{env: env, rev: rev}, !conflicted)
 		out = n
 		return nil
 	})
 	return out, err
+}
+
+// counter returns what this process's last Add wrote at key, if the next
+// Add may build on it without reading.
+func (s *State) counter(key string) (counterCache, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.counters[key]
+	// A copy: Adds from several goroutines may build on it at once.
+	w := make(map[string][]opRec, len(c.env.W))
+	for k, v := range c.env.W {
+		w[k] = slices.Clone(v)
+	}
+	c.env.W = w
+	return c, ok
+}
+
+func (s *State) setCounter(key string, c counterCache, keep bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !keep {
+		delete(s.counters, key)
+		return
+	}
+	if s.counters == nil {
+		s.counters = map[string]counterCache{}
+	}
+	s.counters[key] = c
 }
 
 // applied looks through key's revisions from from on for this writer's

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -389,6 +390,30 @@ func StateAPI(t *sdk.T, _ sdk.NoArgs) {
 	}, sdk.Continue)
 	_, err = st.Add("c", 2)
 	expect("add to a number", err, nil)
+	// A counter changed by a Put or a Delete since this process's last
+	// Add: the next Add builds on what is there now.
+	t.Step("add after put and delete", func(t *sdk.T) {
+		var got []int64
+		for _, op := range []func() (int64, error){
+			func() (int64, error) { return st.Add("n", 1) },
+			func() (int64, error) { return st.Add("n", 1) },
+			func() (int64, error) { _, err := st.Put("n", 100); return 0, err },
+			func() (int64, error) { return st.Add("n", 1) },
+			func() (int64, error) { return 0, st.Delete("n") },
+			func() (int64, error) { return st.Add("n", 5) },
+			func() (int64, error) { return st.Add("n", -2) },
+		} {
+			n, err := op()
+			if err != nil {
+				t.Failf("%v", err)
+			}
+			got = append(got, n)
+		}
+		if want := []int64{1, 2, 0, 101, 0, 5, 3}; !slices.Equal(got, want) {
+			t.Failf("values %v, want %v", got, want)
+		}
+		expect("delete n", st.Delete("n"), nil)
+	}, sdk.Continue)
 	_, err = st.Put("text", "hello")
 	expect("put", err, nil)
 	_, err = st.Add("text", 1)
