@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +40,14 @@ task "later" {
   depends_on = [task.hangs]
 }
 `)
+	// A temporary directory of the test's own, to see what the killed
+	// host leaves there.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	host := exec.Command(filepath.Join(bin, "taskhost"), "run", "--runs-dir", runs, path)
+	host.Env = append(os.Environ(), "TMPDIR="+tmp)
 	if err := host.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +97,27 @@ task "later" {
 	}
 	if f.Report.Result != result.Aborted {
 		t.Errorf("job result %s, want aborted", f.Report.Result)
+	}
+
+	// The killed host could not remove its socket directory; the next
+	// run does.
+	left, _ := filepath.Glob(filepath.Join(tmp, fmt.Sprintf("taskhost-%d-*", host.Process.Pid)))
+	if len(left) != 1 {
+		t.Errorf("the killed host's socket directory: %v, want one", left)
+	}
+	next := exec.Command(filepath.Join(bin, "taskhost"), "run", "--runs-dir", filepath.Join(dir, "runs2"), job(t, `
+job "next" {}
+task "one" {
+  pack = "testpack"
+  task = "pass"
+}
+`))
+	next.Env = append(os.Environ(), "TMPDIR="+tmp)
+	if out, err := next.CombinedOutput(); err != nil {
+		t.Fatalf("next run: %v\n%s", err, out)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "taskhost-*")); len(left) != 0 {
+		t.Errorf("left in the temporary directory after the next run: %v", left)
 	}
 
 	// No process of the run remains within 10 s of the kill.

@@ -80,10 +80,10 @@ const MaxSocketPath = 107
 
 // socketName is the longest path a run gives a pack's socket below the
 // socket directory: the run's own directory (os.MkdirTemp(dir,
-// "taskhost-")), go-plugin's directory for the launch (os.MkdirTemp(…,
-// "plugin-dir")), and the socket (os.CreateTemp(…, "plugin")), each with up
-// to 10 random digits.
-const socketName = "taskhost-0123456789/plugin-dir0123456789/plugin0123456789"
+// "taskhost-PID-"), with a pid of up to 7 digits), go-plugin's directory
+// for the launch (os.MkdirTemp(…, "plugin-dir")), and the socket
+// (os.CreateTemp(…, "plugin")), each with up to 10 random digits.
+const socketName = "taskhost-4194304-0123456789/plugin-dir0123456789/plugin0123456789"
 
 // LockFile is the name of the lock file of installed packs.
 const LockFile = "taskhost.lock.hcl"

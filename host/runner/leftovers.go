@@ -1,8 +1,14 @@
 package runner
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 )
 
 // Directories a run removes when it ends, kept here too so that a host
@@ -19,10 +25,47 @@ func removeAtEnd(dir string) func() {
 
 // Quit removes what the runs in this process would have removed at
 // their end (the packs' socket directories); call it before exiting
-// without waiting for them. A host killed with SIGKILL leaves them.
+// without waiting for them. A host killed with SIGKILL leaves them, for
+// the next run to remove (makeSocketDir).
 func Quit() {
 	leftovers.Range(func(k, _ any) bool {
 		os.RemoveAll(k.(string))
 		return true
 	})
+}
+
+// socketDirPrefix starts the name of a run's socket directory, followed
+// by the host's pid and a dash.
+const socketDirPrefix = "taskhost-"
+
+// makeSocketDir makes a run's socket directory in parent (the temporary
+// directory if empty), named after this host's pid, and first removes
+// the ones that hosts no longer running left there (a host killed with
+// SIGKILL cannot remove its own). A directory whose pid is alive, or
+// that is not this user's, is left alone.
+func makeSocketDir(parent string) (string, error) {
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	sweepSocketDirs(parent)
+	return os.MkdirTemp(parent, fmt.Sprintf("%s%d-", socketDirPrefix, os.Getpid()))
+}
+
+func sweepSocketDirs(parent string) {
+	matches, _ := filepath.Glob(filepath.Join(parent, socketDirPrefix+"*-*"))
+	for _, dir := range matches {
+		pidText, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(dir), socketDirPrefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 {
+			continue
+		}
+		var st syscall.Stat_t
+		if syscall.Lstat(dir, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFDIR || int(st.Uid) != os.Getuid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			continue // alive (or not ours to signal): maybe a run going on
+		}
+		os.RemoveAll(dir)
+	}
 }

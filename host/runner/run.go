@@ -175,7 +175,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	// limited to 108 bytes), and nothing left in the temporary directory.
 	// It is made in $PLUGIN_UNIX_SOCKET_DIR if set, else in $TMPDIR, as
 	// taskhost doctor checks.
-	sockets, err := os.MkdirTemp(os.Getenv("PLUGIN_UNIX_SOCKET_DIR"), "taskhost-")
+	sockets, err := makeSocketDir(os.Getenv("PLUGIN_UNIX_SOCKET_DIR"))
 	if err != nil {
 		return nil, fmt.Errorf("socket directory: %w", err)
 	}
