@@ -3,41 +3,15 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/taskhost/taskhost/internal/result"
 )
-
-// taskhostEnv is taskhost with extra environment variables.
-func taskhostEnv(t *testing.T, env []string, args ...string) runResult {
-	t.Helper()
-	runs := filepath.Join(t.TempDir(), "runs")
-	if len(args) > 0 && args[0] == "run" {
-		args = append([]string{"run", "--runs-dir", runs}, args[1:]...)
-	}
-	cmd := exec.Command(filepath.Join(bin, "taskhost"), args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return runResult{code: code, stdout: stdout.String(), stderr: stderr.String(), runsDir: runs}
-}
 
 const outputsJob = `
 variable "routers" {

@@ -73,6 +73,12 @@ type runResult struct {
 // directory for "run".
 func taskhost(t *testing.T, args ...string) runResult {
 	t.Helper()
+	return taskhostEnv(t, nil, args...)
+}
+
+// taskhostEnv is taskhost with extra environment variables.
+func taskhostEnv(t *testing.T, env []string, args ...string) runResult {
+	t.Helper()
 	runs := filepath.Join(t.TempDir(), "runs")
 	if len(args) > 0 && args[0] == "run" {
 		args = append([]string{"run", "--runs-dir", runs}, args[1:]...)
@@ -81,6 +87,7 @@ func taskhost(t *testing.T, args ...string) runResult {
 	// If the test binary dies (a test timed out), so does the host, and
 	// with it its packs.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

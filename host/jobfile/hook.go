@@ -113,17 +113,6 @@ func (l *loader) decodeHook(block *hcl.Block, job *Job) hcl.Diagnostics {
 	return diags
 }
 
-// checkHookPacks reports hooks that name an undeclared pack.
-func (l *loader) checkHookPacks(job *Job) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	for _, h := range job.Hooks {
-		if d := unknownPack(job, h.Pack, h.PackRange); d != nil {
-			diags = append(diags, d)
-		}
-	}
-	return diags
-}
-
 // HooksInOrder returns the job's hooks in the order their pre stages run:
 // by Order, then file order. Post stages run in the reverse of it.
 func (j *Job) HooksInOrder() []*Hook {

@@ -216,7 +216,6 @@ func LoadSourceWith(filename string, src []byte, opts Options) (*Job, hcl.Diagno
 	diags = append(diags, l.decodeTasks(taskBlocks, job)...)
 	diags = append(diags, l.linkRequiredPacks(job)...)
 	diags = append(diags, l.checkPacks(job)...)
-	diags = append(diags, l.checkHookPacks(job)...)
 	diags = append(diags, l.checkDependencies(job)...)
 
 	diags = dedupe(diags)
@@ -635,11 +634,16 @@ func (l *loader) decodeDependsOn(attr *hcl.Attribute, task *Task) hcl.Diagnostic
 	return diags
 }
 
-// checkPacks reports tasks that name an undeclared pack.
+// checkPacks reports tasks and hooks that name an undeclared pack.
 func (l *loader) checkPacks(job *Job) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, task := range job.Tasks {
 		if d := unknownPack(job, task.Pack, task.PackRange); d != nil {
+			diags = append(diags, d)
+		}
+	}
+	for _, h := range job.Hooks {
+		if d := unknownPack(job, h.Pack, h.PackRange); d != nil {
 			diags = append(diags, d)
 		}
 	}
