@@ -23,16 +23,24 @@ func TestHostKilled(t *testing.T) {
 	runs := filepath.Join(dir, "runs")
 	path := job(t, `
 job "crash" {}
+state {
+  seeded = "s"
+}
 task "quick" {
   pack = "testpack"
   task = "many"
   args = { n = 500 }
 }
+task "counts" {
+  pack = "testpack"
+  task = "count"
+  args = { key = "c", n = 3 }
+}
 task "hangs" {
   pack       = "testpack"
   task       = "hang"
   args       = { child_pid_file = "`+pidFile+`" }
-  depends_on = [task.quick]
+  depends_on = [task.quick, task.counts]
 }
 task "later" {
   pack       = "testpack"
@@ -97,6 +105,11 @@ task "later" {
 	}
 	if f.Report.Result != result.Aborted {
 		t.Errorf("job result %s, want aborted", f.Report.Result)
+	}
+	// The shared state as the host last recorded it: the jobfile's value,
+	// and what the task that ended left.
+	if got := fmt.Sprintf("%s %s", f.Report.State["seeded"], f.Report.State["c"]); got != `"s" 3` {
+		t.Errorf("recovered state: seeded, c = %s, want \"s\" 3", got)
 	}
 
 	// The killed host could not remove its socket directory; the next

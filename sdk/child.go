@@ -36,7 +36,7 @@ type childInfo struct {
 	Subject     string `json:"subject"`
 	InboxPrefix string `json:"inbox_prefix"`
 	MsgIDPrefix string `json:"msg_id_prefix"`
-	StateBucket string `json:"state_bucket,omitempty"`
+	StateSocket string `json:"state_socket,omitempty"`
 	TaskID      string `json:"task_id"`
 	Parent      string `json:"parent"`
 	LogDir      string `json:"log_dir,omitempty"`
@@ -75,7 +75,7 @@ func (c *Cmd) Start() error {
 	if rs.hub != nil {
 		b, _ := json.Marshal(childInfo{
 			URL: rs.hub.GetUrl(), Token: rs.hub.GetToken(), Subject: rs.hub.GetEventsSubject(),
-			InboxPrefix: rs.hub.GetInboxPrefix(), MsgIDPrefix: rs.hub.GetMsgIdPrefix(), StateBucket: rs.hub.GetStateBucket(),
+			InboxPrefix: rs.hub.GetInboxPrefix(), MsgIDPrefix: rs.hub.GetMsgIdPrefix(), StateSocket: rs.hub.GetStateSocket(),
 			TaskID: rs.taskID, Parent: c.t.node.id, LogDir: rs.logDir,
 		})
 		env = append(env, childEnv+"="+string(b))
@@ -215,7 +215,7 @@ func attach(name string, stderr io.Writer) (rs *runState, logger hclog.Logger, d
 	pid := os.Getpid()
 	src := "pid-" + strconv.Itoa(pid)
 	hub := &packv1.Hub{Url: ci.URL, Token: ci.Token, EventsSubject: ci.Subject, InboxPrefix: ci.InboxPrefix,
-		MsgIdPrefix: ci.MsgIDPrefix, StateBucket: ci.StateBucket}
+		MsgIdPrefix: ci.MsgIDPrefix, StateSocket: ci.StateSocket}
 	em, err := dialHub(hub, fmt.Sprintf("task %s child (pid %d)", ci.TaskID, pid), src)
 	if err != nil {
 		return nil, nil, nil, err

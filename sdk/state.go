@@ -1,18 +1,15 @@
 package sdk
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
-	"slices"
+	"net"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/taskhost/taskhost/internal/statekv"
 )
@@ -50,10 +47,6 @@ const MaxValueBytes = statekv.MaxValueBytes
 // DefaultLease is a lock's lease when Lock is given none.
 const DefaultLease = 10 * time.Second
 
-// keyRe is what the store allows in a key: dot-separated tokens of
-// letters, digits, '-', '_', '=' and '/'.
-var keyRe = regexp.MustCompile(`^[-/_=A-Za-z0-9]+(\.[-/_=A-Za-z0-9]+)*$`)
-
 const reserved = statekv.Reserved
 
 // State is the run's shared state: a key/value store that every task of
@@ -61,37 +54,30 @@ const reserved = statekv.Reserved
 // compare-and-set, counters, locks, barriers and watches. Values are any
 // Go values that encode as JSON. Get one with T.State.
 //
-// Every method retries through a dropped connection until the task's
-// context ends, and applies each change once: a counter never loses or
-// doubles an increment, and a compare-and-set never applies twice.
+// The host keeps the state and serves it over a Unix socket of the run's;
+// each operation is one request and one answer. Every method retries
+// through a lost connection until the task's context ends, and applies
+// each change once: a counter never loses or doubles an increment, and a
+// compare-and-set never applies twice.
 type State struct {
 	ctx    context.Context
-	js     jetstream.JetStream
-	bucket string
-	kv     jetstream.KeyValue
-	st     jetstream.Stream // the bucket's stream, opened on first need
 	err    error
-	writer string // this process's name in the store's records
+	socket string
+	token  string
+	writer string // this process's name in the server's records
 
-	mu  sync.Mutex
-	ops uint64
-	// counters holds, per key, what this process's last Add wrote there,
-	// so that its next Add can write on top of it without reading first
-	// (the write names the revision it builds on, so a key that changed
-	// since costs one refused write, and then a read as usual). A key
-	// whose last Add found it changed is left out: it has other writers.
-	counters map[string]counterCache
+	mu   sync.Mutex
+	ops  uint64
+	idle []*stateConn // open connections not in use
 }
 
-type counterCache struct {
-	env envelope
-	rev uint64
+// stateConn is one connection to the state server; one request at a time.
+type stateConn struct {
+	c   net.Conn
+	r   *bufio.Reader
+	in  []byte
+	out []byte
 }
-
-type (
-	envelope = statekv.Envelope
-	opRec    = statekv.OpRec
-)
 
 // Change is one change seen by Watch.
 type Change struct {
@@ -112,80 +98,21 @@ func (t *T) State() *State {
 }
 
 func openState(ctx context.Context, rs *runState) *State {
-	s := &State{ctx: ctx, writer: fmt.Sprintf("%s/%d/%s", rs.taskID, rs.pid, randomSuffix())}
-	if rs.conn == nil || rs.hub.GetStateBucket() == "" {
+	s := &State{ctx: ctx, writer: fmt.Sprintf("%d/%s", rs.pid, randomSuffix())}
+	if rs.hub.GetStateSocket() == "" {
 		s.err = ErrNoState
 		return s
 	}
-	js, err := jetstream.New(rs.conn)
-	if err != nil {
-		s.err = err
-		return s
-	}
-	s.js, s.bucket = js, rs.hub.GetStateBucket()
-	for {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		s.kv, err = js.KeyValue(actx, rs.hub.GetStateBucket())
-		cancel()
-		if err == nil || ctx.Err() != nil || definite(err) {
-			break
-		}
-	}
-	if err != nil {
-		s.err = fmt.Errorf("open the run's state: %w", err)
-	}
+	s.socket, s.token = rs.hub.GetStateSocket(), rs.hub.GetToken()
 	return s
-}
-
-// definite reports whether err is the store's answer (as opposed to a
-// lost connection or a timeout, after which the operation's outcome is
-// unknown and it is tried again).
-func definite(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) ||
-		errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) ||
-		errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) ||
-		errors.Is(err, jetstream.ErrInvalidKey) || errors.Is(err, nats.ErrMaxPayload)
 }
 
 // attempt is how long one try of an operation may take before it is
 // taken as lost and tried again.
 const attempt = time.Second
 
-// try runs op until it gives a definite answer, retrying (with a short
-// pause) after a lost connection or a timeout, until the task's context
-// ends. op is told whether an earlier try's outcome is unknown.
-func (s *State) try(what string, op func(ctx context.Context, unsure bool) error) error {
-	if s.err != nil {
-		return s.err
-	}
-	unsure := false
-	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 500*time.Millisecond) {
-		ctx, cancel := context.WithTimeout(s.ctx, attempt)
-		err := op(ctx, unsure)
-		cancel()
-		if err == nil || definite(err) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrExists) ||
-			errors.Is(err, ErrConflict) || errors.Is(err, ErrNotHolder) || errors.Is(err, ErrBarrier) ||
-			errors.Is(err, ErrNotCounter) ||
-			errors.Is(err, ErrTooLarge) || errors.Is(err, errRetry) {
-			if errors.Is(err, errRetry) {
-				continue
-			}
-			return err
-		}
-		if s.ctx.Err() != nil {
-			return fmt.Errorf("%s: %w (last error: %v)", what, s.ctx.Err(), err)
-		}
-		unsure = true
-		select {
-		case <-time.After(pause):
-		case <-s.ctx.Done():
-		}
-	}
-}
-
-// errRetry makes try run the operation again at once (a lost race).
-var errRetry = errors.New("retry")
+// errDenied: the server refused the task's token.
+var errDenied = errors.New("the state server refused this task's credentials")
 
 func (s *State) nextOp() uint64 {
 	s.mu.Lock()
@@ -194,12 +121,131 @@ func (s *State) nextOp() uint64 {
 	return s.ops
 }
 
-func checkKey(key string) error {
-	if !keyRe.MatchString(key) {
-		return fmt.Errorf("%w %q: use dot-separated tokens of letters, digits, '-', '_', '=' and '/'", ErrBadKey, key)
+// call sends q and returns the server's answer, trying again (with the
+// same request, which the server answers once) after a lost connection,
+// until the task's context ends. long is for requests the server may hold
+// for up to statekv.MaxWait.
+func (s *State) call(what string, q statekv.Request, long bool) (statekv.Response, error) {
+	if s.err != nil {
+		return statekv.Response{}, s.err
 	}
-	if strings.HasPrefix(key, reserved) {
-		return fmt.Errorf("%w %q: keys starting with %q are the store's own", ErrBadKey, key, reserved)
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 500*time.Millisecond) {
+		if err := s.ctx.Err(); err != nil {
+			return statekv.Response{}, fmt.Errorf("%s: %w", what, err)
+		}
+		p, err := s.once(&q, long)
+		if err == nil {
+			return p, nil
+		}
+		if errors.Is(err, errDenied) {
+			return p, fmt.Errorf("%s: %w", what, err)
+		}
+		select {
+		case <-time.After(pause):
+		case <-s.ctx.Done():
+			return statekv.Response{}, fmt.Errorf("%s: %w (last error: %v)", what, s.ctx.Err(), err)
+		}
+	}
+}
+
+// once makes one try of q on a connection.
+func (s *State) once(q *statekv.Request, long bool) (statekv.Response, error) {
+	c, err := s.conn()
+	if err != nil {
+		return statekv.Response{}, err
+	}
+	d := attempt
+	if long {
+		d += statekv.MaxWait
+		stop := context.AfterFunc(s.ctx, func() { c.c.SetDeadline(time.Now()) })
+		defer stop()
+	}
+	p, err := c.roundTrip(q, time.Now().Add(d))
+	if err != nil {
+		c.c.Close()
+		return p, err
+	}
+	s.mu.Lock()
+	s.idle = append(s.idle, c)
+	s.mu.Unlock()
+	return p, nil
+}
+
+// conn returns an idle connection, or a new one.
+func (s *State) conn() (*stateConn, error) {
+	s.mu.Lock()
+	if n := len(s.idle); n > 0 {
+		c := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		s.mu.Unlock()
+		return c, nil
+	}
+	s.mu.Unlock()
+	return s.dial()
+}
+
+// dial opens a connection and says hello with the task's token.
+func (s *State) dial() (*stateConn, error) {
+	nc, err := net.DialTimeout("unix", s.socket, attempt)
+	if err != nil {
+		return nil, err
+	}
+	c := &stateConn{c: nc, r: bufio.NewReaderSize(nc, 16<<10)}
+	p, err := c.roundTrip(&statekv.Request{Op: statekv.OpHello, Key: s.token, Holder: s.writer}, time.Now().Add(attempt))
+	if err == nil && p.Status != statekv.StatusOK {
+		err = errDenied
+	}
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *stateConn) roundTrip(q *statekv.Request, deadline time.Time) (statekv.Response, error) {
+	if err := c.c.SetDeadline(deadline); err != nil {
+		return statekv.Response{}, err
+	}
+	c.out = statekv.AppendRequest(c.out[:0], q)
+	if _, err := c.c.Write(c.out); err != nil {
+		return statekv.Response{}, err
+	}
+	return c.read()
+}
+
+func (c *stateConn) read() (statekv.Response, error) {
+	msg, err := statekv.ReadFrame(c.r, c.in)
+	if err != nil {
+		return statekv.Response{}, err
+	}
+	c.in = msg
+	return statekv.DecodeResponse(msg)
+}
+
+// failure is the error for an answer that is not StatusOK.
+func failure(p statekv.Response, key string) error {
+	switch p.Status {
+	case statekv.StatusNotFound:
+		return fmt.Errorf("%w: %q", ErrNotFound, key)
+	case statekv.StatusExists:
+		return fmt.Errorf("%w: %q", ErrExists, key)
+	case statekv.StatusConflict:
+		return fmt.Errorf("%w: %q is at revision %d", ErrConflict, key, p.Rev)
+	case statekv.StatusNotCounter:
+		return fmt.Errorf("%w: %q holds %s", ErrNotCounter, key, p.Value)
+	case statekv.StatusNotHolder:
+		return fmt.Errorf("%w: %s (its lease ran out and another process took it, or it was released)", ErrNotHolder, key)
+	case statekv.StatusBarrier:
+		return fmt.Errorf("%w: %s", ErrBarrier, p.Msg)
+	case statekv.StatusDenied:
+		return errDenied
+	}
+	return fmt.Errorf("state: %q: %s (status %q)", key, p.Msg, p.Status)
+}
+
+func checkKey(key string) error {
+	if msg := statekv.CheckKey(key); msg != "" {
+		return fmt.Errorf("%w %s", ErrBadKey, msg)
 	}
 	return nil
 }
@@ -215,66 +261,34 @@ func encodeValue(key string, v any) (json.RawMessage, error) {
 	return b, nil
 }
 
-// read gets a key's envelope and revision; rev 0 means absent.
-func (s *State) read(ctx context.Context, key string) (envelope, uint64, error) {
-	e, err := s.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return envelope{}, 0, nil
-	}
-	if err != nil {
-		return envelope{}, 0, err
-	}
-	var env envelope
-	if err := json.Unmarshal(e.Value(), &env); err != nil {
-		return envelope{}, 0, fmt.Errorf("%q holds a value the store did not write: %w", key, err)
-	}
-	return env, e.Revision(), nil
-}
-
-// write sets key to env if its latest revision is rev (0: if absent).
-func (s *State) write(ctx context.Context, key string, env envelope, rev uint64) (uint64, error) {
-	b, err := json.Marshal(env)
-	if err != nil {
-		return 0, err
-	}
-	if rev == 0 {
-		n, err := s.kv.Create(ctx, key, b)
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			return 0, errRetryOrConflict
-		}
-		return n, err
-	}
-	n, err := s.kv.Update(ctx, key, b, rev)
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
-		return 0, errRetryOrConflict
-	}
-	return n, err
-}
-
-// errRetryOrConflict is write's word for "the key changed since it was read".
-var errRetryOrConflict = fmt.Errorf("%w", ErrConflict)
-
 // Get decodes key's value into v and returns its revision.
 func (s *State) Get(key string, v any) (uint64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	var rev uint64
-	err := s.try("get "+key, func(ctx context.Context, _ bool) error {
-		env, r, err := s.read(ctx, key)
-		if err != nil {
-			return err
+	p, err := s.call("get "+key, statekv.Request{Op: statekv.OpGet, Key: key}, false)
+	if err != nil {
+		return 0, err
+	}
+	if p.Status != statekv.StatusOK {
+		return 0, failure(p, key)
+	}
+	if v != nil {
+		if err := json.Unmarshal(p.Value, v); err != nil {
+			return p.Rev, fmt.Errorf("state %q: %w", key, err)
 		}
-		if r == 0 {
-			return fmt.Errorf("%w: %q", ErrNotFound, key)
-		}
-		rev = r
-		if v != nil {
-			return json.Unmarshal(env.V, v)
-		}
-		return nil
-	})
-	return rev, err
+	}
+	return p.Rev, nil
+}
+
+// write sends a change to key, numbered so that it applies once.
+func (s *State) write(what, key string, q statekv.Request) (statekv.Response, error) {
+	q.ID, q.Key = s.nextOp(), key
+	p, err := s.call(what+" "+key, q, false)
+	if err == nil && p.Status != statekv.StatusOK {
+		err = failure(p, key)
+	}
+	return p, err
 }
 
 // Put sets key to v, whatever it held, and returns the new revision.
@@ -286,26 +300,22 @@ func (s *State) Put(key string, v any) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	data, _ := json.Marshal(envelope{V: b})
-	// A message id makes a resent Put store once (the bucket de-duplicates
-	// by id for two minutes), so a watcher does not see it twice.
-	msg := &nats.Msg{Subject: "$KV." + s.bucket + "." + key, Data: data}
-	id := fmt.Sprintf("%s.%d", s.writer, s.nextOp())
-	var rev uint64
-	err = s.try("put "+key, func(ctx context.Context, _ bool) error {
-		ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
-		if err == nil {
-			rev = ack.Sequence
-		}
-		return err
-	})
-	return rev, err
+	p, err := s.write("put", key, statekv.Request{Op: statekv.OpPut, Value: b})
+	return p.Rev, err
 }
 
 // Create sets key to v only if it has no value, and returns the new
 // revision; ErrExists if it has one.
 func (s *State) Create(key string, v any) (uint64, error) {
-	return s.swap(key, v, 0, true)
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	b, err := encodeValue(key, v)
+	if err != nil {
+		return 0, err
+	}
+	p, err := s.write("create", key, statekv.Request{Op: statekv.OpCreate, Value: b})
+	return p.Rev, err
 }
 
 // CompareAndSwap sets key to v only if its latest revision is rev, and
@@ -314,10 +324,6 @@ func (s *State) CompareAndSwap(key string, v any, rev uint64) (uint64, error) {
 	if rev == 0 {
 		return 0, fmt.Errorf("%w: CompareAndSwap needs the revision read (use Create for a key that has none)", ErrConflict)
 	}
-	return s.swap(key, v, rev, false)
-}
-
-func (s *State) swap(key string, v any, rev uint64, create bool) (uint64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
@@ -325,43 +331,11 @@ func (s *State) swap(key string, v any, rev uint64, create bool) (uint64, error)
 	if err != nil {
 		return 0, err
 	}
-	op := s.nextOp()
-	var out uint64
-	var lost uint64 // base revision of the earliest write whose outcome is unknown
-	err = s.try("set "+key, func(ctx context.Context, _ bool) error {
-		if lost != 0 {
-			if rev, _, ok, err := s.applied(key, lost, op); err != nil {
-				return err
-			} else if ok {
-				out = rev // the earlier try applied; its acknowledgement was lost
-				return nil
-			}
-		}
-		env, cur, err := s.read(ctx, key)
-		if err != nil {
-			return err
-		}
-		if create && cur != 0 {
-			return fmt.Errorf("%w: %q", ErrExists, key)
-		}
-		if !create && cur != rev {
-			return fmt.Errorf("%w: %q is at revision %d, not %d", ErrConflict, key, cur, rev)
-		}
-		env.V = b
-		env.Record(s.writer, opRec{Seq: op})
-		out, err = s.write(ctx, key, env, cur)
-		if err != nil && !definite(err) && !errors.Is(err, errRetryOrConflict) && (lost == 0 || cur+1 < lost) {
-			lost = cur + 1
-		}
-		if errors.Is(err, errRetryOrConflict) {
-			if create {
-				return fmt.Errorf("%w: %q", ErrExists, key)
-			}
-			return fmt.Errorf("%w: %q changed", ErrConflict, key)
-		}
-		return err
-	})
-	return out, err
+	p, err := s.write("compare-and-swap", key, statekv.Request{Op: statekv.OpSwap, Value: b, Rev: rev})
+	if err != nil && p.Status == statekv.StatusConflict {
+		err = fmt.Errorf("%w: %q is at revision %d, not %d", ErrConflict, key, p.Rev, rev)
+	}
+	return p.Rev, err
 }
 
 // Delete removes key's value. Deleting a key that has none is not an error.
@@ -369,37 +343,23 @@ func (s *State) Delete(key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	// As kv.Delete does (a marker with the KV-Operation header), with a
-	// message id so that a resent delete stores once.
-	msg := &nats.Msg{Subject: "$KV." + s.bucket + "." + key, Header: nats.Header{"KV-Operation": []string{"DEL"}}}
-	id := fmt.Sprintf("%s.%d", s.writer, s.nextOp())
-	return s.try("delete "+key, func(ctx context.Context, _ bool) error {
-		_, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
-		return err
-	})
+	_, err := s.write("delete", key, statekv.Request{Op: statekv.OpDelete})
+	return err
 }
 
 // Keys lists the keys that have a value and start with prefix, sorted.
 func (s *State) Keys(prefix string) ([]string, error) {
-	var out []string
-	err := s.try("keys", func(ctx context.Context, _ bool) error {
-		out = out[:0]
-		keys, err := s.kv.Keys(ctx)
-		if errors.Is(err, jetstream.ErrNoKeysFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			if strings.HasPrefix(k, prefix) && (!strings.HasPrefix(k, reserved) || strings.HasPrefix(prefix, reserved)) {
-				out = append(out, k)
-			}
-		}
-		return nil
-	})
-	slices.Sort(out)
-	return out, err
+	p, err := s.call("keys", statekv.Request{Op: statekv.OpKeys, Key: prefix}, false)
+	if err != nil {
+		return nil, err
+	}
+	if p.Status != statekv.StatusOK {
+		return nil, failure(p, prefix)
+	}
+	if len(p.Value) == 0 {
+		return nil, nil
+	}
+	return strings.Split(string(p.Value), "\n"), nil
 }
 
 // Add adds delta to the integer counter at key (absent counts as 0) and
@@ -409,197 +369,94 @@ func (s *State) Add(key string, delta int64) (int64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	op := s.nextOp()
-	var out int64
-	var lost uint64 // base revision of the earliest write whose outcome is unknown
-	cached, fast := s.counter(key)
-	conflicted := false
-	err := s.try("add to "+key, func(ctx context.Context, _ bool) error {
-		var env envelope
-		var cur uint64
-		if fast {
-			fast = false // once: a second try reads
-			env, cur = cached.env, cached.rev
-		} else {
-			var err error
-			if env, cur, err = s.read(ctx, key); err != nil {
-				return err
-			}
-		}
-		if lost != 0 {
-			// Did an earlier try apply? The latest value says so unless a
-			// Put or Delete came since; then the revisions do.
-			r, ok := env.Find(s.writer, op)
-			if !ok {
-				var err error
-				if _, r, ok, err = s.applied(key, lost, op); err != nil {
-					return err
-				}
-			}
-			if ok {
-				out = r.R // its acknowledgement was lost
-				return nil
-			}
-		}
-		var n int64
-		if cur != 0 {
-			if err := json.Unmarshal(env.V, &n); err != nil {
-				return fmt.Errorf("%w: %q holds %s", ErrNotCounter, key, env.V)
-			}
-		}
-		n += delta
-		env.V, _ = json.Marshal(n)
-		env.Record(s.writer, opRec{Seq: op, R: n})
-		rev, err := s.write(ctx, key, env, cur)
-		if err != nil {
-			s.setCounter(key, counterCache{}, false)
-			if errors.Is(err, errRetryOrConflict) {
-				conflicted = true
-				return errRetry // another writer got there first: read again
-			}
-			if !definite(err) && (lost == 0 || cur+1 < lost) {
-				lost = cur + 1
-			}
-			return err
-		}
-		s.setCounter(key, counterCache{env: env, rev: rev}, !conflicted)
-		out = n
-		return nil
-	})
-	return out, err
-}
-
-// counter returns what this process's last Add wrote at key, if the next
-// Add may build on it without reading.
-func (s *State) counter(key string) (counterCache, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.counters[key]
-	// A copy: Adds from several goroutines may build on it at once.
-	w := make(map[string][]opRec, len(c.env.W))
-	for k, v := range c.env.W {
-		w[k] = slices.Clone(v)
-	}
-	c.env.W = w
-	return c, ok
-}
-
-func (s *State) setCounter(key string, c counterCache, keep bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !keep {
-		delete(s.counters, key)
-		return
-	}
-	if s.counters == nil {
-		s.counters = map[string]counterCache{}
-	}
-	s.counters[key] = c
-}
-
-// applied looks through key's revisions from from on for this writer's
-// once-only write op (the bucket keeps every revision of a run), and says
-// at which revision it applied, if it did. It stops at the first revision
-// written by a once-only write, so it reads more than one or two only past
-// Puts and Deletes; it has a deadline of its own rather than one try's.
-func (s *State) applied(key string, from, op uint64) (uint64, opRec, bool, error) {
-	ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
-	defer cancel()
-	st, err := s.stream(ctx)
-	if err != nil {
-		return 0, opRec{}, false, err
-	}
-	subject := "$KV." + s.bucket + "." + key
-	for seq := from; ; {
-		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return 0, opRec{}, false, nil
-		}
-		if err != nil {
-			return 0, opRec{}, false, err
-		}
-		var env envelope
-		if len(m.Data) > 0 && json.Unmarshal(m.Data, &env) == nil {
-			if r, ok := env.Find(s.writer, op); ok {
-				return m.Sequence, r, true, nil
-			}
-			if len(env.W) > 0 {
-				// A once-only write carries every writer's records forward
-				// from the revision it replaced: had op applied before
-				// it, it would be here.
-				return 0, opRec{}, false, nil
-			}
-		}
-		seq = m.Sequence + 1
-	}
-}
-
-// stream is the bucket's stream, for reading past revisions.
-func (s *State) stream(ctx context.Context) (jetstream.Stream, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.st == nil {
-		st, err := s.js.Stream(ctx, "KV_"+s.bucket)
-		if err != nil {
-			return nil, err
-		}
-		s.st = st
-	}
-	return s.st, nil
+	p, err := s.write("add to", key, statekv.Request{Op: statekv.OpAdd, Delta: delta})
+	return p.N, err
 }
 
 // Watch sends every change to the keys that start with prefix, in order,
-// from now until ctx ends; then it closes the channel.
+// from now until ctx ends; then it closes the channel. Through a lost
+// connection it goes on from the last change it sent; if the host no
+// longer keeps the changes since (it keeps the last 65,536), the channel
+// closes early.
 func (s *State) Watch(ctx context.Context, prefix string) (<-chan Change, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
-	var w jetstream.KeyWatcher
-	err := s.try("watch", func(actx context.Context, _ bool) error {
-		var err error
-		if strings.HasSuffix(prefix, ".") && keyRe.MatchString(strings.TrimSuffix(prefix, ".")) {
-			// Whole tokens: the server can filter.
-			w, err = s.kv.Watch(ctx, prefix+">", jetstream.UpdatesOnly())
-		} else {
-			w, err = s.kv.WatchAll(ctx, jetstream.UpdatesOnly())
-		}
-		return err
-	})
+	c, from, err := s.openWatch(ctx, prefix, 0)
 	if err != nil {
 		return nil, err
 	}
 	out := make(chan Change, 64)
 	go func() {
 		defer close(out)
-		defer w.Stop()
 		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
+			stop := context.AfterFunc(ctx, func() { c.c.Close() })
+			for {
+				p, err := c.read()
+				if err != nil {
+					break
 				}
-				if e == nil || !strings.HasPrefix(e.Key(), prefix) ||
-					(strings.HasPrefix(e.Key(), reserved) && !strings.HasPrefix(prefix, reserved)) {
-					continue
+				if p.Status != statekv.StatusChange {
+					stop()
+					c.c.Close()
+					return // StatusGap: the changes since from are gone
 				}
-				c := Change{Key: e.Key(), Revision: e.Revision(), Deleted: e.Operation() != jetstream.KeyValuePut}
-				if !c.Deleted {
-					var env envelope
-					if json.Unmarshal(e.Value(), &env) == nil {
-						c.Value = env.V
-					}
+				from = p.Rev
+				ch := Change{Key: p.Key, Revision: p.Rev, Deleted: p.Value == nil}
+				if !ch.Deleted {
+					ch.Value = json.RawMessage(append([]byte(nil), p.Value...))
 				}
 				select {
-				case out <- c:
+				case out <- ch:
 				case <-ctx.Done():
-					return
 				}
+				if ctx.Err() != nil {
+					break
+				}
+			}
+			stop()
+			c.c.Close()
+			if ctx.Err() != nil {
+				return
+			}
+			if c, _, err = s.openWatch(ctx, prefix, from); err != nil {
+				return
 			}
 		}
 	}()
 	return out, nil
+}
+
+// openWatch opens a watching connection for the changes after revision
+// from (0: from now), trying until ctx or the task's context ends, and
+// returns it with the revision it starts after.
+func (s *State) openWatch(ctx context.Context, prefix string, from uint64) (*stateConn, uint64, error) {
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 500*time.Millisecond) {
+		if err := errors.Join(ctx.Err(), s.ctx.Err()); err != nil {
+			return nil, 0, fmt.Errorf("watch: %w", err)
+		}
+		c, err := s.dial()
+		if err == nil {
+			var p statekv.Response
+			p, err = c.roundTrip(&statekv.Request{Op: statekv.OpWatch, Key: prefix, Rev: from}, time.Now().Add(attempt))
+			if err == nil && p.Status == statekv.StatusOK {
+				_ = c.c.SetDeadline(time.Time{})
+				return c, p.Rev, nil
+			}
+			c.c.Close()
+			if err == nil {
+				return nil, 0, fmt.Errorf("watch: %w", failure(p, prefix))
+			}
+		}
+		if errors.Is(err, errDenied) {
+			return nil, 0, fmt.Errorf("watch: %w", err)
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+		case <-s.ctx.Done():
+		}
+	}
 }
 
 // Lock is a lock held by this process. Its lease is renewed while the
@@ -607,18 +464,11 @@ func (s *State) Watch(ctx context.Context, prefix string) (<-chan Change, error)
 // lease runs out.
 type Lock struct {
 	s      *State
-	key    string
+	name   string
 	holder string
 	lease  time.Duration
-	mu     sync.Mutex
-	rev    uint64
 	stop   chan struct{}
 	done   chan struct{}
-}
-
-type lockValue struct {
-	Holder  string `json:"holder"`
-	Expires int64  `json:"expires"` // Unix nanoseconds
 }
 
 // Lock takes the lock called name, waiting until it is free or the task's
@@ -632,75 +482,23 @@ func (s *State) Lock(name string, lease time.Duration) (*Lock, error) {
 	if lease <= 0 {
 		lease = DefaultLease
 	}
-	key := reserved + "lock." + name
 	// Each Lock call is a holder of its own, so that goroutines of one
 	// process wait for each other too.
-	l := &Lock{s: s, key: key, lease: lease, holder: fmt.Sprintf("%s#%d", s.writer, s.nextOp())}
+	l := &Lock{s: s, name: name, lease: lease, holder: fmt.Sprintf("%s#%d", s.writer, s.nextOp())}
 	for {
-		var wait time.Duration
-		err := s.try("lock "+name, func(ctx context.Context, unsure bool) error {
-			env, cur, err := s.read(ctx, key)
-			if err != nil {
-				return err
-			}
-			var lv lockValue
-			if cur != 0 {
-				_ = json.Unmarshal(env.V, &lv)
-			}
-			now := time.Now()
-			switch {
-			case cur != 0 && lv.Holder == l.holder && unsure:
-				l.rev = cur // taken by our earlier try
-				return nil
-			case cur != 0 && lv.Expires > now.UnixNano():
-				wait = time.Duration(lv.Expires - now.UnixNano())
-				return nil
-			}
-			v, _ := json.Marshal(lockValue{Holder: l.holder, Expires: now.Add(lease).UnixNano()})
-			rev, err := s.write(ctx, key, envelope{V: v}, cur)
-			if errors.Is(err, errRetryOrConflict) {
-				wait = 0
-				return errRetry
-			}
-			l.rev = rev
-			return err
-		})
+		p, err := s.call("lock "+name, statekv.Request{Op: statekv.OpLock, Key: name, Holder: l.holder, Dur: lease}, true)
 		if err != nil {
 			return nil, err
 		}
-		if l.rev != 0 {
+		switch p.Status {
+		case statekv.StatusOK:
 			l.stop, l.done = make(chan struct{}), make(chan struct{})
 			go l.renew()
 			return l, nil
+		case statekv.StatusWait:
+			continue // still held: ask again
 		}
-		if err := s.waitChange(key, wait); err != nil {
-			return nil, fmt.Errorf("lock %s: %w", name, err)
-		}
-	}
-}
-
-// waitChange waits until key changes, at most d, or the context ends.
-func (s *State) waitChange(key string, d time.Duration) error {
-	ctx, cancel := context.WithTimeout(s.ctx, d)
-	defer cancel()
-	w, err := s.kv.Watch(ctx, key, jetstream.UpdatesOnly())
-	if err != nil {
-		if s.ctx.Err() != nil {
-			return s.ctx.Err()
-		}
-		time.Sleep(min(d, 50*time.Millisecond))
-		return nil
-	}
-	defer w.Stop()
-	for {
-		select {
-		case e := <-w.Updates():
-			if e != nil {
-				return nil
-			}
-		case <-ctx.Done():
-			return s.ctx.Err()
-		}
+		return nil, failure(p, name)
 	}
 }
 
@@ -715,24 +513,10 @@ func (l *Lock) renew() {
 			return
 		case <-t.C:
 		}
-		l.mu.Lock()
-		ctx, cancel := context.WithTimeout(l.s.ctx, attempt)
-		env, cur, err := l.s.read(ctx, l.key)
-		if err == nil {
-			var lv lockValue
-			_ = json.Unmarshal(env.V, &lv)
-			if cur == 0 || lv.Holder != l.holder {
-				cancel()
-				l.mu.Unlock()
-				return // lost: Unlock will say so
-			}
-			v, _ := json.Marshal(lockValue{Holder: l.holder, Expires: time.Now().Add(l.lease).UnixNano()})
-			if rev, err := l.s.write(ctx, l.key, envelope{V: v}, cur); err == nil {
-				l.rev = rev
-			}
+		p, err := l.s.write("renew lock", l.name, statekv.Request{Op: statekv.OpRenew, Holder: l.holder, Dur: l.lease})
+		if err != nil && p.Status == statekv.StatusNotHolder {
+			return // lost: Unlock will say so
 		}
-		cancel()
-		l.mu.Unlock()
 	}
 }
 
@@ -740,37 +524,13 @@ func (l *Lock) renew() {
 // it.
 func (l *Lock) Unlock() error {
 	if l.stop == nil {
-		return fmt.Errorf("%w: %s", ErrNotHolder, strings.TrimPrefix(l.key, reserved+"lock."))
+		return fmt.Errorf("%w: %s", ErrNotHolder, l.name)
 	}
 	close(l.stop)
 	<-l.done
 	l.stop = nil
-	name := strings.TrimPrefix(l.key, reserved+"lock.")
-	return l.s.try("unlock "+name, func(ctx context.Context, unsure bool) error {
-		env, cur, err := l.s.read(ctx, l.key)
-		if err != nil {
-			return err
-		}
-		var lv lockValue
-		_ = json.Unmarshal(env.V, &lv)
-		if cur == 0 || lv.Holder != l.holder {
-			if unsure {
-				return nil // our earlier try released it
-			}
-			return fmt.Errorf("%w: %s (its lease ran out and another process took it)", ErrNotHolder, name)
-		}
-		err = l.s.kv.Delete(ctx, l.key, jetstream.LastRevision(cur))
-		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
-			return errRetry
-		}
-		return err
-	})
-}
-
-type barrierValue struct {
-	N       int      `json:"n"`
-	Arrived []string `json:"arrived"`
-	Open    bool     `json:"open"`
+	_, err := l.s.write("unlock", l.name, statekv.Request{Op: statekv.OpUnlock, Holder: l.holder})
+	return err
 }
 
 // Barrier waits until n participants (calls of Barrier, from any process
@@ -784,52 +544,19 @@ func (s *State) Barrier(name string, n int) error {
 	if n < 1 {
 		return fmt.Errorf("%w: barrier %s: n must be at least 1, not %d", ErrBarrier, name, n)
 	}
-	key := reserved + "barrier." + name
 	me := fmt.Sprintf("%s#%d", s.writer, s.nextOp())
 	for {
-		open := false
-		err := s.try("barrier "+name, func(ctx context.Context, _ bool) error {
-			env, cur, err := s.read(ctx, key)
-			if err != nil {
-				return err
-			}
-			var b barrierValue
-			if cur != 0 {
-				_ = json.Unmarshal(env.V, &b)
-				if b.N != n {
-					return fmt.Errorf("%w: barrier %s is for %d participants; this one says %d", ErrBarrier, name, b.N, n)
-				}
-			} else {
-				b.N = n
-			}
-			here := slices.Contains(b.Arrived, me)
-			switch {
-			case b.Open && here:
-				open = true
-				return nil
-			case b.Open:
-				return fmt.Errorf("%w: barrier %s was already released (more than %d participants?)", ErrBarrier, name, n)
-			case here:
-				return nil // arrived earlier; wait
-			}
-			b.Arrived = append(b.Arrived, me)
-			b.Open = len(b.Arrived) >= n
-			v, _ := json.Marshal(b)
-			if _, err := s.write(ctx, key, envelope{V: v}, cur); err != nil {
-				if errors.Is(err, errRetryOrConflict) {
-					return errRetry
-				}
-				return err
-			}
-			open = b.Open
-			return nil
-		})
-		if err != nil || open {
+		p, err := s.call("barrier "+name, statekv.Request{Op: statekv.OpBarrier, Key: name, Holder: me, N: uint64(n)}, true)
+		if err != nil {
 			return err
 		}
-		if err := s.waitChange(key, time.Minute); err != nil {
-			return fmt.Errorf("barrier %s: %w", name, err)
+		switch p.Status {
+		case statekv.StatusOK:
+			return nil
+		case statekv.StatusWait:
+			continue
 		}
+		return failure(p, name)
 	}
 }
 

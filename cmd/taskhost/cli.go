@@ -195,7 +195,7 @@ could not be made (a failed preflight check included: see taskhost doctor).`,
 	cmd.Flags().StringVar(&o.archiveDir, "archive-dir", "", "where archives go (default: RUNS-DIR/archive)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print each event of the run as a JSON object, one per line, on stdout (the summary goes to stderr)")
 	// A fault for taskhost's own tests of reconnection; hidden from help.
-	cmd.Flags().IntVar(&o.dropEvery, "test-fault-drop-every", 0, "drop each task's hub connections after every N of its events (tests only)")
+	cmd.Flags().IntVar(&o.dropEvery, "test-fault-drop-every", 0, "drop each task's hub connections after every N of its events, and every state connection after every N state requests (tests only)")
 	_ = cmd.Flags().MarkHidden("test-fault-drop-every")
 	cmd.Flags().DurationVar(&o.dropInterval, "test-fault-drop-interval", 0, "drop every task's hub connections this often (tests only)")
 	_ = cmd.Flags().MarkHidden("test-fault-drop-interval")

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -36,8 +34,15 @@ type Config struct {
 	// DropInterval, for tests of reconnection only: every DropInterval
 	// the hub disconnects every task connection. 0 (the default) never.
 	DropInterval time.Duration
+	// StateSocket is where the state server listens: a path in a
+	// directory only this user may enter. Empty: in a directory of its
+	// own in the temporary directory, removed at Close.
+	StateSocket string
 	// DropEvery, for tests of reconnection only: after every DropEvery
-	// events of a task, the hub disconnects that task's connections.
+	// events of a task, the hub disconnects that task's connections; and
+	// after every DropEvery requests to the state server, the server
+	// disconnects every task's, the one that made the request before its
+	// answer.
 	// 0 (the default) never does.
 	DropEvery int
 }
@@ -51,6 +56,7 @@ type Hub struct {
 	stream jetstream.Stream
 	cc     jetstream.ConsumeContext
 	kv     jetstream.KeyValue
+	state  *stateServer
 	stop   chan struct{}
 	auth   *authenticator
 	runKey string // random token that scopes this run's subjects
@@ -140,29 +146,21 @@ func Start(cfg Config) (*Hub, error) {
 		h.Close()
 		return nil, fmt.Errorf("hub: create the event stream: %w", err)
 	}
-	// The state bucket is a JetStream key/value bucket that keeps every
-	// revision for the run (a bucket made with CreateKeyValue keeps at most
-	// 64), so that a watcher that falls behind still sees every change.
-	bucket := statekv.Bucket(h.runKey)
-	_, err = h.js.CreateStream(ctx, jetstream.StreamConfig{
-		Name:              "KV_" + bucket,
-		Subjects:          []string{"$KV." + bucket + ".>"},
-		Storage:           jetstream.FileStorage,
-		MaxMsgsPerSubject: 1 << 40, // every revision (a key/value bucket needs a positive limit)
-		Discard:           jetstream.DiscardNew,
-		Duplicates:        2 * time.Minute,
-		AllowRollup:       false, // a task must not be able to wipe the bucket with a rollup header
-		DenyDelete:        true,
-		DenyPurge:         true,
-		AllowDirect:       true,
-		MaxMsgSize:        1 << 20,
+	// The state lives in the host's memory (the state server); the bucket
+	// is its record in the run directory, each key's latest value.
+	h.kv, err = h.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:       statekv.Bucket(h.runKey),
+		History:      1,
+		Storage:      jetstream.FileStorage,
+		MaxValueSize: 1 << 20,
 	})
-	if err == nil {
-		h.kv, err = h.js.KeyValue(ctx, bucket)
-	}
 	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("hub: create the state bucket: %w", err)
+	}
+	if h.state, err = startState(cfg.StateSocket, h.kv, log.Named("state"), cfg.DropEvery); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("hub: %w", err)
 	}
 	if cfg.DropInterval > 0 {
 		go h.dropLoop(cfg.DropInterval)
@@ -218,29 +216,14 @@ func (h *Hub) AddTask(taskID string, index int) *packv1.Hub {
 	subject := h.subjectPrefix() + tok
 	inbox := "_th." + h.runKey + "." + tok
 	token := randomHex(24)
-	bucket := statekv.Bucket(h.runKey)
-	stream := "KV_" + bucket
 	h.auth.add(token, &server.User{
 		Username: "task " + taskID,
 		Permissions: &server.Permissions{
-			Publish: &server.SubjectPermission{Allow: []string{
-				subject,
-				// The run's state bucket, and only the JetStream API calls
-				// that reading, writing and watching it make.
-				"$KV." + bucket + ".>",
-				"$JS.API.STREAM.INFO." + stream,
-				"$JS.API.DIRECT.GET." + stream,
-				"$JS.API.DIRECT.GET." + stream + ".>",
-				"$JS.API.STREAM.MSG.GET." + stream,
-				"$JS.API.CONSUMER.CREATE." + stream,
-				"$JS.API.CONSUMER.CREATE." + stream + ".>",
-				"$JS.API.CONSUMER.DELETE." + stream + ".>",
-				"$JS.API.CONSUMER.INFO." + stream + ".>",
-				"$JS.FC." + stream + ".>",
-			}},
+			Publish:   &server.SubjectPermission{Allow: []string{subject}},
 			Subscribe: &server.SubjectPermission{Allow: []string{inbox + ".>"}},
 		},
 	})
+	h.state.addToken(token, taskID)
 	h.mu.Lock()
 	rec := h.ledger.task(tok)
 	rec.id, rec.token = taskID, token
@@ -256,7 +239,7 @@ func (h *Hub) AddTask(taskID string, index int) *packv1.Hub {
 		// A secret part, so that another task cannot publish under this
 		// task's message ids and have the hub drop its events as duplicates.
 		MsgIdPrefix: tok + "." + randomHex(6) + ".",
-		StateBucket: bucket,
+		StateSocket: h.state.path,
 	}
 }
 
@@ -371,7 +354,8 @@ func (h *Hub) dropLoop(d time.Duration) {
 		h.mu.Lock()
 		h.drops += len(ids)
 		h.mu.Unlock()
-		h.log.Warn("test fault: dropping every task connection", "connections", len(ids))
+		n := h.state.dropAll()
+		h.log.Warn("test fault: dropping every task connection", "connections", len(ids), "state_connections", n)
 		for _, id := range ids {
 			_ = h.srv.DisconnectClientByID(id)
 		}
@@ -379,54 +363,34 @@ func (h *Hub) dropLoop(d time.Duration) {
 }
 
 // SeedState sets initial values of the run's shared state (JSON each).
-func (h *Hub) SeedState(ctx context.Context, values map[string]json.RawMessage) error {
-	for k, v := range values {
-		b, err := json.Marshal(statekv.Envelope{V: v})
-		if err != nil {
-			return err
-		}
-		if _, err := h.kv.Put(ctx, k, b); err != nil {
-			return fmt.Errorf("state %q: %w", k, err)
-		}
+// They are in the bucket when it returns.
+func (h *Hub) SeedState(_ context.Context, values map[string]json.RawMessage) error {
+	if err := h.state.seed(values); err != nil {
+		return err
 	}
+	h.state.flush()
 	return nil
 }
 
+// RecordState writes the state's changes since the last write to the
+// bucket now, rather than within a few milliseconds.
+func (h *Hub) RecordState() { h.state.flush() }
+
 // State returns the run's shared state as it is now (the store's own keys
 // left out), each value as JSON.
-func (h *Hub) State(ctx context.Context) (map[string]json.RawMessage, error) {
-	out := map[string]json.RawMessage{}
-	keys, err := h.kv.Keys(ctx)
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range keys {
-		if strings.HasPrefix(k, statekv.Reserved) {
-			continue
-		}
-		e, err := h.kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		var env statekv.Envelope
-		if err := json.Unmarshal(e.Value(), &env); err != nil {
-			out[k] = json.RawMessage(strconv.Quote(string(e.Value())))
-			continue
-		}
-		out[k] = env.V
-	}
-	return out, nil
+func (h *Hub) State(context.Context) (map[string]json.RawMessage, error) {
+	return h.state.snapshot(), nil
 }
+
+// StateSocket is the state server's socket.
+func (h *Hub) StateSocket() string { return h.state.path }
 
 // Close stops the hub. The stored events stay in StoreDir.
 func (h *Hub) Close() {
 	close(h.stop)
+	if h.state != nil {
+		h.state.close() // writes the last changes to the bucket
+	}
 	if h.cc != nil {
 		h.cc.Stop()
 	}

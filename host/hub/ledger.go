@@ -15,6 +15,7 @@ import (
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/statekv"
 )
 
 // ledger is what has been read from a run's stream: the notes, and each
@@ -78,6 +79,9 @@ type Record struct {
 	Notes []Note
 	// Trees holds each task's result tree, by the index given to AddTask.
 	Trees map[int]*report.Tree
+	// State is the run's shared state as the hub last recorded it (the
+	// store's own keys left out), each value as JSON.
+	State map[string]json.RawMessage
 }
 
 // Replay reads the run stream kept in storeDir (by a hub that is no longer
@@ -151,6 +155,9 @@ func Replay(storeDir string) (*Record, error) {
 		}
 	}
 	rec := &Record{Notes: l.notes, Trees: map[int]*report.Tree{}}
+	if rec.State, err = replayState(ctx, js); err != nil {
+		return nil, err
+	}
 	for tok, t := range l.tasks {
 		i, err := strconv.Atoi(strings.TrimPrefix(tok, "t"))
 		if err != nil {
@@ -159,4 +166,40 @@ func Replay(storeDir string) (*Record, error) {
 		rec.Trees[i] = t.tree
 	}
 	return rec, nil
+}
+
+// replayState reads the state's record from the run's bucket.
+func replayState(ctx context.Context, js jetstream.JetStream) (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	names := js.StreamNames(ctx)
+	for name := range names.Name() {
+		if !strings.HasPrefix(name, "KV_"+statekv.Bucket("")) {
+			continue
+		}
+		kv, err := js.KeyValue(ctx, strings.TrimPrefix(name, "KV_"))
+		if err != nil {
+			return nil, fmt.Errorf("replay: the state's record: %w", err)
+		}
+		keys, err := kv.ListKeys(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("replay: the state's record: %w", err)
+		}
+		for k := range keys.Keys() {
+			if strings.HasPrefix(k, statekv.Reserved) {
+				continue
+			}
+			e, err := kv.Get(ctx, k)
+			if err != nil {
+				continue // deleted since listed
+			}
+			var env statekv.Envelope
+			if json.Unmarshal(e.Value(), &env) == nil && env.V != nil {
+				out[k] = env.V
+			}
+		}
+	}
+	if err := names.Err(); err != nil {
+		return nil, fmt.Errorf("replay: the state's record: %w", err)
+	}
+	return out, nil
 }

@@ -101,6 +101,9 @@ func Recover(runDir string) (*results.File, error) {
 	for _, t := range file.Report.Tasks {
 		t.Finish()
 	}
+	if len(rec.State) > 0 {
+		file.Report.State = rec.State
+	}
 	file.Report.StopTime = stop
 	file.Report.Finish()
 	if err := results.Write(filepath.Join(runDir, "results.json"), file); err != nil {

@@ -48,7 +48,8 @@ type Options struct {
 	// every task connection this often. 0 never.
 	DropInterval time.Duration
 	// DropEvery is a fault for tests of reconnection: the hub drops a
-	// task's connections after every DropEvery of its events. 0 never.
+	// task's connections after every DropEvery of its events, and every
+	// state connection after every DropEvery state requests. 0 never.
 	DropEvery int
 	// Grace is how long a task that must stop (timeout, cancellation) has
 	// to return before its process group is killed; 0 means the jobfile's
@@ -127,8 +128,22 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		return nil, err
 	}
 
+	// The packs' sockets (each in a private directory go-plugin makes) and
+	// the state server's go in a directory of the run's own: short paths
+	// (a socket's is limited to 108 bytes), and nothing left in the
+	// temporary directory.
+	// It is made in $PLUGIN_UNIX_SOCKET_DIR if set, else in $TMPDIR, as
+	// taskhost doctor checks.
+	sockets, err := makeSocketDir(os.Getenv("PLUGIN_UNIX_SOCKET_DIR"))
+	if err != nil {
+		return nil, fmt.Errorf("socket directory: %w", err)
+	}
+	defer removeAtEnd(sockets)()
+	r.log.Debug("packs' socket directory", "sockets", sockets)
+	r.sockets = sockets
 	hcfg := hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub"),
-		DropEvery: opts.DropEvery, DropInterval: opts.DropInterval}
+		StateSocket: filepath.Join(sockets, "state.sock"),
+		DropEvery:   opts.DropEvery, DropInterval: opts.DropInterval}
 	if opts.Events != nil {
 		hcfg.OnEvent = func(task string, ev report.Event) {
 			if e, ok := fromReport(task, ev); ok {
@@ -170,18 +185,6 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 			left[t.Pack]++
 		}
 	}
-	// The packs' sockets go in a directory of the run's own, each in a
-	// private directory go-plugin makes there: short paths (a socket's is
-	// limited to 108 bytes), and nothing left in the temporary directory.
-	// It is made in $PLUGIN_UNIX_SOCKET_DIR if set, else in $TMPDIR, as
-	// taskhost doctor checks.
-	sockets, err := makeSocketDir(os.Getenv("PLUGIN_UNIX_SOCKET_DIR"))
-	if err != nil {
-		return nil, fmt.Errorf("socket directory: %w", err)
-	}
-	defer removeAtEnd(sockets)()
-	r.log.Debug("packs' socket directory", "sockets", sockets)
-	r.sockets = sockets
 	r.spare = newSpares(r.log, left)
 	for i, t := range job.Tasks {
 		rec := &results.Task{ID: t.ID, Pack: t.Pack, Task: t.Task, Sections: []*report.Node{}}
@@ -334,6 +337,10 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 	rec.StartTime = time.Now()
 	defer func() {
 		rec.StopTime = time.Now()
+		// What the task left in the shared state is in the run's record
+		// before the task is, so that a task that ended finds its changes
+		// there after a crash of the host.
+		r.hub.RecordState()
 		r.note(hub.Note{Kind: noteTaskEnded, Task: t.ID, Index: tr.index, Data: mustJSON(taskHeader(rec))})
 		r.log.Info("task ended", "task", t.ID, "result", rec.Result.Value, "reason", rec.Result.Reason)
 		r.event(Event{Type: EventTaskFinished, Time: rec.StopTime, Task: t.ID, PID: rec.PID, Result: rec.Result.Value, Reason: rec.Result.Reason})

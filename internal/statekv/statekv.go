@@ -1,50 +1,16 @@
-// Package statekv is the layout of the run's shared state in its JetStream
-// key/value bucket, shared by the SDK (which reads and writes it) and the
-// host (which seeds it from the jobfile and records it at the end).
+// Package statekv is what the SDK and the host share about the run's
+// shared state: the state protocol that task processes speak to the
+// host's state server (wire.go), the rules for keys and values, and the
+// layout of the record that the host keeps of the state in the run's
+// JetStream key/value bucket.
 package statekv
 
 import "encoding/json"
 
-// Envelope is what the bucket holds for a key: the value, and for writes
-// that must apply once, each writer's last such writes (up to KeepOps), so
-// that a writer whose acknowledgement was lost can tell whether its write
-// applied.
+// Envelope is what the bucket holds for a key: its value as JSON. (An
+// object rather than the bare value, so that fields can be added.)
 type Envelope struct {
-	V json.RawMessage    `json:"v"`
-	W map[string][]OpRec `json:"w,omitempty"`
-}
-
-// KeepOps is how many of a writer's once-only writes an envelope keeps:
-// more than one process's goroutines are likely to have in flight at once.
-const KeepOps = 16
-
-// Find returns writer's record of write seq, if the envelope has it.
-func (e Envelope) Find(writer string, seq uint64) (OpRec, bool) {
-	for _, r := range e.W[writer] {
-		if r.Seq == seq {
-			return r, true
-		}
-	}
-	return OpRec{}, false
-}
-
-// Record adds writer's write r, keeping the last KeepOps.
-func (e *Envelope) Record(writer string, r OpRec) {
-	if e.W == nil {
-		e.W = map[string][]OpRec{}
-	}
-	ops := append(e.W[writer], r)
-	if len(ops) > KeepOps {
-		ops = ops[len(ops)-KeepOps:]
-	}
-	e.W[writer] = ops
-}
-
-// OpRec is one once-only write of a writer to a key.
-type OpRec struct {
-	Seq uint64 `json:"s"`
-	// R is the counter's value right after the write, for Add.
-	R int64 `json:"r,omitempty"`
+	V json.RawMessage `json:"v"`
 }
 
 // Reserved starts the keys of the store's own records (locks, barriers);

@@ -635,8 +635,10 @@ type Hub struct {
 	InboxPrefix string `protobuf:"bytes,4,opt,name=inbox_prefix,json=inboxPrefix,proto3" json:"inbox_prefix,omitempty"`
 	// Prefix for the message ids of the task's events.
 	MsgIdPrefix string `protobuf:"bytes,5,opt,name=msg_id_prefix,json=msgIdPrefix,proto3" json:"msg_id_prefix,omitempty"`
-	// The JetStream key/value bucket that holds the run's shared state.
-	StateBucket   string `protobuf:"bytes,6,opt,name=state_bucket,json=stateBucket,proto3" json:"state_bucket,omitempty"`
+	// The Unix socket of the host's state server, which serves the run's
+	// shared state (the state protocol of internal/statekv); the token
+	// above opens it.
+	StateSocket   string `protobuf:"bytes,7,opt,name=state_socket,json=stateSocket,proto3" json:"state_socket,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -706,9 +708,9 @@ func (x *Hub) GetMsgIdPrefix() string {
 	return ""
 }
 
-func (x *Hub) GetStateBucket() string {
+func (x *Hub) GetStateSocket() string {
 	if x != nil {
-		return x.StateBucket
+		return x.StateSocket
 	}
 	return ""
 }
@@ -1093,14 +1095,14 @@ const file_packv1_pack_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x17\n" +
 	"\atask_id\x18\x03 \x01(\tR\x06taskId\x12!\n" +
-	"\fresults_json\x18\x04 \x01(\fR\vresultsJson\"\xbe\x01\n" +
+	"\fresults_json\x18\x04 \x01(\fR\vresultsJson\"\xd2\x01\n" +
 	"\x03Hub\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12%\n" +
 	"\x0eevents_subject\x18\x03 \x01(\tR\reventsSubject\x12!\n" +
 	"\finbox_prefix\x18\x04 \x01(\tR\vinboxPrefix\x12\"\n" +
 	"\rmsg_id_prefix\x18\x05 \x01(\tR\vmsgIdPrefix\x12!\n" +
-	"\fstate_bucket\x18\x06 \x01(\tR\vstateBucket\"\xda\x01\n" +
+	"\fstate_socket\x18\a \x01(\tR\vstateSocketJ\x04\b\x06\x10\aR\fstate_bucket\"\xda\x01\n" +
 	"\vRunResponse\x12\x16\n" +
 	"\x06result\x18\x01 \x01(\tR\x06result\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x19\n" +

@@ -623,12 +623,12 @@ func (m *Hub) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
 	}
-	if len(m.StateBucket) > 0 {
-		i -= len(m.StateBucket)
-		copy(dAtA[i:], m.StateBucket)
-		i = protohelpers.EncodeVarint(dAtA, i, uint64(len(m.StateBucket)))
+	if len(m.StateSocket) > 0 {
+		i -= len(m.StateSocket)
+		copy(dAtA[i:], m.StateSocket)
+		i = protohelpers.EncodeVarint(dAtA, i, uint64(len(m.StateSocket)))
 		i--
-		dAtA[i] = 0x32
+		dAtA[i] = 0x3a
 	}
 	if len(m.MsgIdPrefix) > 0 {
 		i -= len(m.MsgIdPrefix)
@@ -1218,7 +1218,7 @@ func (m *Hub) SizeVT() (n int) {
 	if l > 0 {
 		n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
 	}
-	l = len(m.StateBucket)
+	l = len(m.StateSocket)
 	if l > 0 {
 		n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
 	}
@@ -3120,9 +3120,9 @@ func (m *Hub) UnmarshalVT(dAtA []byte) error {
 			}
 			m.MsgIdPrefix = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
-		case 6:
+		case 7:
 			if wireType != 2 {
-				return fmt.Errorf("proto: wrong wireType = %d for field StateBucket", wireType)
+				return fmt.Errorf("proto: wrong wireType = %d for field StateSocket", wireType)
 			}
 			var stringLen uint64
 			for shift := uint(0); ; shift += 7 {
@@ -3150,7 +3150,7 @@ func (m *Hub) UnmarshalVT(dAtA []byte) error {
 			if postIndex > l {
 				return io.ErrUnexpectedEOF
 			}
-			m.StateBucket = string(dAtA[iNdEx:postIndex])
+			m.StateSocket = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex

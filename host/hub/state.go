@@ -1,0 +1,671 @@
+package hub
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/taskhost/taskhost/internal/statekv"
+)
+
+// The state server keeps the run's shared state in the host's memory and
+// serves it to task processes over a Unix socket (the state protocol of
+// internal/statekv): one request and one answer at a time per connection,
+// as a Redis client and server talk. Every change gets the next revision
+// of the run; a writer's request carries a number, and the answer to each
+// of the writer's recent writes is kept, so that a request sent again
+// after a lost connection is answered, not applied twice. The latest value
+// of each key is written behind to the run's JetStream key/value bucket
+// (at most journalDelay after the change), so that the record in the run
+// directory holds the state when the host dies.
+
+const (
+	// keepChanges is how many of the latest changes the server keeps for
+	// watchers that reconnect; a watcher further behind gets StatusGap.
+	keepChanges = 1 << 16
+	// keepAnswers is how many of each writer's latest writes the server
+	// keeps the answers of.
+	keepAnswers = 1024
+	// journalDelay is how long a change may wait before it is written to
+	// the bucket: changes to one key within it are written once.
+	journalDelay = 10 * time.Millisecond
+)
+
+type stateEntry struct {
+	value []byte
+	rev   uint64
+}
+
+type stateChange struct {
+	key   string
+	value []byte // nil: deleted
+}
+
+type writerAnswers struct {
+	answers map[uint64]statekv.Response
+	last    uint64
+}
+
+type stateServer struct {
+	log     hclog.Logger
+	ln      net.Listener
+	path    string
+	ownDir  string // a directory the server made for the socket, removed at close
+	kv      jetstream.KeyValue
+	closing chan struct{}
+	wg      sync.WaitGroup
+
+	mu      sync.Mutex
+	tokens  map[string]string // token → task id
+	conns   map[net.Conn]string
+	rev     uint64
+	keys    map[string]*stateEntry
+	log0    uint64 // revision of changes[0]
+	changes []stateChange
+	changed chan struct{} // closed and replaced at each change
+	writers map[string]*writerAnswers
+	dirty   map[string]bool
+	kick    chan struct{}
+	drops   int
+
+	// dropEvery, a test fault: after every dropEvery requests (of all
+	// tasks), the server drops every task connection, the one that made
+	// the request before its answer.
+	dropEvery int
+	requests  int
+}
+
+// startState listens on the socket at path (in a private directory of its
+// own when path is empty) and writes the state behind to kv.
+func startState(path string, kv jetstream.KeyValue, log hclog.Logger, dropEvery int) (*stateServer, error) {
+	s := &stateServer{
+		log: log, kv: kv, closing: make(chan struct{}), dropEvery: dropEvery,
+		tokens: map[string]string{}, conns: map[net.Conn]string{}, keys: map[string]*stateEntry{},
+		changed: make(chan struct{}), writers: map[string]*writerAnswers{}, dirty: map[string]bool{},
+		kick: make(chan struct{}, 1), log0: 1,
+	}
+	if path == "" {
+		dir, err := os.MkdirTemp("", "taskhost-state-")
+		if err != nil {
+			return nil, err
+		}
+		s.ownDir, path = dir, filepath.Join(dir, "state.sock")
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		if s.ownDir != "" {
+			os.RemoveAll(s.ownDir)
+		}
+		return nil, fmt.Errorf("state socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("state socket: %w", err)
+	}
+	s.ln, s.path = ln, path
+	s.wg.Add(2)
+	go s.accept()
+	go s.journal()
+	return s, nil
+}
+
+func (s *stateServer) addToken(token, taskID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = taskID
+}
+
+// dropAll closes every task connection (a test fault).
+func (s *stateServer) dropAll() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.conns {
+		c.Close()
+		delete(s.conns, c)
+		n++
+	}
+	s.drops += n
+	return n
+}
+
+// dropNow counts a request, and says whether to drop the connections.
+func (s *stateServer) dropNow() bool {
+	if s.dropEvery <= 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests++
+	return s.requests%s.dropEvery == 0
+}
+
+func (s *stateServer) close() {
+	close(s.closing)
+	s.ln.Close()
+	s.dropAll()
+	s.wg.Wait()
+	s.flush()
+	if s.ownDir != "" {
+		os.RemoveAll(s.ownDir)
+	}
+}
+
+func (s *stateServer) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serve(c)
+		}()
+	}
+}
+
+// serve answers one connection's requests until it closes.
+func (s *stateServer) serve(c net.Conn) {
+	defer c.Close()
+	r := bufio.NewReaderSize(c, 16<<10)
+	w := bufio.NewWriterSize(c, 16<<10)
+	var buf, out []byte
+	send := func(p *statekv.Response) error {
+		out = statekv.AppendResponse(out[:0], p)
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	msg, err := statekv.ReadFrame(r, buf)
+	if err != nil {
+		return
+	}
+	hello, err := statekv.DecodeRequest(msg)
+	s.mu.Lock()
+	task, ok := s.tokens[hello.Key]
+	ok = ok && err == nil && hello.Op == statekv.OpHello && hello.Holder != ""
+	if ok {
+		select {
+		case <-s.closing:
+			ok = false
+		default:
+			s.conns[c] = task
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		_ = send(&statekv.Response{Status: statekv.StatusDenied, Msg: "state: not a task of this run"})
+		return
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	writer := task + "/" + hello.Holder
+	_ = c.SetReadDeadline(time.Time{})
+	if err := send(&statekv.Response{Status: statekv.StatusOK}); err != nil {
+		return
+	}
+	for {
+		msg, err := statekv.ReadFrame(r, buf)
+		if err != nil {
+			return
+		}
+		buf = msg
+		q, err := statekv.DecodeRequest(msg)
+		if err != nil {
+			_ = send(&statekv.Response{Status: statekv.StatusInvalid, Msg: err.Error()})
+			return
+		}
+		if q.Op == statekv.OpWatch {
+			s.watch(c, r, w, q)
+			return
+		}
+		p := s.do(writer, &q)
+		if s.dropNow() {
+			n := s.dropAll()
+			s.log.Warn("test fault: dropping every state connection, one before its answer", "task", task, "connections", n)
+			return
+		}
+		if err := send(&p); err != nil {
+			return
+		}
+	}
+}
+
+// do carries out one request of writer's.
+func (s *stateServer) do(writer string, q *statekv.Request) statekv.Response {
+	switch q.Op {
+	case statekv.OpGet, statekv.OpKeys:
+		if q.Op == statekv.OpGet && !statekv.ValidKey(q.Key) {
+			return invalid("invalid key %q", q.Key)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if q.Op == statekv.OpKeys {
+			var keys []string
+			for k := range s.keys {
+				if statekv.Visible(k, q.Key) {
+					keys = append(keys, k)
+				}
+			}
+			slices.Sort(keys)
+			return statekv.Response{Status: statekv.StatusOK, Rev: s.rev, Value: []byte(strings.Join(keys, "\n"))}
+		}
+		e := s.keys[q.Key]
+		if e == nil {
+			return statekv.Response{Status: statekv.StatusNotFound}
+		}
+		return statekv.Response{Status: statekv.StatusOK, Rev: e.rev, Value: e.value}
+	case statekv.OpLock, statekv.OpBarrier:
+		return s.wait(q)
+	case statekv.OpPut, statekv.OpCreate, statekv.OpSwap, statekv.OpDelete, statekv.OpAdd, statekv.OpRenew, statekv.OpUnlock:
+	default:
+		return invalid("unknown operation %q", q.Op)
+	}
+	key := q.Key
+	switch q.Op {
+	case statekv.OpRenew, statekv.OpUnlock:
+		key = statekv.LockKey(q.Key)
+	}
+	if msg := statekv.CheckKey(q.Key); msg != "" {
+		return invalid("invalid key %s", msg)
+	}
+	if len(q.Value) > statekv.MaxValueBytes {
+		return invalid("%q is %d bytes as JSON, over the limit of %d", q.Key, len(q.Value), statekv.MaxValueBytes)
+	}
+	if q.Value != nil && !json.Valid(q.Value) {
+		return invalid("the value of %q is not JSON", q.Key)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wa := s.writers[writer]
+	if wa == nil {
+		wa = &writerAnswers{answers: map[uint64]statekv.Response{}}
+		s.writers[writer] = wa
+	}
+	if p, ok := wa.answers[q.ID]; ok && q.ID != 0 {
+		return p // sent again after a lost answer: applied already
+	}
+	p := s.write(key, q)
+	if q.ID != 0 {
+		wa.answers[q.ID] = p
+		if q.ID > wa.last {
+			wa.last = q.ID
+		}
+		if len(wa.answers) > 2*keepAnswers {
+			for id := range wa.answers {
+				if id+keepAnswers < wa.last {
+					delete(wa.answers, id)
+				}
+			}
+		}
+	}
+	return p
+}
+
+func invalid(format string, args ...any) statekv.Response {
+	return statekv.Response{Status: statekv.StatusInvalid, Msg: fmt.Sprintf(format, args...)}
+}
+
+// write carries out a writing request, under s.mu.
+func (s *stateServer) write(key string, q *statekv.Request) statekv.Response {
+	e := s.keys[key]
+	switch q.Op {
+	case statekv.OpPut:
+		return s.set(key, q.Value)
+	case statekv.OpCreate:
+		if e != nil {
+			return statekv.Response{Status: statekv.StatusExists, Rev: e.rev}
+		}
+		return s.set(key, q.Value)
+	case statekv.OpSwap:
+		if e == nil || e.rev != q.Rev {
+			var cur uint64
+			if e != nil {
+				cur = e.rev
+			}
+			return statekv.Response{Status: statekv.StatusConflict, Rev: cur}
+		}
+		return s.set(key, q.Value)
+	case statekv.OpDelete:
+		if e != nil {
+			s.set(key, nil)
+		}
+		return statekv.Response{Status: statekv.StatusOK, Rev: s.rev}
+	case statekv.OpAdd:
+		var n int64
+		if e != nil {
+			var err error
+			if n, err = strconv.ParseInt(string(e.value), 10, 64); err != nil {
+				return statekv.Response{Status: statekv.StatusNotCounter, Value: e.value}
+			}
+		}
+		n += q.Delta
+		p := s.set(key, strconv.AppendInt(nil, n, 10))
+		p.N = n
+		return p
+	case statekv.OpRenew, statekv.OpUnlock:
+		lv, held := lockOf(e)
+		if !held || lv.Holder != q.Holder {
+			return statekv.Response{Status: statekv.StatusNotHolder}
+		}
+		if q.Op == statekv.OpUnlock {
+			return s.set(key, nil)
+		}
+		return s.set(key, lockRecord(q.Holder, q.Dur))
+	}
+	return invalid("unknown operation %q", q.Op)
+}
+
+// set gives key a new value (nil: deletes it) at the next revision, under
+// s.mu.
+func (s *stateServer) set(key string, value []byte) statekv.Response {
+	s.rev++
+	if value == nil {
+		delete(s.keys, key)
+	} else {
+		value = bytes.Clone(value)
+		s.keys[key] = &stateEntry{value: value, rev: s.rev}
+	}
+	s.changes = append(s.changes, stateChange{key: key, value: value})
+	if len(s.changes) >= 2*keepChanges {
+		drop := len(s.changes) - keepChanges
+		s.changes = slices.Delete(s.changes, 0, drop)
+		s.log0 += uint64(drop)
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.dirty[key] = true
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	return statekv.Response{Status: statekv.StatusOK, Rev: s.rev}
+}
+
+type lockValue struct {
+	Holder  string `json:"holder"`
+	Expires int64  `json:"expires"` // Unix nanoseconds
+}
+
+func lockRecord(holder string, lease time.Duration) []byte {
+	b, _ := json.Marshal(lockValue{Holder: holder, Expires: time.Now().Add(lease).UnixNano()})
+	return b
+}
+
+// lockOf reads a lock's record: held is false for a free lock or a lapsed
+// lease.
+func lockOf(e *stateEntry) (lv lockValue, held bool) {
+	if e == nil || json.Unmarshal(e.value, &lv) != nil {
+		return lockValue{}, false
+	}
+	return lv, lv.Expires > time.Now().UnixNano()
+}
+
+type barrierValue struct {
+	N       uint64   `json:"n"`
+	Arrived []string `json:"arrived"`
+	Open    bool     `json:"open"`
+}
+
+// wait takes a lock or joins a barrier, waiting up to statekv.MaxWait for
+// the lock to be free or the barrier to open; then the client asks again.
+// Both are safe to ask again: the holder or participant names the asker.
+func (s *stateServer) wait(q *statekv.Request) statekv.Response {
+	if msg := statekv.CheckKey(q.Key); msg != "" || q.Holder == "" {
+		return invalid("invalid name %s", msg)
+	}
+	deadline := time.Now().Add(statekv.MaxWait)
+	for {
+		s.mu.Lock()
+		var p statekv.Response
+		var until time.Time
+		if q.Op == statekv.OpLock {
+			p, until = s.lock(q)
+		} else {
+			p = s.barrier(q)
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		if p.Status != statekv.StatusWait {
+			return p
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return p
+		}
+		if !until.IsZero() {
+			// Look again when the holder's lease runs out.
+			left = min(left, time.Until(until)+time.Millisecond)
+		}
+		t := time.NewTimer(max(left, time.Millisecond))
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-s.closing:
+			t.Stop()
+			return p
+		}
+		t.Stop()
+	}
+}
+
+// lock takes q's lock if it is free, under s.mu; else it answers
+// StatusWait and when the holder's lease runs out.
+func (s *stateServer) lock(q *statekv.Request) (statekv.Response, time.Time) {
+	key := statekv.LockKey(q.Key)
+	lv, held := lockOf(s.keys[key])
+	if held && lv.Holder != q.Holder {
+		return statekv.Response{Status: statekv.StatusWait}, time.Unix(0, lv.Expires)
+	}
+	return s.set(key, lockRecord(q.Holder, q.Dur)), time.Time{}
+}
+
+// barrier has q's participant arrive at its barrier, under s.mu.
+func (s *stateServer) barrier(q *statekv.Request) statekv.Response {
+	key := statekv.BarrierKey(q.Key)
+	var b barrierValue
+	if e := s.keys[key]; e != nil {
+		_ = json.Unmarshal(e.value, &b)
+		if b.N != q.N {
+			return statekv.Response{Status: statekv.StatusBarrier,
+				Msg: fmt.Sprintf("barrier %s is for %d participants; this one says %d", q.Key, b.N, q.N)}
+		}
+	} else {
+		b.N = q.N
+	}
+	here := slices.Contains(b.Arrived, q.Holder)
+	switch {
+	case b.Open && here:
+		return statekv.Response{Status: statekv.StatusOK}
+	case b.Open:
+		return statekv.Response{Status: statekv.StatusBarrier,
+			Msg: fmt.Sprintf("barrier %s was already released (more than %d participants?)", q.Key, b.N)}
+	case here:
+		return statekv.Response{Status: statekv.StatusWait}
+	}
+	b.Arrived = append(b.Arrived, q.Holder)
+	b.Open = uint64(len(b.Arrived)) >= b.N
+	v, _ := json.Marshal(b)
+	s.set(key, v)
+	if b.Open {
+		return statekv.Response{Status: statekv.StatusOK}
+	}
+	return statekv.Response{Status: statekv.StatusWait}
+}
+
+// watch sends the changes to the keys that start with q.Key after
+// revision q.Rev (0: from now) on c, in order, until c closes. The first
+// response says from which revision on.
+func (s *stateServer) watch(c net.Conn, r *bufio.Reader, w *bufio.Writer, q statekv.Request) {
+	gone := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, r) // the client says nothing more; EOF when it leaves
+		close(gone)
+	}()
+	var out []byte
+	send := func(p *statekv.Response) bool {
+		out = statekv.AppendResponse(out[:0], p)
+		_, err := w.Write(out)
+		return err == nil
+	}
+	s.mu.Lock()
+	from := q.Rev
+	if from == 0 || from > s.rev {
+		from = s.rev
+	}
+	first := statekv.Response{Status: statekv.StatusOK, Rev: from}
+	if from+1 < s.log0 {
+		first = statekv.Response{Status: statekv.StatusGap, Rev: from,
+			Msg: fmt.Sprintf("the changes after revision %d are no longer kept (the server keeps the last %d)", from, keepChanges)}
+	}
+	s.mu.Unlock()
+	if !send(&first) || w.Flush() != nil || first.Status != statekv.StatusOK {
+		return
+	}
+	for {
+		s.mu.Lock()
+		if from+1 < s.log0 {
+			// More than keepChanges came while this watcher was sending.
+			s.mu.Unlock()
+			send(&statekv.Response{Status: statekv.StatusGap, Rev: from,
+				Msg: fmt.Sprintf("the watcher fell more than %d changes behind", keepChanges)})
+			w.Flush()
+			return
+		}
+		pending := slices.Clone(s.changes[from+1-s.log0:])
+		ch := s.changed
+		s.mu.Unlock()
+		for i, chg := range pending {
+			rev := from + 1 + uint64(i)
+			if !statekv.Visible(chg.key, q.Key) {
+				continue
+			}
+			if !send(&statekv.Response{Status: statekv.StatusChange, Rev: rev, Key: chg.key, Value: chg.value}) {
+				return
+			}
+		}
+		from += uint64(len(pending))
+		if w.Flush() != nil {
+			return
+		}
+		select {
+		case <-ch:
+		case <-gone:
+			return
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+// journal writes changed keys to the bucket, each change at most
+// journalDelay after it was made, until the server closes.
+func (s *stateServer) journal() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.kick:
+		case <-s.closing:
+			return
+		}
+		select {
+		case <-time.After(journalDelay):
+		case <-s.closing:
+			return // close flushes
+		}
+		s.flush()
+	}
+}
+
+// flush writes the keys changed since the last flush to the bucket.
+func (s *stateServer) flush() {
+	s.mu.Lock()
+	type rec struct {
+		key   string
+		value []byte
+	}
+	var recs []rec
+	for k := range s.dirty {
+		var v []byte
+		if e := s.keys[k]; e != nil {
+			v = e.value
+		}
+		recs = append(recs, rec{k, v})
+	}
+	clear(s.dirty)
+	s.mu.Unlock()
+	if s.kv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, r := range recs {
+		var err error
+		if r.value == nil {
+			err = s.kv.Delete(ctx, r.key)
+		} else {
+			b, _ := json.Marshal(statekv.Envelope{V: r.value})
+			_, err = s.kv.Put(ctx, r.key, b)
+		}
+		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			s.log.Warn("state not recorded in the bucket", "key", r.key, "error", err)
+		}
+	}
+}
+
+// seed sets initial values.
+func (s *stateServer) seed(values map[string]json.RawMessage) error {
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		if msg := statekv.CheckKey(k); msg != "" {
+			return fmt.Errorf("state: invalid key %s", msg)
+		}
+		if !json.Valid(values[k]) {
+			return fmt.Errorf("state %q: not JSON", k)
+		}
+		s.set(k, values[k])
+	}
+	return nil
+}
+
+// snapshot returns every key's value but the store's own.
+func (s *stateServer) snapshot() map[string]json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]json.RawMessage{}
+	for k, e := range s.keys {
+		if !strings.HasPrefix(k, statekv.Reserved) {
+			out[k] = bytes.Clone(e.value)
+		}
+	}
+	return out
+}
