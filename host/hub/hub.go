@@ -372,9 +372,15 @@ func (h *Hub) SeedState(_ context.Context, values map[string]json.RawMessage) er
 	return nil
 }
 
-// RecordState writes the state's changes since the last write to the
-// bucket now, rather than within a few milliseconds.
-func (h *Hub) RecordState() { h.state.flush() }
+// EndTask tells the hub that an attempt of the task ended, and its
+// processes with it: the state's changes since the last write to the
+// bucket are written now (rather than within a few milliseconds), and
+// what the state server kept to answer the task's writes sent again is
+// let go.
+func (h *Hub) EndTask(taskID string) {
+	h.state.endTask(taskID)
+	h.state.flush()
+}
 
 // State returns the run's shared state as it is now (the store's own keys
 // left out), each value as JSON.

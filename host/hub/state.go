@@ -40,7 +40,7 @@ const (
 	keepChanges = 1 << 16
 	// keepAnswers is how many of each writer's latest writes the server
 	// keeps the answers of.
-	keepAnswers = 1024
+	keepAnswers = 256
 	// journalDelay is how long a change may wait before it is written to
 	// the bucket: changes to one key within it are written once.
 	journalDelay = 10 * time.Millisecond
@@ -56,9 +56,20 @@ type stateChange struct {
 	value []byte // nil: deleted
 }
 
+// writerAnswers holds a writer's answers to its last keepAnswers writes,
+// write n at n % keepAnswers, and the highest write number seen.
 type writerAnswers struct {
-	answers map[uint64]statekv.Response
-	last    uint64
+	max  uint64
+	ring [keepAnswers]answer
+}
+
+// answer is what a write was answered: its status, revision and number
+// (the value and message of a refusal are not kept).
+type answer struct {
+	id     uint64
+	status statekv.Status
+	rev    uint64
+	n      int64
 }
 
 type stateServer struct {
@@ -77,8 +88,9 @@ type stateServer struct {
 	keys    map[string]*stateEntry
 	log0    uint64 // revision of changes[0]
 	changes []stateChange
-	changed chan struct{} // closed and replaced at each change
-	writers map[string]*writerAnswers
+	changed chan struct{} // closed at the next change; nil while nobody waits
+	writers map[string]*writerAnswers // by task id and the writer's name
+	byTask  map[string][]string       // each task's writers
 	dirty   map[string]bool
 	kick    chan struct{}
 	drops   int
@@ -96,7 +108,7 @@ func startState(path string, kv jetstream.KeyValue, log hclog.Logger, dropEvery 
 	s := &stateServer{
 		log: log, kv: kv, closing: make(chan struct{}), dropEvery: dropEvery,
 		tokens: map[string]string{}, conns: map[net.Conn]string{}, keys: map[string]*stateEntry{},
-		changed: make(chan struct{}), writers: map[string]*writerAnswers{}, dirty: map[string]bool{},
+		writers: map[string]*writerAnswers{}, byTask: map[string][]string{}, dirty: map[string]bool{},
 		kick: make(chan struct{}, 1), log0: 1,
 	}
 	if path == "" {
@@ -142,6 +154,25 @@ func (s *stateServer) dropAll() int {
 	}
 	s.drops += n
 	return n
+}
+
+// endTask forgets the answers kept for the task's processes: it ended,
+// and they with it.
+func (s *stateServer) endTask(task string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.byTask[task] {
+		delete(s.writers, w)
+	}
+	delete(s.byTask, task)
+}
+
+// waitChange returns a channel closed at the next change, under s.mu.
+func (s *stateServer) waitChange() <-chan struct{} {
+	if s.changed == nil {
+		s.changed = make(chan struct{})
+	}
+	return s.changed
 }
 
 // dropNow counts a request, and says whether to drop the connections.
@@ -242,7 +273,7 @@ func (s *stateServer) serve(c net.Conn) {
 			s.watch(c, r, w, q)
 			return
 		}
-		p := s.do(writer, &q)
+		p := s.do(task, writer, &q)
 		if s.dropNow() {
 			n := s.dropAll()
 			s.log.Warn("test fault: dropping every state connection, one before its answer", "task", task, "connections", n)
@@ -254,8 +285,8 @@ func (s *stateServer) serve(c net.Conn) {
 	}
 }
 
-// do carries out one request of writer's.
-func (s *stateServer) do(writer string, q *statekv.Request) statekv.Response {
+// do carries out one request of writer's, a process of task's.
+func (s *stateServer) do(task, writer string, q *statekv.Request) statekv.Response {
 	switch q.Op {
 	case statekv.OpGet, statekv.OpKeys:
 		if q.Op == statekv.OpGet && !statekv.ValidKey(q.Key) {
@@ -302,26 +333,24 @@ func (s *stateServer) do(writer string, q *statekv.Request) statekv.Response {
 	defer s.mu.Unlock()
 	wa := s.writers[writer]
 	if wa == nil {
-		wa = &writerAnswers{answers: map[uint64]statekv.Response{}}
+		wa = new(writerAnswers)
 		s.writers[writer] = wa
+		s.byTask[task] = append(s.byTask[task], writer)
 	}
-	if p, ok := wa.answers[q.ID]; ok && q.ID != 0 {
-		return p // sent again after a lost answer: applied already
+	if q.ID == 0 {
+		return s.write(key, q)
+	}
+	slot := &wa.ring[q.ID%keepAnswers]
+	switch {
+	case slot.id == q.ID:
+		// Sent again after a lost answer: applied already.
+		return statekv.Response{Status: slot.status, Rev: slot.rev, N: slot.n}
+	case q.ID+keepAnswers <= wa.max:
+		return invalid("write %d of this process sent again after %d later ones: whether it applied is no longer known", q.ID, wa.max-q.ID)
 	}
 	p := s.write(key, q)
-	if q.ID != 0 {
-		wa.answers[q.ID] = p
-		if q.ID > wa.last {
-			wa.last = q.ID
-		}
-		if len(wa.answers) > 2*keepAnswers {
-			for id := range wa.answers {
-				if id+keepAnswers < wa.last {
-					delete(wa.answers, id)
-				}
-			}
-		}
-	}
+	*slot = answer{id: q.ID, status: p.Status, rev: p.Rev, n: p.N}
+	wa.max = max(wa.max, q.ID)
 	return p
 }
 
@@ -387,7 +416,11 @@ func (s *stateServer) set(key string, value []byte) statekv.Response {
 		delete(s.keys, key)
 	} else {
 		value = bytes.Clone(value)
-		s.keys[key] = &stateEntry{value: value, rev: s.rev}
+		if e := s.keys[key]; e != nil {
+			e.value, e.rev = value, s.rev
+		} else {
+			s.keys[key] = &stateEntry{value: value, rev: s.rev}
+		}
 	}
 	s.changes = append(s.changes, stateChange{key: key, value: value})
 	if len(s.changes) >= 2*keepChanges {
@@ -395,8 +428,10 @@ func (s *stateServer) set(key string, value []byte) statekv.Response {
 		s.changes = slices.Delete(s.changes, 0, drop)
 		s.log0 += uint64(drop)
 	}
-	close(s.changed)
-	s.changed = make(chan struct{})
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	s.dirty[key] = true
 	select {
 	case s.kick <- struct{}{}:
@@ -447,7 +482,7 @@ func (s *stateServer) wait(q *statekv.Request) statekv.Response {
 		} else {
 			p = s.barrier(q)
 		}
-		ch := s.changed
+		ch := s.waitChange()
 		s.mu.Unlock()
 		if p.Status != statekv.StatusWait {
 			return p
@@ -556,7 +591,7 @@ func (s *stateServer) watch(c net.Conn, r *bufio.Reader, w *bufio.Writer, q stat
 			return
 		}
 		pending := slices.Clone(s.changes[from+1-s.log0:])
-		ch := s.changed
+		ch := s.waitChange()
 		s.mu.Unlock()
 		for i, chg := range pending {
 			rev := from + 1 + uint64(i)

@@ -336,7 +336,7 @@ func TestStateReplayed(t *testing.T) {
 	c := taskState(t, h, "a", 1)
 	c.do(statekv.Request{Op: statekv.OpAdd, ID: 1, Key: "n", Delta: 3})
 	c.do(statekv.Request{Op: statekv.OpLock, Key: "m", Holder: "A", Dur: time.Minute})
-	h.RecordState()
+	h.EndTask("a")
 	h.Close()
 	rec, err := Replay(dir)
 	if err != nil {
@@ -344,5 +344,25 @@ func TestStateReplayed(t *testing.T) {
 	}
 	if len(rec.State) != 2 || string(rec.State["seeded"]) != `"s"` || string(rec.State["n"]) != "3" {
 		t.Errorf("replayed state %v, want seeded and n, without the lock", rec.State)
+	}
+}
+
+// TestStateRefusesWritesTooOldToTell: a write sent again after more than
+// keepAnswers later writes of its process is refused, not applied again.
+func TestStateRefusesWritesTooOldToTell(t *testing.T) {
+	t.Parallel()
+	h := startHub(t)
+	c := taskState(t, h, "a", 1)
+	for id := uint64(1); id <= keepAnswers+1; id++ {
+		c.do(statekv.Request{Op: statekv.OpAdd, ID: id, Key: "n", Delta: 1})
+	}
+	if p := c.do(statekv.Request{Op: statekv.OpAdd, ID: 1, Key: "n", Delta: 1}); p.Status != statekv.StatusInvalid || !strings.Contains(p.Msg, "no longer known") {
+		t.Errorf("write 1 again: %+v, want refused", p)
+	}
+	if p := c.do(statekv.Request{Op: statekv.OpAdd, ID: 2, Key: "n", Delta: 1}); p.Status != statekv.StatusOK || p.N != 2 {
+		t.Errorf("write 2 again: %+v, want its first answer, 2", p)
+	}
+	if p := c.do(statekv.Request{Op: statekv.OpGet, Key: "n"}); string(p.Value) != "257" {
+		t.Errorf("n = %s, want 257", p.Value)
 	}
 }

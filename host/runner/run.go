@@ -340,7 +340,7 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 		// What the task left in the shared state is in the run's record
 		// before the task is, so that a task that ended finds its changes
 		// there after a crash of the host.
-		r.hub.RecordState()
+		r.hub.EndTask(t.ID)
 		r.note(hub.Note{Kind: noteTaskEnded, Task: t.ID, Index: tr.index, Data: mustJSON(taskHeader(rec))})
 		r.log.Info("task ended", "task", t.ID, "result", rec.Result.Value, "reason", rec.Result.Reason)
 		r.event(Event{Type: EventTaskFinished, Time: rec.StopTime, Task: t.ID, PID: rec.PID, Result: rec.Result.Value, Reason: rec.Result.Reason})
