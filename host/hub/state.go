@@ -88,7 +88,7 @@ type stateServer struct {
 	keys    map[string]*stateEntry
 	log0    uint64 // revision of changes[0]
 	changes []stateChange
-	changed chan struct{} // closed at the next change; nil while nobody waits
+	changed chan struct{}             // closed at the next change; nil while nobody waits
 	writers map[string]*writerAnswers // by task id and the writer's name
 	byTask  map[string][]string       // each task's writers
 	dirty   map[string]bool
