@@ -80,7 +80,7 @@ func taskhostState(b *testing.B, op string, procs int) stateResult {
 	var body strings.Builder
 	fmt.Fprintf(&body, "job \"state\" { max_parallel = %d }\n", procs)
 	for i := range procs {
-		fmt.Fprintf(&body, "task \"c%d\" {\n  pack = \"testpack\"\n  task = \"statebench\"\n  args = { op = %q, n = %d, key = \"k\" }\n}\n", i, op, stateOps)
+		fmt.Fprintf(&body, "task \"c%d\" {\n  pack = \"testpack\"\n  task = \"statebench\"\n  args = { op = %q, n = %d, key = \"k\", procs = %d }\n}\n", i, op, stateOps, procs)
 	}
 	_, _, runDir := runTaskhost(b, writeJob(b, dir, body.String()))
 	raw, err := os.ReadFile(filepath.Join(runDir, "results.json"))
@@ -145,7 +145,7 @@ func redisState(b *testing.B, server, op string, procs int) stateResult {
 		go func() {
 			defer wg.Done()
 			cmd := exec.Command(os.Args[0], "-test.run=^TestRedisClientHelper$")
-			cmd.Env = append(os.Environ(), "BENCH_REDIS_CLIENT="+addr+"|"+op+"|"+strconv.Itoa(stateOps))
+			cmd.Env = append(os.Environ(), "BENCH_REDIS_CLIENT="+addr+"|"+op+"|"+strconv.Itoa(stateOps)+"|"+strconv.Itoa(procs))
 			out, err := cmd.Output()
 			if err != nil {
 				b.Errorf("redis client: %v", err)
@@ -176,8 +176,15 @@ func TestRedisClientHelper(t *testing.T) {
 	}
 	p := strings.Split(env, "|")
 	n, _ := strconv.Atoi(p[2])
+	procs, _ := strconv.Atoi(p[3])
 	c := dialRESP(t, p[0])
 	defer c.close()
+	// The clients start their loops together, as the taskhost tasks do at
+	// a barrier: each counts itself in, and waits until all have.
+	c.do(t, "INCR", "ready")
+	for c.do(t, "GET", "ready") != strconv.Itoa(procs) {
+		time.Sleep(time.Millisecond)
+	}
 	lat := make([]int64, 0, n)
 	start := time.Now()
 	for i := 0; i < n; i++ {

@@ -442,6 +442,9 @@ type StateBenchArgs struct {
 	Op  string `arg:"op,required" doc:"get, put, add or cas"`
 	N   int    `arg:"n,required"`
 	Key string `arg:"key,required"`
+	// Procs is how many statebench tasks start their loops together, at a
+	// barrier.
+	Procs int `arg:"procs" doc:"how many statebench tasks start together"`
 }
 
 // StateBench measures the shared state from one process.
@@ -454,6 +457,9 @@ func StateBench(t *sdk.T, a StateBenchArgs) {
 		if _, err := st.Put(a.Key, 0); err != nil {
 			t.Errorf("%v", err)
 		}
+	}
+	if err := st.Barrier(a.Key+".start", max(a.Procs, 1)); err != nil {
+		t.Errorf("%v", err)
 	}
 	lat := make([]int64, 0, a.N)
 	start := time.Now()
