@@ -161,7 +161,9 @@ func (s *State) once(q *statekv.Request, long bool) (statekv.Response, error) {
 		defer stop()
 	}
 	p, err := c.roundTrip(q, time.Now().Add(d))
-	if err != nil {
+	if err != nil || long {
+		// A connection that asked to be held is served apart by the host
+		// from then on, more slowly: it is not used again.
 		c.c.Close()
 		return p, err
 	}

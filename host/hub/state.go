@@ -74,7 +74,7 @@ type answer struct {
 
 type stateServer struct {
 	log     hclog.Logger
-	ln      net.Listener
+	loop    *stateLoop
 	path    string
 	ownDir  string // a directory the server made for the socket, removed at close
 	kv      jetstream.KeyValue
@@ -118,20 +118,17 @@ func startState(path string, kv jetstream.KeyValue, log hclog.Logger, dropEvery 
 		}
 		s.ownDir, path = dir, filepath.Join(dir, "state.sock")
 	}
-	ln, err := net.Listen("unix", path)
+	s.path = path
+	l, err := newStateLoop(s)
 	if err != nil {
 		if s.ownDir != "" {
 			os.RemoveAll(s.ownDir)
 		}
 		return nil, fmt.Errorf("state socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("state socket: %w", err)
-	}
-	s.ln, s.path = ln, path
+	s.loop = l
 	s.wg.Add(2)
-	go s.accept()
+	go l.run()
 	go s.journal()
 	return s, nil
 }
@@ -144,6 +141,12 @@ func (s *stateServer) addToken(token, taskID string) {
 
 // dropAll closes every task connection (a test fault).
 func (s *stateServer) dropAll() int {
+	n := s.loop.dropAll()
+	return n + s.dropHanded()
+}
+
+// dropHanded closes the connections served by goroutines of their own.
+func (s *stateServer) dropHanded() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -188,8 +191,8 @@ func (s *stateServer) dropNow() bool {
 
 func (s *stateServer) close() {
 	close(s.closing)
-	s.ln.Close()
-	s.dropAll()
+	s.loop.stop()
+	s.dropHanded()
 	s.wg.Wait()
 	s.flush()
 	if s.ownDir != "" {
@@ -197,66 +200,58 @@ func (s *stateServer) close() {
 	}
 }
 
-func (s *stateServer) accept() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.serve(c)
-		}()
+// hello checks a connection's first request, and returns the task and the
+// writer it speaks for.
+func (s *stateServer) hello(msg []byte) (task, writer string, ok bool) {
+	q, err := statekv.DecodeRequest(msg)
+	if err != nil || q.Op != statekv.OpHello || q.Holder == "" {
+		return "", "", false
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	task, ok = s.tokens[q.Key]
+	return task, task + "/" + q.Holder, ok
 }
 
-// serve answers one connection's requests until it closes.
-func (s *stateServer) serve(c net.Conn) {
-	defer c.Close()
-	r := bufio.NewReaderSize(c, 16<<10)
+// handed registers a connection that a goroutine of its own serves from
+// now on; false if the server is closing.
+func (s *stateServer) handed(c net.Conn, task string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closing:
+		return false
+	default:
+	}
+	s.conns[c] = task
+	return true
+}
+
+// serveHanded answers a connection's requests on a goroutine of its own,
+// after the loop handed it over (for a request the server holds: a lock,
+// a barrier, a watch; or an answer too large to write at once): it writes
+// out first, then serves what in holds and what comes after.
+func (s *stateServer) serveHanded(c net.Conn, task, writer string, out, in []byte) {
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	if len(out) > 0 {
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+	}
+	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(in), c), 16<<10)
 	w := bufio.NewWriterSize(c, 16<<10)
-	var buf, out []byte
+	var buf []byte
 	send := func(p *statekv.Response) error {
 		out = statekv.AppendResponse(out[:0], p)
 		if _, err := w.Write(out); err != nil {
 			return err
 		}
 		return w.Flush()
-	}
-
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	msg, err := statekv.ReadFrame(r, buf)
-	if err != nil {
-		return
-	}
-	hello, err := statekv.DecodeRequest(msg)
-	s.mu.Lock()
-	task, ok := s.tokens[hello.Key]
-	ok = ok && err == nil && hello.Op == statekv.OpHello && hello.Holder != ""
-	if ok {
-		select {
-		case <-s.closing:
-			ok = false
-		default:
-			s.conns[c] = task
-		}
-	}
-	s.mu.Unlock()
-	if !ok {
-		_ = send(&statekv.Response{Status: statekv.StatusDenied, Msg: "state: not a task of this run"})
-		return
-	}
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
-	writer := task + "/" + hello.Holder
-	_ = c.SetReadDeadline(time.Time{})
-	if err := send(&statekv.Response{Status: statekv.StatusOK}); err != nil {
-		return
 	}
 	for {
 		msg, err := statekv.ReadFrame(r, buf)
@@ -275,14 +270,19 @@ func (s *stateServer) serve(c net.Conn) {
 		}
 		p := s.do(task, writer, &q)
 		if s.dropNow() {
-			n := s.dropAll()
-			s.log.Warn("test fault: dropping every state connection, one before its answer", "task", task, "connections", n)
+			s.faultDrop(task)
 			return
 		}
 		if err := send(&p); err != nil {
 			return
 		}
 	}
+}
+
+// faultDrop drops every connection, for the test fault.
+func (s *stateServer) faultDrop(task string) {
+	n := s.dropAll()
+	s.log.Warn("test fault: dropping every state connection, one before its answer", "task", task, "connections", n)
 }
 
 // do carries out one request of writer's, a process of task's.
