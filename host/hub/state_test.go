@@ -366,3 +366,43 @@ func TestStateRefusesWritesTooOldToTell(t *testing.T) {
 		t.Errorf("n = %s, want 257", p.Value)
 	}
 }
+
+// TestStateLoopHandsOver: requests sent together are answered in order;
+// an answer larger than the socket's buffer arrives whole; a connection
+// whose request the server held, and one whose answer did not fit, go on
+// being served.
+func TestStateLoopHandsOver(t *testing.T) {
+	t.Parallel()
+	h := startHub(t)
+	c := taskState(t, h, "a", 1)
+	var both []byte
+	both = statekv.AppendRequest(both, &statekv.Request{Op: statekv.OpAdd, ID: 1, Key: "n", Delta: 2})
+	both = statekv.AppendRequest(both, &statekv.Request{Op: statekv.OpAdd, ID: 2, Key: "n", Delta: 3})
+	if _, err := c.c.Write(both); err != nil {
+		t.Fatal(err)
+	}
+	if p1, p2 := c.read(), c.read(); p1.N != 2 || p2.N != 5 {
+		t.Errorf("two requests at once: %d, %d; want 2, 5", p1.N, p2.N)
+	}
+
+	big := []byte(`"` + strings.Repeat("x", statekv.MaxValueBytes-2) + `"`)
+	if p := c.do(statekv.Request{Op: statekv.OpPut, ID: 3, Key: "big", Value: big}); p.Status != statekv.StatusOK {
+		t.Fatalf("put big: %+v", p)
+	}
+	for range 3 {
+		if p := c.do(statekv.Request{Op: statekv.OpGet, Key: "big"}); p.Status != statekv.StatusOK || string(p.Value) != string(big) {
+			t.Fatalf("get big: %c, %d bytes", p.Status, len(p.Value))
+		}
+	}
+	if p := c.do(statekv.Request{Op: statekv.OpGet, Key: "n"}); string(p.Value) != "5" {
+		t.Errorf("after the large answers: n = %s", p.Value)
+	}
+
+	l := taskState(t, h, "b", 2)
+	if p := l.do(statekv.Request{Op: statekv.OpLock, Key: "m", Holder: "B", Dur: time.Minute}); p.Status != statekv.StatusOK {
+		t.Fatalf("lock: %+v", p)
+	}
+	if p := l.do(statekv.Request{Op: statekv.OpAdd, ID: 1, Key: "n", Delta: 1}); p.N != 6 {
+		t.Errorf("add after a lock, on its connection: %+v", p)
+	}
+}
