@@ -293,30 +293,29 @@ func (s *State) write(what, key string, q statekv.Request) (statekv.Response, er
 	return p, err
 }
 
-// Put sets key to v, whatever it held, and returns the new revision.
-func (s *State) Put(key string, v any) (uint64, error) {
+// setValue checks key and encodes v, then sends q with it as the value.
+func (s *State) setValue(what, key string, v any, q statekv.Request) (statekv.Response, error) {
 	if err := checkKey(key); err != nil {
-		return 0, err
+		return statekv.Response{}, err
 	}
 	b, err := encodeValue(key, v)
 	if err != nil {
-		return 0, err
+		return statekv.Response{}, err
 	}
-	p, err := s.write("put", key, statekv.Request{Op: statekv.OpPut, Value: b})
+	q.Value = b
+	return s.write(what, key, q)
+}
+
+// Put sets key to v, whatever it held, and returns the new revision.
+func (s *State) Put(key string, v any) (uint64, error) {
+	p, err := s.setValue("put", key, v, statekv.Request{Op: statekv.OpPut})
 	return p.Rev, err
 }
 
 // Create sets key to v only if it has no value, and returns the new
 // revision; ErrExists if it has one.
 func (s *State) Create(key string, v any) (uint64, error) {
-	if err := checkKey(key); err != nil {
-		return 0, err
-	}
-	b, err := encodeValue(key, v)
-	if err != nil {
-		return 0, err
-	}
-	p, err := s.write("create", key, statekv.Request{Op: statekv.OpCreate, Value: b})
+	p, err := s.setValue("create", key, v, statekv.Request{Op: statekv.OpCreate})
 	return p.Rev, err
 }
 
@@ -326,14 +325,7 @@ func (s *State) CompareAndSwap(key string, v any, rev uint64) (uint64, error) {
 	if rev == 0 {
 		return 0, fmt.Errorf("%w: CompareAndSwap needs the revision read (use Create for a key that has none)", ErrConflict)
 	}
-	if err := checkKey(key); err != nil {
-		return 0, err
-	}
-	b, err := encodeValue(key, v)
-	if err != nil {
-		return 0, err
-	}
-	p, err := s.write("compare-and-swap", key, statekv.Request{Op: statekv.OpSwap, Value: b, Rev: rev})
+	p, err := s.setValue("compare-and-swap", key, v, statekv.Request{Op: statekv.OpSwap, Rev: rev})
 	if err != nil && p.Status == statekv.StatusConflict {
 		err = fmt.Errorf("%w: %q is at revision %d, not %d", ErrConflict, key, p.Rev, rev)
 	}

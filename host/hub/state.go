@@ -279,9 +279,12 @@ func (s *stateServer) serveHanded(c net.Conn, task, writer string, out, in []byt
 	}
 }
 
-// faultDrop drops every connection, for the test fault.
-func (s *stateServer) faultDrop(task string) {
-	n := s.dropAll()
+// faultDrop drops every connection, for the test fault, from a goroutine
+// other than the loop's.
+func (s *stateServer) faultDrop(task string) { s.faultDropped(task, s.dropAll()) }
+
+// faultDropped logs a drop of n connections for the test fault.
+func (s *stateServer) faultDropped(task string, n int) {
 	s.log.Warn("test fault: dropping every state connection, one before its answer", "task", task, "connections", n)
 }
 

@@ -285,9 +285,7 @@ func (l *stateLoop) serve(conns map[int]*loopConn, c *loopConn, rb, out []byte) 
 		}
 		p := l.s.do(c.task, c.writer, &q)
 		if l.s.dropNow() {
-			nc := l.closeAll(conns)
-			nh := l.s.dropHanded()
-			l.s.log.Warn("test fault: dropping every state connection, one before its answer", "task", c.task, "connections", nc+nh)
+			l.s.faultDropped(c.task, l.closeAll(conns)+l.s.dropHanded())
 			return out[:0]
 		}
 		out = statekv.AppendResponse(out, &p)
