@@ -146,7 +146,7 @@ func (m *Masker) In(b []byte) []string {
 // String returns s with every value replaced by Text.
 func (m *Masker) String(s string) string {
 	set := m.load()
-	if set == nil || s == "" {
+	if set == nil || !set.contains([]byte(s)) {
 		return s
 	}
 	return set.r.Replace(s)
