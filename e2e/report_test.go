@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"flag"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -226,6 +227,19 @@ func TestReportServe(t *testing.T) {
 	}
 	if !strings.HasPrefix(url, "http://127.0.0.1:") {
 		t.Fatalf("no address printed (got %q)", url)
+	}
+	// Any local user can reach the port: without the URL's secret path,
+	// nothing is served.
+	hostPort, _, _ := strings.Cut(strings.TrimPrefix(url, "http://"), "/")
+	for _, guess := range []string{"/", "/report.html"} {
+		resp, err := http.Get("http://" + hostPort + guess)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s without the secret path: %s, want 404", guess, resp.Status)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
 		t.Errorf("report did not write report.html again: %v", err)

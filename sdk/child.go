@@ -91,7 +91,7 @@ func (c *Cmd) Start() error {
 		// temporary name, rename after.
 		tmp := filepath.Join(rs.logDir, ".child-"+randomSuffix()+".log")
 		var err error
-		if logF, err = os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+		if logF, err = os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_APPEND, logPerm(rs.logDir)); err != nil {
 			return fmt.Errorf("child log: %w", err)
 		}
 		defer logF.Close()

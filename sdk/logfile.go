@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/taskhost/taskhost/internal/mask"
 	"github.com/taskhost/taskhost/internal/report"
 )
 
@@ -17,21 +18,39 @@ type logFile struct {
 	mu  sync.Mutex
 	f   *os.File
 	rel string // path relative to the run directory
+	// mask hides sensitive values in each write (a logged line); nil
+	// masks nothing.
+	mask *mask.Masker
 }
 
 // openLog opens (creating) name in the task directory dir.
 func openLog(dir, name string) (*logFile, error) {
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, logPerm(dir))
 	if err != nil {
 		return nil, err
 	}
 	return &logFile{f: f, rel: runRel(dir, name)}, nil
 }
 
+// logPerm is the mode of a new log file in dir: the read and write bits
+// of dir's own mode, so that a file in a private run directory (0700) is
+// private too (0600), and one in a run directory shared with a group
+// (2750) is readable by the group (0640).
+func logPerm(dir string) os.FileMode {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return 0o600
+	}
+	return st.Mode().Perm() & 0o666
+}
+
 func (l *logFile) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.f.Write(p)
+	if _, err := l.f.Write(l.mask.Bytes(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // end is the file's current size: where the next line will go.

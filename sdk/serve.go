@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
+	"github.com/taskhost/taskhost/internal/mask"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/protocol"
 	"github.com/taskhost/taskhost/internal/report"
@@ -144,6 +145,9 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 	os.Unsetenv(protocol.Handshake.MagicCookieKey)
 
 	logger := sv.logger.Named(req.GetTaskId())
+	// What the task reports and logs through the SDK shows none of the
+	// values the host marked sensitive.
+	m := mask.New(req.GetSensitive()...)
 	var lf *logFile
 	if dir := req.GetLogDir(); dir != "" {
 		var err error
@@ -151,6 +155,7 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 			return nil, fmt.Errorf("open the task's log: %w", err)
 		}
 		defer lf.Close()
+		lf.mask = m
 		// What the runtime writes on a crash goes to fd 2, and stray
 		// prints to os.Stdout and os.Stderr: make all of them the log file,
 		// so that they land in order, and even if the host is gone.
@@ -167,7 +172,7 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 		return nil, err
 	}
 	defer em.close()
-	rs := &runState{taskID: req.GetTaskId(), emit: em, pid: os.Getpid(), log: lf, hub: req.GetHub(), logDir: req.GetLogDir(), conn: em.nc}
+	rs := &runState{taskID: req.GetTaskId(), emit: withMask(em, m), pid: os.Getpid(), log: lf, hub: req.GetHub(), logDir: req.GetLogDir(), conn: em.nc}
 	if req.GetHook() == nil {
 		// A task's outputs; a hook has none.
 		rs.outputs = newOutputs(sv.set.task(req.GetTask()))
@@ -182,7 +187,7 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 	if err != nil {
 		logger.Error("not every result event reached the hub", "error", err)
 	}
-	return &packv1.RunResponse{Result: r.String(), Reason: reason, LastSeq: last, Outputs: rs.outputs.snapshot()}, nil
+	return &packv1.RunResponse{Result: r.String(), Reason: m.String(reason), LastSeq: last, Outputs: rs.outputs.snapshot()}, nil
 }
 
 // cli is the command line of a pack started by hand.

@@ -100,7 +100,7 @@ type jobOptions struct {
 
 func (o *jobOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&o.vars, "var", nil, "set a variable: NAME=VALUE (repeatable; -var works too)")
-	cmd.Flags().StringArrayVar(&o.varFiles, "var-file", nil, "read variables from a file, HCL or .json (repeatable; later files win; -var wins over files)")
+	cmd.Flags().StringArrayVar(&o.varFiles, "var-file", nil, "read variables from a file, HCL or .json, or - for standard input (repeatable; later files win; -var wins over files)")
 	addPacksDirFlag(cmd.Flags(), &o.packsDir)
 }
 
@@ -124,11 +124,15 @@ func (o *jobOptions) validate(ctx context.Context, path string, stderr io.Writer
 	if err != nil {
 		return nil, err
 	}
+	stdin, err := stdinVars(o.varFiles, nil)
+	if err != nil {
+		return nil, err
+	}
 	check := runner.ValidateWith
 	if forRun {
 		check = runner.PrepareWith
 	}
-	plan, diags := check(ctx, path, jobfile.Options{Vars: vars, VarFiles: o.varFiles, Environ: os.Environ()}, runner.PackOptions{Dir: o.packsDir})
+	plan, diags := check(ctx, path, jobfile.Options{Vars: vars, VarFiles: o.varFiles, Environ: os.Environ(), Stdin: stdin}, runner.PackOptions{Dir: o.packsDir})
 	if len(diags) > 0 {
 		_ = jobfile.WriteDiagnostics(stderr, nil, diags)
 	}
@@ -164,6 +168,7 @@ type runOptions struct {
 	quiet        bool
 	verbose      bool
 	debug        debugFlags
+	group        string
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -188,6 +193,7 @@ could not be made (a failed preflight check included: see taskhost doctor).`,
 	o.addSelectFlags(cmd)
 	o.debug.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
+	cmd.Flags().StringVar(&o.group, "group", "", "let the members of this group (a name or id) read the run directory; by default only this user may")
 	cmd.Flags().StringVar(&o.rerun, "rerun", "", "run only the tasks that did not pass in this run (a run directory, archive or id), and what they depend on")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "show only the tasks that did not pass, and the summary")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show each section and step as it ends, too")
@@ -207,6 +213,9 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		ctx = context.Background()
 	}
 	if err := o.checkVerbosity(); err != nil {
+		return err
+	}
+	if err := o.checkAccess(); err != nil {
 		return err
 	}
 	if err := preflight(o.runsDir, stderr); err != nil {
@@ -248,9 +257,13 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		DropEvery:    o.dropEvery,
 		DropInterval: o.dropInterval,
 		Cmdline:      strings.Join(plan.Job.RedactArgs(os.Args), " "),
+		Group:        o.group,
 	}
 	if err := o.debug.apply(&opts, plan, stderr); err != nil {
 		return err
+	}
+	for _, w := range runner.Warnings(plan, opts) {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	summary := stdout
 	if o.json {

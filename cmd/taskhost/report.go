@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -71,9 +73,17 @@ func serveReport(ctx context.Context, addr, page string, stdout io.Writer) error
 	if err != nil {
 		return &exitError{exitFailure, err}
 	}
+	// Every local user can connect to a loopback port: the page is at a
+	// path of 128 random bits, which only the URL printed here knows, so
+	// that it is no more readable than the run directory.
+	key := make([]byte, 16)
+	if _, err := rand.Read(key); err != nil {
+		return &exitError{exitFailure, err}
+	}
+	root := "/" + hex.EncodeToString(key) + "/"
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" && r.URL.Path != "/report.html" {
+		if r.URL.Path != root && r.URL.Path != root+"report.html" {
 			http.NotFound(w, r)
 			return
 		}
@@ -87,7 +97,7 @@ func serveReport(ctx context.Context, addr, page string, stdout io.Writer) error
 		<-ctx.Done()
 		srv.Close()
 	}()
-	fmt.Fprintf(stdout, "Serving the report on http://%s/ (Ctrl-C to stop)\n", ln.Addr())
+	fmt.Fprintf(stdout, "Serving the report on http://%s%s (Ctrl-C to stop)\n", ln.Addr(), root)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return &exitError{exitFailure, err}
 	}

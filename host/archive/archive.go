@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/taskhost/taskhost/host/results"
@@ -32,10 +33,17 @@ func Path(archiveDir, runDir string, start time.Time) string {
 
 // Zip writes the run directory dir, every file under it, to the zip file
 // name, under a top folder named after the run. The file appears whole or
-// not at all.
+// not at all. Whoever may read the run directory may read the archive,
+// and nobody else: the archive has the mode of the files in dir
+// (results.FileMode) and its group, and the directories made for it the
+// mode and group of dir.
 func Zip(name, dir string) error {
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		return err
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("archive %s: %w", dir, err)
+	}
+	if err := mkdirLike(filepath.Dir(name), st); err != nil {
+		return fmt.Errorf("archive %s: %w", dir, err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(name), ".archive-*.zip")
 	if err != nil {
@@ -46,13 +54,39 @@ func Zip(name, dir string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
+		err = ownLike(tmp.Name(), st, results.FileMode(dir))
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("archive %s: %w", dir, err)
 	}
 	return os.Rename(tmp.Name(), name)
+}
+
+// mkdirLike makes dir and its missing parents with like's mode and group.
+func mkdirLike(dir string, like os.FileInfo) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirLike(parent, like); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return ownLike(dir, like, like.Mode()&(os.ModePerm|os.ModeSetgid))
+}
+
+// ownLike gives path mode, and like's group when like lets its group in.
+func ownLike(path string, like os.FileInfo, mode os.FileMode) error {
+	if sys, ok := like.Sys().(*syscall.Stat_t); ok && like.Mode()&0o070 != 0 {
+		if err := os.Chown(path, -1, int(sys.Gid)); err != nil {
+			return err
+		}
+	}
+	return os.Chmod(path, mode)
 }
 
 func writeZip(w io.Writer, dir string) error {

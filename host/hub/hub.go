@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/taskhost/taskhost/internal/mask"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/statekv"
@@ -45,6 +46,9 @@ type Config struct {
 	// answer.
 	// 0 (the default) never does.
 	DropEvery int
+	// Mask, if set, hides sensitive values in every event as it is taken
+	// in, before anything else sees it (mask.go).
+	Mask *mask.Masker
 }
 
 // Hub is a running hub. Its methods are safe for concurrent use.
@@ -99,7 +103,7 @@ func Start(cfg Config) (*Hub, error) {
 		onEvent:   cfg.OnEvent,
 		stop:      make(chan struct{}),
 		runKey:    randomHex(6),
-		ledger:    ledger{tasks: map[string]*taskRec{}},
+		ledger:    ledger{tasks: map[string]*taskRec{}, mask: cfg.Mask},
 		changed:   make(chan struct{}),
 	}
 	hostToken := randomHex(24)

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/taskhost/taskhost/internal/mask"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/statekv"
@@ -23,6 +24,7 @@ import (
 type ledger struct {
 	tasks map[string]*taskRec // by subject token ("t<index>")
 	notes []Note
+	mask  *mask.Masker // nil in Replay
 }
 
 func (l *ledger) task(tok string) *taskRec {
@@ -56,6 +58,7 @@ func (l *ledger) apply(subject string, data []byte) (*taskRec, error) {
 		}
 		var first error
 		for _, w := range batch.GetEvents() {
+			maskEvent(l.mask, w)
 			rec.read++
 			ev, err := report.FromWire(w)
 			if err == nil {

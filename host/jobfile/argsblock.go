@@ -78,6 +78,7 @@ func (l *loader) decodeBody(body *hclsyntax.Body, ctx *hcl.EvalContext) (map[str
 			}
 			continue
 		}
+		l.noteSensitive(v)
 		vals[name], _ = v.UnmarkDeep()
 		ranges[name] = attr.Expr.Range()
 	}

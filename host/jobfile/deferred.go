@@ -73,6 +73,7 @@ func (t *Task) EvalDeferred(outputs func(id string) map[string]cty.Value) (map[s
 	ctx.Variables = map[string]cty.Value{"task": cty.ObjectVal(objs)}
 
 	out := make(map[string]cty.Value, len(t.Deferred))
+	t.sensitive = nil
 	names := sortedKeys(t.Deferred)
 	for _, name := range names {
 		expr := t.Deferred[name]
@@ -84,6 +85,7 @@ func (t *Task) EvalDeferred(outputs func(id string) map[string]cty.Value) (map[s
 		if !v.IsWhollyKnown() {
 			return nil, fmt.Errorf("argument %q (%s) is not known", name, rangeString(expr.Range()))
 		}
+		t.sensitive = append(t.sensitive, sensitiveTexts(v)...)
 		out[name], _ = v.UnmarkDeep()
 	}
 	return out, nil

@@ -61,9 +61,11 @@ type Job struct {
 	DeclRange hcl.Range
 
 	// byID indexes Tasks by id; redact holds the ranges of Source that
-	// RedactedSource hides.
-	byID   map[string]int
-	redact []hcl.Range
+	// RedactedSource hides; sensitive the parts of args computed from
+	// sensitive values (SensitiveValues).
+	byID      map[string]int
+	redact    []hcl.Range
+	sensitive []string
 }
 
 // Pack is a plugin executable that serves tasks.
@@ -157,6 +159,8 @@ type Task struct {
 	// scope resolves task.ID references in Deferred.
 	ctx   *hcl.EvalContext
 	scope *refScope
+	// sensitive is what SensitiveValues returns.
+	sensitive []string
 }
 
 // Task returns the task with the given id, or nil if there is none.

@@ -222,6 +222,7 @@ func LoadSourceWith(filename string, src []byte, opts Options) (*Job, hcl.Diagno
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	job.sensitive = l.sensitive
 	return job, diags
 }
 
@@ -341,6 +342,9 @@ type loader struct {
 	// holds them (depends_on, else args).
 	depRanges map[string]map[string]hcl.Range
 	depAttr   map[string]hcl.Range
+
+	// sensitive holds the parts of args computed from sensitive values.
+	sensitive []string
 
 	// withPath holds the names of the pack blocks with a path attribute,
 	// even one that did not evaluate.
@@ -564,6 +568,7 @@ func (l *loader) decodeArgs(attr *hcl.Attribute, task *Task) hcl.Diagnostics {
 			}
 			continue
 		}
+		l.noteSensitive(val)
 		task.Args[name], _ = val.UnmarkDeep()
 		task.ArgRanges[name] = pair.Value.Range()
 	}
@@ -579,6 +584,7 @@ func (l *loader) decodeArgsValue(attr *hcl.Attribute, task *Task) hcl.Diagnostic
 	if !val.IsKnown() && !l.varsOK {
 		return diags
 	}
+	l.noteSensitive(val)
 	val, _ = val.UnmarkDeep()
 	ty := val.Type()
 	if val.IsNull() || !(ty.IsObjectType() || ty.IsMapType()) {

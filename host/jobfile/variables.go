@@ -34,6 +34,10 @@ type Options struct {
 	// TASKHOST_VAR_NAME entries are the lowest in precedence after the
 	// defaults. Nil reads no environment.
 	Environ []string
+
+	// Stdin is what a var file named "-" (StdinVarFile) holds: the
+	// caller's standard input, read by the caller.
+	Stdin []byte
 }
 
 // sensitiveMark marks a value that comes from a sensitive variable. It
@@ -112,7 +116,9 @@ func gatherValues(opts Options, declared map[string]*variable) (map[string]rawVa
 		p := hclparse.NewParser()
 		var f *hcl.File
 		var moreDiags hcl.Diagnostics
-		if strings.EqualFold(filepath.Ext(path), ".json") {
+		if path == StdinVarFile {
+			f, moreDiags = parseStdinVarFile(p, opts.Stdin)
+		} else if strings.EqualFold(filepath.Ext(path), ".json") {
 			f, moreDiags = p.ParseJSONFile(path)
 		} else {
 			f, moreDiags = p.ParseHCLFile(path)
@@ -134,12 +140,12 @@ func gatherValues(opts Options, declared map[string]*variable) (map[string]rawVa
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Undeclared variable",
-					Detail:   fmt.Sprintf("The file %s gives a value for var.%s, but the jobfile declares no variable %q.", path, name, name),
+					Detail:   fmt.Sprintf("The file %s gives a value for var.%s, but the jobfile declares no variable %q.", varFileName(path), name, name),
 					Subject:  attr.NameRange.Ptr(),
 				})
 				continue
 			}
-			out[name] = rawValue{expr: attr.Expr, where: path}
+			out[name] = rawValue{expr: attr.Expr, where: varFileName(path)}
 		}
 	}
 	names := make([]string, 0, len(opts.Vars))

@@ -27,7 +27,9 @@ import (
 type Config struct {
 	// Path of the pack binary; required.
 	Path string
-	// Env is added to the host's environment for the pack process.
+	// Environ is the pack process's environment; nil is the host's.
+	Environ []string
+	// Env is added to Environ for the pack process.
 	Env []string
 	// Logger receives go-plugin's messages about the process; nil
 	// discards them.
@@ -84,7 +86,7 @@ func Start(cfg Config) (*Process, error) {
 	if cfg.Command != nil {
 		cmd = cfg.Command(cfg.Path)
 	}
-	cmd.Env = append(os.Environ(), cfg.Env...)
+	cmd.Env = cfg.environ()
 	// Its own process group, so that the group can be killed with all the
 	// pack's children; and SIGTERM from the kernel if the host dies, on
 	// which the SDK kills that group.

@@ -171,7 +171,8 @@ func Write(path string, f *File) error {
 
 // WriteAtomic writes a file of the run directory through write, to a
 // temporary file beside path that is renamed to path once complete, so
-// that a reader sees the old file or the whole new one, never a part.
+// that a reader sees the old file or the whole new one, never a part. Its
+// mode is FileMode of its directory.
 func WriteAtomic(path string, write func(*bufio.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
 	if err != nil {
@@ -183,7 +184,7 @@ func WriteAtomic(path string, write func(*bufio.Writer) error) error {
 		err = w.Flush()
 	}
 	if err == nil {
-		err = tmp.Chmod(0o644)
+		err = tmp.Chmod(FileMode(filepath.Dir(path)))
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr

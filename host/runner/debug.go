@@ -67,7 +67,7 @@ func FindDelve(path string) (string, error) {
 // interactive one. done must be called once Start has returned.
 func (r *execution) launchConfig(t *jobfile.Task, out io.Writer) (cfg launch.Config, done func(), err error) {
 	pack := r.plan.Job.Pack(t.Pack)
-	cfg = launch.Config{Path: pack.Path, Stderr: out, Output: out, SocketDir: r.sockets, SHA256: pack.SHA256}
+	cfg = launch.Config{Path: pack.Path, Environ: packEnviron(), Stderr: out, Output: out, SocketDir: r.sockets, SHA256: pack.SHA256}
 	d := r.opts.Debugging
 	switch t.ID {
 	case d.Interactive:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -136,7 +135,7 @@ func (hr *hookRunner) summary() []byte {
 	for _, t := range hr.r.plan.Job.Tasks {
 		tj := taskJSON{ID: t.ID, Pack: t.Pack, Task: t.Task}
 		if o, ok := hr.ended[t.ID]; ok {
-			tj.Result, tj.Reason = o.Value.String(), o.Reason
+			tj.Result, tj.Reason = o.Value.String(), hr.r.mask.String(o.Reason)
 			rs = append(rs, o.Value)
 		}
 		out.Tasks = append(out.Tasks, tj)
@@ -248,26 +247,27 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 		id += "." + task
 	}
 	c := &results.HookRun{Name: h.Name, Pack: h.Pack, Hook: h.Hook, Stage: stage, Task: task, StartTime: time.Now(), Sections: []*report.Node{}}
+	hdir := filepath.Join(r.dir, "hooks", id)
 	defer func() {
 		c.StopTime = time.Now()
+		r.maskHook(hdir, c)
 		hr.record(c)
 	}()
-	hdir := filepath.Join(r.dir, "hooks", id)
-	if err := os.MkdirAll(hdir, 0o755); err != nil {
+	if err := r.access.mkdirAll(hdir); err != nil {
 		c.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
 		return c
 	}
 	c.Logfile = filepath.Join("hooks", id, "task.log")
-	logf := &lazyAppend{path: filepath.Join(hdir, "task.log")}
+	logf := &lazyAppend{path: filepath.Join(hdir, "task.log"), perm: r.access.fileMode()}
 	defer logf.Close()
-	out := &lineWriter{w: logf}
+	out := &lineWriter{w: r.mask.Writer(logf)}
 	defer out.Flush()
 	tlog := hclog.New(&hclog.LoggerOptions{Name: "taskhost", Level: hclog.Info, Output: out})
 
 	slot := int(r.slots.Add(1))
 	access := r.hub.AddTask(id, slot)
 	pack := r.plan.Job.Pack(h.Pack)
-	proc, err := launch.Start(launch.Config{Path: pack.Path, Stderr: out, Output: out, SocketDir: r.sockets, SHA256: pack.SHA256})
+	proc, err := launch.Start(launch.Config{Path: pack.Path, Environ: packEnviron(), Stderr: out, Output: out, SocketDir: r.sockets, SHA256: pack.SHA256})
 	if err != nil {
 		tlog.Error("pack did not start", "error", err)
 		c.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
@@ -286,7 +286,7 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 	}
 	resp, err := proc.Run(runCtx, &packv1.RunRequest{
 		ArgsJson: r.plan.HookArgs[h.Name], RunId: filepath.Base(r.dir), TaskId: id, Attempt: 1,
-		Hub: access, DeadlineUnixNano: deadline, LogDir: hdir,
+		Hub: access, DeadlineUnixNano: deadline, LogDir: hdir, Sensitive: r.mask.In(r.plan.HookArgs[h.Name]),
 		Hook: &packv1.HookCall{Name: h.Hook, Stage: stage, TaskId: task, ResultsJson: hr.summary()},
 	})
 	res, reason := r.ended(runCtx, proc, slot, resp, err, r.opts.Grace, "hook", tlog)

@@ -30,6 +30,7 @@ func (r *execution) taskArgs(t *jobfile.Task) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.mask.Add(t.SensitiveValues()...) // computed from sensitive values
 	var schema *jobfile.TaskSchema
 	if ps := r.plan.Schemas[t.Pack]; ps != nil {
 		for i := range ps.Tasks {

@@ -27,6 +27,7 @@ import (
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/host/schedule"
+	"github.com/taskhost/taskhost/internal/mask"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/result"
@@ -58,6 +59,10 @@ type Options struct {
 	// Debugging picks a task to run under a debugger, and one to talk to
 	// the terminal.
 	Debugging Debugging
+	// Group, a group's name or id, shares the run directory with that
+	// group's members, read-only; "" keeps it to the user who runs
+	// taskhost (docs/reliability.md, "Who can read a run").
+	Group string
 }
 
 // DefaultGrace is the grace period when none is set.
@@ -77,6 +82,8 @@ type execution struct {
 	out     io.Writer
 	outM    sync.Mutex
 	evM     sync.Mutex
+	mask    *mask.Masker // the job's sensitive values (secrets.go)
+	access  access       // who may read the run directory (access.go)
 
 	tasks map[string]*taskRun
 	hooks *hookRunner
@@ -106,25 +113,34 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	if opts.Grace == 0 {
 		opts.Grace = DefaultGrace
 	}
-	r := &execution{plan: plan, opts: opts, out: opts.Out, tasks: map[string]*taskRun{}}
+	r := &execution{plan: plan, opts: opts, out: opts.Out, tasks: map[string]*taskRun{}, mask: mask.New(plan.Job.SensitiveValues()...)}
 	if r.out == nil {
 		r.out = io.Discard
 	}
 	job := plan.Job
 	start := time.Now()
-	dir, err := makeRunDir(opts.RunsDir, job.Name, start)
+	acc, err := newAccess(opts.Group)
+	if err != nil {
+		return nil, err
+	}
+	r.access = acc
+	dir, err := makeRunDir(opts.RunsDir, job.Name, start, acc)
 	if err != nil {
 		return nil, err
 	}
 	r.dir = dir
-	logFile, err := os.Create(filepath.Join(dir, "job.log"))
+	logFile, err := acc.create(filepath.Join(dir, "job.log"))
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close()
-	r.log = hclog.New(&hclog.LoggerOptions{Name: "job", Level: hclog.Debug, Output: logFile})
+	r.log = hclog.New(&hclog.LoggerOptions{Name: "job", Level: hclog.Debug, Output: r.mask.Writer(logFile)})
+	defer r.tighten() // last: what the packs wrote in the run directory
 	r.log.Info("run started", "job", job.Name, "jobfile", job.File, "rundir", dir)
-	if err := os.WriteFile(filepath.Join(dir, "jobfile.hcl"), job.RedactedSource(), 0o644); err != nil {
+	for _, w := range Warnings(plan, opts) {
+		r.log.Warn(w)
+	}
+	if err := acc.writeFile(filepath.Join(dir, "jobfile.hcl"), job.RedactedSource()); err != nil {
 		return nil, err
 	}
 
@@ -143,7 +159,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	r.sockets = sockets
 	hcfg := hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub"),
 		StateSocket: filepath.Join(sockets, "state.sock"),
-		DropEvery:   opts.DropEvery, DropInterval: opts.DropInterval}
+		DropEvery:   opts.DropEvery, DropInterval: opts.DropInterval, Mask: r.mask}
 	if opts.Events != nil {
 		hcfg.OnEvent = func(task string, ev report.Event) {
 			if e, ok := fromReport(task, ev); ok {
@@ -240,7 +256,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	if st, err := h.State(sctx); err != nil {
 		r.log.Warn("final shared state not read", "error", err)
 	} else if len(st) > 0 {
-		file.Report.State = st
+		file.Report.State = r.maskState(st)
 	}
 	scancel()
 	for _, rec := range file.Report.Tasks {
@@ -322,13 +338,14 @@ func (r *execution) event(e Event) {
 	}
 	r.evM.Lock()
 	defer r.evM.Unlock()
+	e.Reason = r.mask.String(e.Reason)
 	r.opts.Events(e)
 }
 
 func (r *execution) printf(format string, args ...any) {
 	r.outM.Lock()
 	defer r.outM.Unlock()
-	fmt.Fprintf(r.out, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	fmt.Fprintf(r.out, "%s %s\n", time.Now().Format("15:04:05"), r.mask.String(fmt.Sprintf(format, args...)))
 }
 
 // runTask runs one task in a pack process of its own and fills in its record.
@@ -337,6 +354,8 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 	rec.StartTime = time.Now()
 	defer func() {
 		rec.StopTime = time.Now()
+		r.maskRecord(rec)
+		r.maskTaskLogs(rec)
 		// What the task left in the shared state is in the run's record
 		// before the task is, so that a task that ended finds its changes
 		// there after a crash of the host.
@@ -352,16 +371,16 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 	}()
 
 	tdir := filepath.Join(r.dir, "tasks", t.ID)
-	if err := os.MkdirAll(tdir, 0o755); err != nil {
+	if err := r.access.mkdirAll(tdir); err != nil {
 		rec.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
 		return
 	}
 	// The task process writes its own log; the host adds to it only what
 	// the pack writes to stderr before it runs the task, and its own
 	// warnings, so the file is opened only if that happens.
-	logf := &lazyAppend{path: filepath.Join(tdir, "task.log")}
+	logf := &lazyAppend{path: filepath.Join(tdir, "task.log"), perm: r.access.fileMode()}
 	defer logf.Close()
-	out := &lineWriter{w: logf}
+	out := &lineWriter{w: r.mask.Writer(logf)}
 	defer out.Flush()
 	rec.Logfile = filepath.Join("tasks", t.ID, "task.log")
 	defer r.postTask(ctx, tr)
@@ -463,7 +482,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	resp, err := proc.Run(runCtx, &packv1.RunRequest{
 		Task: t.Task, ArgsJson: tr.args, RunId: filepath.Base(r.dir), TaskId: t.ID,
 		Attempt: int32(n), Hub: access, DeadlineUnixNano: deadline, LogDir: tdir,
-		Interactive: t.ID == r.opts.Debugging.Interactive,
+		Interactive: t.ID == r.opts.Debugging.Interactive, Sensitive: r.mask.In(tr.args),
 	})
 
 	grace := r.opts.Grace
@@ -593,15 +612,15 @@ func worstReason(tree *report.Tree, r result.Result) string {
 }
 
 // makeRunDir makes <runs>/<job>.<YYYYmmdd-HHMMSS>, with a suffix if that
-// exists already.
-func makeRunDir(runs, job string, at time.Time) (string, error) {
-	if err := os.MkdirAll(runs, 0o755); err != nil {
-		return "", fmt.Errorf("runs directory: %w", err)
+// exists already, with the mode and group acc says.
+func makeRunDir(runs, job string, at time.Time, acc access) (string, error) {
+	if err := acc.makeRuns(runs); err != nil {
+		return "", err
 	}
 	base := filepath.Join(runs, job+"."+at.Format("20060102-150405"))
 	dir := base
 	for i := 2; ; i++ {
-		err := os.Mkdir(dir, 0o755)
+		err := os.Mkdir(dir, 0o700)
 		if err == nil {
 			break
 		}
@@ -610,7 +629,11 @@ func makeRunDir(runs, job string, at time.Time) (string, error) {
 		}
 		dir = fmt.Sprintf("%s-%d", base, i)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "tasks"), 0o755); err != nil {
+	if err := acc.own(dir); err != nil {
+		os.Remove(dir)
+		return "", err
+	}
+	if err := acc.mkdirAll(filepath.Join(dir, "tasks")); err != nil {
 		return "", err
 	}
 	abs, err := filepath.Abs(dir)
@@ -623,13 +646,14 @@ func makeRunDir(runs, job string, at time.Time) (string, error) {
 // lazyAppend appends to a file that it opens on the first write.
 type lazyAppend struct {
 	path string
+	perm os.FileMode
 	f    *os.File
 	err  error
 }
 
 func (l *lazyAppend) Write(p []byte) (int, error) {
 	if l.f == nil && l.err == nil {
-		l.f, l.err = os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		l.f, l.err = os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, l.perm)
 	}
 	if l.err != nil {
 		return 0, l.err

@@ -165,7 +165,7 @@ func Describe(ctx context.Context, path string, logger hclog.Logger) (*packv1.De
 }
 
 func describe(ctx context.Context, path string, sum []byte, logger hclog.Logger) (*packv1.DescribeResponse, error) {
-	proc, err := launch.Start(launch.Config{Path: path, Logger: logger, SHA256: sum})
+	proc, err := launch.Start(launch.Config{Path: path, Environ: packEnviron(), Logger: logger, SHA256: sum})
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"os/exec"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/taskhost/taskhost/sdk"
@@ -42,7 +41,13 @@ func Run(t *sdk.T, args RunArgs) {
 	}
 	var stdout, stderr bytes.Buffer
 	status := -1
-	t.Step("run "+strings.Join(append([]string{args.Command}, args.Args...), " "), func(t *sdk.T) {
+	// The step is named after the program alone: its arguments may hold
+	// secrets (a password given as an argument), and a step's name is
+	// shown everywhere, in reports and CI. They go to the log, where
+	// values the host marks sensitive are masked.
+	t.Step("run "+args.Command, func(t *sdk.T) {
+		// (Quoted as Go does, a form the masking knows.)
+		t.Logf("command: %q", append([]string{args.Command}, args.Args...))
 		ctx := t.Context()
 		if args.Timeout > 0 {
 			var cancel func()

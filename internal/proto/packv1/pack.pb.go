@@ -447,7 +447,12 @@ type RunRequest struct {
 	Hook *HookCall `protobuf:"bytes,40,opt,name=hook,proto3" json:"hook,omitempty"`
 	// The task may talk to the user: the pack process has the terminal's
 	// standard input as fd 3 and its standard output as fd 4.
-	Interactive   bool `protobuf:"varint,41,opt,name=interactive,proto3" json:"interactive,omitempty"`
+	Interactive bool `protobuf:"varint,41,opt,name=interactive,proto3" json:"interactive,omitempty"`
+	// Values the task's args hold that come from sensitive variables: the
+	// pack replaces each with "(sensitive)" in the events it sends and the
+	// lines it logs. Added within version 1: a pack that does not know the
+	// field ignores it, and the host masks what such a pack reports.
+	Sensitive     []string `protobuf:"bytes,42,rep,name=sensitive,proto3" json:"sensitive,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -550,6 +555,13 @@ func (x *RunRequest) GetInteractive() bool {
 		return x.Interactive
 	}
 	return false
+}
+
+func (x *RunRequest) GetSensitive() []string {
+	if x != nil {
+		return x.Sensitive
+	}
+	return nil
 }
 
 // HookCall says which hook to run, at which stage, and what it may know.
@@ -1078,7 +1090,7 @@ const file_packv1_pack_proto_rawDesc = "" +
 	"\ttype_json\x18\x02 \x01(\fR\btypeJson\x12\x10\n" +
 	"\x03doc\x18\x03 \x01(\tR\x03doc\x12\x1a\n" +
 	"\brequired\x18\x04 \x01(\bR\brequired\x12!\n" +
-	"\fdefault_json\x18\x05 \x01(\fR\vdefaultJson\"\xc9\x02\n" +
+	"\fdefault_json\x18\x05 \x01(\fR\vdefaultJson\"\xe7\x02\n" +
 	"\n" +
 	"RunRequest\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x1b\n" +
@@ -1090,7 +1102,8 @@ const file_packv1_pack_proto_rawDesc = "" +
 	"\x12deadline_unix_nano\x18\a \x01(\x03R\x10deadlineUnixNano\x12\x17\n" +
 	"\alog_dir\x18\b \x01(\tR\x06logDir\x12.\n" +
 	"\x04hook\x18( \x01(\v2\x1a.taskhost.pack.v1.HookCallR\x04hook\x12 \n" +
-	"\vinteractive\x18) \x01(\bR\vinteractive\"p\n" +
+	"\vinteractive\x18) \x01(\bR\vinteractive\x12\x1c\n" +
+	"\tsensitive\x18* \x03(\tR\tsensitive\"p\n" +
 	"\bHookCall\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x17\n" +

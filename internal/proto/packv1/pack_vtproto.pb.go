@@ -450,6 +450,17 @@ func (m *RunRequest) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
 	}
+	if len(m.Sensitive) > 0 {
+		for iNdEx := len(m.Sensitive) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Sensitive[iNdEx])
+			copy(dAtA[i:], m.Sensitive[iNdEx])
+			i = protohelpers.EncodeVarint(dAtA, i, uint64(len(m.Sensitive[iNdEx])))
+			i--
+			dAtA[i] = 0x2
+			i--
+			dAtA[i] = 0xd2
+		}
+	}
 	if m.Interactive {
 		i--
 		if m.Interactive {
@@ -1161,6 +1172,12 @@ func (m *RunRequest) SizeVT() (n int) {
 	}
 	if m.Interactive {
 		n += 3
+	}
+	if len(m.Sensitive) > 0 {
+		for _, s := range m.Sensitive {
+			l = len(s)
+			n += 2 + l + protohelpers.SizeOfVarint(uint64(l))
+		}
 	}
 	n += len(m.unknownFields)
 	return n
@@ -2728,6 +2745,38 @@ func (m *RunRequest) UnmarshalVT(dAtA []byte) error {
 				}
 			}
 			m.Interactive = bool(v != 0)
+		case 42:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Sensitive", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return protohelpers.ErrIntOverflow
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return protohelpers.ErrInvalidLength
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return protohelpers.ErrInvalidLength
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Sensitive = append(m.Sensitive, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := protohelpers.Skip(dAtA[iNdEx:])
