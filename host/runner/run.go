@@ -58,6 +58,9 @@ type Options struct {
 	// Debugging picks a task to run under a debugger, and one to talk to
 	// the terminal.
 	Debugging Debugging
+	// StoreWait is how long the run's store (its disk) may not write
+	// before the run stops; 0 means hub.DefaultStoreWait.
+	StoreWait time.Duration
 }
 
 // DefaultGrace is the grace period when none is set.
@@ -122,7 +125,10 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		return nil, err
 	}
 	defer logFile.Close()
-	r.log = hclog.New(&hclog.LoggerOptions{Name: "job", Level: hclog.Debug, Output: logFile})
+	jobLog := &watchedWriter{w: logFile}
+	r.log = hclog.New(&hclog.LoggerOptions{Name: "job", Level: hclog.Debug, Output: jobLog})
+	room := keepReserve(dir, r.log)
+	defer room.release()
 	r.log.Info("run started", "job", job.Name, "jobfile", job.File, "rundir", dir)
 	if err := os.WriteFile(filepath.Join(dir, "jobfile.hcl"), job.RedactedSource(), 0o644); err != nil {
 		return nil, err
@@ -141,9 +147,13 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	defer removeAtEnd(sockets)()
 	r.log.Debug("packs' socket directory", "sockets", sockets)
 	r.sockets = sockets
+	// A store that does not write again in time stops the run.
+	ctx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
 	hcfg := hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub"),
 		StateSocket: filepath.Join(sockets, "state.sock"),
-		DropEvery:   opts.DropEvery, DropInterval: opts.DropInterval}
+		DropEvery:   opts.DropEvery, DropInterval: opts.DropInterval,
+		OnStore: r.onStore(stopRun), StoreWait: opts.StoreWait}
 	if opts.Events != nil {
 		hcfg.OnEvent = func(task string, ev report.Event) {
 			if e, ok := fromReport(task, ev); ok {
@@ -158,6 +168,8 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	}
 	defer h.Close()
 	r.hub = h
+	failed := h.WriteFailed
+	jobLog.failed.Store(&failed)
 	r.log.Info("hub started", "url", h.URL())
 	r.event(Event{Type: EventJobStarted, Time: start, Name: job.Name, RunDir: dir})
 	if err := r.seedState(); err != nil {
@@ -231,8 +243,14 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	r.postJob(ctx)
 	r.spare.close()
 	r.reap.Wait()
+	// Nothing of the tasks writes any more: the room kept is for the
+	// record, and for the store if the disk filled.
+	room.release()
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if err := h.WaitStore(dctx); err != nil {
+		r.log.Warn("the run's store does not write", "error", err)
+	}
 	if err := h.Drain(dctx); err != nil {
 		r.log.Warn("not every stored event was read", "error", err)
 	}
@@ -487,7 +505,17 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 			tree.CloseOpen(res, reason, now)
 		} else {
 			// The task returned: its tree decides, with what it returned.
-			tree.CloseOpen(result.Errored, "step never ended", now)
+			open := "step never ended"
+			storeErr := r.hub.StoreTrouble(a.StartTime)
+			if !tree.Ended && (tree.Applied("") < resp.GetLastSeq() || storeErr != nil) {
+				// Its end, its last event, is not in, and events were
+				// lost on the way: to a store that could not write, most
+				// likely.
+				open = r.lostEvents(storeErr)
+				res = result.Rollup(res, result.Errored)
+				reason = strings.TrimSuffix(open+"; "+reason, "; ")
+			}
+			tree.CloseOpen(result.Errored, open, now)
 			res = result.Rollup(res, tree.Result())
 			if reason == "" {
 				reason = worstReason(tree, res)
@@ -563,6 +591,14 @@ func (r *execution) returned(proc *launch.Process, slot int, lastSeq uint64, tlo
 		defer r.reap.Done()
 		proc.Kill()
 	}()
+}
+
+// lostEvents is the reason of a task whose events were not all recorded.
+func (r *execution) lostEvents(storeErr error) string {
+	if storeErr != nil {
+		return "its result events were not all recorded: " + strings.ReplaceAll(storeErr.Error(), r.dir+string(filepath.Separator), "")
+	}
+	return "its result events were not all recorded"
 }
 
 // worstReason finds the reason to show for a task whose result is r: the
