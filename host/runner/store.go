@@ -46,13 +46,7 @@ func keepReserve(dir string, log hclog.Logger) *reserve {
 	path := filepath.Join(dir, reserveName)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err == nil {
-		// Bytes no file system compresses away, unlike zeros.
-		rng := rand.NewChaCha8([32]byte{})
-		buf := make([]byte, 1<<20)
-		for n := 0; n < reserveBytes && err == nil; n += len(buf) {
-			_, _ = rng.Read(buf)
-			_, err = f.Write(buf)
-		}
+		err = allocate(f, reserveBytes)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -63,6 +57,20 @@ func keepReserve(dir string, log hclog.Logger) *reserve {
 		return &reserve{}
 	}
 	return &reserve{path: path}
+}
+
+// writeRoom takes size bytes of disk for f by writing them: bytes no file
+// system compresses away, unlike zeros.
+func writeRoom(f *os.File, size int) error {
+	rng := rand.NewChaCha8([32]byte{})
+	buf := make([]byte, 1<<20)
+	for n := 0; n < size; n += len(buf) {
+		_, _ = rng.Read(buf)
+		if _, err := f.Write(buf[:min(len(buf), size-n)]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // release deletes the reserve file.
