@@ -505,21 +505,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 			tree.CloseOpen(res, reason, now)
 		} else {
 			// The task returned: its tree decides, with what it returned.
-			open := "step never ended"
-			storeErr := r.hub.StoreTrouble(a.StartTime)
-			if !tree.Ended && (tree.Applied("") < resp.GetLastSeq() || storeErr != nil) {
-				// Its end, its last event, is not in, and events were
-				// lost on the way: to a store that could not write, most
-				// likely.
-				open = r.lostEvents(storeErr)
-				res = result.Rollup(res, result.Errored)
-				reason = strings.TrimSuffix(open+"; "+reason, "; ")
-			}
-			tree.CloseOpen(result.Errored, open, now)
-			res = result.Rollup(res, tree.Result())
-			if reason == "" {
-				reason = worstReason(tree, res)
-			}
+			res, reason = r.closeReturned(tree, resp.GetLastSeq(), a.StartTime, res, reason, now)
 		}
 		if tree.Sections != nil {
 			a.Sections = tree.Sections
@@ -591,14 +577,6 @@ func (r *execution) returned(proc *launch.Process, slot int, lastSeq uint64, tlo
 		defer r.reap.Done()
 		proc.Kill()
 	}()
-}
-
-// lostEvents is the reason of a task whose events were not all recorded.
-func (r *execution) lostEvents(storeErr error) string {
-	if storeErr != nil {
-		return "its result events were not all recorded: " + strings.ReplaceAll(storeErr.Error(), r.dir+string(filepath.Separator), "")
-	}
-	return "its result events were not all recorded"
 }
 
 // worstReason finds the reason to show for a task whose result is r: the

@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/taskhost/taskhost/host/hub"
+	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/result"
 )
 
 // A run writes to its run directory throughout (the hub's store, the logs)
@@ -126,4 +128,30 @@ func (r *execution) onStore(stop context.CancelCauseFunc) func(hub.StoreEvent) {
 		r.printf("%s", msg)
 		r.event(Event{Type: typ, Time: time.Now(), Reason: msg})
 	}
+}
+
+// closeReturned closes the steps left open in the tree of a pack whose Run
+// returned (a task attempt or a hook call started at since, its last
+// event lastSeq, its result and reason as it returned them), and returns
+// the result and reason to record. A step still open is Errored, "step
+// never ended"; but when the tree lacks the pack's end (its last event)
+// and events it sent did not arrive, or the store failed meanwhile, its
+// events were lost on the way, and that is the reason, with the store's.
+func (r *execution) closeReturned(tree *report.Tree, lastSeq uint64, since time.Time, res result.Result, reason string, now time.Time) (result.Result, string) {
+	open := "step never ended"
+	storeErr := r.hub.StoreTrouble(since)
+	if !tree.Ended && (tree.Applied("") < lastSeq || storeErr != nil) {
+		open = "its result events were not all recorded"
+		if storeErr != nil {
+			open += ": " + strings.ReplaceAll(storeErr.Error(), r.dir+string(filepath.Separator), "")
+		}
+		res = result.Rollup(res, result.Errored)
+		reason = strings.TrimSuffix(open+"; "+reason, "; ")
+	}
+	tree.CloseOpen(result.Errored, open, now)
+	res = result.Rollup(res, tree.Result())
+	if reason == "" {
+		reason = worstReason(tree, res)
+	}
+	return res, reason
 }
