@@ -103,7 +103,7 @@ func (h *Hub) watchStore(cfg Config) {
 	go h.storeLoop()
 }
 
-// initStore makes the channels the watch needs; it is called before the
+// init makes the channels the watch needs; it is called before the
 // server can log anything.
 func (w *storeWatch) init() {
 	w.kick = make(chan struct{}, 1)
