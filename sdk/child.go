@@ -188,7 +188,10 @@ func runChild(ctx context.Context, name string, fn func(t *T), stdout, stderr io
 		return exitCode(r)
 	}
 	r, _ := runTask(ctx, rs, logger, fn)
-	done()
+	if err := done(); err != nil {
+		fmt.Fprintf(stderr, "%s: not every result event was stored by the hub: %v\n", name, err)
+		return 1
+	}
 	return exitCode(r)
 }
 
@@ -203,10 +206,10 @@ func exitCode(r Result) int {
 // the run state and logger to report with, and done, which sends every
 // event and closes the connection. It returns a nil run state and a logger
 // to stderr when no task started this process.
-func attach(name string, stderr io.Writer) (rs *runState, logger hclog.Logger, done func(), err error) {
+func attach(name string, stderr io.Writer) (rs *runState, logger hclog.Logger, done func() error, err error) {
 	raw := os.Getenv(childEnv)
 	if raw == "" {
-		return nil, hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Trace, Output: stderr}), func() {}, nil
+		return nil, hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Trace, Output: stderr}), func() error { return nil }, nil
 	}
 	var ci childInfo
 	if err := json.Unmarshal([]byte(raw), &ci); err != nil {
@@ -232,16 +235,18 @@ func attach(name string, stderr io.Writer) (rs *runState, logger hclog.Logger, d
 		taskID: ci.TaskID, emit: em, pid: pid, log: lf, hub: hub, logDir: ci.LogDir, conn: em.nc,
 		root: ci.Parent + "/" + strconv.Itoa(pid), parent: ci.Parent,
 	}
-	done = func() {
+	done = func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := em.flush(ctx); err != nil {
+		_, err := em.flush(ctx)
+		if err != nil {
 			logger.Error("not every result event reached the hub", "error", err)
 		}
 		em.close()
 		if lf != nil {
 			lf.Close()
 		}
+		return err
 	}
 	return rs, logger, done, nil
 }

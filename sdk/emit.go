@@ -87,7 +87,10 @@ func (m *memEmitter) close() {}
 // it joins the next batch, which goes when it holds maxBatch events or
 // maxBatchBytes, when it is batchLinger old, or at flush. Every batch carries a message
 // id, so the hub stores each once however often it is sent; a batch whose
-// acknowledgement does not come is sent again until it does.
+// acknowledgement does not come is sent again until it does, or until the
+// hub has acknowledged nothing for ackWait: then reporting has failed, and
+// the events from then on are dropped (the hub applies a process's events
+// in order, so none after a lost one could count).
 type hubEmitter struct {
 	seqStamp
 	// reconnected is closed (and replaced) each time the connection comes
@@ -107,6 +110,14 @@ type hubEmitter struct {
 	// unacked holds the batches sent and not yet acknowledged, in order.
 	unacked []sent
 	stop    chan struct{}
+	// stored is the last event of those acknowledged in order; lastErr the
+	// hub's last refusal of a batch.
+	stored  uint64
+	lastErr error
+	// failed is set once the hub acknowledged nothing for ackWait; dropped
+	// counts the events emitted since, which were not sent.
+	failed  error
+	dropped int
 }
 
 type sent struct {
@@ -127,7 +138,17 @@ const (
 	// maxEventBytes bounds one event; larger step data is replaced by a
 	// note saying so (the hub refuses messages over 1 MiB).
 	maxEventBytes = 512 << 10
+	// resendAfter is how long a batch may go without an answer before it
+	// is sent again.
+	resendAfter = 5 * time.Second
 )
+
+// ackWait is how long the SDK waits for the hub to acknowledge any of the
+// events it waits for (while 64 batches wait, at T.Sync and at the task's
+// end) before it gives up: reporting has failed. The host stops a run
+// whose store cannot write well before that (after 30 s by default).
+// A variable for tests.
+var ackWait = time.Minute
 
 // dialHub connects to the hub as the task that h describes; src names
 // this process's events ("" for the task process itself).
@@ -185,6 +206,10 @@ func (h *hubEmitter) emit(ev report.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stamp(&ev)
+	if h.failed != nil {
+		h.dropped++
+		return
+	}
 	data, err := report.ToWire(ev).MarshalVT()
 	if err != nil {
 		panic(fmt.Sprintf("taskhost sdk: event does not encode: %v", err)) // our own message
@@ -224,7 +249,8 @@ func (h *hubEmitter) inFlight() bool {
 	case <-last.fut.Ok(): // taken from the future: remember it
 		last.acked = true
 		return false
-	case <-last.fut.Err():
+	case err := <-last.fut.Err():
+		h.lastErr = err
 		last.fut = nil // settle sends it again
 		return false
 	default:
@@ -234,11 +260,16 @@ func (h *hubEmitter) inFlight() bool {
 
 // sendBatch sends the batch being filled, if any; mu is held.
 func (h *hubEmitter) sendBatch() {
-	if len(h.batch) == 0 {
+	if len(h.batch) == 0 || h.failed != nil {
 		return
 	}
 	if len(h.unacked) >= maxUnacked {
-		h.settle(context.Background(), len(h.unacked)/2)
+		if err := h.settle(context.Background(), len(h.unacked)/2); err != nil {
+			h.failed = err
+			h.dropped += int(h.seq - h.first + 1)
+			h.batch = nil
+			return
+		}
 	}
 	s := sent{first: h.first, last: h.seq, data: h.batch}
 	h.batch = nil
@@ -267,55 +298,80 @@ func (h *hubEmitter) send(s *sent) (jetstream.PubAckFuture, uint64) {
 // settle waits until the oldest n unacknowledged events are acknowledged,
 // and drops them from the list. An event whose send failed, or that was
 // sent on a connection that has since dropped (its acknowledgement may be
-// lost with it), is sent again; the hub keeps one copy. It gives up only
-// when ctx ends.
+// lost with it), is sent again; the hub keeps one copy. It gives up when
+// ctx ends, or when none of them is acknowledged for ackWait.
 func (h *hubEmitter) settle(ctx context.Context, n int) error {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	resend := time.NewTimer(resendAfter)
+	defer resend.Stop()
+	stall := time.NewTimer(ackWait)
+	defer stall.Stop()
+	gaveUp := func(i int, why error) error {
+		h.unacked = h.unacked[i:]
+		err := fmt.Errorf("events from %d on not acknowledged by the hub: %w", h.unacked[0].first, why)
+		if h.lastErr != nil {
+			err = fmt.Errorf("%w (its last answer: %v)", err, h.lastErr)
+		}
+		return err
+	}
 	for i := 0; i < n; i++ {
 		s := &h.unacked[i]
 		for !s.acked {
 			gen, reconnected := h.connGen()
 			if s.fut == nil || s.gen != gen {
-				if err := ctx.Err(); err != nil {
-					h.unacked = h.unacked[i:]
-					return fmt.Errorf("events from %d not acknowledged by the hub: %w", s.first, err)
-				}
 				if s.fut == nil {
-					time.Sleep(20 * time.Millisecond) // the send failed: not connected yet
+					// The send failed, or the hub refused the batch (its
+					// store cannot write): a moment, then again.
+					select {
+					case <-time.After(20 * time.Millisecond):
+					case <-stall.C:
+						return gaveUp(i, fmt.Errorf("none acknowledged for %s", ackWait))
+					case <-ctx.Done():
+						return gaveUp(i, ctx.Err())
+					}
 				}
 				s.fut, s.gen = h.send(s)
 				continue
 			}
-			timer.Reset(5 * time.Second)
+			resend.Reset(resendAfter)
 			select {
 			case <-s.fut.Ok():
-			case <-s.fut.Err():
+				s.acked = true
+			case err := <-s.fut.Err():
+				h.lastErr = err
 				s.fut = nil
-				continue
 			case <-reconnected:
-				continue // sent again above
-			case <-timer.C:
+				// sent again above
+			case <-resend.C:
 				// No answer and no reconnect seen: send it again.
 				s.fut = nil
-				continue
+			case <-stall.C:
+				return gaveUp(i, fmt.Errorf("none acknowledged for %s", ackWait))
 			case <-ctx.Done():
-				h.unacked = h.unacked[i:]
-				return fmt.Errorf("events from %d not acknowledged by the hub: %w", s.first, ctx.Err())
+				return gaveUp(i, ctx.Err())
 			}
-			break
 		}
+		h.stored = s.last
+		stall.Reset(ackWait)
 	}
 	h.unacked = append(h.unacked[:0], h.unacked[n:]...)
 	return nil
 }
 
+// flush sends what is left and waits for every event to be acknowledged.
+// It returns the last event's number, or, when not every event was
+// acknowledged, the last of those acknowledged in order and why.
 func (h *hubEmitter) flush(ctx context.Context) (uint64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.sendBatch()
-	err := h.settle(ctx, len(h.unacked))
-	return h.seq, err
+	if h.failed != nil {
+		return h.stored, fmt.Errorf("%w; %d later events were not sent", h.failed, h.dropped)
+	}
+	if err := h.settle(ctx, len(h.unacked)); err != nil {
+		return h.stored, err
+	}
+	h.stored = h.seq
+	return h.seq, nil
 }
 
 func (h *hubEmitter) close() {

@@ -1,7 +1,10 @@
 package sdk
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -21,6 +24,10 @@ type logFile struct {
 	// mask hides sensitive values in each write (a logged line); nil
 	// masks nothing.
 	mask *mask.Masker
+	// failed counts the writes that failed (a line each), and err is the
+	// first one's error: a full disk must not lose lines unsaid.
+	failed int
+	err    error
 }
 
 // openLog opens (creating) name in the task directory dir.
@@ -48,9 +55,47 @@ func (l *logFile) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, err := l.f.Write(l.mask.Bytes(p)); err != nil {
+		l.failed++
+		if l.err == nil {
+			l.err = err
+		}
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// failures is how many writes failed so far.
+func (l *logFile) failures() int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed
+}
+
+// lostSince says how many lines were lost since failures() was mark, and
+// why; "" if none.
+func (l *logFile) lostSince(mark int) string {
+	if l == nil {
+		return ""
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := l.failed - mark
+	if n <= 0 {
+		return ""
+	}
+	lines := "lines"
+	if n == 1 {
+		lines = "line"
+	}
+	err := l.err
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // the path is rel
+	}
+	return fmt.Sprintf("%d log %s not written to %s: %v", n, lines, l.rel, err)
 }
 
 // end is the file's current size: where the next line will go.

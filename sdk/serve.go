@@ -20,6 +20,7 @@ import (
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/protocol"
 	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/result"
 )
 
 // handshakeOut is the real stdout of a pack started by a host: go-plugin's
@@ -185,7 +186,17 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 	defer cancel()
 	last, err := em.flush(fctx)
 	if err != nil {
+		// The record lacks what the hub did not store: the task is
+		// Errored, and says why (its log may not be writable either: the
+		// reason is what reaches the host). last is then the last event
+		// stored, so that the host does not wait for the others.
 		logger.Error("not every result event reached the hub", "error", err)
+		r = result.Rollup(r, result.Errored)
+		why := "not every result event was stored by the hub: " + err.Error()
+		if reason != "" {
+			why += "; " + reason
+		}
+		reason = why
 	}
 	return &packv1.RunResponse{Result: r.String(), Reason: m.String(reason), LastSeq: last, Outputs: rs.outputs.snapshot()}, nil
 }
@@ -286,7 +297,10 @@ func (s *Set) cliRun(args []string, stdout, stderr io.Writer) int {
 	if rs != nil {
 		// Started by a task with T.Command: report as part of it.
 		r, _ := td.run(ctx, argsJSON, rs, logger)
-		done()
+		if err := done(); err != nil {
+			fmt.Fprintf(stderr, "%s: not every result event was stored by the hub: %v\n", td.name, err)
+			return 1
+		}
 		return exitCode(r)
 	}
 	if *logFile != "" {

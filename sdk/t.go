@@ -220,7 +220,7 @@ func (t *T) child(typ, name string, fn func(t *T), opts []StepOption) Result {
 	}
 	c := &T{ctx: t.ctx, run: t.run, node: &node{id: id, name: name}}
 	c.logger = t.logger.With("step", id)
-	begin := t.run.log.end()
+	begin, failed := t.run.log.end(), t.run.log.failures()
 	t.run.emit.emit(report.Event{Kind: report.KindStart, ID: id, Parent: parent, Name: name, Type: typ})
 	c.logger.Info(fmt.Sprintf("%s %s: %s", strings.ToUpper(typ), id, name))
 
@@ -230,8 +230,12 @@ func (t *T) child(typ, name string, fn func(t *T), opts []StepOption) Result {
 	c.node.mu.Lock()
 	reason, data := c.node.reason, c.node.data
 	c.node.mu.Unlock()
-	c.logger.Info(fmt.Sprintf("%s %s: %s => %s", strings.ToUpper(typ), id, name, r.Title()))
-	t.run.emit.emit(report.Event{Kind: report.KindEnd, ID: id, Result: r, Reason: reason, Data: data, Logs: t.run.log.ref(begin)})
+	// Lines of the step's log that could not be written (a full disk)
+	// make its record Errored, and say so; what the step did, which
+	// decides whether its parent goes on, is r.
+	rec, why := logLost(r, reason, t.run.log.lostSince(failed))
+	c.logger.Info(fmt.Sprintf("%s %s: %s => %s", strings.ToUpper(typ), id, name, rec.Title()))
+	t.run.emit.emit(report.Event{Kind: report.KindEnd, ID: id, Result: rec, Reason: why, Data: data, Logs: t.run.log.ref(begin)})
 
 	t.node.mu.Lock()
 	t.node.children = result.Rollup(t.node.children, r)
@@ -259,6 +263,21 @@ func (t *T) runFunc(fn func(t *T)) {
 	fn(t)
 }
 
+// logLost is the result and reason to record for a step (or task) that
+// ended with r and reason, when lines of its log were lost (lost says
+// how many, and why): Errored, since the record is not whole, and the
+// reason it had after the loss.
+func logLost(r result.Result, reason, lost string) (result.Result, string) {
+	if lost == "" {
+		return r, reason
+	}
+	if r2 := result.Rollup(r, result.Errored); r2 != r {
+		r = r2
+		reason = strings.TrimSuffix(lost+"; "+reason, "; ")
+	}
+	return r, reason
+}
+
 func hasOpt(opts []StepOption, o StepOption) bool {
 	for _, x := range opts {
 		if x == o {
@@ -283,6 +302,7 @@ func runTask(ctx context.Context, rs *runState, logger hclog.Logger, fn func(t *
 		// what it was asked to do.
 		r, reason = result.Aborted, "stopped: "+context.Cause(ctx).Error()
 	}
+	r, reason = logLost(r, reason, rs.log.lostSince(0))
 	rs.emit.emit(report.Event{Kind: report.KindEnd, Result: r, Reason: reason, Data: data})
 	logger.Info(fmt.Sprintf("task %s => %s", rs.taskID, r.Title()), "elapsed", time.Since(start).Round(time.Millisecond).String())
 	return r, reason

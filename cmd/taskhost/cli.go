@@ -162,6 +162,7 @@ type runOptions struct {
 	json         bool
 	dropEvery    int
 	dropInterval time.Duration
+	storeWait    time.Duration
 	rerun        string
 	archive      bool
 	archiveDir   string
@@ -199,6 +200,7 @@ could not be made (a failed preflight check included: see taskhost doctor).`,
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show each section and step as it ends, too")
 	cmd.Flags().BoolVar(&o.archive, "archive", false, "zip the run directory at the end, into --archive-dir/YY-MM/RUN.zip")
 	cmd.Flags().StringVar(&o.archiveDir, "archive-dir", "", "where archives go (default: RUNS-DIR/archive)")
+	cmd.Flags().DurationVar(&o.storeWait, "store-wait", 0, "how long the run's store may not write (a full disk) before the run stops (default 30s)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print each event of the run as a JSON object, one per line, on stdout (the summary goes to stderr)")
 	// A fault for taskhost's own tests of reconnection; hidden from help.
 	cmd.Flags().IntVar(&o.dropEvery, "test-fault-drop-every", 0, "drop each task's hub connections after every N of its events, and every state connection after every N state requests (tests only)")
@@ -256,6 +258,7 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		Out:          stdout,
 		DropEvery:    o.dropEvery,
 		DropInterval: o.dropInterval,
+		StoreWait:    o.storeWait,
 		Cmdline:      strings.Join(plan.Job.RedactArgs(os.Args), " "),
 		Group:        o.group,
 	}

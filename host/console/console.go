@@ -112,6 +112,8 @@ func (p *plain) line(e runner.Event) string {
 			return fmt.Sprintf("%s %s in %s%s", e.Task, upper(e.Result), e.Time.Sub(start).Round(time.Millisecond), because(e.Reason))
 		}
 		return strings.TrimRight(fmt.Sprintf("%s %s %s", e.Task, upper(e.Result), firstLine(e.Reason)), " ")
+	case runner.EventStoreFailed, runner.EventStoreRecovered:
+		return e.Reason // even with -q: it is why tasks will not pass
 	case runner.EventJobFinished:
 		if p.o.Quiet {
 			return ""

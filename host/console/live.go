@@ -138,6 +138,8 @@ func (m *model) event(e runner.Event) tea.Cmd {
 		if m.o.Verbose {
 			line = fmt.Sprintf("%s %s %s%s", e.Task, e.Step, m.res(e.Result), because(e.Reason))
 		}
+	case runner.EventStoreFailed, runner.EventStoreRecovered:
+		line = e.Reason
 	case runner.EventTaskFinished:
 		m.ended++
 		m.counts[e.Result]++

@@ -49,6 +49,13 @@ type Config struct {
 	// Mask, if set, hides sensitive values in every event as it is taken
 	// in, before anything else sees it (mask.go).
 	Mask *mask.Masker
+	// OnStore, if set, is called when the run's store stops writing (the
+	// disk is full), when it gives up waiting for it (after StoreWait),
+	// and when it writes again; see store.go.
+	OnStore func(StoreEvent)
+	// StoreWait is how long the store may not write before the hub gives
+	// up on it; 0 means DefaultStoreWait.
+	StoreWait time.Duration
 }
 
 // Hub is a running hub. Its methods are safe for concurrent use.
@@ -61,6 +68,7 @@ type Hub struct {
 	cc     jetstream.ConsumeContext
 	kv     jetstream.KeyValue
 	state  *stateServer
+	store  storeWatch
 	stop   chan struct{}
 	auth   *authenticator
 	runKey string // random token that scopes this run's subjects
@@ -106,6 +114,7 @@ func Start(cfg Config) (*Hub, error) {
 		ledger:    ledger{tasks: map[string]*taskRec{}, mask: cfg.Mask},
 		changed:   make(chan struct{}),
 	}
+	h.store.init()
 	hostToken := randomHex(24)
 	h.auth.users[hostToken] = &server.User{Username: "host"} // no permissions: may do anything
 
@@ -115,6 +124,7 @@ func Start(cfg Config) (*Hub, error) {
 		Port:                       server.RANDOM_PORT,
 		JetStream:                  true,
 		StoreDir:                   cfg.StoreDir,
+		JetStreamMaxStore:          maxStore,
 		NoLog:                      true,
 		NoSigs:                     true,
 		CustomClientAuthentication: h.auth,
@@ -123,6 +133,9 @@ func Start(cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
+	// The server's own messages go to the hub's log; those that say its
+	// store cannot write also wake the store's watch.
+	srv.SetLoggerV2(natsLogger{log: log.Named("nats"), trouble: h.storeTrouble}, false, false, false)
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		srv.Shutdown()
@@ -166,6 +179,7 @@ func Start(cfg Config) (*Hub, error) {
 		h.Close()
 		return nil, fmt.Errorf("hub: %w", err)
 	}
+	h.state.storeGen, h.state.trouble = h.storeGen, h.troubleAt
 	if cfg.DropInterval > 0 {
 		go h.dropLoop(cfg.DropInterval)
 	}
@@ -179,6 +193,7 @@ func Start(cfg Config) (*Hub, error) {
 		h.Close()
 		return nil, fmt.Errorf("hub: consume events: %w", err)
 	}
+	h.watchStore(cfg)
 	return h, nil
 }
 
@@ -202,14 +217,15 @@ type Note struct {
 	Data json.RawMessage `json:"data,omitempty"`
 }
 
-// Note stores n in the run's stream, and returns once it is stored.
+// Note stores n in the run's stream, and returns once it is stored (within
+// 10 s if ctx has no deadline). While the store cannot write, it holds n
+// until it can and returns ErrStoreFailing at once.
 func (h *Hub) Note(ctx context.Context, n Note) error {
 	b, err := json.Marshal(n)
 	if err != nil {
 		return err
 	}
-	_, err = h.js.Publish(ctx, h.noteSubject(), b)
-	return err
+	return h.publishNote(ctx, b)
 }
 
 // AddTask registers a task and returns the credentials and subjects that
@@ -287,8 +303,10 @@ func (h *Hub) Drops() int {
 }
 
 // wait calls done under the hub's lock each time something is read, until
-// it returns true or ctx ends.
+// it returns true or ctx ends (or a minute passes, if ctx has no deadline).
 func (h *Hub) wait(ctx context.Context, done func() bool) error {
+	ctx, cancel := bounded(ctx, time.Minute)
+	defer cancel()
 	for {
 		h.mu.Lock()
 		ok, ch := done(), h.changed
@@ -324,6 +342,8 @@ func (h *Hub) WaitEnded(ctx context.Context, taskIndex int) error {
 
 // Drain waits until every event the hub has stored so far has been read.
 func (h *Hub) Drain(ctx context.Context) error {
+	ctx, cancel := bounded(ctx, time.Minute)
+	defer cancel()
 	info, err := h.stream.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("hub: stream info: %w", err)
@@ -398,6 +418,7 @@ func (h *Hub) StateSocket() string { return h.state.path }
 // Close stops the hub. The stored events stay in StoreDir.
 func (h *Hub) Close() {
 	close(h.stop)
+	h.store.wg.Wait() // it starts and stops the reading, below
 	if h.state != nil {
 		h.state.close() // writes the last changes to the bucket
 	}

@@ -100,6 +100,13 @@ type stateServer struct {
 	// the request before its answer.
 	dropEvery int
 	requests  int
+
+	// storeGen tells how many times the run's store failed and whether
+	// it cannot write now, and trouble reports a write to it that failed,
+	// which began at that count, and says whether the store is failing
+	// (see Hub.troubleAt). Both may be nil.
+	storeGen func() (int, bool)
+	trouble  func(int, error) bool
 }
 
 // startState listens on the socket at path (in a private directory of its
@@ -658,9 +665,28 @@ func (s *stateServer) flush() {
 	if s.kv == nil {
 		return
 	}
+	// While the store cannot write, the keys wait for it, and a write
+	// that finds it failing (no answer within the bound) leaves the rest
+	// for then: the record is written behind, and no write holds up the
+	// task that ended or the run.
+	redirty := func(recs []rec) {
+		s.mu.Lock()
+		for _, r := range recs {
+			s.dirty[r.key] = true
+		}
+		s.mu.Unlock()
+	}
+	gen, down := 0, false
+	if s.storeGen != nil {
+		gen, down = s.storeGen()
+	}
+	if down {
+		redirty(recs)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, r := range recs {
+	for i, r := range recs {
 		var err error
 		if r.value == nil {
 			err = s.kv.Delete(ctx, r.key)
@@ -670,7 +696,22 @@ func (s *stateServer) flush() {
 		}
 		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			s.log.Warn("state not recorded in the bucket", "key", r.key, "error", err)
+			if isStoreTrouble(err) {
+				redirty(recs[i:])
+				if s.trouble != nil && !s.trouble(gen, fmt.Errorf("record the shared state: %w", err)) {
+					s.kickJournal() // lost to a failure that is over: again
+				}
+				return
+			}
 		}
+	}
+}
+
+// kickJournal has the journal write the changed keys soon.
+func (s *stateServer) kickJournal() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
 	}
 }
 

@@ -39,6 +39,10 @@ const (
 	EventLogFile      = "log_file"      // Task, File, PID: a process of the task made a log file
 	EventTaskFinished = "task_finished" // Task, Result, Reason (also for tasks never started)
 	EventJobFinished  = "job_finished"  // Result, Summary, RunDir
+	// The run's store (its disk) stopped writing, or gave up (the run
+	// stops), and writes again: Reason says what happened.
+	EventStoreFailed    = "store_failed"
+	EventStoreRecovered = "store_recovered"
 )
 
 // fromReport turns a task's result event into a run event; ok is false

@@ -296,11 +296,7 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 			tree.Settle()
 			tree.CloseOpen(res, reason, now)
 		} else {
-			tree.CloseOpen(result.Errored, "step never ended", now)
-			res = result.Rollup(res, tree.Result())
-			if reason == "" {
-				reason = worstReason(tree, res)
-			}
+			res, reason = r.closeReturned(tree, resp.GetLastSeq(), c.StartTime, res, reason, now)
 		}
 		if tree.Sections != nil {
 			c.Sections = tree.Sections

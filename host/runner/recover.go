@@ -25,6 +25,8 @@ func Recover(runDir string) (*results.File, error) {
 			return nil, fmt.Errorf("recover: %s is not a run directory: %w", runDir, err)
 		}
 	}
+	// The room a run kept for its record is for this one now.
+	os.Remove(filepath.Join(runDir, reserveName))
 	rec, err := hub.Replay(filepath.Join(runDir, "hub"))
 	if err != nil {
 		return nil, err

@@ -63,6 +63,9 @@ type Options struct {
 	// group's members, read-only; "" keeps it to the user who runs
 	// taskhost (docs/reliability.md, "Who can read a run").
 	Group string
+	// StoreWait is how long the run's store (its disk) may not write
+	// before the run stops; 0 means hub.DefaultStoreWait.
+	StoreWait time.Duration
 }
 
 // DefaultGrace is the grace period when none is set.
@@ -134,8 +137,11 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		return nil, err
 	}
 	defer logFile.Close()
-	r.log = hclog.New(&hclog.LoggerOptions{Name: "job", Level: hclog.Debug, Output: r.mask.Writer(logFile)})
 	defer r.tighten() // last: what the packs wrote in the run directory
+	jobLog := &watchedWriter{w: logFile}
+	r.log = hclog.New(&hclog.LoggerOptions{Name: "job", Level: hclog.Debug, Output: r.mask.Writer(jobLog)})
+	room := keepReserve(dir, r.log)
+	defer room.release()
 	r.log.Info("run started", "job", job.Name, "jobfile", job.File, "rundir", dir)
 	for _, w := range Warnings(plan, opts) {
 		r.log.Warn(w)
@@ -157,9 +163,13 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	defer removeAtEnd(sockets)()
 	r.log.Debug("packs' socket directory", "sockets", sockets)
 	r.sockets = sockets
+	// A store that does not write again in time stops the run.
+	ctx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
 	hcfg := hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub"),
 		StateSocket: filepath.Join(sockets, "state.sock"),
-		DropEvery:   opts.DropEvery, DropInterval: opts.DropInterval, Mask: r.mask}
+		DropEvery:   opts.DropEvery, DropInterval: opts.DropInterval, Mask: r.mask,
+		OnStore: r.onStore(stopRun), StoreWait: opts.StoreWait}
 	if opts.Events != nil {
 		hcfg.OnEvent = func(task string, ev report.Event) {
 			if e, ok := fromReport(task, ev); ok {
@@ -174,6 +184,8 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	}
 	defer h.Close()
 	r.hub = h
+	failed := h.WriteFailed
+	jobLog.failed.Store(&failed)
 	r.log.Info("hub started", "url", h.URL())
 	r.event(Event{Type: EventJobStarted, Time: start, Name: job.Name, RunDir: dir})
 	if err := r.seedState(); err != nil {
@@ -247,8 +259,14 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	r.postJob(ctx)
 	r.spare.close()
 	r.reap.Wait()
+	// Nothing of the tasks writes any more: the room kept is for the
+	// record, and for the store if the disk filled.
+	room.release()
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if err := h.WaitStore(dctx); err != nil {
+		r.log.Warn("the run's store does not write", "error", err)
+	}
 	if err := h.Drain(dctx); err != nil {
 		r.log.Warn("not every stored event was read", "error", err)
 	}
@@ -506,11 +524,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 			tree.CloseOpen(res, reason, now)
 		} else {
 			// The task returned: its tree decides, with what it returned.
-			tree.CloseOpen(result.Errored, "step never ended", now)
-			res = result.Rollup(res, tree.Result())
-			if reason == "" {
-				reason = worstReason(tree, res)
-			}
+			res, reason = r.closeReturned(tree, resp.GetLastSeq(), a.StartTime, res, reason, now)
 		}
 		if tree.Sections != nil {
 			a.Sections = tree.Sections

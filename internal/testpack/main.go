@@ -112,6 +112,7 @@ func main() {
 	sdk.Register(s, "hang", "Ignores its context and sleeps; optionally starts a child that ignores SIGTERM and writes its pid to a file.", Hang)
 	registerOutputTasks(s)
 	registerSecretTasks(s)
+	registerDiskTasks(s)
 	s.Run()
 }
 
