@@ -140,7 +140,8 @@ func containment(t *testing.T, runDir string) (cgroup, why string, ok bool) {
 // setsid(2) and double-forks, and setsid(1) with the pack's own stdout,
 // which the sleep holds open. The run ends as soon as its tasks do (it
 // does not wait for the sleep or its pipe), and no such process is left,
-// with the packs in cgroups and with the cgroups turned off.
+// with the packs in cgroups and with the cgroups turned off: it goes when
+// its task ends (a task that runs after it finds it gone).
 func TestEscapedProcessesAreKilled(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []string{"cgroup", "nocgroup"} {
@@ -160,17 +161,21 @@ task "escape" {
   task = "escape"
   args = { how = %q, mark = %q }
 }
-task "other" {
-  pack = "testpack"
-  task = "pass"
+task "after" {
+  pack       = "testpack"
+  task       = "absent"
+  args       = { mark = %q }
+  depends_on = [task.escape]
 }
-`, how, mark)))
+`, how, mark, mark)))
 				r := h.wait(t, 60*time.Second, "its tasks ended (a grandchild holds a pipe, or the host waits for it)")
 				if r.code != 0 {
 					t.Errorf("exit %d, want 0\n%s\n%s", r.code, r.stdout, r.stderr)
 				}
 				f := r.results(t)
-				for _, id := range []string{"escape", "other"} {
+				// after checks that the sleep went when its task ended, not
+				// only with the run.
+				for _, id := range []string{"escape", "after"} {
 					if task := taskByID(t, f, id); task.Result.Value != result.Passed {
 						t.Errorf("%s: %s (%s), want passed", id, task.Result.Value, task.Result.Reason)
 					}

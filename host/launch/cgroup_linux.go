@@ -37,14 +37,20 @@ const cgroupPrefix = "taskhost-"
 // cgroup, after killing and removing those left there by hosts that are
 // gone (swept lists them).
 func makeRunCgroup() (cg *cgroupRun, swept []string, err error) {
-	if os.Getenv(NoCgroupEnv) != "" {
-		return nil, nil, fmt.Errorf("turned off by %s", NoCgroupEnv)
-	}
+	off := os.Getenv(NoCgroupEnv) != ""
 	parent, rel, err := ownCgroup()
-	if err != nil {
+	switch {
+	case err != nil && off:
+		return nil, nil, fmt.Errorf("turned off by %s", NoCgroupEnv)
+	case err != nil:
 		return nil, nil, err
 	}
+	// The cgroups of hosts that are gone are swept even when this host
+	// makes none.
 	swept = sweepCgroups(parent)
+	if off {
+		return nil, swept, fmt.Errorf("turned off by %s", NoCgroupEnv)
+	}
 	dir, err := os.MkdirTemp(parent, fmt.Sprintf("%s%d-", cgroupPrefix, os.Getpid()))
 	if err != nil {
 		return nil, swept, fmt.Errorf("cannot make a cgroup: %w", err)

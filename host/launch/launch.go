@@ -315,7 +315,7 @@ func (p *Process) Stop() {
 // socket directory (go-plugin removes it only for a process it started).
 func (p *Process) finish() {
 	p.cleanup.Do(func() {
-		p.member.finish()
+		p.member.finish(p.pid)
 		if p.socketDir != "" {
 			_ = os.RemoveAll(p.socketDir)
 		}

@@ -279,3 +279,33 @@ func killMarked(match func(env []byte) bool, deadline time.Time) int {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// killMarkedOrphans kills the processes of one launch whose environment
+// matches, when this process is their subreaper: once the launch's
+// process group pgid is gone, each of its processes still alive is an
+// orphan this process adopted, or in the tree of one. So it kills the
+// adopted orphans that match, and those adopted as their parents die,
+// until the group is gone and no adopted orphan matches, or the deadline
+// passes. It returns how many it killed.
+func killMarkedOrphans(pgid int, match func(env []byte) bool, deadline time.Time) int {
+	killed := map[int]bool{}
+	for {
+		found := 0
+		kids.start.Lock()
+		for _, pid := range adopted(false) {
+			if reap(pid) || !hasMarker(pid, match) {
+				continue
+			}
+			found++
+			killed[pid] = true
+			_ = unix.Kill(pid, unix.SIGKILL)
+			reap(pid)
+		}
+		kids.start.Unlock()
+		groupGone := pgid <= 0 || unix.Kill(-pgid, 0) == unix.ESRCH
+		if found == 0 && groupGone || !time.Now().Before(deadline) {
+			return len(killed)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -59,9 +59,10 @@ type Supervisor struct {
 	log hclog.Logger
 	n   atomic.Int64
 
-	cg      *cgroupRun // the run's cgroup, or nil
-	why     string     // why there is none
-	release func()     // ends this Supervisor's hold on the reaper
+	cg        *cgroupRun // the run's cgroup, or nil
+	why       string     // why there is none
+	release   func()     // ends this Supervisor's hold on the reaper
+	subreaper bool       // this process adopts the packs' orphans
 
 	mu     sync.Mutex
 	cgOff  bool // starting into the cgroup failed: no more leaves
@@ -84,6 +85,7 @@ func NewSupervisor(log hclog.Logger) *Supervisor {
 	if err != nil {
 		log.Warn("not a child subreaper: orphaned descendants of packs go to init", "error", err)
 	}
+	s.subreaper = err == nil
 	cg, swept, err := makeRunCgroup()
 	switch {
 	case err != nil:
@@ -161,9 +163,10 @@ func (m *member) killNow() {
 	}
 }
 
-// finish kills every process of the launch, waits (up to killWait) until
-// they are gone, and removes the launch's cgroup.
-func (m *member) finish() {
+// finish kills every process of the launch, whose process group is pgid
+// (the pack's pid), waits (up to killWait) until they are gone, and
+// removes the launch's cgroup.
+func (m *member) finish(pgid int) {
 	if m == nil {
 		return
 	}
@@ -174,7 +177,17 @@ func (m *member) finish() {
 		}
 		return
 	}
-	if n := killMarked(exactMarker(m.marker), deadline); n > 0 {
+	match := exactMarker(m.marker)
+	var n int
+	if m.sup.subreaper {
+		// Every descendant of the pack still alive once the pack and its
+		// group are gone is in the tree of an orphan this process adopted:
+		// looking at those is enough, and cheaper than every process.
+		n = killMarkedOrphans(pgid, match, deadline)
+	} else {
+		n = killMarked(match, deadline)
+	}
+	if n > 0 {
 		m.sup.log.Debug("killed processes a pack left", "marker", m.marker, "processes", n)
 	}
 }

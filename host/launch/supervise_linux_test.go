@@ -83,7 +83,7 @@ func TestSupervisorEndsWhatLeftTheGroup(t *testing.T) {
 			if err := syscall.Kill(pid, 0); err != nil {
 				t.Fatalf("the sleep is not running: %v", err)
 			}
-			m.finish()
+			m.finish(0)
 			if !gone(pid) {
 				t.Errorf("the sleep (pid %d) is still there, alive or a zombie", pid)
 			}
@@ -158,7 +158,7 @@ func TestOutputEndsWhenTheProcessExits(t *testing.T) {
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	defer m.finish()
+	defer m.finish(0)
 	go io.Copy(io.Discard, r.Stderr())
 	got := make(chan string, 1)
 	go func() {

@@ -123,6 +123,7 @@ func main() {
 		panic("top-level panic on purpose")
 	})
 	sdk.Register(s, "hang", "Ignores its context and sleeps; optionally starts a child that ignores SIGTERM and writes its pid to a file.", Hang)
+	sdk.Register(s, "absent", "Passes once no process has mark in its command line (waiting up to 10 s).", Absent)
 	sdk.Register(s, "escape", "Leaves a process behind that escapes the process group (setsid, a double fork, or one holding the pack's stdout), then returns.", Escape)
 	registerOutputTasks(s)
 	s.Run()
@@ -187,6 +188,37 @@ func Escape(t *sdk.T, a EscapeArgs) {
 			}
 		})
 	}
+}
+
+// AbsentArgs are absent's arguments.
+type AbsentArgs struct {
+	Mark string `arg:"mark,required"`
+}
+
+// Absent checks that what an earlier task left is gone: no process has
+// the mark in its command line, within 10 s.
+func Absent(t *sdk.T, a AbsentArgs) {
+	t.Step("no process of "+a.Mark, func(t *sdk.T) {
+		var left []string
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			left = left[:0]
+			entries, _ := os.ReadDir("/proc")
+			for _, e := range entries {
+				b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+				if err == nil && strings.Contains(string(b), a.Mark) && e.Name() != strconv.Itoa(os.Getpid()) {
+					if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && !strings.Contains(string(st), ") Z ") {
+						left = append(left, e.Name())
+					}
+				}
+			}
+			if len(left) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Failf("processes %v still run 10 s after the task that left them ended", left)
+			}
+		}
+	})
 }
 
 // escapeDaemon is the first half of a double fork: it leaves its task's
