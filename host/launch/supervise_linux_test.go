@@ -258,3 +258,39 @@ func TestStartStopped(t *testing.T) {
 		})
 	}
 }
+
+// A process that cannot be started in its cgroup is started without one,
+// and the Supervisor starts the next ones without a cgroup (finding their
+// processes by the marker).
+func TestStartWithoutTheCgroupWhenItFails(t *testing.T) {
+	s := NewSupervisor(nil)
+	defer s.Close()
+	if dir, why := s.Cgroup(); dir == "" {
+		t.Skipf("no cgroup here: %s", why)
+	}
+	m := s.member()
+	if m.leaf == nil {
+		t.Fatal("no cgroup for the launch")
+	}
+	// A removed cgroup takes no process.
+	if err := os.Remove(m.leaf.dir); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", "exit 0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	r := newProcRunner(cmd, m, "sh")
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatalf("not started without the cgroup: %v", err)
+	}
+	go io.Copy(io.Discard, r.Stdout())
+	go io.Copy(io.Discard, r.Stderr())
+	if err := r.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if dir, why := s.Cgroup(); dir != "" || !strings.Contains(why, "cannot start a process in its cgroup") {
+		t.Errorf("after the failure: cgroup %q, reason %q; want none, and why", dir, why)
+	}
+	if next := s.member(); next.leaf != nil {
+		t.Errorf("the next launch got a cgroup: %s", next.leaf.dir)
+	}
+}
