@@ -58,6 +58,13 @@ func (s *Set) serve() {
 	// Until a task runs, this process's log is its stderr, which the host
 	// copies into the task's log; then fd 2 becomes that log file itself.
 	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: os.Stderr})
+	cleanup, err := privateSocketDir()
+	if err != nil {
+		logger.Error("not serving: " + err.Error())
+		os.Exit(1)
+	}
+	socketCleanup = cleanup
+	defer cleanup()
 	go watchParent(logger)
 	// go-plugin hands the pack the host's standard input, often the
 	// user's terminal, which a pack in a process group of its own must
@@ -101,10 +108,54 @@ func watchParent(logger hclog.Logger) {
 	}
 }
 
+// socketDirEnv names the directory go-plugin makes the pack's socket in.
+const socketDirEnv = "PLUGIN_UNIX_SOCKET_DIR"
+
+// socketCleanup removes the socket directory the pack made for itself, if
+// it made one.
+var socketCleanup = func() {}
+
+// privateSocketDir makes sure that go-plugin makes the pack's socket in a
+// directory only this user can enter: anyone who can connect to the
+// socket can run the pack's tasks, as this user. A taskhost host names
+// such a directory, of the launch's own, in PLUGIN_UNIX_SOCKET_DIR, and
+// removes it once the pack is gone. Without one (another host, or one
+// naming a directory others can enter, such as /tmp), the pack makes a
+// directory of its own (mode 0700) in the one named, or in the temporary
+// directory, and removes it when it stops; a pack killed with SIGKILL
+// leaves it behind.
+func privateSocketDir() (cleanup func(), err error) {
+	dir := os.Getenv(socketDirEnv)
+	if dir != "" && privateDir(dir) {
+		return func() {}, nil
+	}
+	made, err := os.MkdirTemp(dir, "taskhost-pack-")
+	if err != nil {
+		return nil, fmt.Errorf("cannot make a private directory for the pack's socket: %w", err)
+	}
+	if err := os.Setenv(socketDirEnv, made); err != nil {
+		os.Remove(made)
+		return nil, err
+	}
+	return func() { os.RemoveAll(made) }, nil
+}
+
+// privateDir says whether dir is a directory of this user's that no one
+// else may enter.
+func privateDir(dir string) bool {
+	st, err := os.Lstat(dir)
+	if err != nil || !st.IsDir() || st.Mode().Perm()&0o077 != 0 {
+		return false
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(sys.Uid) == os.Geteuid()
+}
+
 // stopGroup kills this pack's process group (the host made the pack its
 // leader, and the task's children are in it) and exits.
 func stopGroup(logger hclog.Logger, why string) {
 	logger.Error("stopping the task and every process it started: " + why)
+	socketCleanup()
 	if syscall.Getpgrp() == os.Getpid() {
 		_ = syscall.Kill(-os.Getpid(), syscall.SIGKILL) // this process too
 	}

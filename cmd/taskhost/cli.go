@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -182,7 +183,8 @@ leave a run directory with logs, results.json, junit.xml and report.html.
 On a terminal, a live view shows the run as it goes; elsewhere, plain
 timestamped lines.
 
-Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not;
+Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not,
+or the run was interrupted (SIGINT, SIGTERM);
 2 bad command line or jobfile (nothing ran); 3 a hook failed; 4 the run
 could not be made (a failed preflight check included: see taskhost doctor).`,
 		Args: cobra.ExactArgs(1),
@@ -240,11 +242,13 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	var interrupted atomic.Bool
 	go func() {
 		s, ok := <-sigs
 		if !ok {
 			return
 		}
+		interrupted.Store(true)
 		fmt.Fprintf(stderr, "\n%s: stopping the tasks (again to quit at once)\n", s)
 		cancel(fmt.Errorf("interrupted by %s", s))
 		if _, ok := <-sigs; ok {
@@ -289,7 +293,13 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 	if err != nil {
 		return &exitError{exitFailure, err}
 	}
-	if code := file.Report.ExitCode(); code != exitOK {
+	code := file.Report.ExitCode()
+	if code == exitOK && interrupted.Load() {
+		// An interrupted run exits with 1 even if every task it ran had
+		// passed by then.
+		code = exitNotAll
+	}
+	if code != exitOK {
 		return &exitError{code: code}
 	}
 	return nil

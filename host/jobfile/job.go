@@ -90,6 +90,10 @@ type Pack struct {
 	// only the job's limit applies.
 	MaxParallel int
 
+	// StartTimeout is how long the pack may take to start serving, or 0
+	// for the host's default.
+	StartTimeout time.Duration
+
 	// DeclRange is the range of the pack block's header.
 	DeclRange hcl.Range
 }

@@ -43,6 +43,7 @@ var packSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "path"}, // or the pack is named in required_packs
 		{Name: "max_parallel"},
+		{Name: "start_timeout"},
 	},
 }
 
@@ -409,6 +410,11 @@ func (l *loader) decodePack(block *hcl.Block) (*Pack, hcl.Diagnostics) {
 	if attr, ok := content.Attributes["max_parallel"]; ok {
 		var moreDiags hcl.Diagnostics
 		pack.MaxParallel, moreDiags = l.evalIntAtLeast(attr, 1)
+		diags = append(diags, moreDiags...)
+	}
+	if attr, ok := content.Attributes["start_timeout"]; ok {
+		var moreDiags hcl.Diagnostics
+		pack.StartTimeout, moreDiags = l.evalDuration(attr)
 		diags = append(diags, moreDiags...)
 	}
 	return pack, diags

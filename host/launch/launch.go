@@ -9,11 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -40,36 +42,57 @@ type Config struct {
 	// Output receives what the pack writes to its os.Stdout and os.Stderr
 	// once it serves; nil discards it.
 	Output io.Writer
-	// StartTimeout bounds the handshake; 0 means 30 seconds.
+	// StartTimeout bounds the start, from the exec to the end of the
+	// plugin handshake; 0 means DefaultStartTimeout.
 	StartTimeout time.Duration
 	// SocketDir is where a directory of the pack's own, that only this
-	// user can enter (0700), is made for its socket; "" is the system's
-	// temporary directory.
+	// user can enter (0700), is made for its socket, and removed once the
+	// pack is gone; "" is the system's temporary directory.
 	SocketDir string
-	// SHA256 is the hash the binary must have (a pinned pack); go-plugin
-	// checks it before each start (its SecureConfig), and Start fails with
-	// ErrChecksumMismatch when it differs. nil starts the binary unchecked.
+	// SHA256 is the hash the binary must have (a pinned pack); Start
+	// checks it before each start, and fails with ErrChecksumMismatch
+	// when it differs. nil starts the binary unchecked.
 	SHA256 []byte
 	// Command makes the command that starts the pack at path, e.g. under
 	// a debugger; nil means the pack itself. Start still sets its
-	// environment and process group.
+	// environment, standard files and process group.
 	Command func(path string) *exec.Cmd
+	// Supervisor, if set, keeps every process of the pack, its
+	// descendants included, so that ending the pack kills them all (see
+	// Supervisor); nil leaves the pack its process group only.
+	Supervisor *Supervisor
 }
+
+// DefaultStartTimeout is how long a pack may take to start serving when
+// Config.StartTimeout is not set (a pack block's start_timeout).
+const DefaultStartTimeout = 30 * time.Second
 
 // Process is a started pack.
 type Process struct {
-	client *plugin.Client
-	cmd    *exec.Cmd
-	pack   packv1.PackClient
-	pid    int
+	client    *plugin.Client
+	run       *procRunner
+	pack      packv1.PackClient
+	pid       int
+	member    *member
+	socketDir string // the launch's own, made by go-plugin
+	cleanup   sync.Once
 }
 
 // ErrNotAPack is wrapped by Start when the binary ran but did not speak
 // the pack protocol.
 var ErrNotAPack = errors.New("not a taskhost pack")
 
-// Start starts the pack and completes the go-plugin handshake.
-func Start(cfg Config) (*Process, error) {
+// ErrStartTimeout is wrapped by Start when the pack did not serve within
+// its start timeout.
+var ErrStartTimeout = errors.New("the pack did not serve in time")
+
+// Start starts the pack and completes the go-plugin handshake, within the
+// start timeout. Cancelling ctx stops the start: the process is killed, and
+// Start returns an error that wraps ctx's cause.
+func Start(ctx context.Context, cfg Config) (*Process, error) {
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("pack %s not started: %w", cfg.Path, context.Cause(ctx))
+	}
 	if err := checkBinary(cfg.Path); err != nil {
 		return nil, err
 	}
@@ -82,6 +105,18 @@ func Start(cfg Config) (*Process, error) {
 	if out == nil {
 		out = io.Discard
 	}
+	// A pinned binary is hashed before it starts, unless an earlier start
+	// hashed it and it has not changed since (secure.go).
+	if cfg.SHA256 != nil && !verifiedBefore(cfg.Path, cfg.SHA256) {
+		id, _ := statID(cfg.Path)
+		id.checkedAt = time.Now().UnixNano()
+		if sum, err := FileSHA256(cfg.Path); err != nil || !bytes.Equal(sum, cfg.SHA256) {
+			return nil, checksumError(cfg.Path, cfg.SHA256)
+		}
+		if id.ino != 0 {
+			remember(cfg.Path, id, cfg.SHA256)
+		}
+	}
 	cmd := exec.Command(cfg.Path)
 	if cfg.Command != nil {
 		cmd = cfg.Command(cfg.Path)
@@ -89,36 +124,31 @@ func Start(cfg Config) (*Process, error) {
 	cmd.Env = cfg.environ()
 	// Its own process group, so that the group can be killed with all the
 	// pack's children; and SIGTERM from the kernel if the host dies, on
-	// which the SDK kills that group.
+	// which the SDK kills that group. Standard input is /dev/null: the
+	// pack is not in the terminal's foreground group.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.Stdin = nil
+	m := cfg.Supervisor.member()
+	if m != nil {
+		cmd.Env = append(cmd.Env, m.marker)
+	}
 	timeout := cfg.StartTimeout
 	if timeout == 0 {
-		timeout = 30 * time.Second
+		timeout = DefaultStartTimeout
 	}
-	// A pinned binary is hashed by go-plugin before it starts, unless an
-	// earlier start hashed it and it has not changed since (secure.go).
-	secure := secureConfig(cfg.SHA256)
-	var id fileID
-	if secure != nil && cfg.Command != nil {
-		// go-plugin would hash the command it starts (a debugger, say):
-		// check the pack's binary here instead.
-		if sum, err := FileSHA256(cfg.Path); err != nil || !bytes.Equal(sum, cfg.SHA256) {
-			return nil, checksumError(cfg.Path, cfg.SHA256)
-		}
-		secure = nil
-	}
-	if secure != nil {
-		if verifiedBefore(cfg.Path, cfg.SHA256) {
-			secure = nil
-		} else {
-			id, _ = statID(cfg.Path)
-			id.checkedAt = time.Now().UnixNano()
-		}
-	}
-	client := plugin.NewClient(&plugin.ClientConfig{
+	p := &Process{run: newProcRunner(cmd, m, cfg.Path), member: m}
+	p.client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  protocol.Handshake,
 		VersionedPlugins: protocol.PluginSets(nil),
-		Cmd:              cmd,
+		// go-plugin makes a directory of the launch's own (0700) in
+		// UnixSocketConfig.TempDir, names it to the pack in
+		// PLUGIN_UNIX_SOCKET_DIR, and removes it once the pack is reaped;
+		// it does so only for a RunnerFunc.
+		RunnerFunc: func(_ hclog.Logger, spec *exec.Cmd, socketDir string) (runner.Runner, error) {
+			p.socketDir = socketDir
+			cmd.Env = append(cmd.Env, spec.Env...)
+			return p.run, nil
+		},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		// Plain gRPC on a Unix socket in a directory of the user's own
 		// (docs/design.md says why that needs no TLS).
@@ -128,21 +158,26 @@ func Start(cfg Config) (*Process, error) {
 		Stderr:           cfg.Stderr,
 		SyncStdout:       out,
 		SyncStderr:       out,
-		StartTimeout:     timeout,
-		SecureConfig:     secure,
+		// The start limit is startCtx's; go-plugin's own is a backstop.
+		StartTimeout: timeout + time.Minute,
 	})
-	p := &Process{client: client, cmd: cmd}
-	rpc, err := client.Client()
-	if cmd.Process != nil {
-		p.pid = cmd.Process.Pid
+	startCtx, cancel := context.WithTimeoutCause(ctx, timeout, ErrStartTimeout)
+	defer cancel()
+	stop := context.AfterFunc(startCtx, p.run.abort)
+	rpc, err := p.client.Client()
+	if !stop() && err == nil {
+		err = errAborted // stopped as it finished starting
 	}
-	if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
-		p.Kill()
-		return nil, checksumError(cfg.Path, cfg.SHA256)
-	}
+	p.pid = p.run.pid
 	if err != nil {
 		p.Kill()
-		return nil, fmt.Errorf("%w: %s: %s", ErrNotAPack, cfg.Path, startHint(err))
+		switch {
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("pack %s not started: %w", cfg.Path, context.Cause(ctx))
+		case startCtx.Err() != nil:
+			return nil, fmt.Errorf("%w: %s did not serve within %s (the pack's start_timeout): is it a taskhost pack whose main calls Set.Run, or does it need longer to start?", ErrStartTimeout, cfg.Path, timeout)
+		}
+		return nil, fmt.Errorf("%w: %s: %s", ErrNotAPack, cfg.Path, p.startHint(err))
 	}
 	raw, err := rpc.Dispense(protocol.PluginName)
 	if err != nil {
@@ -150,9 +185,6 @@ func Start(cfg Config) (*Process, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrNotAPack, cfg.Path, err)
 	}
 	p.pack = raw.(packv1.PackClient)
-	if secure != nil && id.ino != 0 {
-		remember(cfg.Path, id, cfg.SHA256)
-	}
 	return p, nil
 }
 
@@ -173,16 +205,20 @@ func checkBinary(path string) error {
 
 // startHint turns go-plugin's handshake errors into one line that says
 // what to fix.
-func startHint(err error) string {
+func (p *Process) startHint(err error) string {
 	msg, _, _ := strings.Cut(err.Error(), "\n")
 	lower := strings.ToLower(msg)
+	// A pack that exited before it wrote anything: say how it ended.
+	if strings.TrimSpace(msg) == "Unrecognized remote plugin message:" || strings.Contains(lower, "exited before we could connect") {
+		if how, ok := p.WaitExit(time.Second); ok {
+			return "it " + how + " during start-up: is it a taskhost pack whose main calls Set.Run?"
+		}
+	}
 	switch {
 	case strings.Contains(lower, "incompatible api version"):
 		return msg + fmt.Sprintf(" (the pack speaks pack protocol %s, this taskhost speaks %v: rebuild the pack with an SDK that speaks one of them, or use a taskhost that speaks the pack's)", packVersion(msg), protocol.Versions)
 	case strings.Contains(lower, "unrecognized remote plugin message"):
 		return msg + " (the pack wrote that to stdout before serving, which breaks the plugin handshake: pack code must not print to stdout before Set.Run, and a program that is not a taskhost pack cannot be one)"
-	case strings.Contains(lower, "timeout"):
-		return msg + " (it did not complete the plugin handshake: is it a taskhost pack whose main calls Set.Run?)"
 	case strings.Contains(lower, "exited before we could connect"):
 		return msg + " (it exited during start-up: is it a taskhost pack whose main calls Set.Run?)"
 	}
@@ -190,7 +226,7 @@ func startHint(err error) string {
 }
 
 // Exited reports whether the pack process has ended and been reaped.
-func (p *Process) Exited() bool { return p.client.Exited() }
+func (p *Process) Exited() bool { return p.run.exited() }
 
 // packVersion picks the pack's protocol version out of go-plugin's
 // "Plugin version: 99, Client versions: [1]".
@@ -227,26 +263,19 @@ func Cancelled(err error) bool {
 
 // WaitExit waits up to d for the pack process to end by itself and says
 // how it ended ("exited with status 3", "killed by SIGKILL"); ok is false
-// if it is still running.
+// if it is still running. The host reaps the process as soon as it exits,
+// whatever its descendants hold open.
 func (p *Process) WaitExit(d time.Duration) (how string, ok bool) {
-	deadline := time.Now().Add(d)
-	for {
-		// Peek without reaping: go-plugin reaps the process only once its
-		// stdout and stderr are closed, which a child still holding them
-		// can delay.
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
-		if err == nil && siginfoPid(&info) != 0 {
-			return describeExit(&info), true
-		}
-		if p.client.Exited() {
-			// Reaped already: the exec.Cmd has the status.
-			return describeState(p.cmd.ProcessState), p.cmd.ProcessState != nil
-		}
-		if time.Now().After(deadline) {
-			return "", false
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !p.run.started() {
+		return "", false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-p.run.done:
+		return describeState(p.run.processState()), true
+	case <-t.C:
+		return "", false
 	}
 }
 
@@ -260,26 +289,37 @@ func describeState(ps *os.ProcessState) string {
 	return fmt.Sprintf("exited with status %d", ps.ExitCode())
 }
 
-// Kill ends the pack and every process in its group at once, and waits
-// until go-plugin has reaped the pack.
+// Kill ends the pack and every process it started at once, and waits
+// until they are gone and the pack is reaped (a few seconds at most: the
+// pack's pipes are not waited for once it has exited).
 func (p *Process) Kill() {
 	p.KillNow()
 	p.client.Kill()
+	p.finish()
 }
 
-// KillNow kills the pack's process group and returns; Kill (or Stop) must
-// still be called to reap it, which may take a moment.
+// KillNow kills the pack's process group, and its cgroup if it has one,
+// and returns; Kill (or Stop) must still be called to reap it, and to kill
+// what only the marker finds, which may take a moment.
 func (p *Process) KillNow() {
-	if p.pid > 0 {
-		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
-	}
+	p.run.killGroup()
 }
 
 // Stop ends the pack gracefully when it is idle (after a task returned):
-// go-plugin's shutdown, then the group is killed to take any child left.
+// go-plugin's shutdown, then everything it started is killed.
 func (p *Process) Stop() {
 	p.client.Kill()
-	if p.pid > 0 {
-		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
-	}
+	p.KillNow()
+	p.finish()
+}
+
+// finish kills what is left of the launch, removes its cgroup, and its
+// socket directory (go-plugin removes it only for a process it started).
+func (p *Process) finish() {
+	p.cleanup.Do(func() {
+		p.member.finish(p.pid)
+		if p.socketDir != "" {
+			_ = os.RemoveAll(p.socketDir)
+		}
+	})
 }

@@ -11,20 +11,11 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/hashicorp/go-plugin"
 )
 
 // ErrChecksumMismatch is wrapped by Start when a pinned pack's binary does
 // not have the SHA-256 it was pinned with.
 var ErrChecksumMismatch = errors.New("pack binary does not match its pinned SHA-256")
-
-func secureConfig(sum []byte) *plugin.SecureConfig {
-	if sum == nil {
-		return nil
-	}
-	return &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
-}
 
 func checksumError(path string, want []byte) error {
 	got, err := FileSHA256(path)

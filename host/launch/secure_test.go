@@ -35,14 +35,14 @@ func TestMain(m *testing.M) {
 }
 
 // TestPinnedStart: a pinned pack starts only when its binary has the
-// pinned SHA-256 (go-plugin's SecureConfig checks it at each start).
+// pinned SHA-256 (Start checks it at each start).
 func TestPinnedStart(t *testing.T) {
 	t.Parallel()
 	sum, err := launch.FileSHA256(demo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := launch.Start(launch.Config{Path: demo, SHA256: sum})
+	p, err := launch.Start(context.Background(), launch.Config{Path: demo, SHA256: sum})
 	if err != nil {
 		t.Fatalf("start with the right SHA-256: %v", err)
 	}
@@ -55,7 +55,7 @@ func TestPinnedStart(t *testing.T) {
 	wrong := make([]byte, len(sum))
 	copy(wrong, sum)
 	wrong[0] ^= 1
-	p, err = launch.Start(launch.Config{Path: demo, SHA256: wrong})
+	p, err = launch.Start(context.Background(), launch.Config{Path: demo, SHA256: wrong})
 	if err == nil {
 		p.Kill()
 		t.Fatal("a pack with another SHA-256 started")

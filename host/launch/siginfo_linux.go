@@ -1,7 +1,6 @@
 package launch
 
 import (
-	"fmt"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -21,22 +20,4 @@ type sigchld struct {
 
 func siginfoPid(info *unix.Siginfo) int {
 	return int((*sigchld)(unsafe.Pointer(info)).Pid)
-}
-
-// CLD_* codes from <signal.h>.
-const (
-	cldExited = 1
-	cldKilled = 2
-	cldDumped = 3
-)
-
-func describeExit(info *unix.Siginfo) string {
-	c := (*sigchld)(unsafe.Pointer(info))
-	switch c.Code {
-	case cldExited:
-		return fmt.Sprintf("exited with status %d", c.Status)
-	case cldKilled, cldDumped:
-		return "killed by " + unix.SignalName(unix.Signal(c.Status))
-	}
-	return fmt.Sprintf("ended (code %d, status %d)", c.Code, c.Status)
 }

@@ -246,7 +246,7 @@ func absOr(p string) string {
 
 // describe starts the binary, pinned to sum, and asks what it is.
 func describe(ctx context.Context, path string, sum []byte) (*packv1.DescribeResponse, error) {
-	proc, err := launch.Start(launch.Config{Path: path, SHA256: sum})
+	proc, err := launch.Start(ctx, launch.Config{Path: path, SHA256: sum})
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,8 @@ type Debugging struct {
 }
 
 // DebugStartTimeout is how long a pack under the debugger may take to
-// start serving: the user has to attach and continue it first.
+// start serving: the user has to attach and continue it first. The job's
+// timeout and an interrupt still end the wait.
 const DebugStartTimeout = 24 * time.Hour
 
 // ErrNoDelve is returned by FindDelve when Delve is not installed.
@@ -62,12 +63,18 @@ func FindDelve(path string) (string, error) {
 	return "", ErrNoDelve
 }
 
+// packConfig is how a task or hook of pack p starts it, out receiving
+// what the pack writes.
+func (r *execution) packConfig(p *jobfile.Pack, out io.Writer) launch.Config {
+	return launch.Config{Path: p.Path, Environ: packEnviron(), Stderr: out, Output: out, SocketDir: r.sockets, SHA256: p.SHA256,
+		StartTimeout: p.StartTimeout, Supervisor: r.sup}
+}
+
 // launchConfig is how attempt starts the pack of task t: as usual, under
 // Delve for the task being debugged, or with the terminal for the
 // interactive one. done must be called once Start has returned.
 func (r *execution) launchConfig(t *jobfile.Task, out io.Writer) (cfg launch.Config, done func(), err error) {
-	pack := r.plan.Job.Pack(t.Pack)
-	cfg = launch.Config{Path: pack.Path, Environ: packEnviron(), Stderr: out, Output: out, SocketDir: r.sockets, SHA256: pack.SHA256}
+	cfg = r.packConfig(r.plan.Job.Pack(t.Pack), out)
 	d := r.opts.Debugging
 	switch t.ID {
 	case d.Interactive:

@@ -267,19 +267,26 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 	slot := int(r.slots.Add(1))
 	access := r.hub.AddTask(id, slot)
 	pack := r.plan.Job.Pack(h.Pack)
-	proc, err := launch.Start(launch.Config{Path: pack.Path, Environ: packEnviron(), Stderr: out, Output: out, SocketDir: r.sockets, SHA256: pack.SHA256})
-	if err != nil {
-		tlog.Error("pack did not start", "error", err)
-		c.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
-		return c
-	}
-	c.PID = proc.PID()
+	// The hook's timeout covers its pack's start-up too.
 	runCtx := ctx
 	if h.Timeout > 0 {
 		var cancel context.CancelFunc
 		runCtx, cancel = context.WithTimeoutCause(ctx, h.Timeout, fmt.Errorf("timed out after %s", h.Timeout))
 		defer cancel()
 	}
+	proc, err := launch.Start(runCtx, r.packConfig(pack, out))
+	if err != nil && runCtx.Err() != nil {
+		reason := context.Cause(runCtx).Error()
+		tlog.Warn("stopping the hook before its pack served", "reason", reason)
+		c.Result = report.Outcome{Value: result.Aborted, Reason: reason}
+		return c
+	}
+	if err != nil {
+		tlog.Error("pack did not start", "error", err)
+		c.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
+		return c
+	}
+	c.PID = proc.PID()
 	var deadline int64
 	if dl, ok := runCtx.Deadline(); ok {
 		deadline = dl.UnixNano()

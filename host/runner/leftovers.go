@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/taskhost/taskhost/host/launch"
 )
 
 // Directories a run removes when it ends, kept here too so that a host
@@ -23,11 +25,25 @@ func removeAtEnd(dir string) func() {
 	}
 }
 
-// Quit removes what the runs in this process would have removed at
-// their end (the packs' socket directories); call it before exiting
-// without waiting for them. A host killed with SIGKILL leaves them, for
-// the next run to remove (makeSocketDir).
+// Supervisors of the runs going on, which Quit kills at once.
+var supervisors sync.Map // *launch.Supervisor → struct{}
+
+func abortAtQuit(s *launch.Supervisor) func() {
+	supervisors.Store(s, struct{}{})
+	return func() { supervisors.Delete(s) }
+}
+
+// Quit kills every process of the runs in this process, and removes what
+// the runs would have removed at their end (the packs' socket
+// directories); call it before exiting without waiting for them. A host
+// killed with SIGKILL leaves the directories, and the cgroups with what is
+// in them, for the next run to remove (makeSocketDir,
+// launch.NewSupervisor).
 func Quit() {
+	supervisors.Range(func(k, _ any) bool {
+		k.(*launch.Supervisor).Abort()
+		return true
+	})
 	leftovers.Range(func(k, _ any) bool {
 		os.RemoveAll(k.(string))
 		return true

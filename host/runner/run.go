@@ -78,10 +78,11 @@ type execution struct {
 	dir     string
 	log     hclog.Logger
 	hub     *hub.Hub
-	reap    sync.WaitGroup // packs being reaped after their task ended
-	spare   *spares        // pack processes started ahead of their task
-	sockets string         // where the packs make their sockets
-	slots   atomic.Int64   // hub slots given out; retries take new ones
+	reap    sync.WaitGroup     // packs being reaped after their task ended
+	spare   *spares            // pack processes started ahead of their task
+	sockets string             // where the packs make their sockets
+	sup     *launch.Supervisor // every process of the packs
+	slots   atomic.Int64       // hub slots given out; retries take new ones
 	out     io.Writer
 	outM    sync.Mutex
 	evM     sync.Mutex
@@ -166,6 +167,17 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	// A store that does not write again in time stops the run.
 	ctx, stopRun := context.WithCancelCause(ctx)
 	defer stopRun(nil)
+	// Every process of the packs, descendants that left the pack's process
+	// group included, is killed when its task ends, and what is left when
+	// the run ends.
+	r.sup = launch.NewSupervisor(r.log.Named("procs"))
+	defer abortAtQuit(r.sup)()
+	defer r.sup.Close()
+	if cg, why := r.sup.Cgroup(); cg != "" {
+		r.log.Info("process containment", "cgroup", cg)
+	} else {
+		r.log.Info("process containment", "cgroup", "none", "reason", why)
+	}
 	hcfg := hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub"),
 		StateSocket: filepath.Join(sockets, "state.sock"),
 		DropEvery:   opts.DropEvery, DropInterval: opts.DropInterval, Mask: r.mask,
@@ -213,7 +225,6 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 			left[t.Pack]++
 		}
 	}
-	r.spare = newSpares(r.log, left)
 	for i, t := range job.Tasks {
 		rec := &results.Task{ID: t.ID, Pack: t.Pack, Task: t.Task, Sections: []*report.Node{}}
 		file.Report.Tasks = append(file.Report.Tasks, rec)
@@ -228,6 +239,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 		ctx, cancel = context.WithTimeoutCause(ctx, job.Timeout, fmt.Errorf("job timed out after %s", job.Timeout))
 		defer cancel()
 	}
+	r.spare = newSpares(ctx, r.log, left)
 	r.hooks = newHookRunner(r, file)
 	if reason := r.preJob(ctx); reason != "" {
 		r.blockAll(reason)
@@ -259,6 +271,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	r.postJob(ctx)
 	r.spare.close()
 	r.reap.Wait()
+	r.sup.Close()
 	// Nothing of the tasks writes any more: the room kept is for the
 	// record, and for the store if the disk filled.
 	room.release()
@@ -462,6 +475,14 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 		return a
 	}
 	access := r.hub.AddTask(t.ID, slot)
+	// The task's timeout covers its pack's start-up too (the debugged
+	// task has none: it waits for the user).
+	runCtx := ctx
+	if t.Timeout > 0 && t.ID != r.opts.Debugging.Debug {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeoutCause(ctx, t.Timeout, fmt.Errorf("timed out after %s", t.Timeout))
+		defer cancel()
+	}
 	// go-plugin's own messages (it logs every start, and every kill as an
 	// error) would only be noise in job.log: launch errors come back as
 	// errors, and the runner logs each start and end itself.
@@ -469,12 +490,20 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	var proc *launch.Process
 	if err == nil {
 		if d := r.opts.Debugging; t.ID == d.Debug || t.ID == d.Interactive {
-			proc, err = launch.Start(cfg) // started for this task only
+			proc, err = launch.Start(runCtx, cfg) // started for this task only
 		} else {
-			proc, err = r.spare.start(t.Pack, cfg, out)
+			proc, err = r.spare.start(runCtx, t.Pack, cfg, out)
 		}
 	}
 	started()
+	if err != nil && runCtx.Err() != nil {
+		// Stopped (its timeout, the job's, an interrupt) before its pack
+		// served: the pack was killed while it started.
+		reason := context.Cause(runCtx).Error()
+		tlog.Warn("stopping the task before its pack served", "reason", reason)
+		a.Result = report.Outcome{Value: result.Aborted, Reason: reason}
+		return a
+	}
 	if err != nil {
 		tlog.Error("pack did not start", "error", err)
 		a.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
@@ -487,12 +516,6 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	r.event(Event{Type: EventTaskStarted, Time: a.StartTime, Task: t.ID, PID: a.PID})
 	r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, a.PID)
 
-	runCtx := ctx
-	if t.Timeout > 0 && t.ID != r.opts.Debugging.Debug {
-		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeoutCause(ctx, t.Timeout, fmt.Errorf("timed out after %s", t.Timeout))
-		defer cancel()
-	}
 	var deadline int64
 	if dl, ok := runCtx.Deadline(); ok {
 		deadline = dl.UnixNano()

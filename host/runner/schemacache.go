@@ -12,6 +12,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/taskhost/taskhost/host/launch"
+
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/protocol"
 )
@@ -69,22 +71,23 @@ func cacheEntryName(path, sum string) string {
 // cache, keyed by the SHA-256 of the binary (and its name), or starts the pack to ask
 // for it and stores it. The same binary always describes itself the same
 // way, so an entry never goes stale; a changed binary has another hash.
-// pinned, if set, is the hash the binary must have when it is started.
+// base is how the pack is started (its path is set here), pinned, if set,
+// the hash the binary must have when it is started.
 // Writers never clash: each writes a file of its own and renames it into
 // place, which is atomic, and every writer writes the same bytes.
-func describeCached(ctx context.Context, path string, pinned []byte) (*packv1.DescribeResponse, error) {
+func describeCached(ctx context.Context, base launch.Config, path string, pinned []byte) (*packv1.DescribeResponse, error) {
 	dir := SchemaCacheDir()
 	if dir == "" {
-		return describe(ctx, path, pinned, nil)
+		return describe(ctx, base, path, pinned)
 	}
 	st, err := os.Stat(path)
 	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
 		// Let the launch say what is wrong with the binary.
-		return describe(ctx, path, pinned, nil)
+		return describe(ctx, base, path, pinned)
 	}
 	sum, err := fileSHA256(path)
 	if err != nil {
-		return describe(ctx, path, pinned, nil)
+		return describe(ctx, base, path, pinned)
 	}
 	entry := filepath.Join(dir, cacheEntryName(path, sum))
 	if b, err := os.ReadFile(entry); err == nil {
@@ -93,7 +96,7 @@ func describeCached(ctx context.Context, path string, pinned []byte) (*packv1.De
 			return d, nil
 		}
 	}
-	d, err := describe(ctx, path, pinned, nil)
+	d, err := describe(ctx, base, path, pinned)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -135,11 +136,23 @@ func DescribePacks(ctx context.Context, job *jobfile.Job) (map[string]*packv1.De
 		out   = map[string]*packv1.DescribeResponse{}
 		diags hcl.Diagnostics
 	)
+	// The packs started here are contained and their sockets placed as a
+	// run's are (run.go).
+	var base launch.Config
+	if sockets, err := makeSocketDir(os.Getenv("PLUGIN_UNIX_SOCKET_DIR")); err == nil {
+		defer removeAtEnd(sockets)()
+		base.SocketDir = sockets
+	}
+	base.Supervisor = launch.NewSupervisor(nil)
+	defer abortAtQuit(base.Supervisor)()
+	defer base.Supervisor.Close()
 	for _, p := range job.Packs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d, err := describeCached(ctx, p.Path, p.SHA256)
+			cfg := base
+			cfg.StartTimeout = p.StartTimeout
+			d, err := describeCached(ctx, cfg, p.Path, p.SHA256)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -161,11 +174,14 @@ func DescribePacks(ctx context.Context, job *jobfile.Job) (map[string]*packv1.De
 
 // Describe starts the pack at path, asks for its description, and stops it.
 func Describe(ctx context.Context, path string, logger hclog.Logger) (*packv1.DescribeResponse, error) {
-	return describe(ctx, path, nil, logger)
+	return describe(ctx, launch.Config{Logger: logger}, path, nil)
 }
 
-func describe(ctx context.Context, path string, sum []byte, logger hclog.Logger) (*packv1.DescribeResponse, error) {
-	proc, err := launch.Start(launch.Config{Path: path, Environ: packEnviron(), Logger: logger, SHA256: sum})
+// describe starts the pack at path as base says, asks for its
+// description, and stops it.
+func describe(ctx context.Context, base launch.Config, path string, sum []byte) (*packv1.DescribeResponse, error) {
+	base.Path, base.SHA256, base.Environ = path, sum, packEnviron()
+	proc, err := launch.Start(ctx, base)
 	if err != nil {
 		return nil, err
 	}

@@ -17,11 +17,24 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/taskhost/taskhost/internal/protocol"
 	"github.com/taskhost/taskhost/internal/result"
 	"github.com/taskhost/taskhost/sdk"
 )
 
 func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "escape-daemon":
+			escapeDaemon(os.Args[2:])
+		case "escape-sleep":
+			time.Sleep(300 * time.Second)
+			os.Exit(0)
+		}
+	}
+	if protocol.Started(os.Getenv) {
+		serveDelay(os.Getenv("TESTPACK_SERVE_DELAY"))
+	}
 	switch filepath.Base(os.Args[0]) {
 	case "chatty":
 		// A pack that breaks the plugin handshake: it writes to fd 1
@@ -110,10 +123,124 @@ func main() {
 		panic("top-level panic on purpose")
 	})
 	sdk.Register(s, "hang", "Ignores its context and sleeps; optionally starts a child that ignores SIGTERM and writes its pid to a file.", Hang)
+	sdk.Register(s, "absent", "Passes once no process has mark in its command line (waiting up to 10 s).", Absent)
+	sdk.Register(s, "escape", "Leaves a process behind that escapes the process group (setsid, a double fork, or one holding the pack's stdout), then returns.", Escape)
 	registerOutputTasks(s)
 	registerSecretTasks(s)
 	registerDiskTasks(s)
 	s.Run()
+}
+
+// serveDelay holds the pack before it serves, as TESTPACK_SERVE_DELAY
+// says: a duration, or "never" to never serve.
+func serveDelay(d string) {
+	switch d {
+	case "":
+		return
+	case "never":
+		select {}
+	}
+	if dur, err := time.ParseDuration(d); err == nil {
+		time.Sleep(dur)
+	}
+}
+
+// EscapeArgs are escape's arguments.
+type EscapeArgs struct {
+	How  string        `arg:"how,required" doc:"setsid, daemon or stdout"`
+	Mark string        `arg:"mark,required" doc:"a number of seconds, like 300.123456, that makes the left process's command line unique"`
+	Hold time.Duration `arg:"hold" doc:"after leaving the process, hold this long (or until stopped) before returning"`
+}
+
+// Escape leaves a process behind in a session of its own, in one of the
+// ways a task can: a child started through setsid(1) that backgrounds a
+// sleep; a Go child that calls setsid(2) and starts a grandchild without
+// waiting for it (a double fork); or, as setsid but started with the
+// pack's own standard output, which the grandchild then holds open.
+func Escape(t *sdk.T, a EscapeArgs) {
+	t.Step("escape "+a.How, func(t *sdk.T) {
+		switch a.How {
+		case "setsid":
+			if err := t.Command("setsid", "sh", "-c", "sleep "+a.Mark+" &").Run(); err != nil {
+				t.Errorf("setsid: %v", err)
+			}
+		case "stdout":
+			c := exec.Command("setsid", "sh", "-c", "sleep "+a.Mark+" </dev/null &")
+			c.Stdout = os.NewFile(1, "fd1")
+			if err := c.Run(); err != nil {
+				t.Errorf("setsid: %v", err)
+			}
+		case "daemon":
+			exe, err := os.Executable()
+			if err != nil {
+				t.Errorf("%v", err)
+			}
+			if err := t.Command(exe, "escape-daemon", a.Mark).Run(); err != nil {
+				t.Errorf("daemon: %v", err)
+			}
+		default:
+			t.Errorf("unknown way %q", a.How)
+		}
+	})
+	if a.Hold > 0 {
+		t.Step("hold", func(t *sdk.T) {
+			select {
+			case <-time.After(a.Hold):
+			case <-t.Context().Done():
+			}
+		})
+	}
+}
+
+// AbsentArgs are absent's arguments.
+type AbsentArgs struct {
+	Mark string `arg:"mark,required"`
+}
+
+// Absent checks that what an earlier task left is gone: no process has
+// the mark in its command line, within 10 s.
+func Absent(t *sdk.T, a AbsentArgs) {
+	t.Step("no process of "+a.Mark, func(t *sdk.T) {
+		var left []string
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			left = left[:0]
+			entries, _ := os.ReadDir("/proc")
+			for _, e := range entries {
+				b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+				if err == nil && strings.Contains(string(b), a.Mark) && e.Name() != strconv.Itoa(os.Getpid()) {
+					if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && !strings.Contains(string(st), ") Z ") {
+						left = append(left, e.Name())
+					}
+				}
+			}
+			if len(left) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Failf("processes %v still run 10 s after the task that left them ended", left)
+			}
+		}
+	})
+}
+
+// escapeDaemon is the first half of a double fork: it leaves its task's
+// process group for a session of its own, starts the grandchild and
+// exits without waiting for it, so that the grandchild is orphaned.
+func escapeDaemon(args []string) {
+	if _, err := syscall.Setsid(); err != nil {
+		fmt.Fprintln(os.Stderr, "setsid:", err)
+		os.Exit(1)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		os.Exit(1)
+	}
+	c := exec.Command(exe, append([]string{"escape-sleep"}, args...)...)
+	if err := c.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "start:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
 // HoldArgs are hold's arguments.

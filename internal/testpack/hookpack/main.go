@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/taskhost/taskhost/sdk"
 )
@@ -30,6 +31,7 @@ func main() {
 			t.Errorf("put: %v", err)
 		}
 	})
+	sdk.RegisterHook(s, "hold", "Writes the started file, then waits (up to a minute) until the release file exists.", []sdk.Stage{sdk.PostJob}, Hold)
 	sdk.Register(s, "pass", "Passes.", func(t *sdk.T, _ sdk.NoArgs) { t.Step("ok", func(t *sdk.T) {}) })
 	sdk.Register(s, "seeded", "Passes when the shared state has hooks.seed from the seed hook.", func(t *sdk.T, _ sdk.NoArgs) {
 		t.Step("read hooks.seed", func(t *sdk.T) {
@@ -85,6 +87,26 @@ func Record(t *sdk.T, h *sdk.Hook, a RecordArgs) {
 		}
 		t.Failf("%s fails at %s on purpose", a.Label, h.Stage)
 	}
+}
+
+// HoldArgs are the hold hook's arguments.
+type HoldArgs struct {
+	Started string `arg:"started,required"`
+	Release string `arg:"release,required"`
+}
+
+// Hold is the hold hook: it keeps the run in its post_job stage until the
+// test lets it go.
+func Hold(t *sdk.T, _ *sdk.Hook, a HoldArgs) {
+	if err := os.WriteFile(a.Started, nil, 0o644); err != nil {
+		t.Errorf("%v", err)
+	}
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(a.Release); err == nil {
+			return
+		}
+	}
+	t.Failf("%s did not appear within a minute", a.Release)
 }
 
 func orDash(s string) string {
