@@ -29,7 +29,8 @@ import (
 type Config struct {
 	// Path of the pack binary; required.
 	Path string
-	// Environ is the pack process's environment; nil is the host's.
+	// Environ is the pack process's environment; nil is HostEnviron():
+	// the host's, without the jobfile variables' values.
 	Environ []string
 	// Env is added to Environ for the pack process.
 	Env []string

@@ -7,9 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/taskhost/taskhost/host/jobfile"
+	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/internal/mask"
 	"github.com/taskhost/taskhost/internal/report"
@@ -33,16 +33,7 @@ import (
 // packEnviron is the environment of the packs: the host's, without the
 // values given to jobfile variables (TASKHOST_VAR_*), which a task gets
 // in its args if it takes them.
-func packEnviron() []string {
-	env := os.Environ()
-	out := env[:0:0]
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, jobfile.EnvPrefix) {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
+func packEnviron() []string { return launch.HostEnviron() }
 
 // shortWarnings says which sensitive variables hold a value too short to
 // be masked.
