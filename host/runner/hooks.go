@@ -265,7 +265,6 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 	tlog := hclog.New(&hclog.LoggerOptions{Name: "taskhost", Level: hclog.Info, Output: out})
 
 	slot := int(r.slots.Add(1))
-	access := r.hub.AddTask(id, slot)
 	pack := r.plan.Job.Pack(h.Pack)
 	proc, err := launch.Start(launch.Config{Path: pack.Path, Stderr: out, Output: out, SocketDir: r.sockets, SHA256: pack.SHA256})
 	if err != nil {
@@ -274,12 +273,15 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 		return c
 	}
 	c.PID = proc.PID()
+	access := r.hub.AddTask(id, slot, filepath.Join("hooks", id))
 	runCtx := ctx
 	if h.Timeout > 0 {
 		var cancel context.CancelFunc
 		runCtx, cancel = context.WithTimeoutCause(ctx, h.Timeout, fmt.Errorf("timed out after %s", h.Timeout))
 		defer cancel()
 	}
+	runCtx, unwatch := r.hub.Watch(runCtx, slot) // stopped if it goes over its limits
+	defer unwatch()
 	var deadline int64
 	if dl, ok := runCtx.Deadline(); ok {
 		deadline = dl.UnixNano()
@@ -290,18 +292,7 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 		Hook: &packv1.HookCall{Name: h.Hook, Stage: stage, TaskId: task, ResultsJson: hr.summary()},
 	})
 	res, reason := r.ended(runCtx, proc, slot, resp, err, r.opts.Grace, "hook", tlog)
-	_ = r.hub.Tree(slot, func(tree *report.Tree) {
-		now := time.Now()
-		if err != nil {
-			tree.Settle()
-			tree.CloseOpen(res, reason, now)
-		} else {
-			tree.CloseOpen(result.Errored, "step never ended", now)
-			res = result.Rollup(res, tree.Result())
-			if reason == "" {
-				reason = worstReason(tree, res)
-			}
-		}
+	res, reason = r.closeRecord(slot, res, reason, err == nil, tlog, func(tree *report.Tree) {
 		if tree.Sections != nil {
 			c.Sections = tree.Sections
 		}

@@ -31,6 +31,9 @@ func main() {
 	case "printy":
 		fmt.Println("a stray line before serving") // the SDK sends it to the log
 	}
+	if len(os.Args) > 2 && os.Args[1] == "raw" {
+		os.Exit(raw(os.Args[2:])) // a child of a task, speaking to the hub by hand
+	}
 	s := sdk.NewSet("testpack", "1.0.0")
 	sdk.Register(s, "pass", "Passes.", func(t *sdk.T, _ sdk.NoArgs) { t.Step("ok", func(t *sdk.T) {}) })
 	sdk.Register(s, "stdin", "Reads its standard input to the end and records what it read.", func(t *sdk.T, _ sdk.NoArgs) {
@@ -111,6 +114,7 @@ func main() {
 	})
 	sdk.Register(s, "hang", "Ignores its context and sleeps; optionally starts a child that ignores SIGTERM and writes its pid to a file.", Hang)
 	registerOutputTasks(s)
+	registerRawTasks(s)
 	s.Run()
 }
 
