@@ -53,17 +53,18 @@ type Config struct {
 
 // Hub is a running hub. Its methods are safe for concurrent use.
 type Hub struct {
-	log    hclog.Logger
-	srv    *server.Server
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	stream jetstream.Stream
-	cc     jetstream.ConsumeContext
-	kv     jetstream.KeyValue
-	state  *stateServer
-	stop   chan struct{}
-	auth   *authenticator
-	runKey string // random token that scopes this run's subjects
+	log       hclog.Logger
+	srv       *server.Server
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	stream    jetstream.Stream
+	cc        jetstream.ConsumeContext
+	kv        jetstream.KeyValue
+	state     *stateServer
+	stop      chan struct{}
+	closeOnce sync.Once
+	auth      *authenticator
+	runKey    string // random token that scopes this run's subjects
 
 	dropEvery int
 	drops     int // connections dropped for tests
@@ -543,8 +544,11 @@ func (h *Hub) State(context.Context) (map[string]json.RawMessage, error) {
 // StateSocket is the state server's socket.
 func (h *Hub) StateSocket() string { return h.state.path }
 
-// Close stops the hub. The stored events stay in StoreDir.
-func (h *Hub) Close() {
+// Close stops the hub. The stored events stay in StoreDir. Calling it
+// again does nothing.
+func (h *Hub) Close() { h.closeOnce.Do(h.close) }
+
+func (h *Hub) close() {
 	close(h.stop)
 	if h.state != nil {
 		h.state.close() // writes the last changes to the bucket

@@ -188,13 +188,7 @@ func (l *ledger) event(tok string, data []byte, stored time.Time) (*taskRec, err
 			l.over(rec, lim.overEvents())
 			return rec, errors.New(lim.overEvents())
 		}
-		ev, err := report.Check(w, rules)
-		if err != nil {
-			rec.tree.Refuse(err.Error())
-		} else {
-			err = rec.tree.Add(ev) // refuses what makes no sense itself
-		}
-		if err != nil && first == nil {
+		if err := rec.tree.AddChecked(w, rules); err != nil && first == nil {
 			first = err
 		}
 	}

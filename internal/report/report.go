@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/result"
 )
 
@@ -185,6 +187,29 @@ func (t *Tree) Add(ev Event) error {
 	return t.advance(s, ev)
 }
 
+// kindRefused marks the place, in its source's order, of an event that
+// was refused before it reached the tree (see AddChecked).
+const kindRefused = "refused"
+
+// AddChecked checks an event that travelled on the hub (Check, with r)
+// and adds it. An event that fails the check is refused; if its source
+// and sequence number are sound it still takes its place in its source's
+// order (the events after it do not wait for it), and is counted once,
+// when its turn comes, however often it was sent.
+func (t *Tree) AddChecked(w *packv1.Event, r Rules) error {
+	ev, err := Check(w, r)
+	if err == nil {
+		return t.Add(ev)
+	}
+	src, seq := w.GetSrc(), w.GetSeq()
+	if checkSrc(src) != nil || seq == 0 || (r.MaxSeq > 0 && seq > r.MaxSeq) {
+		t.Refuse(err.Error())
+		return err
+	}
+	_ = t.Add(Event{Src: src, Seq: seq, Kind: kindRefused, Reason: err.Error()})
+	return err
+}
+
 // waitsForParent reports whether ev starts a step of a child process
 // under a step that has not started.
 func (t *Tree) waitsForParent(ev Event) bool {
@@ -210,7 +235,12 @@ func (t *Tree) advance(s *source, ev Event) error {
 	var queue []string
 	for {
 		s.applied = ev.Seq
-		if err = t.apply(ev); err != nil {
+		if ev.Kind == kindRefused {
+			t.Refuse(ev.Reason)
+			if first == nil {
+				first = errors.New(ev.Reason)
+			}
+		} else if err = t.apply(ev); err != nil {
 			t.Refuse(err.Error())
 			if first == nil {
 				first = err
