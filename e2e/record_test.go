@@ -218,11 +218,13 @@ task "good" {
 			if !bytes.Contains(jobLog, []byte("revoking its credentials")) {
 				t.Errorf("job.log does not say the flood's credentials were revoked")
 			}
-			if rss := peakRSSKB(t, dir); rss > 256<<10 {
+			rss, hub := peakRSSKB(t, dir), dirBytes(t, filepath.Join(dir, "hub"))
+			t.Logf("run %s, host peak RSS %d KiB, hub/ %d bytes", took.Round(time.Millisecond), rss, hub)
+			if rss > 256<<10 {
 				t.Errorf("the host's peak RSS was %d KiB, over the 256 MiB bound", rss)
 			}
-			if n := dirBytes(t, filepath.Join(dir, "hub")); n > runLimit {
-				t.Errorf("hub/ holds %d bytes, over max_run_bytes %d", n, runLimit)
+			if hub > runLimit {
+				t.Errorf("hub/ holds %d bytes, over max_run_bytes %d", hub, runLimit)
 			}
 			recoverAgrees(t, dir, "flood", "good")
 		})

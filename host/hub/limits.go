@@ -209,7 +209,7 @@ func (h *Hub) Watch(ctx context.Context, index int) (context.Context, context.Ca
 	rec := h.ledger.task(fmt.Sprintf("t%d", index))
 	stop := func(reason string) { cancel(&LimitError{Reason: reason}) }
 	if rec.stopped {
-		stop(rec.tree.Over)
+		stop(rec.stopReason)
 	} else {
 		rec.stops = append(rec.stops, stop)
 	}
