@@ -67,7 +67,7 @@ func printLogs(w io.Writer, runDir string, args []string) error {
 		if n.Logs == nil {
 			return fmt.Errorf("step %s of task %s has no log lines on record", args[1], task)
 		}
-		b, err := os.ReadFile(filepath.Join(runDir, n.Logs.File))
+		b, err := readLog(runDir, results.TaskDir(task), n.Logs.File)
 		if err != nil {
 			return err
 		}
@@ -88,16 +88,39 @@ func printTaskLogs(w io.Writer, runDir, task string) error {
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "pid-*.log"))
 	sort.Strings(files)
-	if err := cat(w, runDir, filepath.Join("tasks", task, "task.log"), true); err != nil && !errors.Is(err, os.ErrNotExist) {
+	tdir := results.TaskDir(task)
+	if err := catLog(w, runDir, tdir, filepath.Join(tdir, "task.log")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	for _, f := range files {
 		rel, _ := filepath.Rel(runDir, f)
-		if err := cat(w, runDir, rel, true); err != nil {
+		if err := catLog(w, runDir, tdir, rel); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// readLog reads a log file of the task whose directory is dir: only a
+// file in that directory (results.OpenLog; a task can make links there).
+func readLog(runDir, dir, rel string) ([]byte, error) {
+	f, err := results.OpenLog(runDir, dir, rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// catLog writes a log file of a task under a header.
+func catLog(w io.Writer, runDir, dir, rel string) error {
+	b, err := readLog(runDir, dir, rel)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "==> %s <==\n", rel)
+	_, err = w.Write(b)
+	return err
 }
 
 // cat writes a file of the run directory, under a header if asked.

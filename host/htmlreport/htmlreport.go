@@ -10,8 +10,6 @@ import (
 	"html"
 	"html/template"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/taskhost/taskhost/host/results"
@@ -79,19 +77,24 @@ type logs struct {
 	budget int64
 	index  map[string]int
 	files  []string
+	dirs   []string // the directory each file was let in for
 }
 
-// get returns the index of file in the page, or -1 and why it is not there.
-func (l *logs) get(file string) (int, string) {
-	if i, ok := l.index[file]; ok {
+// get returns the index of file, a log file of the task whose directory
+// is dir, in the page, or -1 and why it is not there. Only a file in the
+// task's own directory goes in (results.OpenLog).
+func (l *logs) get(file, dir string) (int, string) {
+	if i, ok := l.index[file]; ok && l.dirs[i] == dir {
 		return i, ""
 	}
-	if !filepath.IsLocal(file) {
-		return -1, fmt.Sprintf("log file %s is not in the run directory", file)
-	}
-	st, err := os.Stat(filepath.Join(l.dir, file))
+	f, err := results.OpenLog(l.dir, dir, file)
 	if err != nil {
-		return -1, fmt.Sprintf("log file %s not found", file)
+		return -1, fmt.Sprintf("log file %s not read: %v", file, err)
+	}
+	st, err := f.Stat()
+	f.Close()
+	if err != nil {
+		return -1, fmt.Sprintf("log file %s not read: %v", file, err)
 	}
 	if st.Size() > l.budget {
 		return -1, fmt.Sprintf("%s is too large for the page", file)
@@ -99,6 +102,7 @@ func (l *logs) get(file string) (int, string) {
 	l.budget -= st.Size()
 	i := len(l.files)
 	l.files = append(l.files, file)
+	l.dirs = append(l.dirs, dir)
 	l.index[file] = i
 	return i, ""
 }
@@ -121,12 +125,12 @@ func Render(w io.Writer, runDir string, f *results.File) error {
 			tv.Start = t.StartTime.Local().Format("15:04:05.000")
 		}
 		if t.Logfile != "" && len(t.Sections) == 0 {
-			tv.LogFile, _ = l.get(t.Logfile)
+			tv.LogFile, _ = l.get(t.Logfile, results.TaskDir(t.ID))
 		}
 		if err := page.ExecuteTemplate(bw, "task", tv); err != nil {
 			return err
 		}
-		writeNodes(bw, l, t.ID, t.Sections)
+		writeNodes(bw, l, t.ID, results.TaskDir(t.ID), t.Sections)
 		if err := page.ExecuteTemplate(bw, "end-task", nil); err != nil {
 			return err
 		}
@@ -139,7 +143,7 @@ func Render(w io.Writer, runDir string, f *results.File) error {
 	for i, file := range l.files {
 		fmt.Fprintf(bw, `<div class="logdata" hidden data-index="%d" data-file="%s" data-b64="`, i, html.EscapeString(file))
 		enc := base64.NewEncoder(base64.StdEncoding, bw)
-		if err := copyFile(enc, filepath.Join(runDir, file)); err != nil {
+		if err := copyLog(enc, runDir, l.dirs[i], file); err != nil {
 			fmt.Fprintf(enc, "\n(%s could not be read: %v)\n", file, err)
 		}
 		enc.Close()
@@ -154,7 +158,7 @@ func Render(w io.Writer, runDir string, f *results.File) error {
 // writeNodes writes a tree of sections and steps by hand, every value
 // escaped with html.EscapeString: html/template takes some 10 µs a node,
 // which is seconds for a task of 100,000 steps (bench/reports_test.go).
-func writeNodes(b *bufio.Writer, l *logs, task string, ns []*report.Node) {
+func writeNodes(b *bufio.Writer, l *logs, task, dir string, ns []*report.Node) {
 	e := html.EscapeString
 	for _, n := range ns {
 		res := n.Result.Value.String()
@@ -175,7 +179,7 @@ func writeNodes(b *bufio.Writer, l *logs, task string, ns []*report.Node) {
 		}
 		switch i, why := -1, "no log lines on record for this step"; {
 		case n.Logs != nil:
-			if i, why = l.get(n.Logs.File); i >= 0 {
+			if i, why = l.get(n.Logs.File, dir); i >= 0 {
 				fmt.Fprintf(b, `<button type="button" class="logbtn" data-log="%d" data-begin="%d" data-size="%d">log</button>`, i, n.Logs.Begin, n.Logs.Size)
 				break
 			}
@@ -191,7 +195,7 @@ func writeNodes(b *bufio.Writer, l *logs, task string, ns []*report.Node) {
 		b.WriteString(`<pre class="log" hidden></pre>`)
 		if len(n.Sections) > 0 {
 			b.WriteString(`<div class="kids">`)
-			writeNodes(b, l, task, n.Sections)
+			writeNodes(b, l, task, dir, n.Sections)
 			b.WriteString(`</div>`)
 		}
 		b.WriteString("</div>\n")
@@ -231,8 +235,10 @@ func pretty(raw json.RawMessage) string {
 	return b.String()
 }
 
-func copyFile(w io.Writer, path string) error {
-	f, err := os.Open(path)
+// copyLog copies a log file that get let into the page, opened the same
+// way again.
+func copyLog(w io.Writer, runDir, dir, file string) error {
+	f, err := results.OpenLog(runDir, dir, file)
 	if err != nil {
 		return err
 	}

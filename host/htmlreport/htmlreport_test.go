@@ -46,3 +46,34 @@ func TestRenderEscapesAndEmbeds(t *testing.T) {
 		}
 	}
 }
+
+// A step's log reference is the task's word: only a file in the task's
+// own directory goes into the page, not another task's log, a file out
+// of the run directory, or one a link in the task's directory leads to.
+func TestRenderReadsOnlyTheTasksOwnLogs(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"tasks/x", "tasks/y"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "tasks", "y", "task.log"), []byte("y's secret\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "secret"), []byte("run's secret\n"), 0o644)
+	os.Symlink("../../secret", filepath.Join(dir, "tasks", "x", "link.log"))
+	var steps []*report.Node
+	for i, file := range []string{"tasks/y/task.log", "secret", "../secret", "/etc/passwd", "tasks/x/link.log"} {
+		steps = append(steps, &report.Node{Type: "step", ID: string(rune('1' + i)), Name: "s", Result: report.Outcome{Value: result.Passed},
+			Logs: &report.LogRef{File: file, Size: 5}})
+	}
+	f := &results.File{Version: 1, Report: results.Report{Name: "j", StartTime: time.Now(), Result: result.Passed,
+		Tasks: []*results.Task{{ID: "x", Pack: "p", Task: "t", Result: report.Outcome{Value: result.Passed}, Sections: steps}}}}
+	var b strings.Builder
+	if err := Render(&b, dir, f); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if strings.Contains(page, `class="logdata"`) || strings.Contains(page, "root:") {
+		t.Errorf("a file outside the task's directory went into the page")
+	}
+	if n := strings.Count(page, `class="nolog"`); n != len(steps) {
+		t.Errorf("%d steps say they have no log in the page, want %d", n, len(steps))
+	}
+}

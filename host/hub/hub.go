@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,26 +57,31 @@ type Config struct {
 	// StoreWait is how long the store may not write before the hub gives
 	// up on it; 0 means DefaultStoreWait.
 	StoreWait time.Duration
+	// Limits bound what the tasks may send; the zero value is the
+	// defaults.
+	Limits Limits
 }
 
 // Hub is a running hub. Its methods are safe for concurrent use.
 type Hub struct {
-	log    hclog.Logger
-	srv    *server.Server
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	stream jetstream.Stream
-	cc     jetstream.ConsumeContext
-	kv     jetstream.KeyValue
-	state  *stateServer
-	store  storeWatch
-	stop   chan struct{}
-	auth   *authenticator
-	runKey string // random token that scopes this run's subjects
+	log       hclog.Logger
+	srv       *server.Server
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	stream    jetstream.Stream
+	cc        jetstream.ConsumeContext
+	kv        jetstream.KeyValue
+	state     *stateServer
+	store     storeWatch
+	stop      chan struct{}
+	closeOnce sync.Once
+	auth      *authenticator
+	runKey    string // random token that scopes this run's subjects
 
 	dropEvery int
 	drops     int // connections dropped for tests
 	onEvent   func(taskID string, ev report.Event)
+	limits    Limits
 
 	mu        sync.Mutex
 	ledger    ledger
@@ -85,17 +91,44 @@ type Hub struct {
 
 type taskRec struct {
 	id      string
+	logDir  string // its log files' directory, relative to the run directory
 	tree    *report.Tree
-	bad     int // events that did not apply
-	read    int // events read, duplicates included
-	dropped int // times its connections were dropped for tests
+	read    int   // events read, duplicates included
+	bytes   int64 // bytes of the messages read
+	logged  int   // refusals logged in job.log
+	sealed  bool  // its attempt ended: nothing more is taken
+	late    int   // messages read after the seal
+	dropped int   // times its connections were dropped for tests
 	token   string
+	// stopped is set when it went over a limit (as the ledger read it, or
+	// as the hub saw it send), and stops cancel the contexts of Watch.
+	stopped    bool
+	stopReason string
+	stops      []func(reason string)
 }
+
+// logRefusals is how many refusals of one task attempt job.log shows one
+// by one; the rest are counted at the attempt's end.
+const logRefusals = 20
 
 // ErrUnknownTask is returned for a task id the hub was not told of.
 var ErrUnknownTask = errors.New("task not registered with the hub")
 
 const streamName = "EVENTS"
+
+const (
+	// readAheadBytes bounds the messages the host's reader holds ahead.
+	readAheadBytes = 8 << 20
+	// ingestBytes bounds the messages the stream holds before it stores
+	// them.
+	ingestBytes = 16 << 20
+	// errCodeTooManyRequests is JetStream's answer to a message the
+	// stream dropped, its ingest queue full (JSStreamTooManyRequests).
+	errCodeTooManyRequests jetstream.ErrorCode = 10167
+	// bucketRoom is disk space left beside the stream for the state's
+	// bucket.
+	bucketRoom = 64 << 20
+)
 
 // Start starts an embedded NATS server with JetStream on a random loopback
 // port, and the run's event stream in cfg.StoreDir.
@@ -106,15 +139,20 @@ func Start(cfg Config) (*Hub, error) {
 	}
 	h := &Hub{
 		log:       log,
-		auth:      &authenticator{users: map[string]*server.User{}, clients: map[string][]uint64{}},
+		auth:      &authenticator{users: map[string]*server.User{}, clients: map[string][]uint64{}, all: map[string][]uint64{}},
 		dropEvery: cfg.DropEvery,
 		onEvent:   cfg.OnEvent,
 		stop:      make(chan struct{}),
 		runKey:    randomHex(6),
 		ledger:    ledger{tasks: map[string]*taskRec{}, mask: cfg.Mask},
 		changed:   make(chan struct{}),
+		limits:    cfg.Limits.withDefaults(),
 	}
 	h.store.init()
+	if err := cfg.Limits.Check(); err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+	h.ledger.onOver = h.overLimit
 	hostToken := randomHex(24)
 	h.auth.users[hostToken] = &server.User{Username: "host"} // no permissions: may do anything
 
@@ -128,6 +166,10 @@ func Start(cfg Config) (*Hub, error) {
 		NoLog:                      true,
 		NoSigs:                     true,
 		CustomClientAuthentication: h.auth,
+		// What the stream holds before it stores it is in the host's
+		// memory: a task that floods the hub has its messages dropped
+		// past this (the SDK sends them again), rather than grow it.
+		StreamMaxBufferedSize: ingestBytes,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -153,15 +195,30 @@ func Start(cfg Config) (*Hub, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// The stream refuses a message that would take it over the run's
+	// limit, or over the largest a batch can be.
+	if free := srv.JetStreamConfig().MaxStore - bucketRoom; free < h.limits.RunBytes {
+		log.Warn("the run's stream is limited by the free disk space", "max_run_bytes", h.limits.RunBytes, "bytes", free)
+		h.limits.RunBytes = max(free, minLimit)
+	}
 	h.stream, err = h.js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:       streamName,
 		Subjects:   []string{h.subjectPrefix() + ">", h.noteSubject()},
 		Storage:    jetstream.FileStorage,
 		Duplicates: 2 * time.Minute,
+		MaxBytes:   h.limits.RunBytes,
+		MaxMsgSize: messageBytes,
+		Discard:    jetstream.DiscardNew,
 	})
 	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("hub: create the event stream: %w", err)
+	}
+	// The limits are the stream's first message, so that Replay holds the
+	// tasks to the same ones.
+	if err := h.Note(ctx, Note{Kind: noteLimits, Data: mustJSON(h.limits)}); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("hub: store the run's limits: %w", err)
 	}
 	// The state lives in the host's memory (the state server); the bucket
 	// is its record in the run directory, each key's latest value.
@@ -183,12 +240,15 @@ func Start(cfg Config) (*Hub, error) {
 	if cfg.DropInterval > 0 {
 		go h.dropLoop(cfg.DropInterval)
 	}
+	go h.watchSends()
 	cons, err := h.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("hub: event consumer: %w", err)
 	}
-	h.cc, err = cons.Consume(h.read)
+	// What the host holds of messages read ahead is bounded in bytes,
+	// whatever size the tasks' messages are.
+	h.cc, err = cons.Consume(h.read, jetstream.PullMaxBytes(readAheadBytes))
 	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("hub: consume events: %w", err)
@@ -228,14 +288,25 @@ func (h *Hub) Note(ctx context.Context, n Note) error {
 	return h.publishNote(ctx, b)
 }
 
-// AddTask registers a task and returns the credentials and subjects that
-// its process uses. Each call makes a new token; the token may publish
-// only the task's own events and read only its own replies.
-func (h *Hub) AddTask(taskID string, index int) *packv1.Hub {
+// AddTask registers an attempt of a task, in hub slot index, and returns
+// the credentials and subjects that its processes use. Each call makes a
+// new token; the token may publish only the attempt's own events and read
+// only its own replies, until Seal revokes it. logDir is the attempt's
+// directory in the run directory ("tasks/<id>"): the log files its events
+// name must be there ("" allows any task's directory).
+func (h *Hub) AddTask(taskID string, index int, logDir string) *packv1.Hub {
 	tok := fmt.Sprintf("t%d", index)
 	subject := h.subjectPrefix() + tok
 	inbox := "_th." + h.runKey + "." + tok
 	token := randomHex(24)
+	// The slot's note comes before anything the task can send, so that
+	// the ledger (live, and Replay) knows the slot's directory first.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err := h.Note(ctx, Note{Kind: noteSlot, Task: taskID, Slot: index, Data: mustJSON(slotNote{LogDir: logDir})})
+	cancel()
+	if err != nil {
+		h.log.Warn("the task's slot not noted; its log files are checked against any task's directory", "task", taskID, "slot", index, "error", err)
+	}
 	h.auth.add(token, &server.User{
 		Username: "task " + taskID,
 		Permissions: &server.Permissions{
@@ -268,14 +339,27 @@ func (h *Hub) AddTask(taskID string, index int) *packv1.Hub {
 func (h *Hub) read(m jetstream.Msg) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var stored time.Time
 	if md, err := m.Metadata(); err == nil {
 		h.processed = md.Sequence.Stream
+		stored = md.Timestamp
 	}
 	close(h.changed)
 	h.changed = make(chan struct{})
-	rec, err := h.ledger.apply(m.Subject(), m.Data())
-	if err != nil {
+	rec, err := h.ledger.apply(m.Subject(), m.Data(), stored)
+	switch {
+	case rec == nil && err != nil:
 		h.log.Warn("bad message in the run's stream", "subject", m.Subject(), "error", err)
+	case err == errSealed:
+		if rec.late == 1 {
+			h.log.Warn("refused what the task sent after its attempt ended", "task", rec.id)
+		}
+	case err != nil && rec.logged < logRefusals:
+		rec.logged++
+		h.log.Warn("refused what the task sent", "task", rec.id, "problem", err)
+		if rec.logged == logRefusals {
+			h.log.Warn("the task's further refusals are counted, not shown", "task", rec.id)
+		}
 	}
 	if rec == nil {
 		return
@@ -293,6 +377,52 @@ func (h *Hub) read(m jetstream.Msg) {
 			}
 		}()
 	}
+}
+
+// revoke makes a token worthless: the hub and the state server forget
+// it, and close the connections that used it.
+func (h *Hub) revoke(token string) {
+	for _, id := range h.auth.remove(token) {
+		_ = h.srv.DisconnectClientByID(id)
+	}
+	h.state.revoke(token)
+}
+
+// Seal ends the attempt in slot index: its token is revoked (the hub and
+// the state server forget it and close its connections), and a note in
+// the stream seals the slot; once the hub has read the note back, Seal
+// returns. The ledger takes nothing of the slot's after the note, live
+// and in Replay alike, and at the note it settles the slot's tree and
+// closes its open steps as c says: so the record that Tree then gives is
+// the one Replay rebuilds. If the note cannot be stored or read back in
+// time, the slot is sealed where the hub has read to, and the error says
+// so: a Replay may then take events that came later.
+func (h *Hub) Seal(ctx context.Context, index int, c Close) error {
+	tok := fmt.Sprintf("t%d", index)
+	h.mu.Lock()
+	rec := h.ledger.task(tok)
+	token := rec.token
+	rec.stops = nil
+	h.mu.Unlock()
+	if token != "" {
+		h.revoke(token)
+	}
+	err := h.Note(ctx, Note{Kind: noteSeal, Task: rec.id, Slot: index, Data: mustJSON(c)})
+	if err == nil {
+		err = h.wait(ctx, func() bool { return rec.sealed })
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !rec.sealed {
+		rec.seal(c)
+	}
+	if rec.late > 0 || rec.logged >= logRefusals {
+		h.log.Warn("what the host refused of the task", "task", rec.id, "refused", rec.tree.Refused, "after_end", rec.late)
+	}
+	if err != nil {
+		return fmt.Errorf("hub: the seal of task %s's record not stored: %w", rec.id, err)
+	}
+	return nil
 }
 
 // Drops is how many connections the hub dropped because of DropEvery.
@@ -322,21 +452,32 @@ func (h *Hub) wait(ctx context.Context, done func() bool) error {
 	}
 }
 
-// WaitTask waits until the task's events up to seq have been applied.
+// WaitTask waits until the task's events up to seq have been applied. It
+// returns an error at once if the task went over its limits: its events
+// are no longer taken.
 func (h *Hub) WaitTask(ctx context.Context, taskIndex int, seq uint64) error {
 	tok := fmt.Sprintf("t%d", taskIndex)
-	return h.wait(ctx, func() bool {
+	var over string
+	err := h.wait(ctx, func() bool {
 		rec := h.ledger.tasks[tok]
-		return rec != nil && rec.tree.Applied("") >= seq
+		if rec != nil && rec.stopped {
+			over = rec.stopReason
+		}
+		return rec != nil && (rec.tree.Applied("") >= seq || over != "")
 	})
+	if err == nil && over != "" {
+		return errors.New(over)
+	}
+	return err
 }
 
-// WaitEnded waits until the task's end event has been applied.
+// WaitEnded waits until the task's end event has been applied, or the
+// task can no longer report it (it went over its limits).
 func (h *Hub) WaitEnded(ctx context.Context, taskIndex int) error {
 	tok := fmt.Sprintf("t%d", taskIndex)
 	return h.wait(ctx, func() bool {
 		rec := h.ledger.tasks[tok]
-		return rec != nil && rec.tree.Ended
+		return rec != nil && (rec.tree.Ended || rec.stopped)
 	})
 }
 
@@ -415,8 +556,11 @@ func (h *Hub) State(context.Context) (map[string]json.RawMessage, error) {
 // StateSocket is the state server's socket.
 func (h *Hub) StateSocket() string { return h.state.path }
 
-// Close stops the hub. The stored events stay in StoreDir.
-func (h *Hub) Close() {
+// Close stops the hub. The stored events stay in StoreDir. Calling it
+// again does nothing.
+func (h *Hub) Close() { h.closeOnce.Do(h.close) }
+
+func (h *Hub) close() {
 	close(h.stop)
 	h.store.wg.Wait() // it starts and stops the reading, below
 	if h.state != nil {
@@ -438,6 +582,21 @@ type authenticator struct {
 	mu      sync.RWMutex
 	users   map[string]*server.User
 	clients map[string][]uint64
+	// all holds every connection a task's token opened, which the test
+	// faults' drops do not forget: what they sent counts.
+	all map[string][]uint64
+}
+
+// seen returns, for each task token not revoked, the connections it
+// opened.
+func (a *authenticator) seen() map[string][]uint64 {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make(map[string][]uint64, len(a.all))
+	for token, ids := range a.all {
+		out[token] = slices.Clone(ids)
+	}
+	return out
 }
 
 // takeAllTaskClients returns every task connection, and forgets them.
@@ -470,6 +629,17 @@ func (a *authenticator) takeClients(token string) []uint64 {
 	return ids
 }
 
+// remove forgets token, and returns the connections that used it.
+func (a *authenticator) remove(token string) []uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids := a.clients[token]
+	delete(a.users, token)
+	delete(a.clients, token)
+	delete(a.all, token)
+	return ids
+}
+
 func (a *authenticator) add(token string, u *server.User) {
 	a.mu.Lock()
 	a.users[token] = u
@@ -483,6 +653,9 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	u := a.users[token]
 	if u != nil {
 		a.clients[token] = append(a.clients[token], c.GetID())
+		if u.Permissions != nil {
+			a.all[token] = append(a.all[token], c.GetID())
+		}
 	}
 	a.mu.Unlock()
 	if u == nil {
@@ -490,6 +663,15 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	}
 	c.RegisterUser(u)
 	return true
+}
+
+// mustJSON encodes the hub's own values, which always encode.
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 func randomHex(n int) string {

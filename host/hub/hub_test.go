@@ -60,8 +60,8 @@ func TestNoTokenNoConnection(t *testing.T) {
 func TestTaskCannotPublishAsAnother(t *testing.T) {
 	t.Parallel()
 	h := startHub(t)
-	a := h.AddTask("a", 1)
-	b := h.AddTask("b", 2)
+	a := h.AddTask("a", 1, "")
+	b := h.AddTask("b", 2, "")
 
 	errs := make(chan error, 4)
 	nc, err := nats.Connect(a.Url, nats.Token(a.Token), nats.CustomInboxPrefix(a.InboxPrefix),
@@ -120,7 +120,7 @@ func TestTaskCannotPublishAsAnother(t *testing.T) {
 func TestEventsAppliedOnceInOrder(t *testing.T) {
 	t.Parallel()
 	h := startHub(t)
-	a := h.AddTask("a", 1)
+	a := h.AddTask("a", 1, "")
 	nc, err := nats.Connect(a.Url, nats.Token(a.Token), nats.CustomInboxPrefix(a.InboxPrefix))
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestEventsAppliedOnceInOrder(t *testing.T) {
 		}
 	})
 	h.mu.Lock()
-	bad := h.ledger.tasks["t1"].bad
+	bad := h.ledger.tasks["t1"].tree.Refused
 	h.mu.Unlock()
 	if bad != 0 {
 		t.Errorf("%d events did not apply: duplicates reached the tree", bad)

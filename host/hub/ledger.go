@@ -16,15 +16,29 @@ import (
 	"github.com/taskhost/taskhost/internal/mask"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/result"
 	"github.com/taskhost/taskhost/internal/statekv"
 )
 
 // ledger is what has been read from a run's stream: the notes, and each
-// task's result tree. The live hub and Replay fill it the same way.
+// task's result tree. The live hub and Replay fill it the same way, from
+// the same messages in the same order, so that what one takes into a
+// task's record the other does too: what is valid (report.Check), what
+// goes over a task's limits, and what came after the task's attempt was
+// sealed, all follow from the stream alone.
 type ledger struct {
 	tasks map[string]*taskRec // by subject token ("t<index>")
 	notes []Note
 	mask  *mask.Masker // nil in Replay
+	// limits are the run's, from the hub's first note; a stream written
+	// before the hub kept limits has none, and no bound is applied.
+	limits Limits
+	// start is when the stream's first message was stored: no event of
+	// the run is much older.
+	start time.Time
+	// onOver, if set, is called (once per task attempt) when one goes
+	// over a limit.
+	onOver func(*taskRec)
 }
 
 func (l *ledger) task(tok string) *taskRec {
@@ -36,10 +50,41 @@ func (l *ledger) task(tok string) *taskRec {
 	return rec
 }
 
-// apply reads one message with its subject: "th.<run>.note" is a note,
-// "th.<run>.ev.<token>" an event of that task. It returns the task the
-// message was for, if any.
-func (l *ledger) apply(subject string, data []byte) (*taskRec, error) {
+// The hub's own notes, beside the runner's: the run's limits (the
+// stream's first message), a slot given to a task attempt, the seal of a
+// slot whose attempt ended, and (noteOver, limits.go) a task stopped for
+// going over a limit.
+const (
+	noteLimits = "hub_limits"
+	noteSlot   = "hub_slot"
+	noteSeal   = "hub_seal"
+)
+
+// slotNote is a slot's note: where its task's log files are.
+type slotNote struct {
+	LogDir string `json:"log_dir,omitempty"`
+}
+
+// Close says how a sealed attempt's steps still open are closed.
+type Close struct {
+	Result result.Result `json:"result"`
+	Reason string        `json:"reason,omitempty"`
+	At     time.Time     `json:"at"`
+}
+
+// Slack on an event's time: it may be this much older than the run's
+// first message, or later than when the hub stored it (the clock can be
+// set while a run goes on).
+const timeSlack = time.Hour
+
+// apply reads one message with its subject and the time the stream stored
+// it: "th.<run>.note" is a note, "th.<run>.ev.<token>" a message of that
+// task. It returns the task the message was for, if any, and an error for
+// a message that is refused (the task's record notes it too).
+func (l *ledger) apply(subject string, data []byte, stored time.Time) (*taskRec, error) {
+	if l.start.IsZero() {
+		l.start = stored
+	}
 	parts := strings.Split(subject, ".")
 	switch {
 	case len(parts) == 3 && parts[2] == "note":
@@ -47,33 +92,118 @@ func (l *ledger) apply(subject string, data []byte) (*taskRec, error) {
 		if err := json.Unmarshal(data, &n); err != nil {
 			return nil, err
 		}
-		l.notes = append(l.notes, n)
-		return nil, nil
+		return l.note(n)
 	case len(parts) == 4 && parts[2] == "ev":
-		rec := l.task(parts[3])
-		var batch packv1.EventBatch
-		if err := batch.UnmarshalVT(data); err != nil {
-			rec.bad++
-			return rec, fmt.Errorf("task %s: %w", rec.id, err)
-		}
-		var first error
-		for _, w := range batch.GetEvents() {
-			maskEvent(l.mask, w)
-			rec.read++
-			ev, err := report.FromWire(w)
-			if err == nil {
-				err = rec.tree.Add(ev)
-			}
-			if err != nil {
-				rec.bad++
-				if first == nil {
-					first = fmt.Errorf("task %s: %w", rec.id, err)
-				}
-			}
-		}
-		return rec, first
+		return l.event(parts[3], data, stored)
 	}
 	return nil, fmt.Errorf("unexpected subject %q", subject)
+}
+
+// note applies a note: the hub's own, or one of the runner's, kept.
+func (l *ledger) note(n Note) (*taskRec, error) {
+	switch n.Kind {
+	case noteLimits:
+		return nil, json.Unmarshal(n.Data, &l.limits)
+	case noteSlot:
+		var sn slotNote
+		if len(n.Data) > 0 {
+			if err := json.Unmarshal(n.Data, &sn); err != nil {
+				return nil, err
+			}
+		}
+		rec := l.task("t" + strconv.Itoa(n.Slot))
+		rec.id, rec.logDir = n.Task, sn.LogDir
+		return rec, nil
+	case noteOver:
+		var reason string
+		if err := json.Unmarshal(n.Data, &reason); err != nil {
+			return nil, err
+		}
+		rec := l.task("t" + strconv.Itoa(n.Slot))
+		if !rec.sealed && rec.tree.Over == "" {
+			l.over(rec, reason)
+		}
+		return rec, nil
+	case noteSeal:
+		var c Close
+		if err := json.Unmarshal(n.Data, &c); err != nil {
+			return nil, err
+		}
+		rec := l.task("t" + strconv.Itoa(n.Slot))
+		rec.seal(c)
+		return rec, nil
+	}
+	l.notes = append(l.notes, n)
+	return nil, nil
+}
+
+// seal ends what the slot takes: the events still waiting for an earlier
+// one are applied (the processes are gone; see report.Tree.Settle), the
+// steps still open are closed as c says, and nothing later is taken.
+func (rec *taskRec) seal(c Close) {
+	if rec.sealed {
+		return
+	}
+	rec.sealed = true
+	rec.tree.Settle()
+	rec.tree.CloseOpen(c.Result, c.Reason, c.At)
+}
+
+// errSealed refuses a message sent after its task's attempt ended.
+var errSealed = errors.New("sent after the task's attempt ended")
+
+// event applies a message a task published: an EventBatch, each of whose
+// events is checked and applied to the task's tree, within the task's
+// limits.
+func (l *ledger) event(tok string, data []byte, stored time.Time) (*taskRec, error) {
+	rec := l.task(tok)
+	if rec.sealed {
+		rec.late++
+		return rec, errSealed
+	}
+	if rec.tree.Over != "" {
+		return rec, nil // refused, and said so once
+	}
+	lim := l.limits
+	rec.bytes += int64(len(data))
+	if lim.TaskBytes > 0 && rec.bytes > lim.TaskBytes {
+		l.over(rec, lim.overBytes())
+		return rec, errors.New(lim.overBytes())
+	}
+	var batch packv1.EventBatch
+	if err := batch.UnmarshalVT(data); err != nil {
+		problem := fmt.Sprintf("a message of %d bytes is not an event batch (%v)", len(data), err)
+		rec.tree.Refuse(problem)
+		return rec, errors.New(problem)
+	}
+	rules := report.Rules{MaxEventBytes: int(lim.EventBytes), MaxSeq: uint64(lim.TaskEvents), LogDir: rec.logDir}
+	if !l.start.IsZero() {
+		rules.NotBefore = l.start.Add(-timeSlack)
+	}
+	if !stored.IsZero() {
+		rules.NotAfter = stored.Add(timeSlack)
+	}
+	var first error
+	for _, w := range batch.GetEvents() {
+		rec.read++
+		if lim.TaskEvents > 0 && int64(rec.read) > lim.TaskEvents {
+			l.over(rec, lim.overEvents())
+			return rec, errors.New(lim.overEvents())
+		}
+		maskEvent(l.mask, w)
+		if err := rec.tree.AddChecked(w, rules); err != nil && first == nil {
+			first = err
+		}
+	}
+	return rec, first
+}
+
+// over stops taking anything from a task that went over a limit.
+func (l *ledger) over(rec *taskRec, why string) {
+	rec.tree.Over = why
+	if l.onOver != nil {
+		l.onOver(rec)
+	}
 }
 
 // Record is a run rebuilt from its stream by Replay.
@@ -137,15 +267,20 @@ func Replay(storeDir string) (*Record, error) {
 			return nil, fmt.Errorf("replay: %w", err)
 		}
 		for done := false; !done; {
-			batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+			batch, err := cons.FetchBytes(readAheadBytes, jetstream.FetchMaxWait(5*time.Second))
 			if err != nil {
 				return nil, fmt.Errorf("replay: %w", err)
 			}
 			n := 0
 			for m := range batch.Messages() {
 				n++
-				_, _ = l.apply(m.Subject(), m.Data()) // a bad event is skipped, as live
-				if md, err := m.Metadata(); err == nil && md.Sequence.Stream >= last {
+				md, err := m.Metadata()
+				var stored time.Time
+				if err == nil {
+					stored = md.Timestamp
+				}
+				_, _ = l.apply(m.Subject(), m.Data(), stored) // a refused message is noted in its task's record, as live
+				if err == nil && md.Sequence.Stream >= last {
 					done = true
 				}
 			}
@@ -158,7 +293,9 @@ func Replay(storeDir string) (*Record, error) {
 		}
 	}
 	rec := &Record{Notes: l.notes, Trees: map[int]*report.Tree{}}
-	if rec.State, err = replayState(ctx, js); err != nil {
+	sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
+	defer scancel()
+	if rec.State, err = replayState(sctx, js); err != nil {
 		return nil, err
 	}
 	for tok, t := range l.tasks {

@@ -32,7 +32,7 @@ func TestEventsMasked(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
-	a := h.AddTask("a", 1)
+	a := h.AddTask("a", 1, "")
 	nc, err := nats.Connect(a.Url, nats.Token(a.Token), nats.CustomInboxPrefix(a.InboxPrefix))
 	if err != nil {
 		t.Fatal(err)

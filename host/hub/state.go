@@ -146,6 +146,33 @@ func (s *stateServer) addToken(token, taskID string) {
 	s.tokens[token] = taskID
 }
 
+// revoke forgets token, and closes the connections that opened with it.
+// A connection knows its task, not its token: the connections of the
+// token's task are closed, which are the token's, since a task's attempts
+// (each with a token of its own) never overlap.
+func (s *stateServer) revoke(token string) int {
+	s.mu.Lock()
+	task, ok := s.tokens[token]
+	delete(s.tokens, token)
+	s.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	n := 0
+	s.loop.do(func(conns map[int]*loopConn) { n = s.loop.closeTask(conns, task) })
+	// After the loop's: a connection it handed over meanwhile is here.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c, t := range s.conns {
+		if t == task {
+			c.Close()
+			delete(s.conns, c)
+			n++
+		}
+	}
+	return n
+}
+
 // dropAll closes every task connection (a test fault).
 func (s *stateServer) dropAll() int {
 	n := s.loop.dropAll()

@@ -133,6 +133,19 @@ func (l *stateLoop) stop() {
 	<-l.done
 }
 
+// closeTask closes the connections of a task.
+func (l *stateLoop) closeTask(conns map[int]*loopConn, task string) int {
+	n := 0
+	for fd, c := range conns {
+		if c.writer != "" && c.task == task {
+			syscall.Close(fd)
+			delete(conns, fd)
+			n++
+		}
+	}
+	return n
+}
+
 func (l *stateLoop) closeAll(conns map[int]*loopConn) int {
 	n := len(conns)
 	for fd := range conns {

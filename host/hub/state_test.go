@@ -61,7 +61,7 @@ func (sc *stateClient) do(q statekv.Request) statekv.Response {
 
 func taskState(t *testing.T, h *Hub, task string, index int) *stateClient {
 	t.Helper()
-	creds := h.AddTask(task, index)
+	creds := h.AddTask(task, index, "")
 	tokens.Store(h.StateSocket()+"|"+task, creds.GetToken())
 	sc, p := dialState(t, creds.GetStateSocket(), creds.GetToken(), "1/w")
 	if p.Status != statekv.StatusOK {
@@ -75,8 +75,8 @@ func taskState(t *testing.T, h *Hub, task string, index int) *stateClient {
 func TestStateRefusesStrangers(t *testing.T) {
 	t.Parallel()
 	a, b := startHub(t), startHub(t)
-	other := b.AddTask("x", 1).GetToken()
-	a.AddTask("x", 1)
+	other := b.AddTask("x", 1, "").GetToken()
+	a.AddTask("x", 1, "")
 	for name, tok := range map[string]string{"no token": "", "bad token": "nope", "another run's token": other} {
 		if _, p := dialState(t, a.StateSocket(), tok, "1/w"); p.Status != statekv.StatusDenied {
 			t.Errorf("%s: status %c, want denied", name, p.Status)

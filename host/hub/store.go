@@ -321,6 +321,7 @@ func mustMarshal(v any) json.RawMessage {
 func (h *Hub) publishNote(ctx context.Context, b []byte) error {
 	ctx, cancel := bounded(ctx, 10*time.Second)
 	defer cancel()
+	pause := time.Millisecond
 	for try := 0; ; try++ {
 		gen, failing := h.storeGen()
 		if failing {
@@ -328,6 +329,19 @@ func (h *Hub) publishNote(ctx context.Context, b []byte) error {
 			return fmt.Errorf("%w; the note is held until it can", ErrStoreFailing)
 		}
 		_, err := h.js.Publish(ctx, h.noteSubject(), b)
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeTooManyRequests {
+			// The stream drops what comes in faster than it can store (a
+			// task flooding the hub): try again, until ctx ends.
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(pause):
+			}
+			pause = min(2*pause, 100*time.Millisecond)
+			try--
+			continue
+		}
 		if err == nil || !isStoreTrouble(err) {
 			return err
 		}

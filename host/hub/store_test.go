@@ -37,7 +37,7 @@ func TestStoreFailsAndWritesAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
-	access := h.AddTask("a", 1)
+	access := h.AddTask("a", 1, "")
 	nc, err := nats.Connect(access.Url, nats.Token(access.Token), nats.CustomInboxPrefix(access.InboxPrefix))
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestStoreDownHoldsNotesAndRefusesBatches(t *testing.T) {
 	h.store.mu.Lock()
 	h.store.dir = "/proc" // a file system with no free space
 	h.store.mu.Unlock()
-	access := h.AddTask("a", 1)
+	access := h.AddTask("a", 1, "")
 	h.WriteFailed(errors.New("no space left on device"))
 	<-down
 

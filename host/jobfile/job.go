@@ -23,6 +23,11 @@ type Job struct {
 	// return before its process group is killed, or 0 when not set.
 	Grace time.Duration
 
+	// MaxRunBytes, MaxTaskBytes, MaxTaskEvents and MaxEventBytes bound
+	// what the tasks may send to the hub (see hub.Limits), or are 0 for
+	// the defaults.
+	MaxRunBytes, MaxTaskBytes, MaxTaskEvents, MaxEventBytes int64
+
 	// Archive asks for the run directory to be zipped at the end of the
 	// run (as taskhost run --archive does).
 	Archive bool

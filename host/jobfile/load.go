@@ -36,8 +36,19 @@ var jobSchema = &hcl.BodySchema{
 		{Name: "timeout"},
 		{Name: "grace"},
 		{Name: "archive"},
+		{Name: "max_run_bytes"},
+		{Name: "max_task_bytes"},
+		{Name: "max_task_events"},
+		{Name: "max_event_bytes"},
 	},
 }
+
+// The least and most that the limits on what tasks send may be set to
+// (host/hub Limits).
+const (
+	minSendLimit      = 1024
+	maxEventBytesHigh = 512 << 10
+)
 
 var packSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
@@ -385,6 +396,27 @@ func (l *loader) decodeJob(block *hcl.Block, job *Job) hcl.Diagnostics {
 		val, ok, moreDiags := l.evalValue(attr, cty.Bool)
 		diags = append(diags, moreDiags...)
 		job.Archive = ok && val.True()
+	}
+	for _, lim := range []struct {
+		name string
+		dst  *int64
+	}{{"max_run_bytes", &job.MaxRunBytes}, {"max_task_bytes", &job.MaxTaskBytes},
+		{"max_task_events", &job.MaxTaskEvents}, {"max_event_bytes", &job.MaxEventBytes}} {
+		name, dst := lim.name, lim.dst
+		if attr, ok := content.Attributes[name]; ok {
+			n, moreDiags := l.evalIntAtLeast(attr, minSendLimit)
+			diags = append(diags, moreDiags...)
+			if name == "max_event_bytes" && n > maxEventBytesHigh {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid " + name,
+					Detail:   fmt.Sprintf("The %s argument must be at most %d (the largest event the SDK sends), not %d.", name, maxEventBytesHigh, n),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+				n = 0
+			}
+			*dst = int64(n)
+		}
 	}
 	return diags
 }

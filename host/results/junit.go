@@ -213,7 +213,7 @@ func junitSuiteOf(r *Report, i int, t *Task, logs *LogReader, emit func(junitCas
 			}
 			c := junitNewCase(t.ID, n.ID+" "+n.Name, n.Runtime, o)
 			if n.Logs != nil && logs != nil {
-				b, err := logs.Lines(n.Logs)
+				b, err := logs.Lines(n.Logs, TaskDir(t.ID))
 				if err != nil {
 					c.SystemOut = newJUnitText(fmt.Sprintf("(log lines not read: %v; `taskhost logs RUNDIR %s %s` prints them)\n", err, t.ID, n.ID))
 				} else {
@@ -228,7 +228,7 @@ func junitSuiteOf(r *Report, i int, t *Task, logs *LogReader, emit func(junitCas
 	if !told || len(t.Sections) == 0 {
 		c := junitNewCase(t.ID, t.ID, t.Runtime, t.Result)
 		if t.Logfile != "" && len(t.Sections) == 0 && logs != nil {
-			if b, err := logs.File(t.Logfile); err == nil {
+			if b, err := logs.File(t.Logfile, TaskDir(t.ID)); err == nil {
 				c.SystemOut = newJUnitText(string(b))
 			}
 		}

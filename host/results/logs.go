@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/taskhost/taskhost/internal/report"
 )
@@ -17,6 +18,7 @@ type LogReader struct {
 	max int64
 
 	file  string // the file of the window
+	owner string // the directory it was read for
 	f     *os.File
 	size  int64
 	begin int64 // offset of win in the file
@@ -43,17 +45,44 @@ func (l *LogReader) Close() error {
 	return nil
 }
 
-func (l *LogReader) open(rel string) error {
-	if rel == l.file {
+// TaskDir is the directory of a task's log files, relative to the run
+// directory.
+func TaskDir(id string) string { return filepath.Join("tasks", id) }
+
+// OpenLog opens rel, a path relative to the run directory runDir, for a
+// task whose directory (relative to runDir) is dir: the file must be
+// directly in dir, and the path may not leave it, through a symbolic
+// link either (a task's processes can make links in their directory). A
+// record names its log files as its task reported them, so they are
+// opened only this way.
+func OpenLog(runDir, dir, rel string) (*os.File, error) {
+	if filepath.Clean(rel) != rel || filepath.Dir(rel) != dir || !filepath.IsLocal(rel) {
+		return nil, fmt.Errorf("log file %q is not in the task's directory %s", rel, dir)
+	}
+	root, err := os.OpenRoot(filepath.Join(runDir, dir))
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	// Not blocking: a task can make a FIFO in its directory too.
+	f, err := root.OpenFile(filepath.Base(rel), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("log file %q is not a regular file", rel)
+	}
+	return f, nil
+}
+
+func (l *LogReader) open(rel, dir string) error {
+	if rel == l.file && dir == l.owner {
 		return l.err
 	}
 	l.Close()
-	l.file, l.win, l.begin, l.err = rel, nil, 0, nil
-	if !filepath.IsLocal(rel) {
-		l.err = fmt.Errorf("log file %q is not inside the run directory", rel)
-		return l.err
-	}
-	f, err := os.Open(filepath.Join(l.dir, rel))
+	l.file, l.owner, l.win, l.begin, l.err = rel, dir, nil, 0, nil
+	f, err := OpenLog(l.dir, dir, rel)
 	if err != nil {
 		l.err = err
 		return err
@@ -93,21 +122,23 @@ func (l *LogReader) read(off, size int64) ([]byte, error) {
 }
 
 // File returns the content of a log file of the run, by its path relative
-// to the run directory. The bytes are valid until the next call.
-func (l *LogReader) File(rel string) ([]byte, error) {
-	if err := l.open(rel); err != nil {
+// to the run directory, for the task whose directory is dir (see
+// OpenLog). The bytes are valid until the next call.
+func (l *LogReader) File(rel, dir string) ([]byte, error) {
+	if err := l.open(rel, dir); err != nil {
 		return nil, err
 	}
 	return l.read(0, l.size)
 }
 
-// Lines returns what ref points at: a step's log lines. The bytes are
-// valid until the next call.
-func (l *LogReader) Lines(ref *report.LogRef) ([]byte, error) {
+// Lines returns what ref points at: a step's log lines, in a file of the
+// task whose directory is dir (see OpenLog). The bytes are valid until
+// the next call.
+func (l *LogReader) Lines(ref *report.LogRef, dir string) ([]byte, error) {
 	if ref == nil {
 		return nil, nil
 	}
-	if err := l.open(ref.File); err != nil {
+	if err := l.open(ref.File, dir); err != nil {
 		return nil, err
 	}
 	return l.read(ref.Begin, ref.Size)

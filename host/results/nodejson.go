@@ -3,6 +3,7 @@ package results
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -15,6 +16,10 @@ import (
 // reflection: a large run has a node per step, and this is most of the work
 // of writing results.json.
 func appendNode(b []byte, n *report.Node, prefix string) ([]byte, error) {
+	// What fails here, checkNodes finds first (see Mend).
+	if !timeOK(n.StartTime) || !timeOK(n.StopTime) {
+		return nil, fmt.Errorf("step %s: a time outside the years 0 to 9999", n.ID)
+	}
 	in := prefix + "  "
 	b = append(b, '{')
 	b = field(b, in, "type")

@@ -132,7 +132,9 @@ func (t *Task) Finish() {
 	}
 	t.Summary = Summarize(rs)
 	if !t.StartTime.IsZero() && !t.StopTime.IsZero() {
-		t.Runtime = t.StopTime.Sub(t.StartTime).Seconds()
+		// By the wall clock, as the times are written: a record read back
+		// (results recover) gets the same runtime.
+		t.Runtime = t.StopTime.Round(0).Sub(t.StartTime.Round(0)).Seconds()
 	}
 }
 
@@ -144,7 +146,7 @@ func (r *Report) Finish() {
 	}
 	r.Summary = Summarize(rs)
 	r.Result = result.Rollup(rs...).Or(result.Passed)
-	r.Runtime = r.StopTime.Sub(r.StartTime).Seconds()
+	r.Runtime = r.StopTime.Round(0).Sub(r.StartTime.Round(0)).Seconds()
 }
 
 // ExitCode is the process exit code for a job result: 3 when a hook
@@ -162,7 +164,9 @@ func (r *Report) ExitCode() int {
 // Write writes f to path atomically: a reader sees the old file or the
 // new one, never half of one. The JSON is indented, and written a section
 // at a time, so that a run of many steps is not held twice in memory.
+// What would not encode is mended first, in f too (see Mend).
 func Write(path string, f *File) error {
+	Mend(f)
 	if err := WriteAtomic(path, func(w *bufio.Writer) error { return writeFile(w, f) }); err != nil {
 		return fmt.Errorf("write results: %w", err)
 	}

@@ -329,9 +329,6 @@ func TestWriteErrors(t *testing.T) {
 		file *results.File
 	}{
 		"no such directory": {path: filepath.Join(dir, "missing", "results.json"), file: sampleFile()},
-		"data not json": {path: filepath.Join(dir, "bad.json"), file: &results.File{Report: results.Report{
-			Tasks: []*results.Task{{ID: "t", Result: report.Outcome{Value: P, Data: json.RawMessage(`{not json`)}}},
-		}}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -349,6 +346,79 @@ func TestWriteErrors(t *testing.T) {
 	}
 	for _, e := range entries {
 		t.Errorf("left behind after failed Writes: %s", e.Name())
+	}
+}
+
+// What one task reported that does not encode costs that task its
+// sections, not the run its results.json: each part that does not encode
+// is replaced, and every other task is written whole.
+func TestWriteMendsWhatDoesNotEncode(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	good := []*report.Node{{Type: "step", ID: "1", Name: "ok", StartTime: now, StopTime: now,
+		Result: report.Outcome{Value: P, Data: json.RawMessage(`{"rows": 3}`)}}}
+	step := func(mod func(*report.Node)) []*report.Node {
+		n := &report.Node{Type: "step", ID: "1", Name: "s", StartTime: now, StopTime: now, Result: report.Outcome{Value: P}}
+		inner := *n
+		inner.ID = "1.1"
+		mod(&inner)
+		n.Sections = []*report.Node{&inner}
+		return []*report.Node{n}
+	}
+	f := &results.File{Version: 1, Report: results.Report{Name: "n", StartTime: now, StopTime: now,
+		State: map[string]json.RawMessage{"ok": json.RawMessage(`1`), "bad": json.RawMessage(`{"a":`)},
+		Hooks: []*results.HookRun{{Name: "h", Stage: "pre_job", StartTime: now, StopTime: now,
+			Result: report.Outcome{Value: P}, Sections: step(func(n *report.Node) { n.Result.Data = json.RawMessage(`[`) })}},
+		Tasks: []*results.Task{
+			{ID: "good", StartTime: now, StopTime: now, Result: report.Outcome{Value: P}, Sections: good},
+			{ID: "data", PID: 7, StartTime: now, StopTime: now, Result: report.Outcome{Value: P},
+				Sections: step(func(n *report.Node) { n.Result.Data = json.RawMessage(`{"a":`) })},
+			{ID: "time", StartTime: now, StopTime: now, Result: report.Outcome{Value: P},
+				Sections: step(func(n *report.Node) { n.StopTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) })},
+			{ID: "output", StartTime: now, StopTime: now, Result: report.Outcome{Value: P},
+				Outputs: map[string]json.RawMessage{"o": json.RawMessage(`nope`)}, Sections: []*report.Node{}},
+			{ID: "own data", StartTime: now, StopTime: now, Result: report.Outcome{Value: P, Data: json.RawMessage(`}`)}},
+		},
+	}}
+	path := filepath.Join(t.TempDir(), "results.json")
+	if err := results.Write(path, f); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	got, err := results.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := got.Report
+	compactData := cmp.Transformer("compact", func(raw json.RawMessage) string {
+		var b bytes.Buffer
+		_ = json.Compact(&b, raw)
+		return b.String()
+	})
+	if d := cmp.Diff(good, r.Tasks[0].Sections, cmpopts.IgnoreUnexported(report.Node{}), compactData); d != "" || r.Tasks[0].Result.Value != P {
+		t.Errorf("the good task was not written whole (-want +got):\n%s", d)
+	}
+	for _, task := range r.Tasks[1:] {
+		if task.Result.Value != E || !strings.Contains(task.Result.Reason, "its record could not be written") || len(task.Sections) != 0 {
+			t.Errorf("task %s: %v %q, %d sections; want Errored, its record could not be written, none", task.ID,
+				task.Result.Value, task.Result.Reason, len(task.Sections))
+		}
+	}
+	if task := r.Tasks[1]; task.PID != 7 || !task.StartTime.Equal(now) || !strings.Contains(task.Result.Reason, "step 1.1: data is not JSON") {
+		t.Errorf("task data: pid %d, start %v, reason %q; want its pid and times kept, and the step named", task.PID, task.StartTime, task.Result.Reason)
+	}
+	if h := r.Hooks[0]; h.Result.Value != E || len(h.Sections) != 0 {
+		t.Errorf("hook: %v %q, want Errored without sections", h.Result.Value, h.Result.Reason)
+	}
+	if string(r.State["ok"]) != "1" || !strings.Contains(string(r.State["bad"]), "not JSON") {
+		t.Errorf("state: %s", r.State)
+	}
+	if r.Summary.Errored != 4 || r.Summary.Passed != 1 || r.Result != E {
+		t.Errorf("summary %+v, result %v; want 4 errored, 1 passed, errored", r.Summary, r.Result)
+	}
+	// The record in memory is the one written (the exit code, junit.xml and
+	// report.html come from it).
+	if f.Report.Tasks[1].Result.Value != E || f.Report.Summary.Errored != 4 {
+		t.Errorf("in memory: task data %v, summary %+v", f.Report.Tasks[1].Result.Value, f.Report.Summary)
 	}
 }
 

@@ -265,7 +265,6 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 	tlog := hclog.New(&hclog.LoggerOptions{Name: "taskhost", Level: hclog.Info, Output: out})
 
 	slot := int(r.slots.Add(1))
-	access := r.hub.AddTask(id, slot)
 	pack := r.plan.Job.Pack(h.Pack)
 	// The hook's timeout covers its pack's start-up too.
 	runCtx := ctx
@@ -287,6 +286,9 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 		return c
 	}
 	c.PID = proc.PID()
+	access := r.hub.AddTask(id, slot, filepath.Join("hooks", id))
+	runCtx, unwatch := r.hub.Watch(runCtx, slot) // stopped if it goes over its limits
+	defer unwatch()
 	var deadline int64
 	if dl, ok := runCtx.Deadline(); ok {
 		deadline = dl.UnixNano()
@@ -297,14 +299,7 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 		Hook: &packv1.HookCall{Name: h.Hook, Stage: stage, TaskId: task, ResultsJson: hr.summary()},
 	})
 	res, reason := r.ended(runCtx, proc, slot, resp, err, r.opts.Grace, "hook", tlog)
-	_ = r.hub.Tree(slot, func(tree *report.Tree) {
-		now := time.Now()
-		if err != nil {
-			tree.Settle()
-			tree.CloseOpen(res, reason, now)
-		} else {
-			res, reason = r.closeReturned(tree, resp.GetLastSeq(), c.StartTime, res, reason, now)
-		}
+	res, reason = r.closeRecord(slot, res, reason, err == nil, resp.GetLastSeq(), c.StartTime, tlog, func(tree *report.Tree) {
 		if tree.Sections != nil {
 			c.Sections = tree.Sections
 		}

@@ -16,9 +16,12 @@ import (
 
 // Recover rebuilds results.json of a run whose host died, from the hub's
 // store in the run directory: every event the hub had acknowledged is
-// there. A task that had not ended is Aborted, with its open steps; one
-// that had not started is Aborted "not started". It writes results.json
-// and returns it.
+// there. A task that had ended is as the host recorded it: its note holds
+// everything but its sections, and its tree was sealed in the stream when
+// its attempt ended, so Replay takes exactly what the host took. A task
+// that had not ended is Aborted, with its open steps; one that had not
+// started is Aborted "not started". It writes results.json and returns
+// it.
 func Recover(runDir string) (*results.File, error) {
 	for _, p := range []string{"job.log", "hub"} {
 		if _, err := os.Stat(filepath.Join(runDir, p)); err != nil {
@@ -64,8 +67,10 @@ func Recover(runDir string) (*results.File, error) {
 				started[n.Index] = true
 				slot[n.Index] = max(n.Slot, n.Index)
 			} else {
+				// The host's record of the task but its sections.
 				ended[n.Index] = true
-				t.StopTime, t.Result, t.Logs = h.StopTime, h.Result, h.Logs
+				h.Sections = t.Sections
+				*t = h
 			}
 			stop = later(stop, h.StartTime, h.StopTime)
 		}
@@ -83,6 +88,9 @@ func Recover(runDir string) (*results.File, error) {
 		case ended[i+1]:
 		case started[i+1]:
 			t.Result = report.Outcome{Value: result.Aborted, Reason: died}
+			if tree != nil && tree.Fault() != "" {
+				t.Result.Reason += "; " + tree.Fault()
+			}
 			t.StopTime = t.StartTime
 			if tree != nil {
 				t.StopTime = later(t.StartTime, tree.Last)

@@ -181,7 +181,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	hcfg := hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub"),
 		StateSocket: filepath.Join(sockets, "state.sock"),
 		DropEvery:   opts.DropEvery, DropInterval: opts.DropInterval, Mask: r.mask,
-		OnStore: r.onStore(stopRun), StoreWait: opts.StoreWait}
+		OnStore: r.onStore(stopRun), StoreWait: opts.StoreWait, Limits: hubLimits(job)}
 	if opts.Events != nil {
 		hcfg.OnEvent = func(task string, ev report.Event) {
 			if e, ok := fromReport(task, ev); ok {
@@ -354,10 +354,13 @@ func taskHeader(t *results.Task) *results.Task {
 	return &h
 }
 
+// mustJSON encodes a note's data. What the tasks sent is checked before it
+// gets into a record, but a note that does not encode says so rather
+// than stop the host.
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(err) // our own types always encode
+		b, _ = json.Marshal(map[string]string{"error": "not encoded: " + err.Error()})
 	}
 	return b
 }
@@ -474,7 +477,6 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 		tlog.Error("pack cannot run", "error", perr)
 		return a
 	}
-	access := r.hub.AddTask(t.ID, slot)
 	// The task's timeout covers its pack's start-up too (the debugged
 	// task has none: it waits for the user).
 	runCtx := ctx
@@ -511,11 +513,14 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	}
 	a.PID = proc.PID()
 	rec.PID = a.PID
+	access := r.hub.AddTask(t.ID, slot, filepath.Join("tasks", t.ID))
 	r.note(hub.Note{Kind: noteTaskStarted, Task: t.ID, Index: tr.index, Slot: slot, Data: mustJSON(taskHeader(rec))})
 	r.log.Info("task started", "task", t.ID, "pack", t.Pack, "pid", a.PID, "attempt", n)
 	r.event(Event{Type: EventTaskStarted, Time: a.StartTime, Task: t.ID, PID: a.PID})
 	r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, a.PID)
 
+	runCtx, unwatch := r.hub.Watch(runCtx, slot) // stopped if it goes over its limits
+	defer unwatch()
 	var deadline int64
 	if dl, ok := runCtx.Deadline(); ok {
 		deadline = dl.UnixNano()
@@ -532,23 +537,15 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	}
 	res, reason := r.ended(runCtx, proc, slot, resp, err, grace, "task", tlog)
 	if err == nil {
-		tr.outputs = resp.GetOutputs()
+		var refused string
+		if tr.outputs, refused = checkOutputs(resp.GetOutputs()); refused != "" {
+			res, reason = result.Errored, refused
+		}
 	}
 
 	var data json.RawMessage
-	_ = r.hub.Tree(slot, func(tree *report.Tree) {
+	res, reason = r.closeRecord(slot, res, reason, err == nil, resp.GetLastSeq(), a.StartTime, tlog, func(tree *report.Tree) {
 		data = tree.Own.Data
-		now := time.Now()
-		if err != nil {
-			// The process is gone: what it sent after a lost event still counts.
-			if missing := tree.Settle(); missing > 0 {
-				tlog.Warn("events lost with the process", "missing", missing)
-			}
-			tree.CloseOpen(res, reason, now)
-		} else {
-			// The task returned: its tree decides, with what it returned.
-			res, reason = r.closeReturned(tree, resp.GetLastSeq(), a.StartTime, res, reason, now)
-		}
 		if tree.Sections != nil {
 			a.Sections = tree.Sections
 		}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
 )
 
 // A run writes to its run directory throughout (the hub's store, the logs)
@@ -130,28 +129,20 @@ func (r *execution) onStore(stop context.CancelCauseFunc) func(hub.StoreEvent) {
 	}
 }
 
-// closeReturned closes the steps left open in the tree of a pack whose Run
-// returned (a task attempt or a hook call started at since, its last
-// event lastSeq, its result and reason as it returned them), and returns
-// the result and reason to record. A step still open is Errored, "step
-// never ended"; but when the tree lacks the pack's end (its last event)
-// and events it sent did not arrive, or the store failed meanwhile, its
-// events were lost on the way, and that is the reason, with the store's.
-func (r *execution) closeReturned(tree *report.Tree, lastSeq uint64, since time.Time, res result.Result, reason string, now time.Time) (result.Result, string) {
-	open := "step never ended"
-	storeErr := r.hub.StoreTrouble(since)
-	if !tree.Ended && (tree.Applied("") < lastSeq || storeErr != nil) {
-		open = "its result events were not all recorded"
-		if storeErr != nil {
-			open += ": " + strings.ReplaceAll(storeErr.Error(), r.dir+string(filepath.Separator), "")
-		}
-		res = result.Rollup(res, result.Errored)
-		reason = strings.TrimSuffix(open+"; "+reason, "; ")
+// lostEvents says whether a pack whose Run returned (a task attempt or a
+// hook call started at since, its last event lastSeq) lost events on the
+// way: "" when not, and its steps still open are "step never ended";
+// else why, which is then their reason and the start of the attempt's:
+// the tree lacks the pack's end (its last event) and events it sent did
+// not arrive, or the store failed meanwhile (storeErr, from
+// hub.StoreTrouble(since)).
+func (r *execution) lostEvents(tree *report.Tree, lastSeq uint64, storeErr error) string {
+	if tree.Ended || (tree.Applied("") >= lastSeq && storeErr == nil) {
+		return ""
 	}
-	tree.CloseOpen(result.Errored, open, now)
-	res = result.Rollup(res, tree.Result())
-	if reason == "" {
-		reason = worstReason(tree, res)
+	lost := "its result events were not all recorded"
+	if storeErr != nil {
+		lost += ": " + strings.ReplaceAll(storeErr.Error(), r.dir+string(filepath.Separator), "")
 	}
-	return res, reason
+	return lost
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
 )
 
 // TestReserveTakesRoom: the room a run keeps for its record is disk taken,
@@ -36,11 +35,11 @@ func TestReserveTakesRoom(t *testing.T) {
 	}
 }
 
-// TestCloseReturned: the steps a returned task left open are "step never
+// TestLostEvents: the steps a returned task left open are "step never
 // ended" when nothing was lost; when its end is missing and events it sent
-// did not arrive, or the store failed during it, the task and the steps
-// are Errored with its events not all recorded, and the store's failure.
-func TestCloseReturned(t *testing.T) {
+// did not arrive, or the store failed during it, its events were not all
+// recorded, and the store's failure says why (from the run directory).
+func TestLostEvents(t *testing.T) {
 	t.Parallel()
 	h, err := hub.Start(hub.Config{StoreDir: t.TempDir()})
 	if err != nil {
@@ -55,25 +54,20 @@ func TestCloseReturned(t *testing.T) {
 		}
 		return tree
 	}
-	// check wants the task Errored and its reason and the open step's to
-	// begin with wantReason and wantStep.
-	check := func(name string, tree *report.Tree, res result.Result, reason, wantReason, wantStep string) {
-		t.Helper()
-		if res != result.Errored || !strings.HasPrefix(reason, wantReason) {
-			t.Errorf("%s: %s %q, want Errored %q", name, res, reason, wantReason)
-		}
-		if s := tree.Sections[0].Result; s.Value != result.Errored || !strings.HasPrefix(s.Reason, wantStep) {
-			t.Errorf("%s: the open step is %s %q, want Errored %q", name, s.Value, s.Reason, wantStep)
-		}
+
+	if lost := r.lostEvents(open(), 1, nil); lost != "" {
+		t.Errorf("nothing lost: %q, want none", lost)
 	}
-
-	tree := open()
-	res, reason := r.closeReturned(tree, 1, time.Now(), result.Passed, "", time.Now())
-	check("nothing lost", tree, res, reason, "1 s: step never ended", "step never ended")
-
-	tree = open()
-	res, reason = r.closeReturned(tree, 3, time.Now(), result.Passed, "", time.Now())
-	check("events sent, not arrived", tree, res, reason, "its result events were not all recorded", "its result events were not all recorded")
+	if lost := r.lostEvents(open(), 3, nil); lost != "its result events were not all recorded" {
+		t.Errorf("events sent, not arrived: %q", lost)
+	}
+	ended := open()
+	if err := ended.Add(report.Event{Seq: 2, Kind: report.KindEnd, Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if lost := r.lostEvents(ended, 2, errors.New("anything")); lost != "" {
+		t.Errorf("the task's end arrived: %q, want none", lost)
+	}
 
 	before := time.Now()
 	h.WriteFailed(errors.New("write /runs/x/hub/1.blk: no space left on device"))
@@ -85,11 +79,9 @@ func TestCloseReturned(t *testing.T) {
 	if err := h.WaitStore(ctx); err != nil {
 		t.Fatal(err)
 	}
-	tree = open()
-	res, reason = r.closeReturned(tree, 1, before, result.Failed, "the task's own", time.Now())
-	const lost = "its result events were not all recorded: the run's store could not write for "
-	check("the store failed", tree, res, reason, lost, lost)
-	if !strings.Contains(reason, ": write hub/1.blk: no space left on device; the task's own") {
-		t.Errorf("reason %q does not name the disk, from the run directory, then the task's own", reason)
+	lost := r.lostEvents(open(), 1, h.StoreTrouble(before))
+	const want = "its result events were not all recorded: the run's store could not write for "
+	if !strings.HasPrefix(lost, want) || !strings.HasSuffix(lost, ": write hub/1.blk: no space left on device") {
+		t.Errorf("the store failed: %q, want %q… naming the disk from the run directory", lost, want)
 	}
 }

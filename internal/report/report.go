@@ -2,12 +2,15 @@ package report
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/result"
 )
 
@@ -98,9 +101,30 @@ type Tree struct {
 	// in its source's order.
 	OnApply func(Event)
 
+	// Refused counts what the task sent that the tree did not take (an
+	// event that makes no sense, or that the host refused before it got
+	// here: see Refuse), and Problems says why, for the first
+	// MaxProblems of them.
+	Refused  int
+	Problems []string
+	// Over, when set, says which of its limits the task went over; the
+	// host took nothing more from it.
+	Over string
+	// Missing counts the events that Settle found missing: never sent,
+	// or lost with the process.
+	Missing int
+
 	nodes   map[string]*Node
 	sources map[string]*source
+	// parked holds, by the id of the step they wait for, the sources
+	// whose next event starts a step under it (a child process's first
+	// step can arrive before its parent's start, which another process
+	// sent).
+	parked map[string][]string
 }
+
+// MaxProblems is how many reasons for refusals a tree keeps.
+const MaxProblems = 10
 
 // source is where the tree stands with one process's events.
 type source struct {
@@ -110,13 +134,38 @@ type source struct {
 
 // NewTree returns an empty tree.
 func NewTree() *Tree {
-	return &Tree{nodes: map[string]*Node{}, sources: map[string]*source{}}
+	return &Tree{nodes: map[string]*Node{}, sources: map[string]*source{}, parked: map[string][]string{}}
+}
+
+// Refuse records that something the task sent was not taken, and why.
+func (t *Tree) Refuse(problem string) {
+	t.Refused++
+	if len(t.Problems) < MaxProblems {
+		t.Problems = append(t.Problems, problem)
+	}
+}
+
+// Fault says what the host held against the task's reporting, or "":
+// the limit it went over, or how many of its events were refused and why
+// the first one was.
+func (t *Tree) Fault() string {
+	switch {
+	case t.Over != "":
+		return t.Over
+	case t.Refused == 1:
+		return "refused 1 event from the task: " + t.Problems[0]
+	case t.Refused > 1:
+		return fmt.Sprintf("refused %d events from the task; the first: %s", t.Refused, t.Problems[0])
+	}
+	return ""
 }
 
 // Add applies ev once, in its source's sequence order: an event seen
 // before is ignored, and one that arrives early waits until the events
-// before it arrive. It returns an error for an event that makes no sense
-// (the event is skipped).
+// before it arrive. A child process's step whose parent (a step of
+// another process) has not started yet waits for it too, with the
+// events of that process after it. An event that makes no sense is
+// skipped and refused (see Refused), and Add returns the first error.
 func (t *Tree) Add(ev Event) error {
 	s := t.sources[ev.Src]
 	if s == nil {
@@ -126,23 +175,97 @@ func (t *Tree) Add(ev Event) error {
 	if ev.Seq <= s.applied {
 		return nil // a duplicate
 	}
-	if ev.Seq != s.applied+1 {
-		s.pending[ev.Seq] = ev
+	if ev.Seq != s.applied+1 || t.waitsForParent(ev) {
+		if _, dup := s.pending[ev.Seq]; !dup {
+			s.pending[ev.Seq] = ev
+			if ev.Seq == s.applied+1 {
+				t.park(ev)
+			}
+		}
 		return nil
 	}
-	var first error
+	return t.advance(s, ev)
+}
+
+// kindRefused marks the place, in its source's order, of an event that
+// was refused before it reached the tree (see AddChecked).
+const kindRefused = "refused"
+
+// AddChecked checks an event that travelled on the hub (Check, with r)
+// and adds it. An event that fails the check is refused; if its source
+// and sequence number are sound it still takes its place in its source's
+// order (the events after it do not wait for it), and is counted once,
+// when its turn comes, however often it was sent.
+func (t *Tree) AddChecked(w *packv1.Event, r Rules) error {
+	ev, err := Check(w, r)
+	if err == nil {
+		return t.Add(ev)
+	}
+	src, seq := w.GetSrc(), w.GetSeq()
+	if checkSrc(src) != nil || seq == 0 || (r.MaxSeq > 0 && seq > r.MaxSeq) {
+		t.Refuse(err.Error())
+		return err
+	}
+	_ = t.Add(Event{Src: src, Seq: seq, Kind: kindRefused, Reason: err.Error()})
+	return err
+}
+
+// waitsForParent reports whether ev starts a step of a child process
+// under a step that has not started.
+func (t *Tree) waitsForParent(ev Event) bool {
+	if ev.Kind != KindStart || ev.Src == "" || ev.Parent == "" {
+		return false
+	}
+	_, ok := t.nodes[ev.Parent]
+	return !ok
+}
+
+// park makes ev's source wait until ev's parent starts.
+func (t *Tree) park(ev Event) {
+	t.parked[ev.Parent] = append(t.parked[ev.Parent], ev.Src)
+}
+
+// advance applies ev, the next event of source s, then the
+// events of s that waited for it, and then those of the sources that
+// waited for a step that started meanwhile. An event that does not apply
+// is refused and skipped rather than wedge its source. It returns the
+// first error.
+func (t *Tree) advance(s *source, ev Event) error {
+	var first, err error
+	var queue []string
 	for {
-		s.applied = ev.Seq // an event that does not apply is skipped rather than wedge the source
-		if err := t.apply(ev); err != nil {
+		s.applied = ev.Seq
+		if ev.Kind == kindRefused {
+			t.Refuse(ev.Reason)
+			if first == nil {
+				first = errors.New(ev.Reason)
+			}
+		} else if err = t.apply(ev); err != nil {
+			t.Refuse(err.Error())
 			if first == nil {
 				first = err
 			}
-		} else if t.OnApply != nil {
-			t.OnApply(ev)
+		} else {
+			if t.OnApply != nil {
+				t.OnApply(ev)
+			}
+			if ev.Kind == KindStart {
+				if srcs, ok := t.parked[ev.ID]; ok {
+					queue = append(queue, srcs...)
+					delete(t.parked, ev.ID)
+				}
+			}
 		}
 		next, ok := s.pending[s.applied+1]
-		if !ok {
-			return first
+		for !ok || t.waitsForParent(next) {
+			if ok {
+				t.park(next)
+			}
+			if len(queue) == 0 {
+				return first
+			}
+			s, queue = t.sources[queue[0]], queue[1:]
+			next, ok = s.pending[s.applied+1]
 		}
 		delete(s.pending, next.Seq)
 		ev = next
@@ -160,26 +283,37 @@ func (t *Tree) Applied(src string) uint64 {
 
 // Settle applies the events still waiting for an earlier one, in order,
 // skipping the gaps: for a process that is gone, the missing events will
-// not come, and what came after them is still the record. It returns how
-// many events were missing.
+// not come, and what came after them is still the record. A step that
+// still waits for a parent that never started is refused. Sources are
+// settled in the order of their names, so that the same events settle
+// the same way. It returns how many events were missing, and adds them to
+// Missing.
 func (t *Tree) Settle() int {
+	srcs := slices.Sorted(maps.Keys(t.sources))
 	missing := 0
-	for _, s := range t.sources {
-		seqs := make([]uint64, 0, len(s.pending))
-		for q := range s.pending {
-			seqs = append(seqs, q)
-		}
-		slices.Sort(seqs)
-		for _, q := range seqs {
-			ev := s.pending[q]
-			delete(s.pending, q)
-			missing += int(q - s.applied - 1)
-			s.applied = q
-			if t.apply(ev) == nil && t.OnApply != nil {
-				t.OnApply(ev)
+	// First without refusing a step whose parent another source may still
+	// start; then whatever is left, refused if it still makes no sense.
+	for _, final := range []bool{false, true} {
+		for _, src := range srcs {
+			s := t.sources[src]
+			for _, q := range slices.Sorted(maps.Keys(s.pending)) {
+				ev, ok := s.pending[q]
+				if !ok {
+					continue // applied meanwhile
+				}
+				missing += int(q - s.applied - 1)
+				s.applied = q - 1 // the gap skipped
+				if !final && t.waitsForParent(ev) {
+					t.park(ev)
+					break
+				}
+				delete(s.pending, q)
+				_ = t.advance(s, ev)
 			}
 		}
 	}
+	clear(t.parked)
+	t.Missing += missing
 	return missing
 }
 
@@ -233,7 +367,7 @@ func (t *Tree) apply(ev Event) error {
 		}
 		n.open = false
 		n.StopTime = ev.Time
-		n.Runtime = ev.Time.Sub(n.StartTime).Seconds()
+		n.Runtime = max(0, ev.Time.Sub(n.StartTime).Seconds()) // a clock set back is not a negative time
 		n.Result = Outcome{Value: rollupNode(ev.Result, n), Reason: ev.Reason, Data: ev.Data}
 		n.Logs = ev.Logs
 	case KindLog:

@@ -654,3 +654,64 @@ func TestSettleSkipsGaps(t *testing.T) {
 		t.Errorf("after Settle: %+v, %d pending", tr.Sections, tr.Pending())
 	}
 }
+
+// A child process's first step can reach the hub before the start of the
+// step it runs under (another process's): it waits for it, with the
+// child's later events, instead of being refused.
+func TestChildStepWaitsForParent(t *testing.T) {
+	t.Parallel()
+	tr := report.NewTree()
+	child := func(seq uint64, kind, id, parent string) report.Event {
+		return report.Event{Src: "pid-7", Seq: seq, Kind: kind, ID: id, Parent: parent, Name: id, Time: at(1), Result: map[string]result.Result{report.KindEnd: result.Passed}[kind]}
+	}
+	addAll(t, tr,
+		child(1, report.KindStart, "1/7.1", "1"),
+		child(2, report.KindEnd, "1/7.1", ""),
+		child(3, report.KindStart, "1/7.2", "1"),
+	)
+	if len(tr.Sections) != 0 || tr.Refused != 0 {
+		t.Fatalf("before the parent: %d sections, %d refused", len(tr.Sections), tr.Refused)
+	}
+	addAll(t, tr, start(1, "1", "", "parent", report.TypeStep, 0))
+	if n := len(tr.Sections[0].Sections); n != 2 || tr.Applied("pid-7") != 3 || tr.Refused != 0 {
+		t.Fatalf("after the parent: %d children, pid-7 applied %d, %d refused", n, tr.Applied("pid-7"), tr.Refused)
+	}
+	// A parent that never starts: Settle refuses the step that waits for it
+	// and applies the rest in order.
+	tr2 := report.NewTree()
+	addAll(t, tr2,
+		child(1, report.KindStart, "9/7.1", "9"),
+		child(2, report.KindStart, "7.2", ""),
+	)
+	tr2.Settle()
+	if tr2.Refused != 1 || len(tr2.Sections) != 1 || tr2.Sections[0].ID != "7.2" || !strings.Contains(tr2.Problems[0], `unknown parent "9"`) {
+		t.Errorf("after Settle: %d refused (%q), sections %+v", tr2.Refused, tr2.Problems, tr2.Sections)
+	}
+}
+
+// Every refusal is counted in the tree, the first few with their
+// reasons, and Fault says what to record against the task.
+func TestRefusalsAndFault(t *testing.T) {
+	t.Parallel()
+	tr := report.NewTree()
+	if f := tr.Fault(); f != "" {
+		t.Errorf("Fault of a clean tree = %q", f)
+	}
+	_ = tr.Add(end(1, "9", result.Passed, "", 0))
+	if f := tr.Fault(); tr.Refused != 1 || f != `refused 1 event from the task: event 1: end of unknown step "9"` {
+		t.Errorf("Fault = %q, %d refused", f, tr.Refused)
+	}
+	for range report.MaxProblems + 5 {
+		tr.Refuse("another")
+	}
+	if tr.Refused != report.MaxProblems+6 || len(tr.Problems) != report.MaxProblems {
+		t.Errorf("%d refused, %d problems kept", tr.Refused, len(tr.Problems))
+	}
+	if f := tr.Fault(); !strings.HasPrefix(f, "refused 16 events from the task; the first: event 1") {
+		t.Errorf("Fault = %q", f)
+	}
+	tr.Over = "sent more than 5 events (max_task_events)"
+	if f := tr.Fault(); f != tr.Over {
+		t.Errorf("Fault of a tree over a limit = %q", f)
+	}
+}

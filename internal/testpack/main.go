@@ -44,6 +44,9 @@ func main() {
 	case "printy":
 		fmt.Println("a stray line before serving") // the SDK sends it to the log
 	}
+	if len(os.Args) > 2 && os.Args[1] == "raw" {
+		os.Exit(raw(os.Args[2:])) // a child of a task, speaking to the hub by hand
+	}
 	s := sdk.NewSet("testpack", "1.0.0")
 	sdk.Register(s, "pass", "Passes.", func(t *sdk.T, _ sdk.NoArgs) { t.Step("ok", func(t *sdk.T) {}) })
 	sdk.Register(s, "stdin", "Reads its standard input to the end and records what it read.", func(t *sdk.T, _ sdk.NoArgs) {
@@ -128,6 +131,7 @@ func main() {
 	registerOutputTasks(s)
 	registerSecretTasks(s)
 	registerDiskTasks(s)
+	registerRawTasks(s)
 	s.Run()
 }
 

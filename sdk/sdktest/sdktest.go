@@ -203,7 +203,7 @@ func (h *Harness) RunContext(ctx context.Context, task string, args Args) *Run {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
 	defer cancel()
 	dl, _ := ctx.Deadline()
-	access := h.hub.AddTask(taskID, slot)
+	access := h.hub.AddTask(taskID, slot, "")
 	resp, err := pc.Run(ctx, &packv1.RunRequest{
 		Task: task, ArgsJson: argsJSON, RunId: h.runID, TaskId: taskID, Attempt: 1,
 		Hub: access, DeadlineUnixNano: dl.UnixNano(),

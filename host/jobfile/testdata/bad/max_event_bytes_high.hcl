@@ -1,0 +1,3 @@
+job "x" {
+  max_event_bytes = 1048576
+}

@@ -1,0 +1,3 @@
+job "x" {
+  max_task_bytes = 100
+}
