@@ -58,9 +58,9 @@ func TestHostileJobfilesExitCode(t *testing.T) {
 		return strings.Repeat(open, n) + mid + strings.Repeat(close, n)
 	}
 	var chain strings.Builder
-	chain.WriteString(head + "locals {\n  l0 = 1\n")
-	for i := 1; i <= 20_000; i++ {
-		fmt.Fprintf(&chain, "  l%d = local.l%d\n", i, i-1)
+	chain.WriteString(head + "locals {\nl0=1\n")
+	for i := 1; i <= 26_000; i++ {
+		fmt.Fprintf(&chain, "l%d=local.l%d\n", i, i-1)
 	}
 	chain.WriteString("}\n")
 	numVar := "variable \"n\" {\n  type = number\n}\n" + head

@@ -182,6 +182,8 @@ func templateFileFunc(dir string, m *meter, fns map[string]function.Function) fu
 			if !vars.IsWhollyKnown() {
 				return cty.DynamicVal, nil
 			}
+			// Reading a template costs about a microsecond a byte.
+			m.charge(len(src), nil)
 			if diags := checkSource(src, path, sourceTemplate); diags.HasErrors() {
 				return cty.NilVal, diags
 			}
