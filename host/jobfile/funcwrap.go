@@ -183,7 +183,7 @@ func convertFast(v cty.Value, ty cty.Type) (cty.Value, error) {
 		c, err := convertFast(e, ety)
 		if err != nil {
 			if vt.IsObjectType() {
-				return cty.NilVal, fmt.Errorf("attribute %q: %w", k.AsString(), err)
+				return cty.NilVal, fmt.Errorf("element %q: %w", k.AsString(), err)
 			}
 			return cty.NilVal, fmt.Errorf("element %s: %w", k.AsBigFloat().Text('f', -1), err)
 		}

@@ -176,11 +176,19 @@ func (w *valueWalk) walk(v cty.Value, depth int) bool {
 			return false
 		}
 	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType() || ty.IsMapType() || ty.IsObjectType():
+		keyed := ty.IsMapType() || ty.IsObjectType()
 		for it := v.ElementIterator(); it.Next(); {
-			_, e := it.Element()
+			k, e := it.Element()
+			if keyed {
+				w.bytes += len(k.AsString())
+			}
 			if !w.walk(e, depth+1) {
 				return false
 			}
+		}
+		if w.bytes > MaxValueBytes {
+			w.err = &limitError{"Value too large", fmt.Sprintf("This value holds more than %s bytes of text; a value may hold at most %s", thousands(MaxValueBytes), thousands(MaxValueBytes))}
+			return false
 		}
 	}
 	return true
