@@ -22,14 +22,28 @@ import (
 	"github.com/taskhost/taskhost/host/runner"
 )
 
-// Exit codes, as Easypy's.
+// Exit codes, as Easypy's, and one for a bug in taskhost.
+//
+// A Go runtime fatal error (out of memory, a stack overflow) or a panic
+// outside the main goroutine has no exit code: the process aborts with
+// SIGABRT (134 in a shell), with every goroutine's stack on stderr (see
+// main).
 const (
 	exitOK      = 0
 	exitNotAll  = 1 // some task did not pass
 	exitUsage   = 2 // bad command line or jobfile
 	exitHook    = 3 // a hook failed
 	exitFailure = 4 // anything else
+	exitPanic   = 5 // taskhost panicked: a bug
 )
+
+// exitCodesHelp lists the exit codes for the help of run and validate.
+const exitCodesHelp = `Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not,
+or the run was interrupted (SIGINT, SIGTERM); 2 bad command line or jobfile (nothing ran); 3 a hook failed; 4 the run
+could not be made (a failed preflight check included: see taskhost doctor);
+5 taskhost panicked (a bug: the stack is on stderr). A Go runtime fatal
+error (out of memory, a stack overflow) aborts with SIGABRT (134 in a
+shell) and every goroutine's stack on stderr.`
 
 // exitError carries an exit code out of a command.
 type exitError struct {
@@ -144,12 +158,7 @@ func (o *jobOptions) validate(ctx context.Context, path string, stderr io.Writer
 }
 
 func countErrors(diags hcl.Diagnostics) string {
-	n := 0
-	for _, d := range diags {
-		if d.Severity == hcl.DiagError {
-			n++
-		}
-	}
+	n := jobfile.ErrorCount(diags)
 	if n == 1 {
 		return "1 error"
 	}
@@ -183,10 +192,7 @@ leave a run directory with logs, results.json, junit.xml and report.html.
 On a terminal, a live view shows the run as it goes; elsewhere, plain
 timestamped lines.
 
-Exit codes: 0 every task passed (Passed, Passx or Skipped); 1 some did not,
-or the run was interrupted (SIGINT, SIGTERM);
-2 bad command line or jobfile (nothing ran); 3 a hook failed; 4 the run
-could not be made (a failed preflight check included: see taskhost doctor).`,
+` + exitCodesHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(cmd.Context(), o, args[0], stdout, stderr)
@@ -310,7 +316,14 @@ func newValidateCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate JOBFILE",
 		Short: "Check a jobfile and its tasks' arguments against their packs, without running anything",
-		Args:  cobra.ExactArgs(1),
+		Long: `Check a jobfile and its tasks' arguments against their packs, without running
+anything: each problem is printed with its place in the jobfile.
+
+Exit codes: 0 the jobfile is valid; 2 it is not, or the command line is
+bad; 5 taskhost panicked (a bug: the stack is on stderr). A Go runtime
+fatal error (out of memory, a stack overflow) aborts with SIGABRT (134 in
+a shell) and every goroutine's stack on stderr.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			plan, err := o.validate(context.Background(), args[0], stderr, false)
 			if err != nil {

@@ -67,7 +67,8 @@ func (l *loader) decodeBody(body *hclsyntax.Body, ctx *hcl.EvalContext) (map[str
 		if diags.HasErrors() {
 			continue
 		}
-		v, moreDiags := attr.Expr.Value(ctx)
+		l.meter.charge(1, attr.NameRange.Ptr())
+		v, moreDiags := l.meter.value(attr.Expr, ctx)
 		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() {
 			continue
@@ -183,7 +184,7 @@ func (l *loader) expandDynamic(b *hclsyntax.Block, ctx *hcl.EvalContext, add fun
 		}
 		iter = tr.RootName()
 	}
-	coll, moreDiags := forEach.Expr.Value(ctx)
+	coll, moreDiags := l.meter.value(forEach.Expr, ctx)
 	diags = append(diags, moreDiags...)
 	if moreDiags.HasErrors() {
 		return diags
@@ -202,13 +203,24 @@ func (l *loader) expandDynamic(b *hclsyntax.Block, ctx *hcl.EvalContext, add fun
 			Subject:  forEach.Expr.Range().Ptr(),
 		})
 	}
+	total := 0 // the elements of the blocks made so far
 	for it := coll.ElementIterator(); it.Next(); {
+		l.meter.charge(1, forEach.Expr.Range().Ptr())
 		k, v := it.Element()
 		child := ctx.NewChild()
 		child.Variables = map[string]cty.Value{iter: cty.ObjectVal(map[string]cty.Value{"key": k, "value": v})}
 		vals, _, moreDiags := l.decodeBody(content.Body, child)
 		diags = append(diags, moreDiags...)
-		add(typ, b.DefRange(), cty.ObjectVal(vals))
+		block := cty.ObjectVal(vals)
+		steps, err := checkValue(block)
+		if total += steps; err == nil && total > MaxValueElements {
+			err = &limitError{"Value too large", fmt.Sprintf("The %q blocks made here hold more than %s elements; a value may hold at most %s", typ, thousands(MaxValueElements), thousands(MaxValueElements))}
+		}
+		if err != nil {
+			return append(diags, limitDiag(err.summary, err.detail, b.DefRange().Ptr()))
+		}
+		l.meter.charge(steps, forEach.Expr.Range().Ptr())
+		add(typ, b.DefRange(), block)
 	}
 	return diags
 }

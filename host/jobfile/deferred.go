@@ -9,9 +9,11 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// refScope resolves task.ID references when deferred args are evaluated.
+// refScope resolves task.ID references when deferred args are evaluated,
+// and meters the evaluation as the load's was.
 type refScope struct {
 	bases map[string]*taskBlock
+	meter *meter
 }
 
 // ErrOutputMissing is wrapped by EvalDeferred's error when a task did not
@@ -21,11 +23,29 @@ var ErrOutputMissing = fmt.Errorf("output not set")
 // EvalDeferred evaluates the task's Deferred args, now that the tasks they
 // read have ended. outputs returns the outputs a task set, by task id. It
 // returns the values, or an error saying which output is missing or what
-// else went wrong; the error is the reason the task does not start.
+// else went wrong; the error is the reason the task does not start. The
+// evaluation is held to the limits of a load (see MaxWork), and calls on
+// the tasks of one job take turns.
 func (t *Task) EvalDeferred(outputs func(id string) map[string]cty.Value) (map[string]cty.Value, error) {
 	if len(t.Deferred) == 0 {
 		return nil, nil
 	}
+	m := t.scope.meter
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out map[string]cty.Value
+	var err error
+	if stop := m.run(func() { out, err = t.evalDeferred(outputs) }); stop != nil {
+		where := ""
+		if stop.Subject != nil {
+			where = " (" + rangeString(*stop.Subject) + ")"
+		}
+		return nil, fmt.Errorf("%s%s: %s", strings.ToLower(stop.Summary), where, strings.TrimSuffix(stop.Detail, "."))
+	}
+	return out, err
+}
+
+func (t *Task) evalDeferred(outputs func(id string) map[string]cty.Value) (map[string]cty.Value, error) {
 	for _, ref := range t.OutputRefs {
 		if ref.Name == "" || len(ref.Tasks) != 1 {
 			continue
@@ -77,8 +97,9 @@ func (t *Task) EvalDeferred(outputs func(id string) map[string]cty.Value) (map[s
 	names := sortedKeys(t.Deferred)
 	for _, name := range names {
 		expr := t.Deferred[name]
-		v, diags := expr.Value(ctx)
+		v, diags := t.scope.meter.value(expr, ctx)
 		if diags.HasErrors() {
+			rewriteLimitDiags(diags)
 			d := diags.Errs()[0].(*hcl.Diagnostic)
 			return nil, fmt.Errorf("argument %q (%s): %s: %s", name, rangeString(expr.Range()), d.Summary, strings.TrimSuffix(d.Detail, "."))
 		}

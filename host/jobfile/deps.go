@@ -36,7 +36,7 @@ func (l *loader) checkDependencies(job *Job) hcl.Diagnostics {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Unknown dependency",
-					Detail:   fmt.Sprintf("Task %q depends on %q, but no task with that id is declared.%s", task.ID, dep, didYouMean(dep, ids)),
+					Detail:   fmt.Sprintf("Task %q depends on %q, but no task with that id is declared.%s", task.ID, dep, l.didYouMean(dep, ids)),
 					Subject:  rng.Ptr(),
 				})
 			}

@@ -1,12 +1,11 @@
 package jobfile
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -16,8 +15,12 @@ import (
 // where it is as FILE:LINE:COL and in which block, the source line with the
 // offending range underlined, and the detail. Sources are taken from files,
 // keyed by the filenames in the diagnostics' ranges (the filenames given to
-// Load or LoadSource); sources not in files are read from disk. A diagnostic
-// whose source cannot be read is written without a snippet.
+// Load or LoadSource); sources not in files are read from disk, as the
+// loader reads them (a regular file of at most MaxFileBytes). A diagnostic
+// whose source cannot be read is written without a snippet. Only the
+// first MaxDiagnostics diagnostics are written, then a count of the rest;
+// a snippet shows at most three lines, each cut to a window around the
+// range if long.
 //
 //	Error: Unknown pack
 //
@@ -35,15 +38,19 @@ func WriteDiagnostics(w io.Writer, files map[string][]byte, diags hcl.Diagnostic
 		src, ok := files[name]
 		if !ok {
 			var err error
-			if src, err = os.ReadFile(name); err != nil {
+			if src, err = readFile(name, MaxFileBytes); err != nil {
 				parsed[name] = nil
 				return nil
 			}
 		}
 		// Parsing gives the block structure that says which block a
 		// diagnostic is in. The source may well be invalid (that is often
-		// why there are diagnostics), so errors are ignored.
-		f, _ := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+		// why there are diagnostics), so errors are ignored; one past the
+		// limits (nested too deeply for the parser) is not parsed.
+		var f *hcl.File
+		if !checkSource(src, name, sourceConfig).HasErrors() {
+			f, _ = hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+		}
 		if f == nil {
 			f = &hcl.File{}
 		}
@@ -52,12 +59,12 @@ func WriteDiagnostics(w io.Writer, files map[string][]byte, diags hcl.Diagnostic
 		return f
 	}
 	var b bytes.Buffer
-	for _, d := range diags {
+	for _, d := range capDiagnostics(diags) {
 		sev := "Error"
 		if d.Severity == hcl.DiagWarning {
 			sev = "Warning"
 		}
-		fmt.Fprintf(&b, "%s: %s\n\n", sev, d.Summary)
+		fmt.Fprintf(&b, "%s: %s\n\n", sev, clip(d.Summary))
 		if s := d.Subject; s != nil {
 			fmt.Fprintf(&b, "  on %s:%d:%d", s.Filename, s.Start.Line, s.Start.Column)
 			f := source(s.Filename)
@@ -73,7 +80,7 @@ func WriteDiagnostics(w io.Writer, files map[string][]byte, diags hcl.Diagnostic
 			}
 		}
 		if d.Detail != "" {
-			b.WriteString(d.Detail)
+			b.WriteString(clip(d.Detail))
 			b.WriteString("\n\n")
 		}
 	}
@@ -82,31 +89,73 @@ func WriteDiagnostics(w io.Writer, files map[string][]byte, diags hcl.Diagnostic
 }
 
 // writeSnippet writes the lines of src that rng covers (at most three),
-// with the part of the first line that rng covers underlined.
+// with the part of the first line that rng covers underlined. It finds the
+// first line from the range's byte offset, so each snippet costs the
+// length of its lines, not of the file; a line longer than snippetWidth
+// is cut to a window around the range's start.
 func writeSnippet(b *bytes.Buffer, src []byte, rng hcl.Range) {
-	sc := hcl.NewRangeScanner(src, rng.Filename, bufio.ScanLines)
-	shown := 0
-	for sc.Scan() && shown < 3 {
-		line := sc.Range()
-		if line.Start.Line < rng.Start.Line || line.Start.Line > rng.End.Line {
-			continue
+	if rng.Start.Byte < 0 || rng.Start.Byte > len(src) {
+		return
+	}
+	ls := bytes.LastIndexByte(src[:rng.Start.Byte], '\n') + 1
+	for n, shown := rng.Start.Line, 0; n <= rng.End.Line && shown < 3 && ls <= len(src); n, shown = n+1, shown+1 {
+		le := bytes.IndexByte(src[ls:], '\n')
+		if le < 0 {
+			le = len(src)
+		} else {
+			le += ls
 		}
-		text := strings.ReplaceAll(string(sc.Bytes()), "\t", " ")
-		fmt.Fprintf(b, "  %4d | %s\n", line.Start.Line, text)
+		line := []rune(strings.ReplaceAll(strings.TrimSuffix(string(src[ls:le]), "\r"), "\t", " "))
+		start, end := 0, len(line)
 		if shown == 0 {
-			start := rng.Start.Column - 1
-			end := len([]rune(text))
+			start = min(max(rng.Start.Column-1, 0), len(line))
 			if rng.End.Line == rng.Start.Line {
 				end = rng.End.Column - 1
 			}
-			if end <= start {
-				end = start + 1
-			}
-			fmt.Fprintf(b, "       | %s%s\n", strings.Repeat(" ", start), strings.Repeat("^", end-start))
+			end = min(max(end, start+1), start+snippetWidth)
 		}
-		shown++
+		from := 0
+		if len(line) > snippetWidth {
+			from = max(0, min(start-snippetWidth/4, len(line)-snippetWidth))
+		}
+		to := min(len(line), from+snippetWidth)
+		text := string(line[from:to])
+		if from > 0 {
+			text = "…" + text
+		}
+		if to < len(line) {
+			text += "…"
+		}
+		fmt.Fprintf(b, "  %4d | %s\n", n, text)
+		if shown == 0 {
+			pad := start - from
+			if from > 0 {
+				pad++
+			}
+			fmt.Fprintf(b, "       | %s%s\n", strings.Repeat(" ", pad), strings.Repeat("^", max(min(end, to)-start, 1)))
+		}
+		ls = le + 1
 	}
 }
+
+// snippetWidth is the most characters of a line a snippet shows.
+const snippetWidth = 160
+
+// clip cuts a summary or detail after maxDetail bytes: one may quote a
+// value of the jobfile, which can be megabytes long.
+func clip(s string) string {
+	if len(s) <= maxDetail {
+		return s
+	}
+	cut := maxDetail
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%s more bytes)", s[:cut], thousands(len(s)-cut))
+}
+
+// maxDetail is the most bytes of a summary or detail written.
+const maxDetail = 4096
 
 // contextOf names the block that holds offset, such as `task "hello"`.
 func contextOf(f *hcl.File, offset int) string {

@@ -46,4 +46,10 @@
 // checks each task's arguments against its pack's schema and encodes them
 // as JSON. All problems are reported as hcl.Diagnostics; WriteDiagnostics
 // renders them with source snippets.
+//
+// A load is held to limits (MaxSourceBytes, MaxFileBytes, MaxDepth,
+// MaxNumberLength, MaxValueElements, MaxTasks, MaxWork, MaxDiagnostics):
+// whatever it reads, it ends in a second or two, refused with a diagnostic
+// on the line past a limit, and never overflows the stack or exhausts
+// memory.
 package jobfile

@@ -83,6 +83,12 @@ func (l *loader) readTaskBlocks(blocks hcl.Blocks) ([]*taskBlock, hcl.Diagnostic
 		l.baseNames = append(l.baseNames, tb.base)
 		moreDiags = l.expandBlock(tb)
 		diags = append(diags, moreDiags...)
+		if l.tasks += len(tb.ids); l.tasks > l.meter.maxTasks {
+			l.tasks -= len(tb.ids)
+			diags = append(diags, tooManyTasks(len(tb.ids), l.tasks, l.meter.maxTasks, block.DefRange))
+			tb.keys, tb.values, tb.ids = nil, nil, nil
+			moreDiags = append(moreDiags, diags[len(diags)-1])
+		}
 		tb.failed = tb.expanded() && len(tb.ids) == 0 && (moreDiags.HasErrors() || !l.varsOK)
 		out = append(out, tb)
 	}
@@ -118,6 +124,9 @@ func (l *loader) expandBlock(tb *taskBlock) hcl.Diagnostics {
 				Subject:  countAttr.Expr.Range().Ptr(),
 			})
 		}
+		if n > l.meter.maxTasks-l.tasks {
+			return append(diags, tooManyTasks(n, l.tasks, l.meter.maxTasks, countAttr.Expr.Range()))
+		}
 		for i := range n {
 			k := cty.NumberIntVal(int64(i))
 			tb.keys = append(tb.keys, k)
@@ -135,7 +144,7 @@ func (l *loader) expandBlock(tb *taskBlock) hcl.Diagnostics {
 
 func (l *loader) expandForEach(tb *taskBlock, attr *hcl.Attribute) hcl.Diagnostics {
 	rng := attr.Expr.Range()
-	val, diags := attr.Expr.Value(l.ctx)
+	val, diags := l.meter.value(attr.Expr, l.ctx)
 	if diags.HasErrors() {
 		return diags
 	}
@@ -360,7 +369,7 @@ func (l *loader) resolveTaskTraversal(tr hcl.Traversal, unknown string) ([]strin
 		return nil, nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  unknown,
-			Detail:   fmt.Sprintf("No task with id %q is declared.%s", a.Name, didYouMean(a.Name, l.baseNames)),
+			Detail:   fmt.Sprintf("No task with id %q is declared.%s", a.Name, l.didYouMean(a.Name, l.baseNames)),
 			Subject:  rng.Ptr(),
 		}}
 	}
@@ -466,7 +475,7 @@ func (l *loader) dependencyIDs(expr hcl.Expression) ([]string, hcl.Diagnostics) 
 		}
 		return ids, nil
 	}
-	val, diags := expr.Value(l.ctx)
+	val, diags := l.meter.value(expr, l.ctx)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -562,7 +571,7 @@ func (l *loader) indexedTaskRefs(expr hcl.Expression) map[hcl.Range]indexedRef {
 		if !ok || st.Traversal.RootName() != "task" || len(st.Traversal) != 2 {
 			return
 		}
-		key, diags := ix.Key.Value(l.ctx)
+		key, diags := l.meter.value(ix.Key, l.ctx)
 		if diags.HasErrors() || !key.IsWhollyKnown() || key.IsNull() {
 			return
 		}

@@ -2,7 +2,6 @@ package jobfile
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -16,23 +15,37 @@ import (
 
 // evalContext returns the context jobfile expressions are evaluated in:
 // var.NAME for each variable, local.NAME for each local, and the
-// functions. dir is the jobfile's directory, the only place file and
-// templatefile may read.
-func evalContext(vars, locals map[string]cty.Value, dir string) *hcl.EvalContext {
+// functions fns (meter.functions).
+func evalContext(vars, locals map[string]cty.Value, fns map[string]function.Function) *hcl.EvalContext {
 	return &hcl.EvalContext{
 		Variables: map[string]cty.Value{
 			"var":   cty.ObjectVal(vars),
 			"local": cty.ObjectVal(locals),
 		},
-		Functions: functions(dir),
+		Functions: fns,
 	}
 }
 
-// functions returns the functions available in jobfile expressions: the
-// go-cty standard library, try and can, and, when dir is not empty, file
-// and templatefile reading below dir.
-func functions(dir string) map[string]function.Function {
-	fns := map[string]function.Function{
+// functions returns the functions available in jobfile expressions, each
+// checked by the meter (wrapFunctions), and the meter's hooks: the go-cty
+// standard library, try and can, and, when dir is not empty, file and
+// templatefile reading below dir.
+func (m *meter) functions(dir string) map[string]function.Function {
+	fns := m.wrapFunctions(stdFunctions())
+	if dir != "" {
+		fns["file"] = m.wrapFunction("file", fileFunc(dir))
+		own := make(map[string]function.Function, len(fns))
+		for name, f := range fns {
+			own[name] = f
+		}
+		fns["templatefile"] = m.wrapFunction("templatefile", templateFileFunc(dir, m, own))
+	}
+	return fns
+}
+
+// stdFunctions returns the functions of the language that read no files.
+func stdFunctions() map[string]function.Function {
+	return map[string]function.Function{
 		"abs":             stdlib.AbsoluteFunc,
 		"can":             tryfunc.CanFunc,
 		"ceil":            stdlib.CeilFunc,
@@ -44,7 +57,7 @@ func functions(dir string) map[string]function.Function {
 		"concat":          stdlib.ConcatFunc,
 		"contains":        stdlib.ContainsFunc,
 		"csvdecode":       stdlib.CSVDecodeFunc,
-		"distinct":        stdlib.DistinctFunc,
+		"distinct":        distinctFunc,
 		"element":         stdlib.ElementFunc,
 		"flatten":         stdlib.FlattenFunc,
 		"floor":           stdlib.FloorFunc,
@@ -100,11 +113,6 @@ func functions(dir string) map[string]function.Function {
 		"values":          stdlib.ValuesFunc,
 		"zipmap":          stdlib.ZipmapFunc,
 	}
-	if dir != "" {
-		fns["file"] = fileFunc(dir)
-		fns["templatefile"] = templateFileFunc(dir, fns)
-	}
-	return fns
 }
 
 // readBelow reads the file at path, relative to dir, refusing any path
@@ -125,7 +133,11 @@ func readBelow(dir, path string) ([]byte, error) {
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return nil, fmt.Errorf("%q is outside the jobfile's directory; file and templatefile read only below it", path)
 	}
-	return os.ReadFile(full)
+	b, err := readFile(full, MaxFileBytes)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %q: %w", path, err)
+	}
+	return b, nil
 }
 
 func fileFunc(dir string) function.Function {
@@ -147,8 +159,9 @@ func fileFunc(dir string) function.Function {
 }
 
 // templateFileFunc renders a template file below dir with the given
-// variables and the other functions (not templatefile itself).
-func templateFileFunc(dir string, fns map[string]function.Function) function.Function {
+// variables and the functions fns (all but templatefile itself). The
+// template is checked and metered as the jobfile is.
+func templateFileFunc(dir string, m *meter, fns map[string]function.Function) function.Function {
 	return function.New(&function.Spec{
 		Description: "Renders a template file below the jobfile's directory.",
 		Params: []function.Parameter{
@@ -169,19 +182,22 @@ func templateFileFunc(dir string, fns map[string]function.Function) function.Fun
 			if !vars.IsWhollyKnown() {
 				return cty.DynamicVal, nil
 			}
+			// Reading a template costs about a microsecond a byte.
+			m.charge(len(src), nil)
+			if diags := checkSource(src, path, sourceTemplate); diags.HasErrors() {
+				return cty.NilVal, diags
+			}
 			expr, diags := hclsyntax.ParseTemplate(src, path, hcl.InitialPos)
 			if diags.HasErrors() {
 				return cty.NilVal, diags
 			}
-			own := make(map[string]function.Function, len(fns))
-			for name, f := range fns {
-				if name != "templatefile" {
-					own[name] = f
-				}
+			if diags := m.instrument(expr, fns); diags.HasErrors() {
+				return cty.NilVal, diags
 			}
-			ctx := &hcl.EvalContext{Variables: vars.AsValueMap(), Functions: own}
+			ctx := &hcl.EvalContext{Variables: vars.AsValueMap(), Functions: fns}
 			val, diags := expr.Value(ctx)
 			if diags.HasErrors() {
+				rewriteLimitDiags(diags)
 				return cty.NilVal, diags
 			}
 			return val, nil

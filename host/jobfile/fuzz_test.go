@@ -1,9 +1,13 @@
 package jobfile_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/taskhost/taskhost/host/jobfile"
 )
@@ -91,10 +95,39 @@ task "n" {
 }
 `))
 
+	// Each input is loaded with small work and task limits
+	// (LoadSourceSmall), so that it takes milliseconds, however hostile:
+	// the seeds in testdata/fuzz/FuzzLoadSource are the shapes that once
+	// crashed or hung the loader (nesting, chains, counts, nested for,
+	// huge numbers, long locals chains, random bytes).
 	f.Fuzz(func(t *testing.T, src []byte) {
-		job, diags := jobfile.LoadSource("fuzz.hcl", src, nil)
-		if (job == nil) != diags.HasErrors() {
-			t.Fatalf("got job %v with diagnostics %v", job, diags)
+		type result struct {
+			job   *jobfile.Job
+			diags hcl.Diagnostics
+		}
+		done := make(chan result, 1)
+		go func() {
+			job, diags := jobfile.LoadSourceSmall("fuzz.hcl", src)
+			done <- result{job, diags}
+		}()
+		var r result
+		select {
+		case r = <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the load did not end within 10 s")
+		}
+		if (r.job == nil) != r.diags.HasErrors() {
+			t.Fatalf("got job %v with diagnostics %v", r.job, r.diags)
+		}
+		if len(r.diags) > jobfile.MaxDiagnostics+1 {
+			t.Fatalf("%d diagnostics, want at most %d", len(r.diags), jobfile.MaxDiagnostics+1)
+		}
+		var out bytes.Buffer
+		if err := jobfile.WriteDiagnostics(&out, map[string][]byte{"fuzz.hcl": src}, r.diags); err != nil {
+			t.Fatal(err)
+		}
+		if out.Len() > (jobfile.MaxDiagnostics+1)*16<<10 {
+			t.Fatalf("%d bytes of diagnostics", out.Len())
 		}
 	})
 }

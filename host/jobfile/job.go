@@ -71,6 +71,10 @@ type Job struct {
 	byID      map[string]int
 	redact    []hcl.Range
 	sensitive []string
+
+	// byPack indexes the first packIndexed Packs by name.
+	byPack      map[string]int
+	packIndexed int
 }
 
 // Pack is a plugin executable that serves tasks.
@@ -187,6 +191,22 @@ func (j *Job) Task(id string) *Task {
 
 // Pack returns the pack with the given name, or nil if there is none.
 func (j *Job) Pack(name string) *Pack {
+	// Packs only grows while a jobfile loads: index what was added since
+	// the last call, so that looking every task's pack up stays linear.
+	if j.packIndexed > len(j.Packs) {
+		j.byPack, j.packIndexed = nil, 0
+	}
+	if j.byPack == nil {
+		j.byPack = make(map[string]int, len(j.Packs))
+	}
+	for ; j.packIndexed < len(j.Packs); j.packIndexed++ {
+		if _, dup := j.byPack[j.Packs[j.packIndexed].Name]; !dup {
+			j.byPack[j.Packs[j.packIndexed].Name] = j.packIndexed
+		}
+	}
+	if i, ok := j.byPack[name]; ok && j.Packs[i].Name == name {
+		return j.Packs[i]
+	}
 	for _, p := range j.Packs {
 		if p.Name == name {
 			return p

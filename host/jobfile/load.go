@@ -2,15 +2,15 @@ package jobfile
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/gocty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
@@ -100,7 +100,7 @@ func Load(path string, vars map[string]string) (*Job, hcl.Diagnostics) {
 //
 // LoadWith returns a nil *Job when there are errors.
 func LoadWith(path string, opts Options) (*Job, hcl.Diagnostics) {
-	src, err := os.ReadFile(path)
+	src, err := readFile(path, MaxSourceBytes)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
@@ -118,7 +118,28 @@ func LoadSource(filename string, src []byte, vars map[string]string) (*Job, hcl.
 }
 
 // LoadSourceWith is LoadWith on a jobfile already read.
+//
+// Every limit of the language is checked on the way (see MaxFileBytes and
+// the others, and docs/jobfile.md): a jobfile past one is refused with a
+// diagnostic on its line, however it is written. Only the first
+// MaxDiagnostics diagnostics are returned, and one more that counts the
+// rest (ErrorCount counts them all).
 func LoadSourceWith(filename string, src []byte, opts Options) (*Job, hcl.Diagnostics) {
+	return loadWithMeter(filename, src, opts, newMeter())
+}
+
+func loadWithMeter(filename string, src []byte, opts Options, m *meter) (job *Job, diags hcl.Diagnostics) {
+	if stop := m.run(func() { job, diags = loadSource(filename, src, opts, m) }); stop != nil {
+		return nil, hcl.Diagnostics{stop}
+	}
+	rewriteLimitDiags(diags)
+	return job, capDiagnostics(diags)
+}
+
+func loadSource(filename string, src []byte, opts Options, m *meter) (*Job, hcl.Diagnostics) {
+	if diags := checkSource(src, filename, sourceConfig); diags.HasErrors() {
+		return nil, diags
+	}
 	file, diags := hclparse.NewParser().ParseHCL(src, filename)
 	if diags.HasErrors() {
 		return nil, diags
@@ -147,6 +168,11 @@ func LoadSourceWith(filename string, src []byte, opts Options) (*Job, hcl.Diagno
 		depRanges: map[string]map[string]hcl.Range{},
 		depAttr:   map[string]hcl.Range{},
 	}
+	l.meter, l.fns = m, m.functions(l.dir)
+	l.literal = &hcl.EvalContext{Functions: m.hooks()}
+	if moreDiags := m.instrument(file.Body.(*hclsyntax.Body), l.fns); moreDiags.HasErrors() {
+		return nil, append(diags, moreDiags...)
+	}
 
 	var varBlocks, localBlocks, taskBlocks hcl.Blocks
 	for _, block := range content.Blocks {
@@ -159,7 +185,7 @@ func LoadSourceWith(filename string, src []byte, opts Options) (*Job, hcl.Diagno
 			taskBlocks = append(taskBlocks, block)
 		}
 	}
-	vars, declared, moreDiags := decodeVariables(varBlocks, opts)
+	vars, declared, moreDiags := l.decodeVariables(varBlocks, opts)
 	diags = append(diags, moreDiags...)
 	l.varsOK = !moreDiags.HasErrors()
 	job.Variables = make(map[string]cty.Value, len(vars))
@@ -178,7 +204,7 @@ func LoadSourceWith(filename string, src []byte, opts Options) (*Job, hcl.Diagno
 	locals, moreDiags := l.decodeLocals(localBlocks, vars)
 	diags = append(diags, moreDiags...)
 	l.varsOK = l.varsOK && !moreDiags.HasErrors()
-	l.ctx = evalContext(vars, locals, l.dir)
+	l.ctx = evalContext(vars, locals, l.fns)
 
 	var jobBlock *hcl.Block
 	for _, block := range content.Blocks {
@@ -242,7 +268,7 @@ func LoadSourceWith(filename string, src []byte, opts Options) (*Job, hcl.Diagno
 // order, with task.ID references resolved.
 func (l *loader) decodeTasks(blocks hcl.Blocks, job *Job) hcl.Diagnostics {
 	tbs, diags := l.readTaskBlocks(blocks)
-	l.scope = &refScope{bases: l.bases}
+	l.scope = &refScope{bases: l.bases, meter: l.meter}
 	objs := make(map[string]cty.Value, len(tbs))
 	unknown := func(string) cty.Value { return cty.DynamicVal }
 	for _, tb := range tbs {
@@ -262,6 +288,7 @@ func (l *loader) decodeTasks(blocks hcl.Blocks, job *Job) hcl.Diagnostics {
 	job.byID = make(map[string]int)
 	for _, tb := range tbs {
 		for i := range tb.ids {
+			l.meter.charge(1+len(tb.content.Attributes), tb.block.DefRange.Ptr())
 			task, moreDiags := l.decodeTask(tb, i)
 			diags = append(diags, moreDiags...)
 			if _, dup := job.byID[task.ID]; dup {
@@ -361,6 +388,17 @@ type loader struct {
 	// withPath holds the names of the pack blocks with a path attribute,
 	// even one that did not evaluate.
 	withPath map[string]bool
+
+	// meter keeps the evaluation within the limits; fns are the functions
+	// of expressions, validateFns those of validation conditions (no file
+	// functions), literal the context of expressions that may use neither
+	// variables nor functions.
+	meter       *meter
+	tasks       int // the tasks the task blocks make so far
+	suggested   int // calls of didYouMean so far
+	fns         map[string]function.Function
+	validateFns map[string]function.Function
+	literal     *hcl.EvalContext
 }
 
 func (l *loader) decodeJob(block *hcl.Block, job *Job) hcl.Diagnostics {
@@ -522,6 +560,7 @@ func (l *loader) decodeTask(tb *taskBlock, i int) (*Task, hcl.Diagnostics) {
 // addDependency records that task depends on id, made by the expression
 // at rng.
 func (l *loader) addDependency(task *Task, id string, rng hcl.Range) {
+	l.meter.charge(1, &rng)
 	if _, dup := l.depRanges[task.ID][id]; dup {
 		return
 	}
@@ -551,7 +590,7 @@ func (l *loader) decodeArgs(attr *hcl.Attribute, task *Task) hcl.Diagnostics {
 
 	var diags hcl.Diagnostics
 	for _, pair := range pairs {
-		keyVal, moreDiags := pair.Key.Value(l.ctx)
+		keyVal, moreDiags := l.meter.value(pair.Key, l.ctx)
 		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() || !keyVal.IsKnown() {
 			continue
@@ -583,7 +622,7 @@ func (l *loader) decodeArgs(attr *hcl.Attribute, task *Task) hcl.Diagnostics {
 		if moreDiags.HasErrors() || l.refFailed {
 			continue
 		}
-		val, moreDiags := pair.Value.Value(l.ctx)
+		val, moreDiags := l.meter.value(pair.Value, l.ctx)
 		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() {
 			continue
@@ -615,7 +654,7 @@ func (l *loader) decodeArgs(attr *hcl.Attribute, task *Task) hcl.Diagnostics {
 
 func (l *loader) decodeArgsValue(attr *hcl.Attribute, task *Task) hcl.Diagnostics {
 	rng := attr.Expr.Range()
-	val, diags := attr.Expr.Value(l.ctx)
+	val, diags := l.meter.value(attr.Expr, l.ctx)
 	if diags.HasErrors() {
 		return diags
 	}
@@ -681,13 +720,17 @@ func (l *loader) decodeDependsOn(attr *hcl.Attribute, task *Task) hcl.Diagnostic
 // checkPacks reports tasks and hooks that name an undeclared pack.
 func (l *loader) checkPacks(job *Job) hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	names := make([]string, len(job.Packs))
+	for i, p := range job.Packs {
+		names[i] = p.Name
+	}
 	for _, task := range job.Tasks {
-		if d := unknownPack(job, task.Pack, task.PackRange); d != nil {
+		if d := l.unknownPack(job, names, task.Pack, task.PackRange); d != nil {
 			diags = append(diags, d)
 		}
 	}
 	for _, h := range job.Hooks {
-		if d := unknownPack(job, h.Pack, h.PackRange); d != nil {
+		if d := l.unknownPack(job, names, h.Pack, h.PackRange); d != nil {
 			diags = append(diags, d)
 		}
 	}
@@ -695,16 +738,13 @@ func (l *loader) checkPacks(job *Job) hcl.Diagnostics {
 }
 
 // unknownPack is the diagnostic for a pack name at rng that no pack block
-// declares, or nil when the name is empty or declared.
-func unknownPack(job *Job, name string, rng hcl.Range) *hcl.Diagnostic {
+// declares (names are the declared ones), or nil when the name is empty or
+// declared.
+func (l *loader) unknownPack(job *Job, names []string, name string, rng hcl.Range) *hcl.Diagnostic {
 	if name == "" || job.Pack(name) != nil {
 		return nil
 	}
-	names := make([]string, len(job.Packs))
-	for i, p := range job.Packs {
-		names[i] = p.Name
-	}
-	detail := fmt.Sprintf("No pack named %q is declared.%s", name, didYouMean(name, names))
+	detail := fmt.Sprintf("No pack named %q is declared.%s", name, l.didYouMean(name, names))
 	if len(names) == 0 {
 		detail += " This jobfile declares no packs."
 	} else {
@@ -717,7 +757,7 @@ func unknownPack(job *Job, name string, rng hcl.Range) *hcl.Diagnostic {
 // when there were errors or when the value is unknown because a variable
 // failed to resolve, which has already been reported.
 func (l *loader) evalValue(attr *hcl.Attribute, ty cty.Type) (cty.Value, bool, hcl.Diagnostics) {
-	val, diags := attr.Expr.Value(l.ctx)
+	val, diags := l.meter.value(attr.Expr, l.ctx)
 	if diags.HasErrors() {
 		return cty.NilVal, false, diags
 	}
@@ -737,7 +777,7 @@ func (l *loader) evalValue(attr *hcl.Attribute, ty cty.Type) (cty.Value, bool, h
 			Subject:  attr.Expr.Range().Ptr(),
 		})
 	}
-	val, err := convert.Convert(val, ty)
+	val, err := convertChecked(val, ty)
 	if err != nil {
 		return cty.NilVal, false, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,

@@ -93,7 +93,7 @@ func (l *loader) decodeRequirement(attr *hcl.Attribute, rp *RequiredPack) hcl.Di
 	for _, pair := range pairs {
 		key := hcl.ExprAsKeyword(pair.Key)
 		if key == "" {
-			if v, kd := pair.Key.Value(nil); !kd.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+			if v, kd := l.literalValue(pair.Key); !kd.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
 				key = v.AsString()
 			}
 		}
@@ -108,7 +108,7 @@ func (l *loader) decodeRequirement(attr *hcl.Attribute, rp *RequiredPack) hcl.Di
 		}
 		found = true
 		rp.VersionRange = pair.Value.Range()
-		v, vd := pair.Value.Value(l.ctx)
+		v, vd := l.meter.value(pair.Value, l.ctx)
 		diags = append(diags, vd...)
 		if vd.HasErrors() || !v.IsKnown() {
 			continue

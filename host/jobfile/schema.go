@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
@@ -162,7 +161,7 @@ func checkTaskArgs(task *Task, schema *TaskSchema) ([]byte, hcl.Diagnostics) {
 			continue
 		}
 
-		val, err := convert.Convert(task.Args[name], arg.Type)
+		val, err := convertChecked(task.Args[name], arg.Type)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,

@@ -3,13 +3,30 @@ package jobfile
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // didYouMean returns a sentence suggesting the option closest to given,
-// or "" when none is close.
+// or "" when none is close. Its work is bounded: a name longer than
+// suggestMaxLen gets no suggestion, and only the first suggestMaxOptions
+// options near its length are compared, so a jobfile of many names and
+// many mistakes costs time linear in them.
 func didYouMean(given string, options []string) string {
-	best, bestDist := "", 3
+	n := utf8.RuneCountInString(given)
+	if n > suggestMaxLen {
+		return ""
+	}
+	best, bestDist, compared := "", 3, 0
 	for _, option := range options {
+		if len(option) > (suggestMaxLen+3)*utf8.UTFMax {
+			continue
+		}
+		if d := utf8.RuneCountInString(option) - n; d >= 3 || d <= -3 {
+			continue // the distance is 3 or more
+		}
+		if compared++; compared > suggestMaxOptions {
+			break
+		}
 		if d := editDistance(given, option); d < bestDist {
 			best, bestDist = option, d
 		}
@@ -42,11 +59,35 @@ func editDistance(a, b string) int {
 	return prev[len(rb)]
 }
 
-// quotedList formats names as "a", "b", "c".
+// didYouMean is didYouMean for the first suggestMaxCalls calls of a
+// load: only the first MaxDiagnostics diagnostics are shown, and a
+// jobfile of thousands of mistakes must not spend its time on
+// suggestions nobody reads.
+func (l *loader) didYouMean(given string, options []string) string {
+	if l.suggested++; l.suggested > suggestMaxCalls {
+		return ""
+	}
+	return didYouMean(given, options)
+}
+
+// quotedList formats names as "a", "b", "c"; after the first
+// quotedListMax, it says how many more there are.
 func quotedList(names []string) string {
-	quoted := make([]string, len(names))
-	for i, name := range names {
+	shown := names[:min(len(names), quotedListMax)]
+	quoted := make([]string, len(shown), len(shown)+1)
+	for i, name := range shown {
 		quoted[i] = fmt.Sprintf("%q", name)
+	}
+	if len(names) > len(shown) {
+		quoted = append(quoted, fmt.Sprintf("and %s more", thousands(len(names)-len(shown))))
 	}
 	return strings.Join(quoted, ", ")
 }
+
+// The bounds of didYouMean and quotedList.
+const (
+	suggestMaxLen     = 64
+	suggestMaxOptions = 1000
+	suggestMaxCalls   = 4 * MaxDiagnostics
+	quotedListMax     = 20
+)

@@ -1,6 +1,7 @@
 package jobfile
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -96,8 +97,10 @@ type rawValue struct {
 
 // gatherValues collects the values given for variables, lowest precedence
 // first so that later ones override: the environment, the var files in
-// order, then -var.
-func gatherValues(opts Options, declared map[string]*variable) (map[string]rawValue, hcl.Diagnostics) {
+// order, then -var. Each is read and checked as the jobfile is: at most
+// MaxFileBytes, a var file only if it is a regular file, and an HCL var
+// file's expressions metered.
+func (l *loader) gatherValues(opts Options, declared map[string]*variable) (map[string]rawValue, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	out := map[string]rawValue{}
 	for _, kv := range opts.Environ {
@@ -110,18 +113,49 @@ func gatherValues(opts Options, declared map[string]*variable) (map[string]rawVa
 			// The environment is shared with other jobfiles: ignore.
 			continue
 		}
+		if len(val) > MaxSourceBytes {
+			diags = append(diags, valueTooLarge("The environment variable "+EnvPrefix+name, len(val)))
+			continue
+		}
 		out[name] = rawValue{text: val, where: "environment variable " + EnvPrefix + name}
 	}
 	for _, path := range opts.VarFiles {
+		var src []byte
+		var err error
+		if path == StdinVarFile {
+			src = opts.Stdin
+			if len(src) > MaxFileBytes {
+				err = fmt.Errorf("it is %d bytes, over the limit of %d", len(src), MaxFileBytes)
+			}
+		} else {
+			src, err = readFile(path, MaxFileBytes)
+		}
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Failed to read file",
+				Detail:   fmt.Sprintf("The var file %s could not be read: %s.", varFileName(path), err),
+			})
+			continue
+		}
 		p := hclparse.NewParser()
 		var f *hcl.File
 		var moreDiags hcl.Diagnostics
+		name := path
+		isJSON := strings.EqualFold(filepath.Ext(path), ".json")
 		if path == StdinVarFile {
-			f, moreDiags = parseStdinVarFile(p, opts.Stdin)
-		} else if strings.EqualFold(filepath.Ext(path), ".json") {
-			f, moreDiags = p.ParseJSONFile(path)
-		} else {
-			f, moreDiags = p.ParseHCLFile(path)
+			// JSON if it starts with "{" (which HCL's native syntax cannot).
+			name, isJSON = stdinName, bytes.HasPrefix(bytes.TrimLeft(src, " \t\r\n"), []byte("{"))
+		}
+		if isJSON {
+			if moreDiags = checkJSON(src, name, 0); !moreDiags.HasErrors() {
+				f, moreDiags = p.ParseJSON(src, name)
+			}
+		} else if moreDiags = checkSource(src, name, sourceConfig); !moreDiags.HasErrors() {
+			f, moreDiags = p.ParseHCL(src, name)
+			if body, ok := f.Body.(*hclsyntax.Body); ok && !moreDiags.HasErrors() {
+				moreDiags = l.meter.instrument(body, l.fns)
+			}
 		}
 		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() || f == nil {
@@ -162,9 +196,19 @@ func gatherValues(opts Options, declared map[string]*variable) (map[string]rawVa
 			})
 			continue
 		}
+		if len(opts.Vars[name]) > MaxSourceBytes {
+			diags = append(diags, valueTooLarge("The value of -var "+name, len(opts.Vars[name])))
+			continue
+		}
 		out[name] = rawValue{text: opts.Vars[name], where: "-var " + name}
 	}
 	return out, diags
+}
+
+// valueTooLarge is the diagnostic for a -var or environment value of n
+// bytes, over MaxSourceBytes.
+func valueTooLarge(what string, n int) *hcl.Diagnostic {
+	return limitDiag("Value too large", fmt.Sprintf("%s is %s bytes long; a value may be at most %s", what, thousands(n), thousands(MaxSourceBytes)), nil)
 }
 
 // decodeVariables decodes the variable blocks and resolves each variable
@@ -172,7 +216,7 @@ func gatherValues(opts Options, declared map[string]*variable) (map[string]rawVa
 // variable that fails to resolve is cty.DynamicVal in the result, so that
 // expressions using it evaluate to unknown values instead of repeating the
 // error. Values of sensitive variables carry sensitiveMark.
-func decodeVariables(blocks hcl.Blocks, opts Options) (map[string]cty.Value, map[string]*variable, hcl.Diagnostics) {
+func (l *loader) decodeVariables(blocks hcl.Blocks, opts Options) (map[string]cty.Value, map[string]*variable, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	values := make(map[string]cty.Value)
 	declared := make(map[string]*variable)
@@ -180,7 +224,7 @@ func decodeVariables(blocks hcl.Blocks, opts Options) (map[string]cty.Value, map
 	failed := map[string]bool{}
 
 	for _, block := range blocks {
-		v, moreDiags := decodeVariable(block)
+		v, moreDiags := l.decodeVariable(block)
 		diags = append(diags, moreDiags...)
 		if prev, exists := declared[v.Name]; exists {
 			diags = append(diags, &hcl.Diagnostic{
@@ -198,7 +242,7 @@ func decodeVariables(blocks hcl.Blocks, opts Options) (map[string]cty.Value, map
 		}
 	}
 
-	given, moreDiags := gatherValues(opts, declared)
+	given, moreDiags := l.gatherValues(opts, declared)
 	diags = append(diags, moreDiags...)
 
 	for _, v := range order {
@@ -206,13 +250,13 @@ func decodeVariables(blocks hcl.Blocks, opts Options) (map[string]cty.Value, map
 			values[v.Name] = cty.DynamicVal
 			continue
 		}
-		val, moreDiags := v.resolve(given)
+		val, moreDiags := l.resolve(v, given)
 		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() {
 			values[v.Name] = cty.DynamicVal
 			continue
 		}
-		moreDiags = v.validate(val)
+		moreDiags = l.validate(v, val)
 		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() {
 			values[v.Name] = cty.DynamicVal
@@ -226,7 +270,7 @@ func decodeVariables(blocks hcl.Blocks, opts Options) (map[string]cty.Value, map
 	return values, declared, diags
 }
 
-func decodeVariable(block *hcl.Block) (*variable, hcl.Diagnostics) {
+func (l *loader) decodeVariable(block *hcl.Block) (*variable, hcl.Diagnostics) {
 	v := &variable{
 		Name:      block.Labels[0],
 		Type:      cty.DynamicPseudoType,
@@ -256,21 +300,21 @@ func decodeVariable(block *hcl.Block) (*variable, hcl.Diagnostics) {
 		}
 	}
 	if attr, ok := content.Attributes["description"]; ok {
-		diags = append(diags, literalOf(attr, cty.String, nil)...)
+		diags = append(diags, l.literalOf(attr, cty.String, nil)...)
 	}
 	if attr, ok := content.Attributes["sensitive"]; ok {
 		var b cty.Value
-		diags = append(diags, literalOf(attr, cty.Bool, &b)...)
+		diags = append(diags, l.literalOf(attr, cty.Bool, &b)...)
 		if b != cty.NilVal && b.IsKnown() && !b.IsNull() {
 			v.Sensitive = b.True()
 		}
 	}
 	if attr, ok := content.Attributes["default"]; ok {
 		v.DefaultRange = attr.Expr.Range()
-		val, moreDiags := attr.Expr.Value(nil)
+		val, moreDiags := l.literalValue(attr.Expr)
 		diags = append(diags, moreDiags...)
 		if typeOK && !moreDiags.HasErrors() {
-			val, err := convert.Convert(val, v.Type)
+			val, err := convertChecked(val, v.Type)
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
@@ -315,14 +359,52 @@ func isAttr(t hcl.Traverser, name string) bool {
 	return ok && a.Name == name
 }
 
+// literalValue evaluates an expression that may use neither variables
+// nor functions (a default, a var file's value): as expr.Value(nil) does,
+// but with the meter's hooks, which are function calls.
+func (l *loader) literalValue(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
+	se, ok := expr.(hclsyntax.Expression)
+	if !ok {
+		return expr.Value(nil)
+	}
+	var diags hcl.Diagnostics
+	hclsyntax.VisitAll(se, func(n hclsyntax.Node) hcl.Diagnostics {
+		if call, ok := n.(*hclsyntax.FunctionCallExpr); ok && !isHook(call.Name) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity:   hcl.DiagError,
+				Summary:    "Function calls not allowed",
+				Detail:     "Functions may not be called here.",
+				Subject:    call.Range().Ptr(),
+				Expression: call,
+			})
+		}
+		return nil
+	})
+	if diags.HasErrors() {
+		return cty.DynamicVal, diags
+	}
+	val, diags := expr.Value(l.literal)
+	rewriteLimitDiags(diags)
+	return val, diags
+}
+
+// convertChecked is convert.Convert (in linear time, convertFast), after
+// checking the strings it would read as numbers (checkConvert).
+func convertChecked(val cty.Value, ty cty.Type) (cty.Value, error) {
+	if err := checkConvert(val, ty); err != nil {
+		return cty.NilVal, err
+	}
+	return convertFast(val, ty)
+}
+
 // literalOf checks that attr is a constant of type ty, storing it in out
 // when out is not nil.
-func literalOf(attr *hcl.Attribute, ty cty.Type, out *cty.Value) hcl.Diagnostics {
-	val, diags := attr.Expr.Value(nil)
+func (l *loader) literalOf(attr *hcl.Attribute, ty cty.Type, out *cty.Value) hcl.Diagnostics {
+	val, diags := l.literalValue(attr.Expr)
 	if diags.HasErrors() {
 		return diags
 	}
-	cv, err := convert.Convert(val, ty)
+	cv, err := convertChecked(val, ty)
 	if err != nil || cv.IsNull() {
 		msg := "a value is required"
 		if err != nil {
@@ -342,19 +424,22 @@ func literalOf(attr *hcl.Attribute, ty cty.Type, out *cty.Value) hcl.Diagnostics
 }
 
 // resolve returns the value of v: the one given, or else its default.
-func (v *variable) resolve(given map[string]rawValue) (cty.Value, hcl.Diagnostics) {
+func (l *loader) resolve(v *variable, given map[string]rawValue) (cty.Value, hcl.Diagnostics) {
 	raw, ok := given[v.Name]
 	switch {
 	case ok && raw.expr != nil:
-		val, diags := raw.expr.Value(nil)
+		val, diags := l.literalValue(raw.expr)
 		if diags.HasErrors() {
 			return cty.DynamicVal, diags
+		}
+		if _, err := checkValue(val); err != nil {
+			return cty.DynamicVal, hcl.Diagnostics{limitDiag(err.summary, err.detail, raw.expr.Range().Ptr())}
 		}
 		return v.convert(val, raw.where, raw.expr.Range().Ptr())
 	case ok && (v.Type.Equals(cty.String) || v.Type.Equals(cty.DynamicPseudoType)):
 		return cty.StringVal(raw.text), nil
 	case ok:
-		return v.parse(raw)
+		return l.parse(v, raw)
 	case v.HasDefault:
 		return v.Default, nil
 	}
@@ -369,21 +454,30 @@ func (v *variable) resolve(given map[string]rawValue) (cty.Value, hcl.Diagnostic
 
 // parse parses raw text, given on the command line or in the environment,
 // as an HCL expression and converts its value to the variable's type.
-func (v *variable) parse(raw rawValue) (cty.Value, hcl.Diagnostics) {
+func (l *loader) parse(v *variable, raw rawValue) (cty.Value, hcl.Diagnostics) {
 	filename := fmt.Sprintf("<value for var.%s>", v.Name)
+	if diags := checkSource([]byte(raw.text), filename, sourceExpression); diags.HasErrors() {
+		return cty.DynamicVal, diags
+	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw.text), filename, hcl.InitialPos)
 	if diags.HasErrors() {
 		return cty.DynamicVal, diags
 	}
-	val, diags := expr.Value(nil)
+	if diags := l.meter.instrument(expr, l.fns); diags.HasErrors() {
+		return cty.DynamicVal, diags
+	}
+	val, diags := l.literalValue(expr)
 	if diags.HasErrors() {
 		return cty.DynamicVal, diags
+	}
+	if _, err := checkValue(val); err != nil {
+		return cty.DynamicVal, hcl.Diagnostics{limitDiag(err.summary, fmt.Sprintf("The value of %s: %s", raw.where, lowerFirst(err.detail)), v.DeclRange.Ptr())}
 	}
 	return v.convert(val, raw.where, v.DeclRange.Ptr())
 }
 
 func (v *variable) convert(val cty.Value, where string, subject *hcl.Range) (cty.Value, hcl.Diagnostics) {
-	val, err := convert.Convert(val, v.Type)
+	val, err := convertChecked(val, v.Type)
 	if err != nil {
 		return cty.DynamicVal, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
@@ -396,11 +490,17 @@ func (v *variable) convert(val cty.Value, where string, subject *hcl.Range) (cty
 }
 
 // validate evaluates v's validation blocks against val.
-func (v *variable) validate(val cty.Value) hcl.Diagnostics {
+func (l *loader) validate(v *variable, val cty.Value) hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	if len(v.Validations) == 0 {
+		return nil
+	}
+	if l.validateFns == nil {
+		l.validateFns = l.meter.functions("")
+	}
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{v.Name: val})},
-		Functions: functions(""),
+		Functions: l.validateFns,
 	}
 	for _, vd := range v.Validations {
 		res, moreDiags := vd.Condition.Value(ctx)
