@@ -110,12 +110,16 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 type jobOptions struct {
 	vars     []string
 	varFiles []string
+	maxTasks int
+	maxWork  int
 	packsDir string
 }
 
 func (o *jobOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&o.vars, "var", nil, "set a variable: NAME=VALUE (repeatable; -var works too)")
 	cmd.Flags().StringArrayVar(&o.varFiles, "var-file", nil, "read variables from a file, HCL or .json, or - for standard input (repeatable; later files win; -var wins over files)")
+	cmd.Flags().IntVar(&o.maxTasks, "max-tasks", 0, fmt.Sprintf("the most tasks the jobfile may make (default %d; docs/jobfile.md, Limits)", jobfile.MaxTasks))
+	cmd.Flags().IntVar(&o.maxWork, "max-work", 0, fmt.Sprintf("the most steps of work evaluating the jobfile may take, about a microsecond each (default %d)", jobfile.MaxWork))
 	addPacksDirFlag(cmd.Flags(), &o.packsDir)
 }
 
@@ -147,7 +151,8 @@ func (o *jobOptions) validate(ctx context.Context, path string, stderr io.Writer
 	if forRun {
 		check = runner.PrepareWith
 	}
-	plan, diags := check(ctx, path, jobfile.Options{Vars: vars, VarFiles: o.varFiles, Environ: os.Environ(), Stdin: stdin}, runner.PackOptions{Dir: o.packsDir})
+	plan, diags := check(ctx, path, jobfile.Options{Vars: vars, VarFiles: o.varFiles, Environ: os.Environ(), Stdin: stdin,
+		MaxTasks: o.maxTasks, MaxWork: o.maxWork}, runner.PackOptions{Dir: o.packsDir})
 	if len(diags) > 0 {
 		_ = jobfile.WriteDiagnostics(stderr, nil, diags)
 	}

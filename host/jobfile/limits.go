@@ -169,5 +169,5 @@ func tooManyTasks(n, others, max int, rng hcl.Range) *hcl.Diagnostic {
 	if others > 0 {
 		detail += fmt.Sprintf(", after %s made by the task blocks above", thousands(others))
 	}
-	return limitDiag("Too many tasks", detail+fmt.Sprintf("; a jobfile may make at most %s", thousands(max)), rng.Ptr())
+	return limitDiag("Too many tasks", detail+fmt.Sprintf("; a jobfile may make at most %s (--max-tasks sets another)", thousands(max)), rng.Ptr())
 }

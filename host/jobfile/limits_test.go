@@ -404,3 +404,25 @@ task "c" {
 		t.Fatal("EvalDeferred did not end within a minute")
 	}
 }
+
+// The caller's MaxTasks and MaxWork replace the limits of those names:
+// a job over the default is loaded with a higher one, and a lower one
+// refuses a job within the default.
+func TestCallerSetsTaskAndWorkLimits(t *testing.T) {
+	t.Parallel()
+	src := []byte("job \"j\" {}\npack \"p\" { path = \"p\" }\ntask \"t\" {\n  count = 25000\n  pack  = \"p\"\n  task  = \"t\"\n}\n")
+	if _, diags := jobfile.LoadSourceWith("job.hcl", src, jobfile.Options{}); !strings.Contains(diags.Error(), "Too many tasks") {
+		t.Fatalf("25,000 tasks under the default limit: %v, want Too many tasks", diags)
+	}
+	job, diags := jobfile.LoadSourceWith("job.hcl", src, jobfile.Options{MaxTasks: 30000})
+	if diags.HasErrors() || len(job.Tasks) != 25000 {
+		t.Fatalf("25,000 tasks under MaxTasks 30,000: %v", diags)
+	}
+	small := []byte("job \"j\" {}\nlocals {\n  x = [for i in range(1000) : [for j in range(5) : i * j]]\n}\n")
+	if _, diags := jobfile.LoadSourceWith("job.hcl", small, jobfile.Options{}); diags.HasErrors() {
+		t.Fatalf("a small for under the default work limit: %v", diags)
+	}
+	if _, diags := jobfile.LoadSourceWith("job.hcl", small, jobfile.Options{MaxWork: 1000}); !strings.Contains(diags.Error(), "Too much work") {
+		t.Fatalf("the same under MaxWork 1,000: %v, want Too much work", diags)
+	}
+}

@@ -125,7 +125,14 @@ func LoadSource(filename string, src []byte, vars map[string]string) (*Job, hcl.
 // MaxDiagnostics diagnostics are returned, and one more that counts the
 // rest (ErrorCount counts them all).
 func LoadSourceWith(filename string, src []byte, opts Options) (*Job, hcl.Diagnostics) {
-	return loadWithMeter(filename, src, opts, newMeter())
+	m := newMeter()
+	if opts.MaxTasks > 0 {
+		m.maxTasks = opts.MaxTasks
+	}
+	if opts.MaxWork > 0 {
+		m.maxWork = opts.MaxWork
+	}
+	return loadWithMeter(filename, src, opts, m)
 }
 
 func loadWithMeter(filename string, src []byte, opts Options, m *meter) (job *Job, diags hcl.Diagnostics) {

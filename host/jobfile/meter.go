@@ -103,7 +103,7 @@ func (m *meter) charge(n int, rng *hcl.Range) {
 		}
 	}
 	m.stop(limitDiag("Too much work",
-		fmt.Sprintf("Evaluating the jobfile took more than %s steps, here (each value a for expression, splat, template, operator or function makes or takes counts one step for each of its elements and for each 16 bytes of its text); nested for expressions and long chains of values are the usual cause", thousands(m.maxWork)),
+		fmt.Sprintf("Evaluating the jobfile took more than %s steps, here (each value a for expression, splat, template, operator or function makes or takes counts one step for each of its elements and for each 16 bytes of its text); nested for expressions and long chains of values are the usual cause; a large trusted job can be given more with --max-work", thousands(m.maxWork)),
 		rng))
 }
 

@@ -39,6 +39,12 @@ type Options struct {
 	// Stdin is what a var file named "-" (StdinVarFile) holds: the
 	// caller's standard input, read by the caller.
 	Stdin []byte
+
+	// MaxTasks and MaxWork replace the limits of the same names for this
+	// load, for a user whose jobfiles need more (or whose untrusted ones
+	// should get less); 0 keeps MaxTasks and MaxWork. They are the
+	// caller's to set, never the jobfile's.
+	MaxTasks, MaxWork int
 }
 
 // sensitiveMark marks a value that comes from a sensitive variable. It
