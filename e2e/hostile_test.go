@@ -68,7 +68,8 @@ func TestHostileJobfilesExitCode(t *testing.T) {
 	tests := map[string]struct {
 		src  string
 		args []string
-		want int // exit code
+		cmd  []string // the command and its arguments; validate job.hcl if nil
+		want int      // exit code
 	}{
 		"nested lists":        {src: local(nest("[", "", "]", 100_000)), want: 2},
 		"nested calls":        {src: local(nest("abs(", "1", ")", 100_000)), want: 2},
@@ -83,6 +84,9 @@ func TestHostileJobfilesExitCode(t *testing.T) {
 		"chain of locals":     {src: chain.String(), want: 0},
 		"source too large":    {src: local(`"` + strings.Repeat("x", 1<<20) + `"`), want: 2},
 		"random bytes (seed)": {src: randomBytes(100 << 10), want: 2},
+		// taskhost fmt parses with HCL too, within the same limits.
+		"fmt of nested lists": {src: local(nest("[", "", "]", 100_000)), cmd: []string{"fmt", "job.hcl"}, want: 2},
+		"fmt of a fifo":       {src: head, cmd: []string{"fmt", "fifo"}, want: 2},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -94,7 +98,11 @@ func TestHostileJobfilesExitCode(t *testing.T) {
 			if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			code, sig, stderr := boundedTaskhost(t, dir, nil, append([]string{"validate", "job.hcl"}, tt.args...)...)
+			cmd := tt.cmd
+			if cmd == nil {
+				cmd = []string{"validate", "job.hcl"}
+			}
+			code, sig, stderr := boundedTaskhost(t, dir, nil, append(cmd, tt.args...)...)
 			if sig != 0 || code != tt.want {
 				t.Fatalf("exit code %d (signal %v), want %d; stderr:\n%.3000s", code, sig, tt.want, stderr)
 			}

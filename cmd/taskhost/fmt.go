@@ -61,11 +61,13 @@ func fmtRun(o *fmtOptions, args []string, stdout, stderr io.Writer) error {
 	)
 	srcs := map[string][]byte{}
 	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			return &exitError{exitFailure, err}
+		// Within the loader's limits: hclwrite's parser recurses too.
+		src, diags := jobfile.ReadSource(f)
+		if diags.HasErrors() {
+			broken = append(broken, diags...)
+			continue
 		}
-		_, diags := hclwrite.ParseConfig(src, f, hcl.InitialPos)
+		_, diags = hclwrite.ParseConfig(src, f, hcl.InitialPos)
 		if diags.HasErrors() {
 			srcs[f] = src
 			broken = append(broken, diags...)

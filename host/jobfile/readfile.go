@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"syscall"
+
+	"github.com/hashicorp/hcl/v2"
 )
 
 // ErrNotRegular is wrapped by the error of readFile for a path that is not
@@ -67,4 +69,25 @@ func fileKind(m os.FileMode) string {
 		return "a device"
 	}
 	return "a special file"
+}
+
+// ReadSource reads an HCL file for a reader other than the loader (taskhost
+// fmt, the lock file) within the loader's limits: a regular file of at most
+// MaxSourceBytes, nested at most MaxDepth deep, with numbers of at most
+// MaxNumberLength characters, so that HCL's parser, which recurses once per
+// level, can neither crash nor hang on it. A file past a limit, or that
+// cannot be read, gives diagnostics.
+func ReadSource(path string) ([]byte, hcl.Diagnostics) {
+	src, err := readFile(path, MaxSourceBytes)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Failed to read file",
+			Detail:   fmt.Sprintf("The file %s could not be read: %s.", path, err),
+		}}
+	}
+	if diags := checkSource(src, path, sourceConfig); diags.HasErrors() {
+		return nil, capDiagnostics(diags)
+	}
+	return src, nil
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/taskhost/taskhost/host/jobfile"
 )
 
 // LockFileName is the lock file's name; it lives beside the jobfile.
@@ -76,12 +78,14 @@ func (l *Lock) Set(e *Locked) {
 // ReadLock reads the lock file at path; a file that does not exist is a
 // nil Lock and no error.
 func ReadLock(path string) (*Lock, hcl.Diagnostics) {
-	src, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read the lock file", Detail: err.Error()}}
+	// Within the jobfile loader's limits: a regular file, not too large,
+	// not nested too deeply for HCL's parser.
+	src, diags := jobfile.ReadSource(path)
+	if diags.HasErrors() {
+		return nil, diags
 	}
 	file, diags := hclparse.NewParser().ParseHCL(src, path)
 	if diags.HasErrors() {
