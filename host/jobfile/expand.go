@@ -66,6 +66,8 @@ func (l *loader) readTaskBlocks(blocks hcl.Blocks) ([]*taskBlock, hcl.Diagnostic
 				Detail:   "A task id must start with a letter or underscore and contain only letters, digits, underscores, and dashes.",
 				Subject:  block.LabelRanges[0].Ptr(),
 			})
+		} else if len(tb.base) > MaxTaskIDBytes {
+			diags = append(diags, taskIDTooLong(tb.base, block.LabelRanges[0]))
 		}
 		content, moreDiags := block.Body.Content(taskSchema)
 		diags = append(diags, moreDiags...)
@@ -226,9 +228,19 @@ func (l *loader) expandForEach(tb *taskBlock, attr *hcl.Attribute) hcl.Diagnosti
 				Subject:  rng.Ptr(),
 			})
 		}
-		tb.ids = append(tb.ids, instanceID(tb.base, k))
+		id := instanceID(tb.base, k)
+		if len(id) > MaxTaskIDBytes {
+			tb.keys, tb.values, tb.ids = nil, nil, nil
+			return append(diags, taskIDTooLong(id, rng))
+		}
+		tb.ids = append(tb.ids, id)
 	}
 	return diags
+}
+
+// taskIDTooLong is the diagnostic of a task id longer than MaxTaskIDBytes.
+func taskIDTooLong(id string, rng hcl.Range) *hcl.Diagnostic {
+	return limitDiag("Task id too long", fmt.Sprintf("The task id %.40q… is %d bytes; a task id (with its for_each key) may have at most %d, as it names the task's directory in the run directory", id, len(id), MaxTaskIDBytes), rng.Ptr())
 }
 
 // taskObject is what task.ID evaluates to: an object with the task's id

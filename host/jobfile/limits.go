@@ -48,6 +48,11 @@ const (
 	// formatlist verb (%5d, %.3f).
 	MaxFormatWidth = 10_000
 
+	// MaxTaskIDBytes is the longest task id, a for_each key or count
+	// index included: it names the task's directory, and a file name may
+	// have at most 255 bytes.
+	MaxTaskIDBytes = 200
+
 	// MaxTasks is the most tasks a jobfile may make, count and for_each
 	// included.
 	MaxTasks = 20_000

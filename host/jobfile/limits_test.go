@@ -113,6 +113,8 @@ func hostileJobfiles() map[string]hostile {
 		"var file directory":            {src: anyVar, opts: jobfile.Options{VarFiles: []string{"./"}}, want: "Failed to read file"},
 		"var file too large":            {src: anyVar, sparse: "v.json", opts: jobfile.Options{VarFiles: []string{"./v.json"}}, want: "Failed to read file"},
 		"-var too large":                {src: anyVar, opts: jobfile.Options{Vars: map[string]string{"n": strings.Repeat("x", jobfile.MaxSourceBytes+1)}}, want: "Value too large"},
+		"for_each key too long":         {src: hostileHead + "task \"t\" {\n  for_each = toset([\"" + strings.Repeat("k", 300) + "\"])\n  pack  = \"p\"\n  task  = \"t\"\n}\n", want: "Task id too long", line: 4},
+		"task label too long":           {src: hostileHead + "task \"" + strings.Repeat("t", 300) + "\" {\n  pack  = \"p\"\n  task  = \"t\"\n}\n", want: "Task id too long", line: 3},
 		"count of ten billion":          {src: hostileHead + "task \"t\" {\n  count = 10000000000\n  pack  = \"p\"\n  task  = \"t\"\n}\n", want: "Too many tasks", line: 4},
 		"count of tasks over the limit": {src: hostileHead + "task \"a\" {\n  count = 15000\n  pack  = \"p\"\n  task  = \"t\"\n}\ntask \"b\" {\n  count = 15000\n  pack  = \"p\"\n  task  = \"t\"\n}\n", want: "Too many tasks", line: 9},
 		// Three nested for of 1,024 went round the cap of range.
