@@ -170,7 +170,7 @@ task "after" {
 }
 
 // TestDiskFullForAMoment: the disk fills for 4 s while tasks run: one
-// holds 8 s without reporting, one reports 300 steps, one logs 50 lines
+// holds 8 s from then on without reporting or logging, one reports 300 steps, one logs 50 lines
 // in each of 20 steps. The terminal says the disk is full as it happens,
 // and that the store writes again after; the run goes on: the holding
 // task passes and the one after it runs and passes; the reporting task
@@ -185,8 +185,8 @@ func TestDiskFullForAMoment(t *testing.T) {
 job "moment" {}
 task "hold" {
   pack = "testpack"
-  task = "hold"
-  args = { duration = "8s" }
+  task = "gated"
+  args = { ready = "`+gate+`/r0", go = "`+gate+`/go", hold = "8s" }
 }
 task "after_hold" {
   pack       = "testpack"
@@ -205,6 +205,9 @@ task "logger" {
 }
 `)
 	host, out := startOn(t, filepath.Join(disk, "runs"), path)
+	// Every task runs before the disk fills: what a task writes as it
+	// starts is not what this test is about.
+	waitFile(t, filepath.Join(gate, "r0"), host, out)
 	waitFile(t, filepath.Join(gate, "r1"), host, out)
 	waitFile(t, filepath.Join(gate, "r2"), host, out)
 	fill := fillDisk(t, disk)

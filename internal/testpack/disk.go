@@ -20,6 +20,7 @@ type GatedArgs struct {
 	Steps int           `arg:"steps" doc:"how many steps to report"`
 	Lines int           `arg:"lines" doc:"how many lines of about 100 bytes to log in each step"`
 	Pause time.Duration `arg:"pause" doc:"how long to wait after each step"`
+	Hold  time.Duration `arg:"hold" doc:"how long to wait, without reporting or logging, after the steps"`
 }
 
 // Gated lets a test do something (fill the disk) between the task's start
@@ -46,4 +47,5 @@ func Gated(t *sdk.T, a GatedArgs) {
 		})
 		time.Sleep(a.Pause)
 	}
+	time.Sleep(a.Hold)
 }
