@@ -282,6 +282,7 @@ func Replay(storeDir string) (*Record, error) {
 				_, _ = l.apply(m.Subject(), m.Data(), stored) // a refused message is noted in its task's record, as live
 				if err == nil && md.Sequence.Stream >= last {
 					done = true
+					break // not waiting for the fetch to fill
 				}
 			}
 			if err := batch.Error(); err != nil && n == 0 {
