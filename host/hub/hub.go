@@ -251,7 +251,7 @@ func Start(cfg Config) (*Hub, error) {
 		h.Close()
 		return nil, fmt.Errorf("hub: create the state bucket: %w", err)
 	}
-	if h.state, err = startState(cfg.StateSocket, h.kv, log.Named("state"), cfg.DropEvery); err != nil {
+	if h.state, err = startState(cfg.StateSocket, h.kv, log.Named("state"), cfg.DropEvery, h.limits.StateBytes); err != nil {
 		h.Close()
 		return nil, fmt.Errorf("hub: %w", err)
 	}
@@ -583,7 +583,8 @@ func (h *Hub) EndTask(taskID string) {
 }
 
 // State returns the run's shared state as it is now (the store's own keys
-// left out), each value as JSON.
+// left out), each value as JSON. The values are shared with the hub:
+// change none in place.
 func (h *Hub) State(context.Context) (map[string]json.RawMessage, error) {
 	return h.state.snapshot(), nil
 }

@@ -39,6 +39,11 @@ type Limits struct {
 	// EventBytes bounds one event, encoded; at most MaxEventBytes.
 	// Default MaxEventBytes; jobfile max_event_bytes.
 	EventBytes int64
+	// StateBytes bounds the run's shared state, which the host keeps in
+	// its memory: the bytes of every key and value. A write that would
+	// take it over is refused. Default DefaultStateBytes; jobfile
+	// max_state_bytes.
+	StateBytes int64
 }
 
 // The default limits. A task of 1,000,000 steps (2,000,002 events, some
@@ -48,6 +53,7 @@ const (
 	DefaultRunBytes   = 8 << 30
 	DefaultTaskBytes  = 1 << 30
 	DefaultTaskEvents = 3_000_000
+	DefaultStateBytes = 64 << 20
 	// MaxEventBytes is the largest event the SDK sends: it replaces
 	// larger step data with a note that it dropped it.
 	MaxEventBytes = 512 << 10
@@ -73,6 +79,9 @@ func (l Limits) withDefaults() Limits {
 	if l.EventBytes == 0 {
 		l.EventBytes = MaxEventBytes
 	}
+	if l.StateBytes == 0 {
+		l.StateBytes = DefaultStateBytes
+	}
 	return l
 }
 
@@ -81,7 +90,8 @@ func (l Limits) Check() error {
 	for _, f := range []struct {
 		name string
 		v    int64
-	}{{"max_run_bytes", l.RunBytes}, {"max_task_bytes", l.TaskBytes}, {"max_task_events", l.TaskEvents}, {"max_event_bytes", l.EventBytes}} {
+	}{{"max_run_bytes", l.RunBytes}, {"max_task_bytes", l.TaskBytes}, {"max_task_events", l.TaskEvents},
+		{"max_event_bytes", l.EventBytes}, {"max_state_bytes", l.StateBytes}} {
 		if f.v != 0 && f.v < minLimit {
 			return fmt.Errorf("%s is %d, less than the least of %d", f.name, f.v, minLimit)
 		}
