@@ -79,11 +79,17 @@ func taskhost(t *testing.T, args ...string) runResult {
 // taskhostEnv is taskhost with extra environment variables.
 func taskhostEnv(t *testing.T, env []string, args ...string) runResult {
 	t.Helper()
+	return taskhostExe(t, filepath.Join(bin, "taskhost"), env, args...)
+}
+
+// taskhostExe is taskhostEnv with the taskhost binary at exe.
+func taskhostExe(t *testing.T, exe string, env []string, args ...string) runResult {
+	t.Helper()
 	runs := filepath.Join(t.TempDir(), "runs")
 	if len(args) > 0 && args[0] == "run" {
 		args = append([]string{"run", "--runs-dir", runs}, args[1:]...)
 	}
-	cmd := exec.Command(filepath.Join(bin, "taskhost"), args...)
+	cmd := exec.Command(exe, args...)
 	// If the test binary dies (a test timed out), so does the host, and
 	// with it its packs.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

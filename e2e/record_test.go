@@ -162,15 +162,24 @@ func dirBytes(t *testing.T, dir string) int64 {
 	return n
 }
 
-// A task whose child floods the hub for 30 s from 50 goroutines, with
-// small event batches or with 1 MB messages that are not events, is
-// stopped once it has sent more than its limits, and recorded Errored
-// with the limit; the other task passes whole; the host's memory stays
-// within the bound docs/reliability.md gives and hub/ within the run's
-// limit; and the record recovers the same.
+// A task whose child floods the hub for 120 s from 50 goroutines is
+// stopped once it goes over a limit, and recorded Errored with it,
+// whatever the flood's shape: small event batches, 1 MB messages that are
+// not events, empty messages, or messages over 8 connections that never
+// read the hub's answers. The run ends well before the flood would (only
+// a flood that is not stopped takes its 120 s: no timing is asserted);
+// the other task passes whole; the host's memory stays near its soft
+// limit and hub/ within the run's limit; and the record recovers the
+// same.
+//
+// The host's peak RSS is measured on a host built without the race
+// detector (plainHost), as users run it: its bound is the host's soft
+// limit (128 MiB), and 32 MiB for the binary itself and its threads'
+// stacks, which the Go runtime's limit does not count.
 func TestFloodIsStopped(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{"batches", "garbage"} {
+	host := plainHost(t)
+	for kind, conns := range map[string]int{"batches": 1, "garbage": 1, "empty": 1, "noread": 8} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			const runLimit = 256 << 20
@@ -183,16 +192,16 @@ job "flood" {
 task "flood" {
   pack = "testpack"
   task = "flood"
-  args = { kind = %q, duration = "30s" }
+  args = { kind = %q, duration = "120s", connections = %d }
 }
 task "good" {
   pack = "testpack"
   task = "many"
   args = { n = 50 }
 }
-`, runLimit, kind))
+`, runLimit, kind, conns))
 			start := time.Now()
-			r := taskhost(t, "run", path)
+			r := taskhostExe(t, host, nil, "run", path)
 			took := time.Since(start)
 			if r.code != 1 {
 				t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
@@ -200,28 +209,29 @@ task "good" {
 			dir := r.runDir(t)
 			f := r.results(t)
 			flood := taskByID(t, f, "flood")
-			if flood.Result.Value != result.Errored || !strings.HasPrefix(flood.Result.Reason, "sent more than ") {
-				t.Errorf("flood: %s %q, want errored, sent more than …", flood.Result.Value, flood.Result.Reason)
+			reason := flood.Result.Reason
+			if flood.Result.Value != result.Errored || !strings.HasPrefix(reason, "sent more than ") && !strings.HasPrefix(reason, "left more than ") {
+				t.Errorf("flood: %s %q, want errored, sent more than …", flood.Result.Value, reason)
 			}
-			if took > 25*time.Second {
-				t.Errorf("the run took %s: the flood (30 s) was not stopped", took)
+			if took > 90*time.Second {
+				t.Errorf("the run took %s: the flood (120 s) was not stopped", took)
 			}
 			if good := taskByID(t, f, "good"); good.Result.Value != result.Passed || len(good.Sections) != 50 {
 				t.Errorf("good: %s with %d steps", good.Result.Value, len(good.Sections))
 			}
 			// Told so, in its log; and job.log says the token was revoked.
 			taskLog, _ := os.ReadFile(filepath.Join(dir, "tasks", "flood", "task.log"))
-			if !bytes.Contains(taskLog, []byte("sent more than")) {
-				t.Errorf("the flood's task.log does not say why it was stopped:\n%s", taskLog)
+			if !bytes.Contains(taskLog, []byte(reason)) {
+				t.Errorf("the flood's task.log does not say why it was stopped (%s):\n%s", reason, taskLog)
 			}
 			jobLog, _ := os.ReadFile(filepath.Join(dir, "job.log"))
 			if !bytes.Contains(jobLog, []byte("revoking its credentials")) {
 				t.Errorf("job.log does not say the flood's credentials were revoked")
 			}
 			rss, hub := peakRSSKB(t, dir), dirBytes(t, filepath.Join(dir, "hub"))
-			t.Logf("run %s, host peak RSS %d KiB, hub/ %d bytes", took.Round(time.Millisecond), rss, hub)
-			if rss > 256<<10 {
-				t.Errorf("the host's peak RSS was %d KiB, over the 256 MiB bound", rss)
+			t.Logf("run %s, %s, host peak RSS %d KiB, hub/ %d bytes", took.Round(time.Millisecond), reason, rss, hub)
+			if rss > (128+32)<<10 {
+				t.Errorf("the host's peak RSS was %d KiB, over the bound of 160 MiB", rss)
 			}
 			if hub > runLimit {
 				t.Errorf("hub/ holds %d bytes, over max_run_bytes %d", hub, runLimit)

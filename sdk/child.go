@@ -231,6 +231,7 @@ func attach(name string, stderr io.Writer) (rs *runState, logger hclog.Logger, d
 		}
 	}
 	logger = hclog.New(&hclog.LoggerOptions{Name: ci.TaskID, Level: hclog.Trace, Output: out}).With("pid", pid)
+	em.setOnRefused(refusedLogger(logger))
 	rs = &runState{
 		taskID: ci.TaskID, emit: em, pid: pid, log: lf, hub: hub, logDir: ci.LogDir, conn: em.nc,
 		root: ci.Parent + "/" + strconv.Itoa(pid), parent: ci.Parent,
@@ -239,7 +240,7 @@ func attach(name string, stderr io.Writer) (rs *runState, logger hclog.Logger, d
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_, err := em.flush(ctx)
-		if err != nil {
+		if err != nil && !refused(err) { // said when it happened
 			logger.Error("not every result event reached the hub", "error", err)
 		}
 		em.close()

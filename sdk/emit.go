@@ -5,12 +5,15 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -88,9 +91,10 @@ func (m *memEmitter) close() {}
 // maxBatchBytes, when it is batchLinger old, or at flush. Every batch carries a message
 // id, so the hub stores each once however often it is sent; a batch whose
 // acknowledgement does not come is sent again until it does, or until the
-// hub has acknowledged nothing for ackWait: then reporting has failed, and
-// the events from then on are dropped (the hub applies a process's events
-// in order, so none after a lost one could count).
+// hub has acknowledged nothing for ackWait, or at once when the hub's
+// answer is final (refusal): then reporting has failed, and the events
+// from then on are dropped (the hub applies a process's events in order,
+// so none after a lost one could count).
 type hubEmitter struct {
 	seqStamp
 	// reconnected is closed (and replaced) each time the connection comes
@@ -98,6 +102,9 @@ type hubEmitter struct {
 	rmu         sync.Mutex
 	gen         uint64
 	reconnected chan struct{}
+	// closed is closed when the connection gives up for good.
+	closed    chan struct{}
+	closeOnce sync.Once
 
 	nc      *nats.Conn
 	js      jetstream.JetStream
@@ -114,16 +121,107 @@ type hubEmitter struct {
 	// hub's last refusal of a batch.
 	stored  uint64
 	lastErr error
-	// failed is set once the hub acknowledged nothing for ackWait; dropped
+	// failed is set once the hub acknowledged nothing for ackWait, or
+	// refused the task's events for good (a *refusedError); dropped
 	// counts the events emitted since, which were not sent.
 	failed  error
 	dropped int
+	// onRefused, if set, is told once that the hub refused the task's
+	// events for good (under mu).
+	onRefused func(error)
+}
+
+// refusedError is the hub's refusal of a task's events that sending
+// again cannot change: its credentials were revoked (the task went over
+// its limits, or its attempt ended), a batch is larger than the hub
+// takes, or the run's stream is full.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string {
+	return "the hub refuses the task's events for good: " + e.err.Error()
+}
+
+func (e *refusedError) Unwrap() error { return e.err }
+
+// refusal says whether err, the hub's answer to a batch (or the
+// connection's failure to send it), is final, and why. What is not final
+// is sent again: no answer, a dropped connection, a stream that takes
+// messages in faster than it stores them (429), a store that cannot write
+// (a full disk, which the host waits for).
+func refusal(nc *nats.Conn, err error) error {
+	var apiErr *jetstream.APIError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrAuthorization):
+		// The connection gives up only when the hub refuses its
+		// credentials (twice), which it does once it revoked them.
+		if last := nc.LastError(); last != nil && !errors.Is(err, last) {
+			err = fmt.Errorf("%w: %w", err, last)
+		}
+		return &refusedError{fmt.Errorf("%w (its credentials were revoked: the task went over its limits, or its attempt ended)", err)}
+	case errors.Is(err, nats.ErrMaxPayload):
+		return &refusedError{fmt.Errorf("a batch larger than the hub takes: %w", err)}
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum:
+		return &refusedError{fmt.Errorf("a batch larger than the hub takes: %w", err)}
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed && isStreamFull(apiErr.Description):
+		return &refusedError{fmt.Errorf("the run's stream is full (max_run_bytes): %w", err)}
+	}
+	return nil
+}
+
+// errCodeStoreFailed is JetStream's code for a message its stream did not
+// store: for a full disk (which passes) as for a full stream (which does
+// not: the run's stream discards nothing), told apart by its description.
+const errCodeStoreFailed jetstream.ErrorCode = 10077
+
+// isStreamFull tells nats-server's descriptions of a stream that holds
+// its limit.
+func isStreamFull(desc string) bool {
+	switch strings.ToLower(desc) {
+	case "maximum bytes exceeded", "maximum messages exceeded", "maximum messages per subject exceeded":
+		return true
+	}
+	return false
+}
+
+// refuse stops the reporting for good: nothing more is sent, and the
+// task is told once. mu is held.
+func (h *hubEmitter) refuse(err *refusedError) error {
+	if h.failed == nil {
+		h.failed = err
+		if h.onRefused != nil {
+			h.onRefused(err)
+		}
+	}
+	return h.failed
+}
+
+// refusedLogger logs, once, that the hub refused the task's events.
+func refusedLogger(logger hclog.Logger) func(error) {
+	return func(err error) {
+		logger.Error("the hub refuses the task's events for good: no more are sent", "error", errors.Unwrap(err))
+	}
+}
+
+// refused says whether err ends reporting for good (refusedError).
+func refused(err error) bool {
+	var r *refusedError
+	return errors.As(err, &r)
+}
+
+// setOnRefused sets what is told that the hub refused the task's events.
+func (h *hubEmitter) setOnRefused(fn func(error)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.onRefused = fn
 }
 
 type sent struct {
 	first, last uint64
 	data        []byte
 	fut         jetstream.PubAckFuture // nil when the send itself failed
+	sendErr     error                  // why, then
 	gen         uint64                 // connection generation it was sent on
 	acked       bool                   // its acknowledgement was seen already
 }
@@ -153,8 +251,9 @@ var ackWait = time.Minute
 // dialHub connects to the hub as the task that h describes; src names
 // this process's events ("" for the task process itself).
 func dialHub(h *packv1.Hub, name, src string) (*hubEmitter, error) {
-	e := &hubEmitter{reconnected: make(chan struct{}), stop: make(chan struct{})}
+	e := &hubEmitter{reconnected: make(chan struct{}), stop: make(chan struct{}), closed: make(chan struct{})}
 	nc, err := nats.Connect(h.GetUrl(),
+		nats.ClosedHandler(func(*nats.Conn) { e.closeOnce.Do(func() { close(e.closed) }) }),
 		nats.ReconnectHandler(func(*nats.Conn) {
 			e.rmu.Lock()
 			e.gen++
@@ -251,7 +350,7 @@ func (h *hubEmitter) inFlight() bool {
 		return false
 	case err := <-last.fut.Err():
 		h.lastErr = err
-		last.fut = nil // settle sends it again
+		last.fut, last.sendErr = nil, err // settle sends it again, or gives up
 		return false
 	default:
 		return true
@@ -273,7 +372,12 @@ func (h *hubEmitter) sendBatch() {
 	}
 	s := sent{first: h.first, last: h.seq, data: h.batch}
 	h.batch = nil
-	s.fut, s.gen = h.send(&s)
+	s.fut, s.gen, s.sendErr = h.send(&s)
+	if r, ok := refusal(h.nc, s.sendErr).(*refusedError); ok {
+		h.refuse(r)
+		h.dropped += int(s.last - s.first + 1)
+		return
+	}
 	h.unacked = append(h.unacked, s)
 }
 
@@ -285,21 +389,22 @@ func (h *hubEmitter) connGen() (uint64, <-chan struct{}) {
 	return h.gen, h.reconnected
 }
 
-func (h *hubEmitter) send(s *sent) (jetstream.PubAckFuture, uint64) {
+func (h *hubEmitter) send(s *sent) (jetstream.PubAckFuture, uint64, error) {
 	gen, _ := h.connGen()
 	id := h.idPre + strconv.FormatUint(s.first, 10) + "-" + strconv.FormatUint(s.last, 10)
 	f, err := h.js.PublishAsync(h.subject, s.data, jetstream.WithMsgID(id))
 	if err != nil {
-		return nil, gen
+		return nil, gen, err
 	}
-	return f, gen
+	return f, gen, nil
 }
 
 // settle waits until the oldest n unacknowledged events are acknowledged,
 // and drops them from the list. An event whose send failed, or that was
 // sent on a connection that has since dropped (its acknowledgement may be
 // lost with it), is sent again; the hub keeps one copy. It gives up when
-// ctx ends, or when none of them is acknowledged for ackWait.
+// ctx ends, when none of them is acknowledged for ackWait, or at once
+// when the hub refuses them for good (refusal).
 func (h *hubEmitter) settle(ctx context.Context, n int) error {
 	resend := time.NewTimer(resendAfter)
 	defer resend.Stop()
@@ -316,6 +421,10 @@ func (h *hubEmitter) settle(ctx context.Context, n int) error {
 	for i := 0; i < n; i++ {
 		s := &h.unacked[i]
 		for !s.acked {
+			if r, ok := refusal(h.nc, s.sendErr).(*refusedError); ok {
+				h.unacked = h.unacked[i:]
+				return h.refuse(r)
+			}
 			gen, reconnected := h.connGen()
 			if s.fut == nil || s.gen != gen {
 				if s.fut == nil {
@@ -329,7 +438,7 @@ func (h *hubEmitter) settle(ctx context.Context, n int) error {
 						return gaveUp(i, ctx.Err())
 					}
 				}
-				s.fut, s.gen = h.send(s)
+				s.fut, s.gen, s.sendErr = h.send(s)
 				continue
 			}
 			resend.Reset(resendAfter)
@@ -338,7 +447,10 @@ func (h *hubEmitter) settle(ctx context.Context, n int) error {
 				s.acked = true
 			case err := <-s.fut.Err():
 				h.lastErr = err
-				s.fut = nil
+				s.fut, s.sendErr = nil, err
+			case <-h.closed:
+				// The connection gave up: its credentials are refused.
+				s.fut, s.sendErr = nil, nats.ErrConnectionClosed
 			case <-reconnected:
 				// sent again above
 			case <-resend.C:
@@ -364,11 +476,16 @@ func (h *hubEmitter) flush(ctx context.Context) (uint64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.sendBatch()
-	if h.failed != nil {
-		return h.stored, fmt.Errorf("%w; %d later events were not sent", h.failed, h.dropped)
+	if h.failed == nil {
+		if err := h.settle(ctx, len(h.unacked)); err != nil && !refused(err) {
+			return h.stored, err
+		}
 	}
-	if err := h.settle(ctx, len(h.unacked)); err != nil {
-		return h.stored, err
+	switch {
+	case refused(h.failed):
+		return h.stored, fmt.Errorf("%w; events from %d on were not stored", h.failed, h.stored+1)
+	case h.failed != nil:
+		return h.stored, fmt.Errorf("%w; %d later events were not sent", h.failed, h.dropped)
 	}
 	h.stored = h.seq
 	return h.seq, nil

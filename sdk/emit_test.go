@@ -2,14 +2,19 @@ package sdk
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
@@ -149,3 +154,218 @@ func TestLogLinesLost(t *testing.T) {
 		t.Errorf("step fails: reason %q does not keep its own", got[1].Reason)
 	}
 }
+
+// revocable lets clients in with a token while it is not revoked.
+type revocable struct {
+	mu      sync.Mutex
+	revoked bool
+}
+
+func (a *revocable) Check(c natsserver.ClientAuthentication) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch c.GetOpts().Token {
+	case "admin":
+		return true
+	case "task":
+		return !a.revoked
+	}
+	return false
+}
+
+// jetStreamHub starts a NATS server with JetStream (its options changed
+// by opts) and a stream on the events subject (its config changed by
+// cfg), and returns the server, its authenticator, what a task needs to
+// report to it, and the stream.
+func jetStreamHub(t *testing.T, opts func(*natsserver.Options), cfg func(*jetstream.StreamConfig)) (*natsserver.Server, *revocable, *packv1.Hub, jetstream.Stream) {
+	t.Helper()
+	auth := &revocable{}
+	o := &natsserver.Options{Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, NoLog: true, NoSigs: true,
+		JetStream: true, StoreDir: t.TempDir(), CustomClientAuthentication: auth}
+	if opts != nil {
+		opts(o)
+	}
+	srv, err := natsserver.NewServer(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server did not start")
+	}
+	nc, err := nats.Connect(srv.ClientURL(), nats.Token("admin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := jetstream.StreamConfig{Name: "EV", Subjects: []string{"ev"}, Storage: jetstream.FileStorage, Discard: jetstream.DiscardNew}
+	if cfg != nil {
+		cfg(&sc)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := js.CreateStream(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, auth, &packv1.Hub{Url: srv.ClientURL(), Token: "task", EventsSubject: "ev", InboxPrefix: "_in.t1", MsgIdPrefix: "t1.x."}, stream
+}
+
+// TestEmitStopsWhenRefusedForGood: when the hub's answer to the task's
+// events is final (its credentials were revoked, a batch is larger than
+// the hub takes, the run's stream is full), the SDK stops sending at once
+// rather than for ackWait (a minute): flush returns the reason, and the
+// events after it are dropped and counted; the task is told once; a later
+// flush (t.Sync, the task's end) returns the same.
+func TestEmitStopsWhenRefusedForGood(t *testing.T) {
+	t.Parallel()
+	step := func(n int, data json.RawMessage) report.Event {
+		return report.Event{Kind: report.KindStart, ID: strconv.Itoa(n), Name: "a step", Type: report.TypeStep, Data: data}
+	}
+	tests := map[string]struct {
+		opts  func(*natsserver.Options)
+		cfg   func(*jetstream.StreamConfig)
+		after func(t *testing.T, srv *natsserver.Server, auth *revocable)
+		data  json.RawMessage // of the events sent after
+		want  string
+	}{
+		"credentials revoked": {
+			after: func(t *testing.T, srv *natsserver.Server, auth *revocable) {
+				auth.mu.Lock()
+				auth.revoked = true
+				auth.mu.Unlock()
+				cz, err := srv.Connz(&natsserver.ConnzOptions{Limit: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range cz.Conns {
+					if c.Name == "refused" {
+						_ = srv.DisconnectClientByID(c.Cid)
+					}
+				}
+			},
+			want: "authorization violation (its credentials were revoked",
+		},
+		"the stream's largest message": {
+			cfg:  func(c *jetstream.StreamConfig) { c.MaxMsgSize = 4 << 10 },
+			data: json.RawMessage(`"` + strings.Repeat("x", 8<<10) + `"`),
+			want: "a batch larger than the hub takes: nats: API error: code=400 err_code=10054",
+		},
+		"the server's largest message": {
+			opts: func(o *natsserver.Options) { o.MaxPayload = 4 << 10 },
+			data: json.RawMessage(`"` + strings.Repeat("x", 8<<10) + `"`),
+			want: "a batch larger than the hub takes: nats: maximum payload exceeded",
+		},
+		"the stream full": {
+			cfg:  func(c *jetstream.StreamConfig) { c.MaxBytes = 16 << 10 },
+			data: json.RawMessage(`"` + strings.Repeat("x", 1<<10) + `"`),
+			want: "the run's stream is full (max_run_bytes): nats: API error: code=503 err_code=10077 description=maximum bytes exceeded",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv, auth, hub, _ := jetStreamHub(t, tc.opts, tc.cfg)
+			em, err := dialHub(hub, "refused", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer em.close()
+			var told []error
+			em.setOnRefused(func(err error) { told = append(told, err) })
+			for i := range 3 {
+				em.emit(step(i+1, nil))
+			}
+			if last, err := em.flush(context.Background()); err != nil || last != 3 {
+				t.Fatalf("first flush: %d, %v", last, err)
+			}
+			if tc.after != nil {
+				tc.after(t, srv, auth)
+			}
+			var last uint64
+			within(t, 20*time.Second, "emit and flush", func() {
+				for i := range 50 {
+					em.emit(step(i+4, tc.data))
+				}
+				last, err = em.flush(context.Background())
+			})
+			if err == nil || !refused(err) || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tc.want)) ||
+				!strings.Contains(err.Error(), "on were not stored") {
+				t.Fatalf("flush: %v, want refused for good: %s", err, tc.want)
+			}
+			if last < 3 || last >= 53 {
+				t.Errorf("flush says event %d is the last stored", last)
+			}
+			if len(told) != 1 {
+				t.Errorf("the task was told %d times: %v", len(told), told)
+			}
+			em.emit(step(100, nil))
+			within(t, 5*time.Second, "a later flush", func() { _, err = em.flush(context.Background()) })
+			if !refused(err) || len(told) != 1 {
+				t.Errorf("a later flush: %v (told %d times)", err, len(told))
+			}
+		})
+	}
+}
+
+// TestEmitResendsTooManyRequests: a batch the stream drops because it
+// takes messages in faster than it stores them (429 Too Many Requests) is
+// not refused for good: it is sent again, and every event is stored once.
+func TestEmitResendsTooManyRequests(t *testing.T) {
+	t.Parallel()
+	_, _, hub, stream := jetStreamHub(t, func(o *natsserver.Options) { o.StreamMaxBufferedMsgs = 1 }, nil)
+	em, err := dialHub(hub, "busy", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.close()
+	const n = 20_000
+	var last uint64
+	within(t, 60*time.Second, "emit and flush", func() {
+		for i := range n {
+			em.emit(report.Event{Kind: report.KindStart, ID: strconv.Itoa(i + 1), Name: "a step", Type: report.TypeStep})
+		}
+		last, err = em.flush(context.Background())
+	})
+	if err != nil || last != n {
+		t.Fatalf("flush: %d, %v; want %d stored", last, err, n)
+	}
+	var apiErr *jetstream.APIError
+	if !errors.As(em.lastErr, &apiErr) || apiErr.ErrorCode != errCodeTooManyRequests {
+		t.Fatalf("the stream never answered 429 (last error %v): nothing tested", em.lastErr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events uint64
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range info.State.Msgs {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b packv1.EventBatch
+		if err := b.UnmarshalVT(m.Data()); err != nil {
+			t.Fatal(err)
+		}
+		events += uint64(len(b.Events))
+	}
+	if events != n {
+		t.Errorf("the stream holds %d events, want %d, each once", events, n)
+	}
+}
+
+// errCodeTooManyRequests is JetStream's answer to a message its stream
+// dropped, its ingest queue full.
+const errCodeTooManyRequests jetstream.ErrorCode = 10167

@@ -224,6 +224,7 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 		return nil, err
 	}
 	defer em.close()
+	em.setOnRefused(refusedLogger(logger))
 	rs := &runState{taskID: req.GetTaskId(), emit: withMask(em, m), pid: os.Getpid(), log: lf, hub: req.GetHub(), logDir: req.GetLogDir(), conn: em.nc}
 	if req.GetHook() == nil {
 		// A task's outputs; a hook has none.
@@ -241,7 +242,9 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 		// Errored, and says why (its log may not be writable either: the
 		// reason is what reaches the host). last is then the last event
 		// stored, so that the host does not wait for the others.
-		logger.Error("not every result event reached the hub", "error", err)
+		if !refused(err) { // said when it happened
+			logger.Error("not every result event reached the hub", "error", err)
+		}
 		r = result.Rollup(r, result.Errored)
 		why := "not every result event was stored by the hub: " + err.Error()
 		if reason != "" {

@@ -36,6 +36,11 @@ var (
 	// ErrBarrier: a barrier used inconsistently (another n, or joined after
 	// it was released).
 	ErrBarrier = errors.New("barrier misuse")
+	// ErrStateFull: the write would take the run's shared state over its
+	// limit (the job's max_state_bytes, 64 MiB by default: the bytes of
+	// every key and value). Nothing was written; a Delete, or a write
+	// that makes a value smaller, makes room.
+	ErrStateFull = errors.New("the shared state is full")
 	// ErrNoState: the task runs without a host (by hand), so there is no
 	// run to share state with.
 	ErrNoState = errors.New("shared state needs a host: run the task with `taskhost run`")
@@ -241,6 +246,9 @@ func failure(p statekv.Response, key string) error {
 		return fmt.Errorf("%w: %s", ErrBarrier, p.Msg)
 	case statekv.StatusDenied:
 		return errDenied
+	}
+	if statekv.IsFull(p) {
+		return fmt.Errorf("%w: %s", ErrStateFull, strings.TrimPrefix(p.Msg, statekv.FullPrefix))
 	}
 	return fmt.Errorf("state: %q: %s (status %q)", key, p.Msg, p.Status)
 }

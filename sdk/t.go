@@ -136,7 +136,10 @@ func (t *T) SetData(v any) {
 // reported so far is stored by the hub, so that it survives whatever
 // happens next, a crash of this process or of the host included. Reporting
 // does not need it: events are sent at once or within milliseconds, and
-// all are stored before the task's end is.
+// all are stored before the task's end is. It returns an error when they
+// could not be stored: at once when the hub refuses them for good (the
+// task's credentials were revoked, the run's stream is full), and then
+// every later call returns it too.
 func (t *T) Sync() error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 30*time.Second)
 	defer cancel()

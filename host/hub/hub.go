@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -60,6 +61,8 @@ type Config struct {
 	// Limits bound what the tasks may send; the zero value is the
 	// defaults.
 	Limits Limits
+	// sendBounds, for tests: the zero value is defaultSendBounds.
+	sendBounds sendBounds
 }
 
 // Hub is a running hub. Its methods are safe for concurrent use.
@@ -82,6 +85,7 @@ type Hub struct {
 	drops     int // connections dropped for tests
 	onEvent   func(taskID string, ev report.Event)
 	limits    Limits
+	bounds    sendBounds
 
 	mu        sync.Mutex
 	ledger    ledger
@@ -116,12 +120,23 @@ var ErrUnknownTask = errors.New("task not registered with the hub")
 
 const streamName = "EVENTS"
 
+// What the hub holds in the host's memory for what the tasks send, each
+// bounded whatever the tasks do (see also limits.go).
 const (
-	// readAheadBytes bounds the messages the host's reader holds ahead.
-	readAheadBytes = 8 << 20
-	// ingestBytes bounds the messages the stream holds before it stores
-	// them.
-	ingestBytes = 16 << 20
+	// readAheadBytes bounds the messages the host's reader holds ahead
+	// (and the server holds for it).
+	readAheadBytes = 2 << 20
+	// ingestBytes and ingestMsgs bound the messages the stream holds
+	// before it stores them: past them, it refuses a message (answering
+	// 429 Too Many Requests, which the SDK sends again).
+	ingestBytes = 4 << 20
+	ingestMsgs  = 10_000
+	// maxPending bounds what the server holds for a connection that it
+	// has not read: past it, the server closes the connection (a slow
+	// consumer). The SDK's connections are sent only the answers to
+	// their batches, at most 128 at a time; the host's, what its reader
+	// asks for (readAheadBytes).
+	maxPending = 8 << 20
 	// errCodeTooManyRequests is JetStream's answer to a message the
 	// stream dropped, its ingest queue full (JSStreamTooManyRequests).
 	errCodeTooManyRequests jetstream.ErrorCode = 10167
@@ -138,8 +153,9 @@ func Start(cfg Config) (*Hub, error) {
 		log = hclog.NewNullLogger()
 	}
 	h := &Hub{
-		log:       log,
-		auth:      &authenticator{users: map[string]*server.User{}, clients: map[string][]uint64{}, all: map[string][]uint64{}},
+		log: log,
+		auth: &authenticator{users: map[string]*server.User{}, clients: map[string][]uint64{}, all: map[string][]uint64{},
+			open: map[string]int{}},
 		dropEvery: cfg.DropEvery,
 		onEvent:   cfg.OnEvent,
 		stop:      make(chan struct{}),
@@ -147,6 +163,7 @@ func Start(cfg Config) (*Hub, error) {
 		ledger:    ledger{tasks: map[string]*taskRec{}, mask: cfg.Mask},
 		changed:   make(chan struct{}),
 		limits:    cfg.Limits.withDefaults(),
+		bounds:    cmp.Or(cfg.sendBounds, defaultSendBounds),
 	}
 	h.store.init()
 	if err := cfg.Limits.Check(); err != nil {
@@ -170,6 +187,8 @@ func Start(cfg Config) (*Hub, error) {
 		// memory: a task that floods the hub has its messages dropped
 		// past this (the SDK sends them again), rather than grow it.
 		StreamMaxBufferedSize: ingestBytes,
+		StreamMaxBufferedMsgs: ingestMsgs,
+		MaxPending:            maxPending,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -216,7 +235,7 @@ func Start(cfg Config) (*Hub, error) {
 	}
 	// The limits are the stream's first message, so that Replay holds the
 	// tasks to the same ones.
-	if err := h.Note(ctx, Note{Kind: noteLimits, Data: mustJSON(h.limits)}); err != nil {
+	if err := h.Note(ctx, Note{Kind: noteLimits, Data: mustJSON(limitsNote{Limits: h.limits, MessageBytes: MessageBytes})}); err != nil {
 		h.Close()
 		return nil, fmt.Errorf("hub: store the run's limits: %w", err)
 	}
@@ -232,7 +251,7 @@ func Start(cfg Config) (*Hub, error) {
 		h.Close()
 		return nil, fmt.Errorf("hub: create the state bucket: %w", err)
 	}
-	if h.state, err = startState(cfg.StateSocket, h.kv, log.Named("state"), cfg.DropEvery); err != nil {
+	if h.state, err = startState(cfg.StateSocket, h.kv, log.Named("state"), cfg.DropEvery, h.limits.StateBytes); err != nil {
 		h.Close()
 		return nil, fmt.Errorf("hub: %w", err)
 	}
@@ -403,17 +422,33 @@ func (h *Hub) Seal(ctx context.Context, index int, c Close) error {
 	rec := h.ledger.task(tok)
 	token := rec.token
 	rec.stops = nil
+	// A task the hub stopped as it sent (watchSends) may end before the
+	// note that says why is stored: it is stored again before the seal,
+	// so that the record (live and replayed) has it.
+	var over string
+	if rec.stopped && rec.tree.Over == "" {
+		over = rec.stopReason
+	}
 	h.mu.Unlock()
 	if token != "" {
 		h.revoke(token)
 	}
-	err := h.Note(ctx, Note{Kind: noteSeal, Task: rec.id, Slot: index, Data: mustJSON(c)})
+	var err error
+	if over != "" {
+		err = h.Note(ctx, Note{Kind: noteOver, Task: rec.id, Slot: index, Data: mustJSON(over)})
+	}
+	if err == nil {
+		err = h.Note(ctx, Note{Kind: noteSeal, Task: rec.id, Slot: index, Data: mustJSON(c)})
+	}
 	if err == nil {
 		err = h.wait(ctx, func() bool { return rec.sealed })
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !rec.sealed {
+		if over != "" && rec.tree.Over == "" {
+			h.ledger.over(rec, over)
+		}
 		rec.seal(c)
 	}
 	if rec.late > 0 || rec.logged >= logRefusals {
@@ -548,7 +583,8 @@ func (h *Hub) EndTask(taskID string) {
 }
 
 // State returns the run's shared state as it is now (the store's own keys
-// left out), each value as JSON.
+// left out), each value as JSON. The values are shared with the hub:
+// change none in place.
 func (h *Hub) State(context.Context) (map[string]json.RawMessage, error) {
 	return h.state.snapshot(), nil
 }
@@ -585,6 +621,25 @@ type authenticator struct {
 	// all holds every connection a task's token opened, which the test
 	// faults' drops do not forget: what they sent counts.
 	all map[string][]uint64
+	// open counts each task token's open connections: as the hub last
+	// saw them (watchSends), and those opened since.
+	open map[string]int
+}
+
+// looked records what the hub saw of token's connections: how many are
+// open, and which closed (they are forgotten).
+func (a *authenticator) looked(token string, open int, closed []uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.users[token]; !ok {
+		return
+	}
+	a.open[token] = open
+	if len(closed) > 0 {
+		gone := func(id uint64) bool { return slices.Contains(closed, id) }
+		a.all[token] = slices.DeleteFunc(a.all[token], gone)
+		a.clients[token] = slices.DeleteFunc(a.clients[token], gone)
+	}
 }
 
 // seen returns, for each task token not revoked, the connections it
@@ -637,6 +692,7 @@ func (a *authenticator) remove(token string) []uint64 {
 	delete(a.users, token)
 	delete(a.clients, token)
 	delete(a.all, token)
+	delete(a.open, token)
 	return ids
 }
 
@@ -646,15 +702,20 @@ func (a *authenticator) add(token string, u *server.User) {
 	a.mu.Unlock()
 }
 
-// Check lets a client in only with a token the hub made.
+// Check lets a client in only with a token the hub made, and a task's
+// only while it holds fewer than maxTaskConns connections.
 func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	token := c.GetOpts().Token
 	a.mu.Lock()
 	u := a.users[token]
+	if u != nil && u.Permissions != nil && a.open[token] >= maxTaskConns {
+		u = nil
+	}
 	if u != nil {
 		a.clients[token] = append(a.clients[token], c.GetID())
 		if u.Permissions != nil {
 			a.all[token] = append(a.all[token], c.GetID())
+			a.open[token]++
 		}
 	}
 	a.mu.Unlock()

@@ -169,3 +169,53 @@ func TestEventsAppliedOnceInOrder(t *testing.T) {
 		t.Errorf("%d events did not apply: duplicates reached the tree", bad)
 	}
 }
+
+// A task's processes hold at most maxTaskConns connections to the hub at
+// once: the next is refused until one closes. Each connection holds the
+// host's memory (the server's buffers for it, up to a whole message).
+func TestTaskConnectionsBounded(t *testing.T) {
+	t.Parallel()
+	h := startHub(t)
+	a := h.AddTask("a", 1, "tasks/a")
+	connect := func() (*nats.Conn, error) {
+		return nats.Connect(a.Url, nats.Token(a.Token), nats.CustomInboxPrefix(a.InboxPrefix), nats.MaxReconnects(0))
+	}
+	var conns []*nats.Conn
+	t.Cleanup(func() {
+		for _, nc := range conns {
+			nc.Close()
+		}
+	})
+	for i := range maxTaskConns {
+		nc, err := connect()
+		if err != nil {
+			t.Fatalf("connection %d: %v", i+1, err)
+		}
+		conns = append(conns, nc)
+	}
+	if nc, err := connect(); err == nil {
+		nc.Close()
+		t.Fatalf("connection %d of one task let in", maxTaskConns+1)
+	} else if !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("connection %d: %v, want an authorization error", maxTaskConns+1, err)
+	}
+	// Another task is not held to this one's connections.
+	b := h.AddTask("b", 2, "tasks/b")
+	if nc, err := nats.Connect(b.Url, nats.Token(b.Token), nats.MaxReconnects(0)); err != nil {
+		t.Errorf("another task: %v", err)
+	} else {
+		nc.Close()
+	}
+	// Once one closes, and the hub has seen it, another is let in.
+	conns[0].Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		nc, err := connect()
+		if err == nil {
+			conns[0] = nc
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection let in 10 s after one closed: %v", err)
+		}
+	}
+}

@@ -32,7 +32,9 @@ type ledger struct {
 	mask  *mask.Masker // nil in Replay
 	// limits are the run's, from the hub's first note; a stream written
 	// before the hub kept limits has none, and no bound is applied.
-	limits Limits
+	// msgBytes is what each message counts for beside its payload.
+	limits   Limits
+	msgBytes int64
 	// start is when the stream's first message was stored: no event of
 	// the run is much older.
 	start time.Time
@@ -103,7 +105,12 @@ func (l *ledger) apply(subject string, data []byte, stored time.Time) (*taskRec,
 func (l *ledger) note(n Note) (*taskRec, error) {
 	switch n.Kind {
 	case noteLimits:
-		return nil, json.Unmarshal(n.Data, &l.limits)
+		var ln limitsNote
+		if err := json.Unmarshal(n.Data, &ln); err != nil {
+			return nil, err
+		}
+		l.limits, l.msgBytes = ln.Limits, ln.MessageBytes
+		return nil, nil
 	case noteSlot:
 		var sn slotNote
 		if len(n.Data) > 0 {
@@ -165,7 +172,7 @@ func (l *ledger) event(tok string, data []byte, stored time.Time) (*taskRec, err
 		return rec, nil // refused, and said so once
 	}
 	lim := l.limits
-	rec.bytes += int64(len(data))
+	rec.bytes += int64(len(data)) + l.msgBytes
 	if lim.TaskBytes > 0 && rec.bytes > lim.TaskBytes {
 		l.over(rec, lim.overBytes())
 		return rec, errors.New(lim.overBytes())
@@ -282,6 +289,7 @@ func Replay(storeDir string) (*Record, error) {
 				_, _ = l.apply(m.Subject(), m.Data(), stored) // a refused message is noted in its task's record, as live
 				if err == nil && md.Sequence.Stream >= last {
 					done = true
+					break // not waiting for the fetch to fill
 				}
 			}
 			if err := batch.Error(); err != nil && n == 0 {

@@ -1,9 +1,13 @@
 package hub
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +36,27 @@ func taskConn(t *testing.T, a *packv1.Hub, opts ...nats.Option) (*nats.Conn, jet
 		t.Fatal(err)
 	}
 	return nc, js
+}
+
+// rawTaskConn connects to the hub with a task's credentials and speaks
+// the NATS protocol by hand: it subscribes to the task's inbox, and reads
+// nothing after the server's first line. It connects in-process, so that
+// no socket buffer takes what the server sends.
+func rawTaskConn(t *testing.T, h *Hub, a *packv1.Hub) net.Conn {
+	t.Helper()
+	c, err := h.srv.InProcessConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil { // INFO
+		t.Fatal(err)
+	}
+	connect, _ := json.Marshal(map[string]any{"auth_token": a.Token, "verbose": false, "pedantic": false})
+	if _, err := fmt.Fprintf(c, "CONNECT %s\r\nSUB %s.x 1\r\n", connect, a.InboxPrefix); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // replayTree rebuilds slot's tree from the hub's store, once the hub is
@@ -196,37 +221,88 @@ func TestSealEndsTheAttempt(t *testing.T) {
 
 // A task that sends more than its limits is stopped: the context of Watch
 // ends with the reason, its token is revoked, nothing more is taken, and
-// Replay records the same.
+// Replay records the same. Each shape of flood is stopped: too many
+// events, too many bytes, empty messages (each counts MessageBytes),
+// messages sent without waiting for the hub's answers, and answers left
+// unread.
 func TestOverLimitStopsTheTask(t *testing.T) {
 	t.Parallel()
+	small := func(seq uint64) []byte {
+		return batch(report.Event{Seq: seq, Kind: report.KindStart, ID: fmt.Sprint(seq), Name: "s", Time: time.Now()})
+	}
 	tests := map[string]struct {
-		send func(t *testing.T, nc *nats.Conn, subject string)
-		want string
+		limits Limits
+		bounds sendBounds
+		send   func(ctx context.Context, t *testing.T, h *Hub, a *packv1.Hub, nc *nats.Conn)
+		want   string
 	}{
 		"events": {
-			send: func(t *testing.T, nc *nats.Conn, subject string) {
+			limits: Limits{TaskEvents: 1024, TaskBytes: 1 << 20},
+			send: func(_ context.Context, t *testing.T, _ *Hub, a *packv1.Hub, nc *nats.Conn) {
 				for seq := uint64(1); seq <= 1100; seq++ {
-					_ = nc.Publish(subject, batch(report.Event{Seq: seq, Kind: report.KindStart, ID: fmt.Sprint(seq), Name: "s", Time: time.Now()}))
+					_ = nc.Publish(a.EventsSubject, small(seq))
 				}
 				_ = nc.Flush()
 			},
 			want: "sent more than 1024 events (max_task_events)",
 		},
 		"bytes of garbage": {
-			send: func(t *testing.T, nc *nats.Conn, subject string) {
+			limits: Limits{TaskBytes: 64 << 10},
+			send: func(_ context.Context, t *testing.T, _ *Hub, a *packv1.Hub, nc *nats.Conn) {
 				for range 10 {
-					_ = nc.Publish(subject, make([]byte, 16<<10))
+					_ = nc.Publish(a.EventsSubject, make([]byte, 16<<10))
 				}
 				_ = nc.Flush()
 			},
 			want: "sent more than 65536 bytes of events (max_task_bytes)",
+		},
+		"empty messages": {
+			limits: Limits{TaskBytes: 64 << 10},
+			send: func(_ context.Context, t *testing.T, _ *Hub, a *packv1.Hub, nc *nats.Conn) {
+				for range 1000 {
+					_ = nc.Publish(a.EventsSubject, nil)
+				}
+				_ = nc.Flush()
+			},
+			want: "sent more than 65536 bytes of events (max_task_bytes)",
+		},
+		"messages not waiting for answers": {
+			send: func(_ context.Context, t *testing.T, _ *Hub, a *packv1.Hub, nc *nats.Conn) {
+				for seq := uint64(1); seq <= 5000; seq++ {
+					_ = nc.Publish(a.EventsSubject, small(seq))
+				}
+				_ = nc.Flush()
+			},
+			want: "sent more than 4096 messages without waiting for the hub's answers",
+		},
+		"answers not read": {
+			// Only this bound, 200 KiB of answers left unread.
+			bounds: sendBounds{unanswered: 1 << 40, unread: 200 << 10},
+			send: func(ctx context.Context, t *testing.T, h *Hub, a *packv1.Hub, _ *nats.Conn) {
+				c := rawTaskConn(t, h, a)
+				context.AfterFunc(ctx, func() { c.Close() }) // its processes end when it is stopped
+				// 10,000 answers, some 900 KB; then one more every 50 ms
+				// until the hub closes the connection.
+				one := []byte(fmt.Sprintf("PUB %s %s.x 1\r\nx\r\n", a.EventsSubject, a.InboxPrefix))
+				for i := 0; ; i++ {
+					ask, pause := bytes.Repeat(one, 500), 5*time.Millisecond
+					if i >= 20 {
+						ask, pause = one, 50*time.Millisecond
+					}
+					if _, err := c.Write(ask); err != nil {
+						return // closed: stopped
+					}
+					time.Sleep(pause)
+				}
+			},
+			want: "left more than 204800 bytes of the hub's answers unread",
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			h, err := Start(Config{StoreDir: dir, Limits: Limits{TaskEvents: 1024, TaskBytes: 64 << 10}})
+			h, err := Start(Config{StoreDir: dir, Limits: tc.limits, sendBounds: tc.bounds})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,7 +311,7 @@ func TestOverLimitStopsTheTask(t *testing.T) {
 			wctx, unwatch := h.Watch(context.Background(), 1)
 			defer unwatch()
 			nc, _ := taskConn(t, a)
-			tc.send(t, nc, a.EventsSubject)
+			go tc.send(wctx, t, h, a, nc)
 			select {
 			case <-wctx.Done():
 			case <-time.After(20 * time.Second):
@@ -257,7 +333,7 @@ func TestOverLimitStopsTheTask(t *testing.T) {
 			}
 			var live *report.Tree
 			_ = h.Tree(1, func(tr *report.Tree) { live = tr })
-			if live.Over != tc.want || live.Count() > 1024 {
+			if live.Over != tc.want || tc.limits.TaskEvents > 0 && int64(live.Count()) > tc.limits.TaskEvents {
 				t.Errorf("live tree: over %q, %d nodes", live.Over, live.Count())
 			}
 			replayed := replayTree(t, h, dir, 1)

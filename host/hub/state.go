@@ -35,12 +35,21 @@ import (
 // directory holds the state when the host dies.
 
 const (
-	// keepChanges is how many of the latest changes the server keeps for
-	// watchers that reconnect; a watcher further behind gets StatusGap.
-	keepChanges = 1 << 16
+	// keepChanges and keepChangeBytes bound the latest changes the server
+	// keeps for watchers that reconnect: their number, and the bytes of
+	// their keys and values. A watcher further behind gets StatusGap.
+	// The log is cut back to them when it reaches twice either.
+	keepChanges     = 1 << 16
+	keepChangeBytes = 16 << 20
 	// keepAnswers is how many of each writer's latest writes the server
-	// keeps the answers of.
+	// keeps the answers of; keepWriters, of how many writers (the one
+	// that wrote least recently is forgotten first). A writer is a
+	// process (the SDK names one per process), so a run has far fewer
+	// at once.
 	keepAnswers = 256
+	keepWriters = 4096
+	// maxHolder bounds the name a connection's hello gives its writer.
+	maxHolder = 256
 	// journalDelay is how long a change may wait before it is written to
 	// the bucket: changes to one key within it are written once.
 	journalDelay = 10 * time.Millisecond
@@ -57,17 +66,22 @@ type stateChange struct {
 }
 
 // writerAnswers holds a writer's answers to its last keepAnswers writes,
-// write n at n % keepAnswers, and the highest write number seen.
+// write n at n % keepAnswers, and the highest write number seen; its
+// task, and when it last wrote (stateServer.writes).
 type writerAnswers struct {
 	max  uint64
+	task string
+	used uint64
 	ring [keepAnswers]answer
 }
 
 // answer is what a write was answered: its status, revision and number
-// (the value and message of a refusal are not kept).
+// (the value and message of a refusal are not kept; full says it was
+// refused because the state was full, which its message says again).
 type answer struct {
 	id     uint64
 	status statekv.Status
+	full   bool
 	rev    uint64
 	n      int64
 }
@@ -81,19 +95,24 @@ type stateServer struct {
 	closing chan struct{}
 	wg      sync.WaitGroup
 
-	mu      sync.Mutex
-	tokens  map[string]string // token → task id
-	conns   map[net.Conn]string
-	rev     uint64
-	keys    map[string]*stateEntry
-	log0    uint64 // revision of changes[0]
-	changes []stateChange
-	changed chan struct{}             // closed at the next change; nil while nobody waits
-	writers map[string]*writerAnswers // by task id and the writer's name
-	byTask  map[string][]string       // each task's writers
-	dirty   map[string]bool
-	kick    chan struct{}
-	drops   int
+	mu     sync.Mutex
+	tokens map[string]string // token → task id
+	conns  map[net.Conn]string
+	rev    uint64
+	keys   map[string]*stateEntry
+	// size is the bytes of every key and value in keys; maxSize bounds
+	// it (max_state_bytes).
+	size, maxSize int64
+	log0          uint64 // revision of changes[0]
+	changes       []stateChange
+	changeBytes   int64                     // the bytes of the keys and values in changes
+	changed       chan struct{}             // closed at the next change; nil while nobody waits
+	writers       map[string]*writerAnswers // by task id and the writer's name
+	byTask        map[string][]string       // each task's writers
+	writes        uint64                    // writes so far, to order the writers by their last
+	dirty         map[string]bool
+	kick          chan struct{}
+	drops         int
 
 	// dropEvery, a test fault: after every dropEvery requests (of all
 	// tasks), the server drops every task connection, the one that made
@@ -111,9 +130,10 @@ type stateServer struct {
 
 // startState listens on the socket at path (in a private directory of its
 // own when path is empty) and writes the state behind to kv.
-func startState(path string, kv jetstream.KeyValue, log hclog.Logger, dropEvery int) (*stateServer, error) {
+// Its keys and values may take at most maxSize bytes.
+func startState(path string, kv jetstream.KeyValue, log hclog.Logger, dropEvery int, maxSize int64) (*stateServer, error) {
 	s := &stateServer{
-		log: log, kv: kv, closing: make(chan struct{}), dropEvery: dropEvery,
+		log: log, kv: kv, closing: make(chan struct{}), dropEvery: dropEvery, maxSize: maxSize,
 		tokens: map[string]string{}, conns: map[net.Conn]string{}, keys: map[string]*stateEntry{},
 		writers: map[string]*writerAnswers{}, byTask: map[string][]string{}, dirty: map[string]bool{},
 		kick: make(chan struct{}, 1), log0: 1,
@@ -238,7 +258,7 @@ func (s *stateServer) close() {
 // writer it speaks for.
 func (s *stateServer) hello(msg []byte) (task, writer string, ok bool) {
 	q, err := statekv.DecodeRequest(msg)
-	if err != nil || q.Op != statekv.OpHello || q.Holder == "" {
+	if err != nil || q.Op != statekv.OpHello || q.Holder == "" || len(q.Holder) > maxHolder {
 		return "", "", false
 	}
 	s.mu.Lock()
@@ -339,7 +359,13 @@ func (s *stateServer) do(task, writer string, q *statekv.Request) statekv.Respon
 				}
 			}
 			slices.Sort(keys)
-			return statekv.Response{Status: statekv.StatusOK, Rev: s.rev, Value: []byte(strings.Join(keys, "\n"))}
+			list := strings.Join(keys, "\n")
+			if len(list) > statekv.MaxValueBytes {
+				// More than a frame holds.
+				return invalid("the %d keys under %q take %d bytes, more than an answer holds (%d): list them by longer prefixes",
+					len(keys), q.Key, len(list), statekv.MaxValueBytes)
+			}
+			return statekv.Response{Status: statekv.StatusOK, Rev: s.rev, Value: []byte(list)}
 		}
 		e := s.keys[q.Key]
 		if e == nil {
@@ -370,25 +396,52 @@ func (s *stateServer) do(task, writer string, q *statekv.Request) statekv.Respon
 	defer s.mu.Unlock()
 	wa := s.writers[writer]
 	if wa == nil {
-		wa = new(writerAnswers)
+		if len(s.writers) >= keepWriters {
+			s.forgetWriter()
+		}
+		wa = &writerAnswers{task: task}
 		s.writers[writer] = wa
 		s.byTask[task] = append(s.byTask[task], writer)
 	}
+	s.writes++
+	wa.used = s.writes
 	if q.ID == 0 {
 		return s.write(key, q)
 	}
 	slot := &wa.ring[q.ID%keepAnswers]
 	switch {
 	case slot.id == q.ID:
-		// Sent again after a lost answer: applied already.
-		return statekv.Response{Status: slot.status, Rev: slot.rev, N: slot.n}
+		// Sent again after a lost answer: applied already (or refused).
+		p := statekv.Response{Status: slot.status, Rev: slot.rev, N: slot.n}
+		if slot.full {
+			p.Msg = statekv.FullPrefix + fmt.Sprintf("over its limit of %d bytes (max_state_bytes)", s.maxSize)
+		}
+		return p
 	case q.ID+keepAnswers <= wa.max:
 		return invalid("write %d of this process sent again after %d later ones: whether it applied is no longer known", q.ID, wa.max-q.ID)
 	}
 	p := s.write(key, q)
-	*slot = answer{id: q.ID, status: p.Status, rev: p.Rev, n: p.N}
+	*slot = answer{id: q.ID, status: p.Status, full: statekv.IsFull(p), rev: p.Rev, n: p.N}
 	wa.max = max(wa.max, q.ID)
 	return p
+}
+
+// forgetWriter forgets the answers of the writer that wrote least
+// recently, under s.mu: what keeps their number bounded, whatever names
+// a task's connections give their writers.
+func (s *stateServer) forgetWriter() {
+	var oldest string
+	var wa *writerAnswers
+	for w, a := range s.writers {
+		if wa == nil || a.used < wa.used {
+			oldest, wa = w, a
+		}
+	}
+	if wa == nil {
+		return
+	}
+	delete(s.writers, oldest)
+	s.byTask[wa.task] = slices.DeleteFunc(s.byTask[wa.task], func(w string) bool { return w == oldest })
 }
 
 func invalid(format string, args ...any) statekv.Response {
@@ -430,7 +483,9 @@ func (s *stateServer) write(key string, q *statekv.Request) statekv.Response {
 		}
 		n += q.Delta
 		p := s.set(key, strconv.AppendInt(nil, n, 10))
-		p.N = n
+		if p.Status == statekv.StatusOK {
+			p.N = n
+		}
 		return p
 	case statekv.OpRenew, statekv.OpUnlock:
 		lv, held := lockOf(e)
@@ -445,14 +500,43 @@ func (s *stateServer) write(key string, q *statekv.Request) statekv.Response {
 	return invalid("unknown operation %q", q.Op)
 }
 
-// set gives key a new value (nil: deletes it) at the next revision, under
+// entryBytes is what a key and its value count for in the state's size,
+// and in the change log's.
+func entryBytes(key string, value []byte) int64 { return int64(len(key) + len(value)) }
+
+// room says whether key may be given value: a write that takes the state
+// over its limit is refused (one that makes it smaller never is). Under
 // s.mu.
+func (s *stateServer) room(key string, value []byte) (statekv.Response, bool) {
+	if value == nil {
+		return statekv.Response{}, true
+	}
+	size := s.size + entryBytes(key, value)
+	if e := s.keys[key]; e != nil {
+		size -= entryBytes(key, e.value)
+	}
+	if size <= s.size || s.maxSize <= 0 || size <= s.maxSize {
+		return statekv.Response{}, true
+	}
+	return statekv.Response{Status: statekv.StatusInvalid, Msg: statekv.FullPrefix +
+		fmt.Sprintf("%q (%d bytes) would take it to %d bytes, over its limit of %d (max_state_bytes)", key, len(value), size, s.maxSize)}, false
+}
+
+// set gives key a new value (nil: deletes it) at the next revision, under
+// s.mu; or refuses it, when the state has no room for it.
 func (s *stateServer) set(key string, value []byte) statekv.Response {
+	if p, ok := s.room(key, value); !ok {
+		return p
+	}
 	s.rev++
+	if e := s.keys[key]; e != nil {
+		s.size -= entryBytes(key, e.value)
+	}
 	if value == nil {
 		delete(s.keys, key)
 	} else {
 		value = bytes.Clone(value)
+		s.size += entryBytes(key, value)
 		if e := s.keys[key]; e != nil {
 			e.value, e.rev = value, s.rev
 		} else {
@@ -460,8 +544,13 @@ func (s *stateServer) set(key string, value []byte) statekv.Response {
 		}
 	}
 	s.changes = append(s.changes, stateChange{key: key, value: value})
-	if len(s.changes) >= 2*keepChanges {
-		drop := len(s.changes) - keepChanges
+	s.changeBytes += entryBytes(key, value)
+	if len(s.changes) >= 2*keepChanges || s.changeBytes >= 2*keepChangeBytes {
+		drop := 0
+		for len(s.changes)-drop > keepChanges || s.changeBytes > keepChangeBytes {
+			s.changeBytes -= entryBytes(s.changes[drop].key, s.changes[drop].value)
+			drop++
+		}
 		s.changes = slices.Delete(s.changes, 0, drop)
 		s.log0 += uint64(drop)
 	}
@@ -581,7 +670,9 @@ func (s *stateServer) barrier(q *statekv.Request) statekv.Response {
 	b.Arrived = append(b.Arrived, q.Holder)
 	b.Open = uint64(len(b.Arrived)) >= b.N
 	v, _ := json.Marshal(b)
-	s.set(key, v)
+	if p := s.set(key, v); p.Status != statekv.StatusOK {
+		return p // the state is full
+	}
 	if b.Open {
 		return statekv.Response{Status: statekv.StatusOK}
 	}
@@ -611,7 +702,7 @@ func (s *stateServer) watch(c net.Conn, r *bufio.Reader, w *bufio.Writer, q stat
 	first := statekv.Response{Status: statekv.StatusOK, Rev: from}
 	if from+1 < s.log0 {
 		first = statekv.Response{Status: statekv.StatusGap, Rev: from,
-			Msg: fmt.Sprintf("the changes after revision %d are no longer kept (the server keeps the last %d)", from, keepChanges)}
+			Msg: fmt.Sprintf("the changes after revision %d are no longer kept (the server keeps the last %d, and %d bytes of them)", from, keepChanges, keepChangeBytes)}
 	}
 	s.mu.Unlock()
 	if !send(&first) || w.Flush() != nil || first.Status != statekv.StatusOK {
@@ -623,7 +714,7 @@ func (s *stateServer) watch(c net.Conn, r *bufio.Reader, w *bufio.Writer, q stat
 			// More than keepChanges came while this watcher was sending.
 			s.mu.Unlock()
 			send(&statekv.Response{Status: statekv.StatusGap, Rev: from,
-				Msg: fmt.Sprintf("the watcher fell more than %d changes behind", keepChanges)})
+				Msg: fmt.Sprintf("the watcher fell behind the changes kept (the last %d, and %d bytes of them)", keepChanges, keepChangeBytes)})
 			w.Flush()
 			return
 		}
@@ -758,19 +849,23 @@ func (s *stateServer) seed(values map[string]json.RawMessage) error {
 		if !json.Valid(values[k]) {
 			return fmt.Errorf("state %q: not JSON", k)
 		}
-		s.set(k, values[k])
+		if p := s.set(k, values[k]); p.Status != statekv.StatusOK {
+			return fmt.Errorf("state block: %s", p.Msg)
+		}
 	}
 	return nil
 }
 
-// snapshot returns every key's value but the store's own.
+// snapshot returns every key's value but the store's own. The values
+// are the server's own, not copies (the state may be large): set never
+// changes a value in place, and the caller must not either.
 func (s *stateServer) snapshot() map[string]json.RawMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]json.RawMessage{}
 	for k, e := range s.keys {
 		if !strings.HasPrefix(k, statekv.Reserved) {
-			out[k] = bytes.Clone(e.value)
+			out[k] = e.value
 		}
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -404,5 +405,164 @@ func TestStateLoopHandsOver(t *testing.T) {
 	}
 	if p := l.do(statekv.Request{Op: statekv.OpAdd, ID: 1, Key: "n", Delta: 1}); p.N != 6 {
 		t.Errorf("add after a lock, on its connection: %+v", p)
+	}
+}
+
+// TestStateBoundedBySize: the state's keys and values may take at most
+// max_state_bytes. A write that would take it over is refused with a
+// reason that names the limit (the SDK's ErrStateFull), also when sent
+// again; nothing of it applies. A write that does not grow the state, a
+// delete, and reads still work, for every task; a delete makes room.
+func TestStateBoundedBySize(t *testing.T) {
+	t.Parallel()
+	h, err := Start(Config{StoreDir: t.TempDir(), Limits: Limits{StateBytes: 64 << 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	a := taskState(t, h, "a", 1)
+	big := []byte(`"` + strings.Repeat("x", 16<<10-2) + `"`) // 16 KiB as JSON
+	id := uint64(0)
+	put := func(c *stateClient, key string, v []byte) statekv.Response {
+		id++
+		return c.do(statekv.Request{Op: statekv.OpPut, ID: id, Key: key, Value: v})
+	}
+	for i := range 3 {
+		if p := put(a, fmt.Sprintf("k.%d", i), big); p.Status != statekv.StatusOK {
+			t.Fatalf("put k.%d: %c %s", i, p.Status, p.Msg)
+		}
+	}
+	full := func(what string, p statekv.Response) {
+		t.Helper()
+		if !statekv.IsFull(p) || !strings.Contains(p.Msg, "over its limit of 65536") || !strings.Contains(p.Msg, "max_state_bytes") {
+			t.Errorf("%s: %c %q, want refused: the shared state is full, over its limit of 65536 (max_state_bytes)", what, p.Status, p.Msg)
+		}
+	}
+	over := statekv.Request{Op: statekv.OpPut, ID: 1000, Key: "k.3", Value: big}
+	full("the put over the limit", a.do(over))
+	again, _ := dialState(t, h.StateSocket(), mustToken(t, h, "a"), "1/w")
+	full("the same put sent again", again.do(over))
+	full("create", a.do(statekv.Request{Op: statekv.OpCreate, ID: 1001, Key: "k.4", Value: big}))
+	full("add to a new counter", a.do(statekv.Request{Op: statekv.OpAdd, ID: 1002, Key: strings.Repeat("n", 16<<10), Delta: 1}))
+	full("a new lock", a.do(statekv.Request{Op: statekv.OpLock, Key: strings.Repeat("l", 16<<10), Holder: "me", Dur: time.Second}))
+	full("a barrier", a.do(statekv.Request{Op: statekv.OpBarrier, Key: strings.Repeat("b", 16<<10), Holder: "me", N: 2}))
+	if p := a.do(statekv.Request{Op: statekv.OpGet, Key: "k.3"}); p.Status != statekv.StatusNotFound {
+		t.Errorf("k.3 after its refused put: %c, want not found", p.Status)
+	}
+	h.state.mu.Lock()
+	size := h.state.size
+	h.state.mu.Unlock()
+	if want := int64(3 * (3 + len(big))); size != want {
+		t.Errorf("the state's size is %d, want %d", size, want)
+	}
+
+	// Another task reads, replaces with no more, deletes; then there is room.
+	b := taskState(t, h, "b", 2)
+	if p := b.do(statekv.Request{Op: statekv.OpGet, Key: "k.0"}); p.Status != statekv.StatusOK {
+		t.Errorf("another task's get: %c %s", p.Status, p.Msg)
+	}
+	if p := put(b, "k.0", big); p.Status != statekv.StatusOK {
+		t.Errorf("a put that does not grow the state: %c %s", p.Status, p.Msg)
+	}
+	id++
+	if p := b.do(statekv.Request{Op: statekv.OpDelete, ID: id, Key: "k.1"}); p.Status != statekv.StatusOK {
+		t.Errorf("delete: %c %s", p.Status, p.Msg)
+	}
+	if p := put(b, "k.3", big); p.Status != statekv.StatusOK {
+		t.Errorf("a put after a delete made room: %c %s", p.Status, p.Msg)
+	}
+
+	// The state block's values are held to the limit too.
+	h2, err := Start(Config{StoreDir: t.TempDir(), Limits: Limits{StateBytes: 1024}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h2.Close)
+	err = h2.SeedState(context.Background(), map[string]json.RawMessage{"a": json.RawMessage(strings.Repeat("1", 2000))})
+	if err == nil || !strings.Contains(err.Error(), "max_state_bytes") {
+		t.Errorf("seed over the limit: %v, want an error naming max_state_bytes", err)
+	}
+}
+
+// TestStateChangeLogBounded: the changes kept for watchers are bounded in
+// bytes as well as in number: once they hold twice keepChangeBytes, the
+// oldest are let go, and a watcher that comes back from before them is
+// told they are gone.
+func TestStateChangeLogBounded(t *testing.T) {
+	t.Parallel()
+	h := startHub(t)
+	w := taskState(t, h, "w", 1)
+	if p := w.do(statekv.Request{Op: statekv.OpPut, ID: 1, Key: "x.k", Value: []byte("1")}); p.Status != statekv.StatusOK {
+		t.Fatalf("put: %+v", p)
+	}
+	seen := uint64(1)
+	value := []byte(`"` + strings.Repeat("v", statekv.MaxValueBytes-2) + `"`)
+	wr := taskState(t, h, "p", 2)
+	for i := range 2*keepChangeBytes/statekv.MaxValueBytes + 4 {
+		// One key: the state stays small; only the log grows.
+		if p := wr.do(statekv.Request{Op: statekv.OpPut, ID: uint64(i + 1), Key: "y", Value: value}); p.Status != statekv.StatusOK {
+			t.Fatalf("put %d: %c %s", i, p.Status, p.Msg)
+		}
+	}
+	h.state.mu.Lock()
+	n, bytes := len(h.state.changes), h.state.changeBytes
+	h.state.mu.Unlock()
+	if bytes > 2*keepChangeBytes || n > 2*keepChangeBytes/statekv.MaxValueBytes+1 {
+		t.Errorf("the change log holds %d changes, %d bytes; want at most %d bytes", n, bytes, 2*keepChangeBytes)
+	}
+	w2 := taskState(t, h, "w", 3)
+	if p := w2.do(statekv.Request{Op: statekv.OpWatch, Key: "x.", Rev: seen}); p.Status != statekv.StatusGap {
+		t.Errorf("watch from a revision no longer kept: %+v, want a gap", p)
+	}
+}
+
+// TestStateWritersBounded: the server keeps the answers of at most
+// keepWriters writers, forgetting the one that wrote least recently,
+// however many names a task's connections give; and a hello with a
+// writer's name over maxHolder bytes is refused.
+func TestStateWritersBounded(t *testing.T) {
+	t.Parallel()
+	h := startHub(t)
+	taskState(t, h, "a", 1)
+	s := h.state
+	for i := range keepWriters + 100 {
+		q := statekv.Request{Op: statekv.OpPut, ID: 1, Key: "k", Value: []byte("1")}
+		if p := s.do("a", fmt.Sprintf("a/%d", i), &q); p.Status != statekv.StatusOK {
+			t.Fatalf("write of writer %d: %c %s", i, p.Status, p.Msg)
+		}
+	}
+	s.mu.Lock()
+	n, mine, first, last := len(s.writers), len(s.byTask["a"]), s.writers["a/0"], s.writers[fmt.Sprintf("a/%d", keepWriters+99)]
+	s.mu.Unlock()
+	if n > keepWriters || mine > keepWriters {
+		t.Errorf("%d writers' answers kept (%d listed for the task), want at most %d", n, mine, keepWriters)
+	}
+	if first != nil || last == nil {
+		t.Errorf("the least recent writer kept: %v; the latest kept: %v", first != nil, last != nil)
+	}
+	if _, p := dialState(t, h.StateSocket(), mustToken(t, h, "a"), strings.Repeat("w", maxHolder+1)); p.Status != statekv.StatusDenied {
+		t.Errorf("hello with a writer's name of %d bytes: %c, want denied", maxHolder+1, p.Status)
+	}
+}
+
+// TestStateKeysTooManyToList: a listing of keys that would not fit in an
+// answer is refused with a reason, rather than sent in a frame the client
+// cannot take (it would ask again until its context ended); a longer
+// prefix lists them.
+func TestStateKeysTooManyToList(t *testing.T) {
+	t.Parallel()
+	h := startHub(t)
+	c := taskState(t, h, "a", 1)
+	for i := range 3 {
+		key := fmt.Sprintf("k%d.%s", i, strings.Repeat("x", 200<<10))
+		if p := c.do(statekv.Request{Op: statekv.OpPut, ID: uint64(i + 1), Key: key, Value: []byte("1")}); p.Status != statekv.StatusOK {
+			t.Fatalf("put: %c %s", p.Status, p.Msg)
+		}
+	}
+	if p := c.do(statekv.Request{Op: statekv.OpKeys, Key: "k"}); p.Status != statekv.StatusInvalid || !strings.Contains(p.Msg, "list them by longer prefixes") {
+		t.Errorf("keys of 600 KiB: %c %q, want refused", p.Status, p.Msg)
+	}
+	if p := c.do(statekv.Request{Op: statekv.OpKeys, Key: "k1."}); p.Status != statekv.StatusOK || len(p.Value) != 3+200<<10 {
+		t.Errorf("keys under a longer prefix: %c, %d bytes", p.Status, len(p.Value))
 	}
 }

@@ -298,7 +298,9 @@ func (h *Hub) startStore(cause error, down time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("read the event stream: %w", err)
 	}
-	if h.cc, err = cons.Consume(h.read); err != nil {
+	// Read ahead no more than at the start: what the server holds for
+	// the host's connection stays under maxPending.
+	if h.cc, err = cons.Consume(h.read, jetstream.PullMaxBytes(readAheadBytes)); err != nil {
 		return fmt.Errorf("read the event stream: %w", err)
 	}
 	return nil

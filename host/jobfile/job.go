@@ -28,6 +28,10 @@ type Job struct {
 	// the defaults.
 	MaxRunBytes, MaxTaskBytes, MaxTaskEvents, MaxEventBytes int64
 
+	// MaxStateBytes bounds the run's shared state (see hub.Limits), or
+	// is 0 for the default.
+	MaxStateBytes int64
+
 	// Archive asks for the run directory to be zipped at the end of the
 	// run (as taskhost run --archive does).
 	Archive bool

@@ -40,6 +40,7 @@ var jobSchema = &hcl.BodySchema{
 		{Name: "max_task_bytes"},
 		{Name: "max_task_events"},
 		{Name: "max_event_bytes"},
+		{Name: "max_state_bytes"},
 	},
 }
 
@@ -446,7 +447,8 @@ func (l *loader) decodeJob(block *hcl.Block, job *Job) hcl.Diagnostics {
 		name string
 		dst  *int64
 	}{{"max_run_bytes", &job.MaxRunBytes}, {"max_task_bytes", &job.MaxTaskBytes},
-		{"max_task_events", &job.MaxTaskEvents}, {"max_event_bytes", &job.MaxEventBytes}} {
+		{"max_task_events", &job.MaxTaskEvents}, {"max_event_bytes", &job.MaxEventBytes},
+		{"max_state_bytes", &job.MaxStateBytes}} {
 		name, dst := lim.name, lim.dst
 		if attr, ok := content.Attributes[name]; ok {
 			n, moreDiags := l.evalIntAtLeast(attr, minSendLimit)

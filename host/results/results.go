@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -201,11 +202,12 @@ func WriteAtomic(path string, write func(*bufio.Writer) error) error {
 }
 
 // writeFile writes f as json.MarshalIndent(f, "", "  ") would, but each
-// task, and each of its top-level sections, on its own.
+// key of the shared state, each task, and each of its top-level sections,
+// on its own.
 func writeFile(w *bufio.Writer, f *File) error {
 	rep := f.Report
-	tasks := rep.Tasks
-	rep.Tasks = nil
+	tasks, state := rep.Tasks, rep.State
+	rep.Tasks, rep.State = nil, nil
 	head, err := json.MarshalIndent(File{Version: f.Version, Report: rep}, "", "  ")
 	if err != nil {
 		return err
@@ -214,6 +216,18 @@ func writeFile(w *bufio.Writer, f *File) error {
 	head, ok := cutNullField(head, "tasks", "  ", 2)
 	if !ok {
 		panic("results: Report.Tasks must be its last field") // our own layout
+	}
+	if len(state) > 0 {
+		// State comes just before Summary.
+		at := bytes.Index(head, []byte("\n    \"summary\": "))
+		if at < 0 {
+			panic("results: Report.Summary must follow Report.State") // our own layout
+		}
+		w.Write(head[:at])
+		if err := writeState(w, state); err != nil {
+			return err
+		}
+		head = head[at:]
 	}
 	w.Write(head)
 	for i, t := range tasks {
@@ -249,6 +263,29 @@ func writeFile(w *bufio.Writer, f *File) error {
 	}
 	_, err = w.WriteString("]\n  }\n}\n")
 	return err
+}
+
+// writeState writes the report's state field and the comma after it as
+// json.MarshalIndent would, a key at a time: the state may be large.
+func writeState(w *bufio.Writer, state map[string]json.RawMessage) error {
+	keys := make([]string, 0, len(state))
+	for k := range state {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	w.WriteString("\n    \"state\": {")
+	var buf []byte
+	for i, k := range keys {
+		sep(w, i, "\n      ")
+		buf = append(appendString(buf[:0], k), ": "...)
+		var err error
+		if buf, err = appendRaw(buf, state[k], "      "); err != nil {
+			return fmt.Errorf("state %q: %w", k, err)
+		}
+		w.Write(buf)
+	}
+	w.WriteString("\n    },")
+	return nil
 }
 
 // cutNullField takes the closing of an indented object whose last field

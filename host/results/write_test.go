@@ -27,6 +27,9 @@ func TestWriteFileMatchesMarshalIndent(t *testing.T) {
 			{ID: "b", Sections: []*report.Node{}, Logs: []string{"tasks/b/pid-1.log"}},
 		}}},
 		"no tasks": {Version: 1, Report: Report{ID: "x", Tasks: []*Task{}}},
+		"state": {Version: 1, Report: Report{ID: "x", RunDir: "r", Variables: map[string]any{"summary": 1}, State: map[string]json.RawMessage{
+			"b": json.RawMessage(`{"x": [1, {"y": "<&>"}], "z": {}}`), "a": json.RawMessage(`1`), "a<b": json.RawMessage(`"s"`), "e": json.RawMessage(`[]`),
+		}, Tasks: []*Task{{ID: "a", Sections: []*report.Node{}}}}},
 	}
 	for name, f := range files {
 		t.Run(name, func(t *testing.T) {

@@ -99,5 +99,6 @@ func checkOutputs(outputs map[string][]byte) (map[string][]byte, string) {
 
 // hubLimits are the jobfile's limits on what tasks send.
 func hubLimits(job *jobfile.Job) hub.Limits {
-	return hub.Limits{RunBytes: job.MaxRunBytes, TaskBytes: job.MaxTaskBytes, TaskEvents: job.MaxTaskEvents, EventBytes: job.MaxEventBytes}
+	return hub.Limits{RunBytes: job.MaxRunBytes, TaskBytes: job.MaxTaskBytes, TaskEvents: job.MaxTaskEvents, EventBytes: job.MaxEventBytes,
+		StateBytes: job.MaxStateBytes}
 }

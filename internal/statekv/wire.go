@@ -85,6 +85,15 @@ type Response struct {
 	Msg    string
 }
 
+// FullPrefix begins the message of a write refused (StatusInvalid)
+// because the run's shared state would go over its limit.
+const FullPrefix = "the shared state is full: "
+
+// IsFull reports whether p refuses a write because the state is full.
+func IsFull(p Response) bool {
+	return p.Status == StatusInvalid && strings.HasPrefix(p.Msg, FullPrefix)
+}
+
 // MaxFrame is the largest frame either side sends or takes: a value of
 // MaxValueBytes and a key, with room to spare.
 const MaxFrame = MaxValueBytes + 64<<10

@@ -132,6 +132,7 @@ func main() {
 	registerSecretTasks(s)
 	registerDiskTasks(s)
 	registerRawTasks(s)
+	registerStateTasks(s)
 	s.Run()
 }
 

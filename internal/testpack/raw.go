@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,9 +43,9 @@ func registerRawTasks(s *sdk.Set) {
 		t.Step("publish", func(t *sdk.T) { runRaw(t, "badjson", a.Mode) })
 		t.Step("after", func(t *sdk.T) {})
 	})
-	sdk.Register(s, "flood", "Has a child flood the hub with the task's credentials: kind batches (small events) or garbage (1 MB messages that are not events), from many goroutines, until the hub stops it or the duration passes.", func(t *sdk.T, a FloodArgs) {
+	sdk.Register(s, "flood", "Has a child flood the hub with the task's credentials, from many goroutines over one or more connections, until the hub stops it or the duration passes: kind batches (small events), garbage (1 MB messages that are not events), empty (messages of no bytes), answered (small events whose acknowledgements it reads, without waiting for them), or noread (small messages with a reply subject, on connections that never read the acknowledgements).", func(t *sdk.T, a FloodArgs) {
 		t.Step("flood", func(t *sdk.T) {
-			runRaw(t, "flood", a.Kind, strconv.Itoa(a.Goroutines), a.For.String())
+			runRaw(t, "flood", a.Kind, strconv.Itoa(a.Goroutines), a.For.String(), strconv.Itoa(a.Conns))
 		})
 	})
 	sdk.Register(s, "leakcreds", "Has a child write the task's credentials (TASKHOST_CHILD) to file; then passes.", func(t *sdk.T, a LeakCredsArgs) {
@@ -57,9 +60,10 @@ type RawArgs struct {
 
 // FloodArgs are flood's arguments.
 type FloodArgs struct {
-	Kind       string        `arg:"kind" doc:"batches (the default) or garbage"`
+	Kind       string        `arg:"kind" doc:"batches (the default), garbage, empty, answered or noread"`
 	Goroutines int           `arg:"goroutines" doc:"default 50"`
 	For        time.Duration `arg:"duration" doc:"default 20s"`
+	Conns      int           `arg:"connections" doc:"connections the goroutines share, default 1"`
 }
 
 // LeakCredsArgs are leakcreds' arguments.
@@ -93,7 +97,12 @@ func raw(args []string) int {
 	case "flood":
 		n, _ := strconv.Atoi(args[2])
 		d, _ := time.ParseDuration(args[3])
-		err = flood(c, args[1], n, d)
+		conns, _ := strconv.Atoi(args[4])
+		if args[1] == "noread" {
+			err = floodNoRead(c, n, d, conns)
+		} else {
+			err = flood(c, args[1], n, d, conns)
+		}
 	default:
 		err = fmt.Errorf("unknown mode %q", args[0])
 	}
@@ -157,26 +166,46 @@ func publishBad(c childCreds, mode string) error {
 	return nil
 }
 
-// flood publishes as fast as it can from n goroutines, without waiting
-// for acknowledgements, until d passes or the hub closes the connection.
-func flood(c childCreds, kind string, n int, d time.Duration) error {
+// flood publishes as fast as it can from n goroutines, over conns
+// connections, without waiting for acknowledgements, until d passes or
+// the hub closes the connections.
+func flood(c childCreds, kind string, n int, d time.Duration, conns int) error {
 	if n <= 0 {
 		n = 50
 	}
 	if d <= 0 {
 		d = 20 * time.Second
 	}
-	closed := make(chan struct{})
-	var once sync.Once
+	conns = min(max(conns, 1), n)
 	var lastErr atomic.Value
-	nc, err := connect(c,
-		nats.ClosedHandler(func(*nats.Conn) { once.Do(func() { close(closed) }) }),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { lastErr.Store(err.Error()) }),
-		nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		return err
+	type conn struct {
+		nc     *nats.Conn
+		closed chan struct{}
 	}
-	defer nc.Close()
+	var cs []conn
+	for range conns {
+		closed := make(chan struct{})
+		var once sync.Once
+		nc, err := connect(c,
+			nats.ClosedHandler(func(*nats.Conn) { once.Do(func() { close(closed) }) }),
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { lastErr.Store(err.Error()) }),
+			nats.ReconnectWait(50*time.Millisecond))
+		if err != nil {
+			if len(cs) == 0 {
+				return err
+			}
+			lastErr.Store(err.Error())
+			break
+		}
+		defer nc.Close()
+		if kind == "answered" {
+			// Its answers are read, and dropped.
+			if _, err := nc.Subscribe(c.InboxPrefix+".acks", func(*nats.Msg) {}); err != nil {
+				return err
+			}
+		}
+		cs = append(cs, conn{nc, closed})
+	}
 	garbage := make([]byte, 1000*1000)
 	rand.Read(garbage)
 	var sent atomic.Int64
@@ -184,22 +213,32 @@ func flood(c childCreds, kind string, n int, d time.Duration) error {
 	var wg sync.WaitGroup
 	for g := range n {
 		wg.Add(1)
+		cn := cs[g%len(cs)]
 		go func() {
 			defer wg.Done()
 			src := fmt.Sprintf("pid-%d", os.Getpid()*100+g)
 			for seq := uint64(1); time.Now().Before(deadline); seq++ {
 				select {
-				case <-closed:
+				case <-cn.closed:
 					return
 				default:
 				}
-				msg := garbage
-				if kind != "garbage" {
-					b, _ := (&packv1.EventBatch{Events: []*packv1.Event{{Src: src, Seq: seq, Kind: "start",
+				var msg []byte
+				switch kind {
+				case "garbage":
+					msg = garbage
+				case "empty":
+				default:
+					msg, _ = (&packv1.EventBatch{Events: []*packv1.Event{{Src: src, Seq: seq, Kind: "start",
 						Id: fmt.Sprintf("f%d.%d", g, seq), Name: "flood", TimeUnixNano: time.Now().UnixNano()}}}).MarshalVT()
-					msg = b
 				}
-				if err := nc.Publish(c.Subject, msg); err != nil {
+				var err error
+				if kind == "answered" {
+					err = cn.nc.PublishRequest(c.Subject, c.InboxPrefix+".acks", msg)
+				} else {
+					err = cn.nc.Publish(c.Subject, msg)
+				}
+				if err != nil {
 					lastErr.Store(err.Error())
 					if errors.Is(err, nats.ErrConnectionClosed) {
 						return
@@ -212,6 +251,93 @@ func flood(c childCreds, kind string, n int, d time.Duration) error {
 		}()
 	}
 	wg.Wait()
-	fmt.Printf("sent %d messages; connection closed: %v; last error: %v\n", sent.Load(), nc.IsClosed(), lastErr.Load())
+	open := 0
+	for _, cn := range cs {
+		if !cn.nc.IsClosed() {
+			open++
+		}
+	}
+	fmt.Printf("sent %d messages on %d connections; %d still open; last error: %v\n", sent.Load(), len(cs), open, lastErr.Load())
+	return nil
+}
+
+// floodNoRead speaks the NATS protocol by hand over conns connections:
+// it subscribes to its inbox and publishes small messages that ask for an
+// acknowledgement there, from n goroutines, but never reads what the hub
+// sends back, until d passes or the hub closes the connections.
+func floodNoRead(c childCreds, n int, d time.Duration, conns int) error {
+	if n <= 0 {
+		n = 50
+	}
+	if d <= 0 {
+		d = 20 * time.Second
+	}
+	conns = min(max(conns, 1), n)
+	addr := strings.TrimPrefix(c.URL, "nats://")
+	connect, _ := json.Marshal(map[string]any{"auth_token": c.Token, "verbose": false, "pedantic": false, "headers": true})
+	var lastErr atomic.Value
+	var cs []net.Conn
+	var mus []*sync.Mutex
+	for range conns {
+		nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		// The server's INFO line, then nothing more is read.
+		if _, err := bufio.NewReader(nc).ReadString('\n'); err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(nc, "CONNECT %s\r\nSUB %s.x 1\r\n", connect, c.InboxPrefix); err != nil {
+			return err
+		}
+		cs, mus = append(cs, nc), append(mus, new(sync.Mutex))
+	}
+	deadline := time.Now().Add(d)
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	for g := range n {
+		wg.Add(1)
+		i := g % len(cs)
+		go func() {
+			defer wg.Done()
+			msg := []byte(fmt.Sprintf("PUB %s %s.x 1\r\nx\r\n", c.Subject, c.InboxPrefix))
+			var buf []byte
+			for time.Now().Before(deadline) {
+				buf = buf[:0]
+				for range 100 {
+					buf = append(buf, msg...)
+				}
+				mus[i].Lock()
+				err := writeUntil(cs[i], buf, deadline)
+				mus[i].Unlock()
+				if err != nil {
+					lastErr.Store(err.Error())
+					return
+				}
+				sent.Add(100)
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("sent %d messages on %d connections; last error: %v\n", sent.Load(), len(cs), lastErr.Load())
+	return nil
+}
+
+// writeUntil writes b whole to c, however long the other side takes to
+// read it, until the deadline passes.
+func writeUntil(c net.Conn, b []byte, deadline time.Time) error {
+	for len(b) > 0 {
+		if time.Now().After(deadline) {
+			return errors.New("the duration passed")
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		n, err := c.Write(b)
+		b = b[n:]
+		var ne net.Error
+		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+			return err
+		}
+	}
 	return nil
 }
