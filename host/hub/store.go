@@ -400,10 +400,22 @@ func isStoreTrouble(err error) bool {
 		errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):
 		return true
 	case errors.As(err, &apiErr):
+		if streamFull(apiErr) {
+			// The run's stream is at max_run_bytes: the limit, not the
+			// disk, and it will not write again by waiting.
+			return false
+		}
 		// JetStream's codes for "store failed" and "insufficient resources".
 		return apiErr.ErrorCode == 10077 || apiErr.ErrorCode == 10023 || apiErr.Code == 503
 	}
 	return storeMessage(err.Error())
+}
+
+// streamFull tells whether JetStream refused a message because the stream
+// holds its MaxBytes (max_run_bytes): 10077 with "maximum bytes exceeded",
+// where a store that cannot write says 10077 with the file system's error.
+func streamFull(e *jetstream.APIError) bool {
+	return e.ErrorCode == 10077 && strings.Contains(strings.ToLower(e.Description), "maximum bytes exceeded")
 }
 
 // diskFailures are the file system's errors that mean a store cannot

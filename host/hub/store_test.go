@@ -187,6 +187,10 @@ func TestStoreTroubleTold(t *testing.T) {
 		context.DeadlineExceeded:      true,
 		jetstream.ErrNoStreamResponse: true,
 		nats.ErrMaxPayload:            false,
+		// The stream at max_run_bytes is the run's limit, not the disk.
+		&jetstream.APIError{Code: 503, ErrorCode: 10077, Description: "maximum bytes exceeded"}:                  false,
+		&jetstream.APIError{Code: 503, ErrorCode: 10077, Description: "write /r/1.blk: no space left on device"}: true,
+		&jetstream.APIError{Code: 503, ErrorCode: 10023, Description: "insufficient resources"}:                  true,
 	} {
 		if got := isStoreTrouble(err); got != want {
 			t.Errorf("isStoreTrouble(%v) = %v, want %v", err, got, want)
