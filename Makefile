@@ -3,7 +3,8 @@
 #   make test   everything CI checks: installs what the tests need if missing
 #               (scripts/test-deps), then format, vet, the whole test suite
 #               with -race, and 15 s of fuzzing the jobfile loader
-#   make bench  the benchmarks of bench/, each against its floor or peer (docs/performance.md)
+#   make bench  the benchmarks of bench/, each against its floor or peer (docs/performance.md);
+#               installs their peers if missing (scripts/test-deps --bench)
 
 GO      ?= go
 BIN     := bin
@@ -37,6 +38,7 @@ test: test-deps lint
 	$(GO) test -run '^$$' -fuzz FuzzLoadSource -fuzztime 15s -fuzzminimizetime 0 ./host/jobfile
 
 bench:
+	@scripts/test-deps --bench
 	$(GO) test ./bench -run '^$$' -bench . -benchtime 3x -timeout 60m
 
 # Regenerate the wire protocol's Go code (needs protoc, protoc-gen-go,

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // TestNewPackPath takes the whole path of a pack author and its user, as

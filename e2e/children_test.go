@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // TestChildProcessesJoinTheTask: a task starts two children that use the

@@ -19,7 +19,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/taskhost/taskhost/host/runner"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // lineReader hands the lines of r to whoever waits for one.

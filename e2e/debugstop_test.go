@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/taskhost/taskhost/host/runner"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // TestDebugStopsWithTheJob: under run --debug, while the debugged task's

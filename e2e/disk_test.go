@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/taskhost/taskhost/host/results"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // smallDisk mounts a tmpfs of 128 MiB (the preflight wants 100 MiB free)

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/taskhost/taskhost/host/runner"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // TestJSONEventStream: `run --json` prints one JSON object per line for

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/taskhost/taskhost/host/results"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // TestBrokenPacks: each way a pack binary can be wrong makes its task

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // TestHostKilled: the host is SIGKILLed mid-run. Its task processes and

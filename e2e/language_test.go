@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 const outputsJob = `

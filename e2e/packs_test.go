@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // packsCmd runs taskhost in dir with the packs directory packsDir ("" for

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // A host the test started and waits for with a bound.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // The two secrets of secretsJob, and what each is known by in any

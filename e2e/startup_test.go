@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // runWithServeDelay runs the jobfile with testpack holding delay before it

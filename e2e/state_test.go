@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // TestCounterWithDrops: 8 tasks each add 1,000 to one counter at the same

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // TestTaskStdinIsEmpty: a task that reads its standard input reads end of

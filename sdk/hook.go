@@ -12,29 +12,30 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // Stage is when a hook runs: around the whole job, or around each task.
-type Stage string
+type Stage = result.Stage
 
 // The four stages. Pre stages run in the jobfile's order, post stages in
 // reverse order.
 const (
 	// PreJob runs before any task. A pre_job hook that does not pass
 	// stops the job: every task ends Blocked.
-	PreJob Stage = "pre_job"
+	PreJob = result.PreJob
 	// PreTask runs before each task, in the task's turn. A pre_task hook
 	// that does not pass blocks that task.
-	PreTask Stage = "pre_task"
+	PreTask = result.PreTask
 	// PostTask runs after each task, whatever its result.
-	PostTask Stage = "post_task"
+	PostTask = result.PostTask
 	// PostJob runs after every task has ended, even when the job was
 	// stopped.
-	PostJob Stage = "post_job"
+	PostJob = result.PostJob
 )
 
 // Stages lists the stages in the order they come.
-var Stages = []Stage{PreJob, PreTask, PostTask, PostJob}
+var Stages = result.Stages
 
 // Hook tells a hook function where it runs and what has happened so far.
 type Hook struct {
@@ -49,51 +50,18 @@ type Hook struct {
 
 // RunSummary is a run's results so far, as the host hands them to a hook.
 // It is also the JSON the notify pack posts.
-type RunSummary struct {
-	Job    string `json:"job"`
-	RunID  string `json:"run_id"`
-	RunDir string `json:"rundir"`
-	// Result is the rollup of the tasks that have ended ("passed" when
-	// none has).
-	Result  string        `json:"result"`
-	Summary Counts        `json:"summary"`
-	Tasks   []TaskSummary `json:"tasks"`
-	// Hooks lists the hook calls that have ended.
-	Hooks []HookSummary `json:"hooks,omitempty"`
-}
+type RunSummary = result.RunSummary
 
 // Counts counts the results of the tasks that have ended, as pyATS does;
 // SuccessRate is (Passed + Passx + Skipped) / Total in percent.
-type Counts struct {
-	Passed      int     `json:"passed"`
-	Passx       int     `json:"passx"`
-	Failed      int     `json:"failed"`
-	Errored     int     `json:"errored"`
-	Aborted     int     `json:"aborted"`
-	Blocked     int     `json:"blocked"`
-	Skipped     int     `json:"skipped"`
-	Total       int     `json:"total"`
-	SuccessRate float64 `json:"success_rate"`
-}
+type Counts = result.Counts
 
-// TaskSummary is one task of a RunSummary. Result is "" while the task
-// has not ended.
-type TaskSummary struct {
-	ID     string `json:"id"`
-	Pack   string `json:"pack"`
-	Task   string `json:"task"`
-	Result string `json:"result,omitempty"`
-	Reason string `json:"reason,omitempty"`
-}
+// TaskSummary is one task of a RunSummary. Its Result is Unset while the
+// task has not ended.
+type TaskSummary = result.TaskSummary
 
 // HookSummary is one hook call of a RunSummary.
-type HookSummary struct {
-	Name   string `json:"name"`
-	Stage  Stage  `json:"stage"`
-	Task   string `json:"task,omitempty"`
-	Result string `json:"result"`
-	Reason string `json:"reason,omitempty"`
-}
+type HookSummary = result.HookSummary
 
 type hookDef struct {
 	name   string

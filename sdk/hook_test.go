@@ -20,7 +20,7 @@ func hookSet() (*Set, *[]string) {
 	s := NewSet("h", "1.0.0")
 	Register(s, "task", "", func(t *T, _ NoArgs) { calls = append(calls, "task") })
 	RegisterHook(s, "notify", "Tells.", []Stage{PostJob, PreTask}, func(t *T, h *Hook, a notifyArgs) {
-		calls = append(calls, string(h.Stage)+" "+h.Task+" "+a.URL+" "+h.Results.Job+" "+h.Results.Tasks[0].Result)
+		calls = append(calls, string(h.Stage)+" "+h.Task+" "+a.URL+" "+h.Results.Job+" "+h.Results.Tasks[0].Result.String())
 		if h.Stage == PreTask {
 			t.Failf("no")
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/taskhost/taskhost/host/runner"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // Options say what to show.

@@ -9,7 +9,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/taskhost/taskhost/host/runner"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 var t0 = time.Date(2026, 11, 27, 4, 0, 0, 0, time.Local)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // Everything a task names is escaped, and the page holds its log file.

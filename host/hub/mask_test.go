@@ -12,7 +12,7 @@ import (
 
 	"github.com/taskhost/taskhost/internal/mask"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // TestEventsMasked: what a task sends with a sensitive value in a step's

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // BenchmarkSlot: what the hub adds to each task attempt for its record:

@@ -11,7 +11,7 @@ import (
 
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // TestWriteOnAFullDisk: results.json written again on a full disk fails

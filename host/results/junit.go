@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // JUnit XML, as CI systems read it (the Jenkins JUnit schema; see

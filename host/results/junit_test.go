@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // xmllint validates path against the Jenkins JUnit schema kept in

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // Mend replaces, in f, each part of the record that would not encode as

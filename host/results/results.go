@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // SchemaVersion is the version of the results.json layout.
@@ -82,47 +82,7 @@ type Attempt struct {
 }
 
 // Summary counts results, as pyATS does.
-type Summary struct {
-	Passed      int     `json:"passed"`
-	Passx       int     `json:"passx"`
-	Failed      int     `json:"failed"`
-	Errored     int     `json:"errored"`
-	Aborted     int     `json:"aborted"`
-	Blocked     int     `json:"blocked"`
-	Skipped     int     `json:"skipped"`
-	Total       int     `json:"total"`
-	SuccessRate float64 `json:"success_rate"`
-}
-
-// Summarize counts rs. The success rate is (Passed + Passx + Skipped) /
-// total, in percent; 100 for nothing.
-func Summarize(rs []result.Result) Summary {
-	var s Summary
-	for _, r := range rs {
-		switch r {
-		case result.Passed:
-			s.Passed++
-		case result.Passx:
-			s.Passx++
-		case result.Failed:
-			s.Failed++
-		case result.Errored:
-			s.Errored++
-		case result.Aborted:
-			s.Aborted++
-		case result.Blocked:
-			s.Blocked++
-		case result.Skipped:
-			s.Skipped++
-		}
-	}
-	s.Total = len(rs)
-	s.SuccessRate = 100
-	if s.Total > 0 {
-		s.SuccessRate = float64(s.Passed+s.Passx+s.Skipped) * 100 / float64(s.Total)
-	}
-	return s
-}
+type Summary = result.Counts
 
 // Finish fills in the task's summary (of its top-level sections) and
 // runtime.
@@ -131,7 +91,7 @@ func (t *Task) Finish() {
 	for i, n := range t.Sections {
 		rs[i] = n.Result.Value
 	}
-	t.Summary = Summarize(rs)
+	t.Summary = result.Count(rs)
 	if !t.StartTime.IsZero() && !t.StopTime.IsZero() {
 		// By the wall clock, as the times are written: a record read back
 		// (results recover) gets the same runtime.
@@ -145,7 +105,7 @@ func (r *Report) Finish() {
 	for i, t := range r.Tasks {
 		rs[i] = t.Result.Value
 	}
-	r.Summary = Summarize(rs)
+	r.Summary = result.Count(rs)
 	r.Result = result.Rollup(rs...).Or(result.Passed)
 	r.Runtime = r.StopTime.Round(0).Sub(r.StartTime.Round(0)).Seconds()
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 const (
@@ -72,9 +72,9 @@ func TestSummarize(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			got := results.Summarize(tc.in)
+			got := result.Count(tc.in)
 			if diff := cmp.Diff(tc.want, got, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
-				t.Errorf("Summarize(%v) (-want +got):\n%s", tc.in, diff)
+				t.Errorf("Count(%v) (-want +got):\n%s", tc.in, diff)
 			}
 		})
 	}

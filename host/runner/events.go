@@ -6,7 +6,7 @@ import (
 
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // Event is one event of a run as it happens: one line of `taskhost run

@@ -20,7 +20,7 @@ import (
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // The stages at which hooks run (sdk.Stage on the pack's side).
@@ -104,46 +104,24 @@ func (hr *hookRunner) taskEnded(id string, o report.Outcome) {
 	hr.ended[id] = o
 }
 
-// summary is the run's results so far, as sdk.RunSummary decodes them.
+// summary is the run's results so far, as a hook receives them.
 func (hr *hookRunner) summary() []byte {
-	type taskJSON struct {
-		ID     string `json:"id"`
-		Pack   string `json:"pack"`
-		Task   string `json:"task"`
-		Result string `json:"result,omitempty"`
-		Reason string `json:"reason,omitempty"`
-	}
-	type hookJSON struct {
-		Name   string `json:"name"`
-		Stage  string `json:"stage"`
-		Task   string `json:"task,omitempty"`
-		Result string `json:"result"`
-		Reason string `json:"reason,omitempty"`
-	}
-	out := struct {
-		Job     string          `json:"job"`
-		RunID   string          `json:"run_id"`
-		RunDir  string          `json:"rundir"`
-		Result  result.Result   `json:"result"`
-		Summary results.Summary `json:"summary"`
-		Tasks   []taskJSON      `json:"tasks"`
-		Hooks   []hookJSON      `json:"hooks,omitempty"`
-	}{Job: hr.r.plan.Job.Name, RunID: filepath.Base(hr.r.dir), RunDir: hr.r.dir, Tasks: []taskJSON{}}
+	out := result.RunSummary{Job: hr.r.plan.Job.Name, RunID: filepath.Base(hr.r.dir), RunDir: hr.r.dir, Tasks: []result.TaskSummary{}}
 	hr.mu.Lock()
 	defer hr.mu.Unlock()
 	var rs []result.Result
 	for _, t := range hr.r.plan.Job.Tasks {
-		tj := taskJSON{ID: t.ID, Pack: t.Pack, Task: t.Task}
+		ts := result.TaskSummary{ID: t.ID, Pack: t.Pack, Task: t.Task}
 		if o, ok := hr.ended[t.ID]; ok {
-			tj.Result, tj.Reason = o.Value.String(), hr.r.mask.String(o.Reason)
+			ts.Result, ts.Reason = o.Value, hr.r.mask.String(o.Reason)
 			rs = append(rs, o.Value)
 		}
-		out.Tasks = append(out.Tasks, tj)
+		out.Tasks = append(out.Tasks, ts)
 	}
-	out.Summary = results.Summarize(rs)
+	out.Summary = result.Count(rs)
 	out.Result = result.Rollup(rs...).Or(result.Passed)
 	for _, c := range hr.calls {
-		out.Hooks = append(out.Hooks, hookJSON{c.Name, c.Stage, c.Task, c.Result.Value.String(), c.Result.Reason})
+		out.Hooks = append(out.Hooks, result.HookSummary{Name: c.Name, Stage: result.Stage(c.Stage), Task: c.Task, Result: c.Result.Value, Reason: c.Result.Reason})
 	}
 	return mustJSON(out)
 }

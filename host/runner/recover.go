@@ -11,7 +11,7 @@ import (
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // Recover rebuilds results.json of a run whose host died, from the hub's

@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/taskhost/taskhost/host/schedule"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // guard is how long a test waits for something that must happen before it

@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // What one event's fields may hold. The SDK keeps to them (ToWire cuts a

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // ToWire is ev as it travels on the hub. A name or reason that is not

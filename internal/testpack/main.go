@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/taskhost/taskhost/internal/protocol"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 	"github.com/taskhost/taskhost/sdk"
 )
 

@@ -21,7 +21,7 @@ import (
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/protocol"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/result"
+	"github.com/taskhost/taskhost/sdk/result"
 	"github.com/taskhost/taskhost/internal/sdkhook"
 	"github.com/taskhost/taskhost/sdk"
 )

@@ -62,12 +62,12 @@ func debugTarget(a, b int) int {
 
 // Record is the record hook.
 func Record(t *sdk.T, h *sdk.Hook, a RecordArgs) {
-	res := h.Results.Result
+	res := h.Results.Result.String()
 	if h.Task != "" {
 		res = "-"
 		for _, ts := range h.Results.Tasks {
-			if ts.ID == h.Task && ts.Result != "" {
-				res = ts.Result
+			if ts.ID == h.Task && ts.Result != 0 {
+				res = ts.Result.String()
 			}
 		}
 	}
