@@ -1,7 +1,8 @@
 # taskhost: build, try the demo, test.
 #   make demo   build taskhost and the example packs, then run jobs/demo.hcl
 #   make test   everything CI checks: installs what the tests need if missing
-#               (scripts/test-deps), then format, vet, the whole test suite
+#               (scripts/test-deps), then no built file tracked
+#               (scripts/check-tree), format, vet, the whole test suite
 #               with -race, and 15 s of fuzzing the jobfile loader
 #   make bench  the benchmarks of bench/, each against its floor or peer (docs/performance.md);
 #               installs their peers if missing (scripts/test-deps --bench)
@@ -22,6 +23,7 @@ demo: build
 	if [ $$code -le 1 ]; then echo "(exit code $$code: the demo shows failures on purpose)"; else exit $$code; fi
 
 lint:
+	@scripts/check-tree
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
