@@ -181,12 +181,15 @@ func (m *member) finish(pgid int) {
 	var n int
 	if m.sup.subreaper {
 		// Every descendant of the pack still alive once the pack and its
-		// group are gone is in the tree of an orphan this process adopted:
-		// looking at those is enough, and cheaper than every process.
+		// group are gone is in the tree of an orphan this process adopted,
+		// or will be once the processes between them exit: the adopted
+		// ones are killed first, as their parents die.
 		n = killMarkedOrphans(pgid, match, deadline)
-	} else {
-		n = killMarked(match, deadline)
 	}
+	// A descendant whose parent, outside the group, is still exiting is
+	// not adopted yet (and the threads' lists of children can miss one
+	// being re-parented): one look at every process's marker finds it.
+	n += killMarked(match, deadline)
 	if n > 0 {
 		m.sup.log.Debug("killed processes a pack left", "marker", m.marker, "processes", n)
 	}
