@@ -26,8 +26,8 @@ import (
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/sdk/result"
 	"github.com/taskhost/taskhost/internal/statekv"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // recoverAgrees runs `taskhost results recover` on a finished run and

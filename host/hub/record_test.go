@@ -19,8 +19,8 @@ import (
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/sdk/result"
 	"github.com/taskhost/taskhost/internal/statekv"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // taskConn connects to the hub with a task's credentials.

@@ -21,9 +21,9 @@ import (
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/protocol"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/sdk/result"
 	"github.com/taskhost/taskhost/internal/sdkhook"
 	"github.com/taskhost/taskhost/sdk"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // Args are a task's arguments by name, as a jobfile's args object gives
