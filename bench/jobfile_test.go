@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/taskhost/taskhost/host/jobfile"
-	"github.com/taskhost/taskhost/host/runner"
+	"github.com/taskhost/taskhost/host/plan"
 )
 
 // bigJob makes 10,001 tasks: one that sets an output, and 10,000 made by
@@ -49,7 +49,7 @@ task "check" {
 
 // BenchmarkValidateForEach measures `taskhost validate` of a 10,000-task
 // jobfile made with for_each, the pack's description cached (what
-// runner.ValidateWith does: load, expand, check every task's args against
+// plan.Make does: load, expand, check every task's args against
 // the schema), against loading it without the packs, and a floor: HCL
 // parsing alone of the same jobfile and var file.
 func BenchmarkValidateForEach(b *testing.B) {
@@ -69,20 +69,20 @@ func BenchmarkValidateForEach(b *testing.B) {
 		b.Fatal(err)
 	}
 	opts := jobfile.Options{VarFiles: []string{varFile}}
-	b.Setenv(runner.CacheDirEnv, b.TempDir())
+	b.Setenv(plan.CacheDirEnv, b.TempDir())
 	// Fill the cache: the one time the pack is started.
-	plan, diags := runner.ValidateWith(context.Background(), path, opts)
+	p, diags := plan.Make(context.Background(), path, plan.Options{Jobfile: opts})
 	if diags.HasErrors() {
 		b.Fatal(diags)
 	}
-	if n := len(plan.Job.Tasks); n != 10001 {
+	if n := len(p.Job.Tasks); n != 10001 {
 		b.Fatalf("%d tasks, want 10001", n)
 	}
 
 	b.Run("validate-cached", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, diags := runner.ValidateWith(context.Background(), path, opts); diags.HasErrors() {
+			if _, diags := plan.Make(context.Background(), path, plan.Options{Jobfile: opts}); diags.HasErrors() {
 				b.Fatal(diags)
 			}
 		}
@@ -92,7 +92,7 @@ func BenchmarkValidateForEach(b *testing.B) {
 		var peak int64
 		for b.Loop() {
 			cmd := exec.Command(filepath.Join(bin, "taskhost"), "validate", path, "-var-file", varFile)
-			cmd.Env = append(os.Environ(), runner.CacheDirEnv+"="+os.Getenv(runner.CacheDirEnv))
+			cmd.Env = append(os.Environ(), plan.CacheDirEnv+"="+os.Getenv(plan.CacheDirEnv))
 			if out, err := cmd.CombinedOutput(); err != nil {
 				b.Fatalf("%v\n%s", err, out)
 			}

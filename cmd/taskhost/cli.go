@@ -18,6 +18,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taskhost/taskhost/host/jobfile"
+	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/host/plan"
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/host/runner"
 )
@@ -138,7 +140,7 @@ func (o *jobOptions) varMap() (map[string]string, error) {
 // validate loads and checks the jobfile, writing diagnostics to stderr.
 // For a run, a pack that cannot be started is a warning (its tasks end
 // Errored); for validate, an error.
-func (o *jobOptions) validate(ctx context.Context, path string, stderr io.Writer, forRun bool) (*runner.Plan, error) {
+func (o *jobOptions) validate(ctx context.Context, path string, stderr io.Writer, forRun bool) (*plan.Plan, error) {
 	vars, err := o.varMap()
 	if err != nil {
 		return nil, err
@@ -147,19 +149,19 @@ func (o *jobOptions) validate(ctx context.Context, path string, stderr io.Writer
 	if err != nil {
 		return nil, err
 	}
-	check := runner.ValidateWith
-	if forRun {
-		check = runner.PrepareWith
-	}
-	plan, diags := check(ctx, path, jobfile.Options{Vars: vars, VarFiles: o.varFiles, Environ: os.Environ(), Stdin: stdin,
-		MaxTasks: o.maxTasks, MaxWork: o.maxWork}, runner.PackOptions{Dir: o.packsDir})
+	p, diags := plan.Make(ctx, path, plan.Options{
+		Jobfile: jobfile.Options{Vars: vars, VarFiles: o.varFiles, Environ: os.Environ(), Stdin: stdin,
+			MaxTasks: o.maxTasks, MaxWork: o.maxWork},
+		PacksDir: o.packsDir,
+		ForRun:   forRun,
+	})
 	if len(diags) > 0 {
 		_ = jobfile.WriteDiagnostics(stderr, nil, diags)
 	}
 	if diags.HasErrors() {
 		return nil, &exitError{code: exitUsage, err: fmt.Errorf("%s: %s", path, countErrors(diags))}
 	}
-	return plan, nil
+	return p, nil
 }
 
 func countErrors(diags hcl.Diagnostics) string {
@@ -264,7 +266,7 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		cancel(fmt.Errorf("interrupted by %s", s))
 		if _, ok := <-sigs; ok {
 			fmt.Fprintln(stderr, "quitting at once")
-			runner.Quit()
+			launch.Quit()
 			os.Exit(exitNotAll)
 		}
 	}()

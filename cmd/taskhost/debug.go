@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/taskhost/taskhost/host/plan"
 	"github.com/taskhost/taskhost/host/runner"
 )
 
@@ -24,7 +25,7 @@ func (f *debugFlags) addFlags(cmd *cobra.Command) {
 }
 
 // apply checks the flags against the plan and sets them in opts.
-func (f *debugFlags) apply(opts *runner.Options, plan *runner.Plan, stderr io.Writer) error {
+func (f *debugFlags) apply(opts *runner.Options, plan *plan.Plan, stderr io.Writer) error {
 	for flag, id := range map[string]string{"--debug": f.debug, "--interactive": f.interactive} {
 		if id != "" && plan.Job.Task(id) == nil {
 			return &exitError{exitUsage, fmt.Errorf("%s %s: the job has no task %q", flag, id, id)}

@@ -16,7 +16,6 @@ import (
 	"github.com/taskhost/taskhost/host/jobfile"
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/host/packs"
-	"github.com/taskhost/taskhost/host/runner"
 )
 
 // addPacksDirFlag adds --packs-dir.
@@ -150,11 +149,11 @@ installed pack's name).`,
 				}
 				path = in.Path
 			}
-			desc, err := runner.Describe(context.Background(), path, nil)
+			desc, err := launch.Describe(context.Background(), launch.Config{Path: path})
 			if err != nil {
 				return &exitError{exitFailure, err}
 			}
-			b, err := json.MarshalIndent(runner.DescriptionJSON(desc), "", "  ")
+			b, err := json.MarshalIndent(desc, "", "  ")
 			if err != nil {
 				return &exitError{exitFailure, err}
 			}

@@ -5,12 +5,13 @@ import (
 	"io"
 
 	"github.com/taskhost/taskhost/host/console"
+	"github.com/taskhost/taskhost/host/plan"
 	"github.com/taskhost/taskhost/host/runner"
 )
 
 // progress sets the run up to show its progress on stdout (a live view on
 // a terminal, plain lines elsewhere), unless stdout carries --json events.
-func (o *runOptions) progress(plan *runner.Plan, stdout io.Writer, opts *runner.Options) console.View {
+func (o *runOptions) progress(plan *plan.Plan, stdout io.Writer, opts *runner.Options) console.View {
 	if o.json {
 		return nopView{}
 	}

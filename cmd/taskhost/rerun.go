@@ -5,8 +5,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/taskhost/taskhost/host/plan"
 	"github.com/taskhost/taskhost/host/results"
-	"github.com/taskhost/taskhost/host/runner"
 )
 
 // selectRerun narrows plan to the tasks that did not pass in the run ref
@@ -14,7 +14,7 @@ import (
 // depend on, and says on w what runs and what is left out. A task of the
 // jobfile that the old run did not have runs too: it has not passed
 // there. It returns false when nothing is left to run.
-func selectRerun(plan *runner.Plan, ref, runsDir string, w io.Writer) (bool, error) {
+func selectRerun(plan *plan.Plan, ref, runsDir string, w io.Writer) (bool, error) {
 	old, where, err := openRun(ref, runsDir)
 	if err != nil {
 		return false, err

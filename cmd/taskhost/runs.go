@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taskhost/taskhost/host/archive"
+	"github.com/taskhost/taskhost/host/plan"
 	"github.com/taskhost/taskhost/host/results"
-	"github.com/taskhost/taskhost/host/runner"
 )
 
 // openRun reads the results.json of a run given as a run directory, an
@@ -51,7 +51,7 @@ func openRun(ref, runsDir string) (*results.File, string, error) {
 
 // archiveRun zips the run directory if the command line or the jobfile
 // asks for it, and says where the archive is.
-func archiveRun(o *runOptions, plan *runner.Plan, file *results.File, w io.Writer) error {
+func archiveRun(o *runOptions, plan *plan.Plan, file *results.File, w io.Writer) error {
 	if !o.archive && !plan.Job.Archive {
 		return nil
 	}

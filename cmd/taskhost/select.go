@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/taskhost/taskhost/host/runner"
+	"github.com/taskhost/taskhost/host/plan"
 )
 
 // selectOptions are run's flags that choose which tasks to run.
@@ -37,7 +37,7 @@ func matchTask(pattern, id string) (bool, error) {
 
 // selectTasks narrows the plan to --task and prints it for --list. done
 // is true when nothing is to run.
-func (o *selectOptions) selectTasks(plan *runner.Plan, stdout, stderr io.Writer) (done bool, err error) {
+func (o *selectOptions) selectTasks(plan *plan.Plan, stdout, stderr io.Writer) (done bool, err error) {
 	if len(o.tasks) > 0 {
 		for _, p := range o.tasks {
 			if _, err := path.Match(p, ""); err != nil {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/taskhost/taskhost/internal/packwire"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/protocol"
 )
@@ -243,9 +244,37 @@ func packVersion(msg string) string {
 // PID is the pack process's id.
 func (p *Process) PID() int { return p.pid }
 
-// Describe asks the pack what it is.
-func (p *Process) Describe(ctx context.Context) (*packv1.DescribeResponse, error) {
-	return p.pack.Describe(ctx, &packv1.DescribeRequest{})
+// Describe asks the pack what it is. A description the host cannot read
+// is a *packwire.DescriptionError.
+func (p *Process) Describe(ctx context.Context) (*packwire.Description, error) {
+	w, err := p.pack.Describe(ctx, &packv1.DescribeRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return packwire.FromDescribe(w)
+}
+
+// DescribeTimeout bounds Describe's call once the pack serves.
+const DescribeTimeout = 30 * time.Second
+
+// Describe starts the pack as cfg says, asks it what it is (within
+// DescribeTimeout), and stops it. An error of the start is returned as
+// Start returns it; a pack that serves but does not describe itself, or
+// describes itself in a way the host cannot read, is ErrNotAPack (the
+// latter wraps a *packwire.DescriptionError too).
+func Describe(ctx context.Context, cfg Config) (*packwire.Description, error) {
+	proc, err := Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer proc.Stop()
+	ctx, cancel := context.WithTimeout(ctx, DescribeTimeout)
+	defer cancel()
+	d, err := proc.Describe(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: describe: %w", ErrNotAPack, cfg.Path, err)
+	}
+	return d, nil
 }
 
 // Run runs one task in the pack. Cancelling ctx cancels the task's context

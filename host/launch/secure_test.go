@@ -48,7 +48,7 @@ func TestPinnedStart(t *testing.T) {
 	}
 	d, err := p.Describe(context.Background())
 	p.Stop()
-	if err != nil || d.GetName() != "demo" {
+	if err != nil || d.Name != "demo" {
 		t.Fatalf("describe: %v %v", d, err)
 	}
 

@@ -17,7 +17,6 @@ import (
 
 	"github.com/taskhost/taskhost/host/jobfile"
 	"github.com/taskhost/taskhost/host/launch"
-	"github.com/taskhost/taskhost/internal/proto/packv1"
 )
 
 // Errors of Install, for errors.Is.
@@ -31,8 +30,9 @@ var (
 	ErrUnsafeArchive = errors.New("unsafe archive")
 	// ErrBadArchive: the archive does not hold exactly one pack binary.
 	ErrBadArchive = errors.New("bad pack archive")
-	// ErrNotAPack: the binary did not start as a taskhost pack, or
-	// described itself with a bad name or version.
+	// ErrNotAPack: the binary did not start as a taskhost pack, did not
+	// describe itself, or described itself with a bad name or version or
+	// in a way the host cannot read.
 	ErrNotAPack = launch.ErrNotAPack
 	// ErrInstalled: that version is installed already with another SHA-256.
 	ErrInstalled = errors.New("already installed")
@@ -106,7 +106,7 @@ func (d Dir) Install(ctx context.Context, source string, o InstallOptions) (*Ins
 	if err != nil {
 		return nil, err
 	}
-	desc, err := describe(ctx, bin, sum)
+	desc, err := launch.Describe(ctx, launch.Config{Path: bin, SHA256: sum})
 	if err != nil {
 		// Name the source, not the staged copy.
 		msg := strings.TrimPrefix(err.Error(), ErrNotAPack.Error()+": ")
@@ -116,7 +116,7 @@ func (d Dir) Install(ctx context.Context, source string, o InstallOptions) (*Ins
 		}
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
-	name, ver := desc.GetName(), desc.GetVersion()
+	name, ver := desc.Name, desc.Version
 	if !jobfile.ValidPackName(name) {
 		return nil, fmt.Errorf("%w: %s calls itself %q, which cannot be a pack name (letters, digits, '.', '_' and '-')", ErrNotAPack, source, name)
 	}
@@ -125,7 +125,7 @@ func (d Dir) Install(ctx context.Context, source string, o InstallOptions) (*Ins
 	}
 	in := &Installed{
 		Name: name, Version: ver, Platform: Platform(), SHA256: hex.EncodeToString(sum),
-		ProtocolVersions: desc.GetProtocolVersions(), SDKVersion: desc.GetSdkVersion(),
+		ProtocolVersions: desc.ProtocolVersions, SDKVersion: desc.SDKVersion,
 		Source: absOr(source), InstalledAt: time.Now().UTC().Truncate(time.Second),
 	}
 	if err := os.Rename(bin, filepath.Join(out, name)); err != nil {
@@ -242,20 +242,4 @@ func absOr(p string) string {
 		return a
 	}
 	return p
-}
-
-// describe starts the binary, pinned to sum, and asks what it is.
-func describe(ctx context.Context, path string, sum []byte) (*packv1.DescribeResponse, error) {
-	proc, err := launch.Start(ctx, launch.Config{Path: path, SHA256: sum})
-	if err != nil {
-		return nil, err
-	}
-	defer proc.Stop()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	d, err := proc.Describe(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: describe: %v", ErrNotAPack, err)
-	}
-	return d, nil
 }

@@ -142,7 +142,7 @@ func MakeLock(ctx context.Context, job *jobfile.Job, d Dir, old *Lock, upgrade b
 			if err != nil {
 				return nil, nil, fmt.Errorf("pack %q: %w", p.Name, err)
 			}
-			desc, err := describe(ctx, p.Path, sum)
+			desc, err := launch.Describe(ctx, launch.Config{Path: p.Path, SHA256: sum})
 			if err != nil {
 				return nil, nil, fmt.Errorf("pack %q: %w", p.Name, err)
 			}
@@ -150,7 +150,7 @@ func MakeLock(ctx context.Context, job *jobfile.Job, d Dir, old *Lock, upgrade b
 			if err != nil {
 				rel = p.Path
 			}
-			e.Version, e.Path, e.SHA256 = desc.GetVersion(), filepath.ToSlash(rel), hex.EncodeToString(sum)
+			e.Version, e.Path, e.SHA256 = desc.Version, filepath.ToSlash(rel), hex.EncodeToString(sum)
 		}
 		c := LockChange{Name: e.Name, Version: e.Version, SHA256: e.SHA256}
 		if prev != nil {

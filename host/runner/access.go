@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/taskhost/taskhost/host/plan"
 )
 
 // access says who may read a run directory: by default only the user who
@@ -69,7 +71,7 @@ func (a access) fileMode() os.FileMode {
 // Warnings are what a run of plan with opts should say before it starts:
 // sensitive values too short to be masked, and a group that cannot reach
 // the runs directory. Execute logs them in job.log.
-func Warnings(plan *Plan, opts Options) []string {
+func Warnings(plan *plan.Plan, opts Options) []string {
 	out := shortWarnings(plan.Job)
 	if acc, err := newAccess(opts.Group); err == nil && acc.shared() {
 		runs := cmp.Or(opts.RunsDir, "runs")

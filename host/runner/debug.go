@@ -187,10 +187,8 @@ func (r *execution) debugConfig(t *jobfile.Task, cfg launch.Config) (launch.Conf
 
 // taskFunc is the Go function of task t in its pack, if the pack says.
 func (r *execution) taskFunc(t *jobfile.Task) string {
-	for _, ts := range r.plan.Packs[t.Pack].GetTasks() {
-		if ts.GetName() == t.Task {
-			return ts.GetFuncName()
-		}
+	if ts := r.plan.Packs[t.Pack].Task(t.Task); ts != nil {
+		return ts.FuncName
 	}
 	return ""
 }

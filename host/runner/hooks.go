@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/hcl/v2"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/jobfile"
@@ -43,40 +40,12 @@ type hookRunner struct {
 	calls []*results.HookRun
 }
 
-// checkHooks checks the job's hook blocks against the hooks their packs
-// serve and returns each one's arguments as JSON, by hook name.
-func checkHooks(job *jobfile.Job, descs map[string]*packv1.DescribeResponse) (map[string][]byte, hcl.Diagnostics) {
-	if len(job.Hooks) == 0 {
-		return nil, nil
-	}
-	schemas := map[string]*jobfile.PackSchema{}
-	for name, d := range descs {
-		s := &jobfile.PackSchema{Name: d.GetName()}
-		for _, h := range d.GetHooks() {
-			hs := jobfile.TaskSchema{Name: h.GetName()}
-			for _, a := range h.GetArgs() {
-				ty, err := ctyjson.UnmarshalType(a.GetTypeJson())
-				if err != nil {
-					return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Pack describes itself wrongly",
-						Detail: fmt.Sprintf("Pack %q: hook %s, argument %s: bad type %s: %v.", name, h.GetName(), a.GetName(), a.GetTypeJson(), err)}}
-				}
-				hs.Args = append(hs.Args, jobfile.ArgSchema{Name: a.GetName(), Type: ty, Required: a.GetRequired()})
-			}
-			s.Hooks = append(s.Hooks, hs)
-		}
-		schemas[name] = s
-	}
-	return jobfile.CheckHookArgs(job, schemas)
-}
-
 func newHookRunner(r *execution, file *results.File) *hookRunner {
 	hr := &hookRunner{r: r, file: file, hooks: r.plan.Job.HooksInOrder(), stages: map[string][]string{}, ended: map[string]report.Outcome{}}
 	for _, h := range hr.hooks {
-		if d := r.plan.Packs[h.Pack]; d != nil {
-			for _, hs := range d.GetHooks() {
-				if hs.GetName() == h.Hook {
-					hr.stages[h.Name] = hs.GetStages()
-				}
+		if hs := r.plan.Packs[h.Pack].Hook(h.Hook); hs != nil {
+			for _, s := range hs.Stages {
+				hr.stages[h.Name] = append(hr.stages[h.Name], string(s))
 			}
 		}
 	}
@@ -284,30 +253,4 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 	})
 	c.Result = report.Outcome{Value: res, Reason: reason}
 	return c
-}
-
-// hooksJSON is the hooks of a pack's description in the JSON shape that
-// `PACK describe` prints.
-func hooksJSON(d *packv1.DescribeResponse) []any {
-	type arg struct {
-		Name     string          `json:"name"`
-		Type     json.RawMessage `json:"type"`
-		Doc      string          `json:"doc,omitempty"`
-		Required bool            `json:"required,omitempty"`
-	}
-	type hook struct {
-		Name   string   `json:"name"`
-		Doc    string   `json:"doc,omitempty"`
-		Stages []string `json:"stages"`
-		Args   []arg    `json:"args"`
-	}
-	var out []any
-	for _, h := range d.GetHooks() {
-		hj := hook{Name: h.GetName(), Doc: h.GetDoc(), Stages: h.GetStages(), Args: []arg{}}
-		for _, a := range h.GetArgs() {
-			hj.Args = append(hj.Args, arg{a.GetName(), a.GetTypeJson(), a.GetDoc(), a.GetRequired()})
-		}
-		out = append(out, hj)
-	}
-	return out
 }

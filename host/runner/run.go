@@ -25,6 +25,7 @@ import (
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/jobfile"
 	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/host/plan"
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/host/schedule"
 	"github.com/taskhost/taskhost/internal/mask"
@@ -73,7 +74,7 @@ const DefaultGrace = 5 * time.Second
 
 // execution is one run of a plan, while it runs.
 type execution struct {
-	plan    *Plan
+	plan    *plan.Plan
 	opts    Options
 	dir     string
 	log     hclog.Logger
@@ -107,7 +108,7 @@ type taskRun struct {
 // the record it wrote; an error means the run could not be made at all (no
 // run directory, or no hub), never that a task failed. Cancelling ctx
 // aborts the tasks still running; their results are still written.
-func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, error) {
+func Execute(ctx context.Context, plan *plan.Plan, opts Options) (*results.File, error) {
 	if opts.RunsDir == "" {
 		opts.RunsDir = "runs"
 	}

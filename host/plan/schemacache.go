@@ -1,20 +1,14 @@
-package runner
+package plan
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/taskhost/taskhost/host/launch"
-
-	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/internal/packwire"
 	"github.com/taskhost/taskhost/internal/protocol"
 )
 
@@ -40,20 +34,6 @@ func SchemaCacheDir() string {
 	}
 }
 
-// fileSHA256 returns the hex SHA-256 of the file at path.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // cacheEntryName is the name of the cache file for the pack binary at
 // path with the given SHA-256: the protocol version, the hash, and the
 // binary's name, which a program may read (os.Args[0]) and act on.
@@ -67,40 +47,39 @@ func cacheEntryName(path, sum string) string {
 	return fmt.Sprintf("pack-v%d-%s-%s.pb", protocol.Versions[len(protocol.Versions)-1], sum, name)
 }
 
-// describeCached returns the description of the pack at path from the
-// cache, keyed by the SHA-256 of the binary (and its name), or starts the pack to ask
-// for it and stores it. The same binary always describes itself the same
-// way, so an entry never goes stale; a changed binary has another hash.
-// base is how the pack is started (its path is set here), pinned, if set,
-// the hash the binary must have when it is started.
+// describeCached returns the description of the pack that cfg starts
+// from the cache, keyed by the SHA-256 of the binary (and its name), or
+// starts the pack to ask for it (launch.Describe) and stores it. The same
+// binary always describes itself the same way, so an entry never goes
+// stale; a changed binary has another hash. cfg.SHA256, if set, pins the
+// hash the binary must have when it is started.
 // Writers never clash: each writes a file of its own and renames it into
 // place, which is atomic, and every writer writes the same bytes.
-func describeCached(ctx context.Context, base launch.Config, path string, pinned []byte) (*packv1.DescribeResponse, error) {
+func describeCached(ctx context.Context, cfg launch.Config) (*packwire.Description, error) {
 	dir := SchemaCacheDir()
 	if dir == "" {
-		return describe(ctx, base, path, pinned)
+		return launch.Describe(ctx, cfg)
 	}
-	st, err := os.Stat(path)
+	st, err := os.Stat(cfg.Path)
 	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
 		// Let the launch say what is wrong with the binary.
-		return describe(ctx, base, path, pinned)
+		return launch.Describe(ctx, cfg)
 	}
-	sum, err := fileSHA256(path)
+	sum, err := launch.HexSHA256(cfg.Path)
 	if err != nil {
-		return describe(ctx, base, path, pinned)
+		return launch.Describe(ctx, cfg)
 	}
-	entry := filepath.Join(dir, cacheEntryName(path, sum))
+	entry := filepath.Join(dir, cacheEntryName(cfg.Path, sum))
 	if b, err := os.ReadFile(entry); err == nil {
-		d := &packv1.DescribeResponse{}
-		if proto.Unmarshal(b, d) == nil {
+		if d, err := packwire.UnmarshalDescription(b); err == nil {
 			return d, nil
 		}
 	}
-	d, err := describe(ctx, base, path, pinned)
+	d, err := launch.Describe(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if b, err := proto.Marshal(d); err == nil {
+	if b, err := packwire.MarshalDescription(d); err == nil {
 		_ = writeAtomic(dir, entry, b)
 	}
 	return d, nil

@@ -1,4 +1,4 @@
-package runner
+package plan
 
 // Select narrows the plan to the tasks keep chooses and every task they
 // depend on, directly or not, so that what runs can run. The order of the

@@ -1,4 +1,4 @@
-package runner
+package launch
 
 import (
 	"errors"
@@ -9,15 +9,16 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-
-	"github.com/taskhost/taskhost/host/launch"
 )
 
-// Directories a run removes when it ends, kept here too so that a host
-// that quits at once (a second Ctrl-C) can still remove them.
+// Directories that runs (and descriptions of packs) remove when they end,
+// kept here too so that a host that quits at once (a second Ctrl-C) can
+// still remove them.
 var leftovers sync.Map // path → struct{}
 
-func removeAtEnd(dir string) func() {
+// RemoveAtEnd notes dir as one that Quit removes, and returns the
+// function that removes it, to call when it is no longer needed.
+func RemoveAtEnd(dir string) func() {
 	leftovers.Store(dir, struct{}{})
 	return func() {
 		os.RemoveAll(dir)
@@ -26,22 +27,24 @@ func removeAtEnd(dir string) func() {
 }
 
 // Supervisors of the runs going on, which Quit kills at once.
-var supervisors sync.Map // *launch.Supervisor → struct{}
+var supervisors sync.Map // *Supervisor → struct{}
 
-func abortAtQuit(s *launch.Supervisor) func() {
+// AbortAtQuit notes s as a supervisor whose processes Quit kills, and
+// returns the function that forgets it, to call once s is closed.
+func AbortAtQuit(s *Supervisor) func() {
 	supervisors.Store(s, struct{}{})
 	return func() { supervisors.Delete(s) }
 }
 
-// Quit kills every process of the runs in this process, and removes what
-// the runs would have removed at their end (the packs' socket
-// directories); call it before exiting without waiting for them. A host
-// killed with SIGKILL leaves the directories, and the cgroups with what is
-// in them, for the next run to remove (makeSocketDir,
-// launch.NewSupervisor).
+// Quit kills every process of the supervisors noted with AbortAtQuit, and
+// removes the directories noted with RemoveAtEnd (the packs' socket
+// directories); call it before exiting without waiting for the runs. A
+// host killed with SIGKILL leaves the directories, and the cgroups with
+// what is in them, for the next run to remove (MakeSocketDir,
+// NewSupervisor).
 func Quit() {
 	supervisors.Range(func(k, _ any) bool {
-		k.(*launch.Supervisor).Abort()
+		k.(*Supervisor).Abort()
 		return true
 	})
 	leftovers.Range(func(k, _ any) bool {
@@ -54,12 +57,12 @@ func Quit() {
 // by the host's pid and a dash.
 const socketDirPrefix = "taskhost-"
 
-// makeSocketDir makes a run's socket directory in parent (the temporary
+// MakeSocketDir makes a run's socket directory in parent (the temporary
 // directory if empty), named after this host's pid, and first removes
 // the ones that hosts no longer running left there (a host killed with
 // SIGKILL cannot remove its own). A directory whose pid is alive, or
 // that is not this user's, is left alone.
-func makeSocketDir(parent string) (string, error) {
+func MakeSocketDir(parent string) (string, error) {
 	if parent == "" {
 		parent = os.TempDir()
 	}

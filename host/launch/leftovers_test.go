@@ -1,4 +1,4 @@
-package runner
+package launch
 
 import (
 	"fmt"
@@ -26,7 +26,7 @@ func TestSocketDirsOfDeadHostsAreRemoved(t *testing.T) {
 	gone := mk(fmt.Sprintf("taskhost-%d-123", dead.Process.Pid))
 	live := mk(fmt.Sprintf("taskhost-%d-456", os.Getppid()))
 	other := mk("taskhost-e2e-789")
-	mine, err := makeSocketDir(parent)
+	mine, err := MakeSocketDir(parent)
 	if err != nil {
 		t.Fatal(err)
 	}
