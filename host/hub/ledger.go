@@ -16,8 +16,8 @@ import (
 	"github.com/taskhost/taskhost/internal/mask"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/sdk/result"
 	"github.com/taskhost/taskhost/internal/statekv"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // ledger is what has been read from a run's stream: the notes, and each
