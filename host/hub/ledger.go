@@ -177,7 +177,7 @@ func (l *ledger) event(tok string, data []byte, stored time.Time) (*taskRec, err
 		l.over(rec, lim.overBytes())
 		return rec, errors.New(lim.overBytes())
 	}
-	batch, err := packwire.UnmarshalBatch(data)
+	events, err := packwire.Events(data)
 	if err != nil {
 		problem := fmt.Sprintf("a message of %d bytes is not an event batch (%v)", len(data), err)
 		rec.tree.Refuse(problem)
@@ -191,8 +191,7 @@ func (l *ledger) event(tok string, data []byte, stored time.Time) (*taskRec, err
 		rules.NotAfter = stored.Add(timeSlack)
 	}
 	var first error
-	for i := range batch {
-		w := &batch[i]
+	for w := range events {
 		rec.read++
 		if lim.TaskEvents > 0 && int64(rec.read) > lim.TaskEvents {
 			l.over(rec, lim.overEvents())

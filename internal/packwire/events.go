@@ -1,38 +1,42 @@
 package packwire
 
 import (
+	"iter"
+
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 )
 
-// UnmarshalBatch reads a message that a task published on the hub (an
-// EventBatch) into its events as sent, for report.Check.
-func UnmarshalBatch(data []byte) ([]report.Sent, error) {
+// Events reads a message that a task published on the hub (an
+// EventBatch) and gives its events as sent, in order, for report.Check.
+// The event given is the same *report.Sent each time, filled anew: keep
+// none of them past its turn (what report.Check makes of it is the
+// caller's to keep).
+func Events(data []byte) (iter.Seq[*report.Sent], error) {
 	var b packv1.EventBatch
 	if err := b.UnmarshalVT(data); err != nil {
 		return nil, err
 	}
-	return Batch(&b), nil
-}
-
-// Batch is b's events as sent.
-func Batch(b *packv1.EventBatch) []report.Sent {
-	evs := b.GetEvents()
-	out := make([]report.Sent, len(evs))
-	for i, w := range evs {
-		event(w, &out[i])
-	}
-	return out
+	return func(yield func(*report.Sent) bool) {
+		var s report.Sent
+		for _, w := range b.Events {
+			fill(&s, w)
+			if !yield(&s) {
+				return
+			}
+		}
+	}, nil
 }
 
 // Event is w as sent.
 func Event(w *packv1.Event) report.Sent {
 	var s report.Sent
-	event(w, &s)
+	fill(&s, w)
 	return s
 }
 
-func event(w *packv1.Event, s *report.Sent) {
+// fill makes s the event w, as sent, with the size of w's encoding.
+func fill(s *report.Sent, w *packv1.Event) {
 	*s = report.Sent{
 		Src: w.GetSrc(), Seq: w.GetSeq(), Kind: w.GetKind(), ID: w.GetId(), Parent: w.GetParent(), Name: w.GetName(),
 		Type: w.GetType(), Result: w.GetResult(), Reason: w.GetReason(), Data: w.GetData(),

@@ -32,14 +32,18 @@ func TestEventsAsSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := packwire.UnmarshalBatch(data)
+	events, err := packwire.Events(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || cmp.Diff(want, got[0]) != "" || got[1].Seq != 4 || got[1].Logs != nil || got[1].Size != second.SizeVT() {
-		t.Errorf("UnmarshalBatch = %+v", got)
+	var got []report.Sent
+	for s := range events {
+		got = append(got, *s)
 	}
-	if _, err := packwire.UnmarshalBatch([]byte{0xff, 0xff}); err == nil {
-		t.Error("UnmarshalBatch of no batch: no error")
+	if len(got) != 2 || cmp.Diff(want, got[0]) != "" || got[1].Seq != 4 || got[1].Logs != nil || got[1].Size != second.SizeVT() {
+		t.Errorf("Events = %+v", got)
+	}
+	if _, err := packwire.Events([]byte{0xff, 0xff}); err == nil {
+		t.Error("Events of no batch: no error")
 	}
 }
