@@ -1,11 +1,11 @@
-// Package hub is the run's message hub: an embedded NATS server with
+// Package hub is the run's event hub: an embedded NATS server with
 // JetStream that every task process reaches with credentials of its own.
 // Tasks publish their result events to a JetStream stream kept in the run
 // directory; the hub reads them back, in order and each once, into one
-// result tree per task.
+// result tree per task (the ledger), within the limits on what a task may
+// send, and watches its store.
 //
-// The hub also runs the run's state server (state.go): the shared state,
-// kept in the host's memory and served to task processes on a Unix
-// socket, with each key's latest value written behind to a JetStream
-// key/value bucket beside the events.
+// The hub also composes the run's state server (host/state): it admits
+// the tokens the hub gives out, and the hub's JetStream key/value bucket,
+// beside the events, is its record.
 package hub

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/taskhost/taskhost/host/state"
 	"github.com/taskhost/taskhost/internal/mask"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
@@ -74,7 +75,7 @@ type Hub struct {
 	stream    jetstream.Stream
 	cc        jetstream.ConsumeContext
 	kv        jetstream.KeyValue
-	state     *stateServer
+	state     *state.Server
 	store     storeWatch
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -154,8 +155,8 @@ func Start(cfg Config) (*Hub, error) {
 	}
 	h := &Hub{
 		log: log,
-		auth: &authenticator{users: map[string]*server.User{}, clients: map[string][]uint64{}, all: map[string][]uint64{},
-			open: map[string]int{}},
+		auth: &authenticator{users: map[string]*server.User{}, tasks: map[string]string{}, clients: map[string][]uint64{},
+			all: map[string][]uint64{}, open: map[string]int{}},
 		dropEvery: cfg.DropEvery,
 		onEvent:   cfg.OnEvent,
 		stop:      make(chan struct{}),
@@ -251,11 +252,18 @@ func Start(cfg Config) (*Hub, error) {
 		h.Close()
 		return nil, fmt.Errorf("hub: create the state bucket: %w", err)
 	}
-	if h.state, err = startState(cfg.StateSocket, h.kv, log.Named("state"), cfg.DropEvery, h.limits.StateBytes); err != nil {
+	h.state, err = state.Start(state.Config{
+		Socket:    cfg.StateSocket,
+		Check:     h.auth.taskOf,
+		Bucket:    &stateBucket{h: h, log: log.Named("state")},
+		Logger:    log.Named("state"),
+		MaxBytes:  h.limits.StateBytes,
+		DropEvery: cfg.DropEvery,
+	})
+	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("hub: %w", err)
 	}
-	h.state.storeGen, h.state.trouble = h.storeGen, h.troubleAt
 	if cfg.DropInterval > 0 {
 		go h.dropLoop(cfg.DropInterval)
 	}
@@ -326,14 +334,13 @@ func (h *Hub) AddTask(taskID string, index int, logDir string) *packv1.Hub {
 	if err != nil {
 		h.log.Warn("the task's slot not noted; its log files are checked against any task's directory", "task", taskID, "slot", index, "error", err)
 	}
-	h.auth.add(token, &server.User{
+	h.auth.add(token, taskID, &server.User{
 		Username: "task " + taskID,
 		Permissions: &server.Permissions{
 			Publish:   &server.SubjectPermission{Allow: []string{subject}},
 			Subscribe: &server.SubjectPermission{Allow: []string{inbox + ".>"}},
 		},
 	})
-	h.state.addToken(token, taskID)
 	h.mu.Lock()
 	rec := h.ledger.task(tok)
 	rec.id, rec.token = taskID, token
@@ -349,7 +356,7 @@ func (h *Hub) AddTask(taskID string, index int, logDir string) *packv1.Hub {
 		// A secret part, so that another task cannot publish under this
 		// task's message ids and have the hub drop its events as duplicates.
 		MsgIdPrefix: tok + "." + randomHex(6) + ".",
-		StateSocket: h.state.path,
+		StateSocket: h.state.Socket(),
 	}
 }
 
@@ -401,10 +408,13 @@ func (h *Hub) read(m jetstream.Msg) {
 // revoke makes a token worthless: the hub and the state server forget
 // it, and close the connections that used it.
 func (h *Hub) revoke(token string) {
-	for _, id := range h.auth.remove(token) {
+	task, isTask, ids := h.auth.remove(token)
+	for _, id := range ids {
 		_ = h.srv.DisconnectClientByID(id)
 	}
-	h.state.revoke(token)
+	if isTask {
+		h.state.CloseTask(task)
+	}
 }
 
 // Seal ends the attempt in slot index: its token is revoked (the hub and
@@ -554,7 +564,7 @@ func (h *Hub) dropLoop(d time.Duration) {
 		h.mu.Lock()
 		h.drops += len(ids)
 		h.mu.Unlock()
-		n := h.state.dropAll()
+		n := h.state.DropAll()
 		h.log.Warn("test fault: dropping every task connection", "connections", len(ids), "state_connections", n)
 		for _, id := range ids {
 			_ = h.srv.DisconnectClientByID(id)
@@ -565,10 +575,10 @@ func (h *Hub) dropLoop(d time.Duration) {
 // SeedState sets initial values of the run's shared state (JSON each).
 // They are in the bucket when it returns.
 func (h *Hub) SeedState(_ context.Context, values map[string]json.RawMessage) error {
-	if err := h.state.seed(values); err != nil {
+	if err := h.state.Seed(values); err != nil {
 		return err
 	}
-	h.state.flush()
+	h.state.Flush()
 	return nil
 }
 
@@ -578,19 +588,19 @@ func (h *Hub) SeedState(_ context.Context, values map[string]json.RawMessage) er
 // what the state server kept to answer the task's writes sent again is
 // let go.
 func (h *Hub) EndTask(taskID string) {
-	h.state.endTask(taskID)
-	h.state.flush()
+	h.state.EndTask(taskID)
+	h.state.Flush()
 }
 
 // State returns the run's shared state as it is now (the store's own keys
 // left out), each value as JSON. The values are shared with the hub:
 // change none in place.
 func (h *Hub) State(context.Context) (map[string]json.RawMessage, error) {
-	return h.state.snapshot(), nil
+	return h.state.Snapshot(), nil
 }
 
 // StateSocket is the state server's socket.
-func (h *Hub) StateSocket() string { return h.state.path }
+func (h *Hub) StateSocket() string { return h.state.Socket() }
 
 // Close stops the hub. The stored events stay in StoreDir. Calling it
 // again does nothing.
@@ -600,7 +610,7 @@ func (h *Hub) close() {
 	close(h.stop)
 	h.store.wg.Wait() // it starts and stops the reading, below
 	if h.state != nil {
-		h.state.close() // writes the last changes to the bucket
+		h.state.Close() // writes the last changes to the bucket
 	}
 	if h.cc != nil {
 		h.cc.Stop()
@@ -615,8 +625,11 @@ func (h *Hub) close() {
 // authenticator maps each token to the user it stands for, and remembers
 // which connections used it.
 type authenticator struct {
-	mu      sync.RWMutex
-	users   map[string]*server.User
+	mu    sync.RWMutex
+	users map[string]*server.User
+	// tasks names the task of each task token, which the state server
+	// admits too (taskOf).
+	tasks   map[string]string
 	clients map[string][]uint64
 	// all holds every connection a task's token opened, which the test
 	// faults' drops do not forget: what they sent counts.
@@ -684,22 +697,35 @@ func (a *authenticator) takeClients(token string) []uint64 {
 	return ids
 }
 
-// remove forgets token, and returns the connections that used it.
-func (a *authenticator) remove(token string) []uint64 {
+// remove forgets token, and returns its task (isTask: it is a task's)
+// and the connections that used it.
+func (a *authenticator) remove(token string) (task string, isTask bool, ids []uint64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	ids := a.clients[token]
+	task, isTask = a.tasks[token]
+	ids = a.clients[token]
 	delete(a.users, token)
+	delete(a.tasks, token)
 	delete(a.clients, token)
 	delete(a.all, token)
 	delete(a.open, token)
-	return ids
+	return task, isTask, ids
 }
 
-func (a *authenticator) add(token string, u *server.User) {
+// add makes token good for task, as user u.
+func (a *authenticator) add(token, task string, u *server.User) {
 	a.mu.Lock()
 	a.users[token] = u
+	a.tasks[token] = task
 	a.mu.Unlock()
+}
+
+// taskOf tells which task token stands for, while it is good.
+func (a *authenticator) taskOf(token string) (task string, ok bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	task, ok = a.tasks[token]
+	return task, ok
 }
 
 // Check lets a client in only with a token the hub made, and a task's

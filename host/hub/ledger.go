@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/taskhost/taskhost/internal/mask"
-	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/internal/packwire"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/statekv"
 	"github.com/taskhost/taskhost/sdk/result"
@@ -177,8 +177,8 @@ func (l *ledger) event(tok string, data []byte, stored time.Time) (*taskRec, err
 		l.over(rec, lim.overBytes())
 		return rec, errors.New(lim.overBytes())
 	}
-	var batch packv1.EventBatch
-	if err := batch.UnmarshalVT(data); err != nil {
+	events, err := packwire.Events(data)
+	if err != nil {
 		problem := fmt.Sprintf("a message of %d bytes is not an event batch (%v)", len(data), err)
 		rec.tree.Refuse(problem)
 		return rec, errors.New(problem)
@@ -191,7 +191,7 @@ func (l *ledger) event(tok string, data []byte, stored time.Time) (*taskRec, err
 		rules.NotAfter = stored.Add(timeSlack)
 	}
 	var first error
-	for _, w := range batch.GetEvents() {
+	for w := range events {
 		rec.read++
 		if lim.TaskEvents > 0 && int64(rec.read) > lim.TaskEvents {
 			l.over(rec, lim.overEvents())

@@ -20,6 +20,7 @@ import (
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/statekv"
+	"github.com/taskhost/taskhost/internal/statekv/statekvtest"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
@@ -151,7 +152,7 @@ func TestSealEndsTheAttempt(t *testing.T) {
 	defer h.Close()
 	a := h.AddTask("a", 1, "tasks/a")
 	nc, js := taskConn(t, a, nats.MaxReconnects(-1), nats.ReconnectWait(10*time.Millisecond))
-	sc, p := dialState(t, a.StateSocket, a.Token, "1/w")
+	sc, p := statekvtest.Dial(t, a.StateSocket, a.Token, "1/w")
 	if p.Status != statekv.StatusOK {
 		t.Fatalf("state hello: %c %s", p.Status, p.Msg)
 	}
@@ -190,11 +191,11 @@ func TestSealEndsTheAttempt(t *testing.T) {
 		jetstream.WithRetryAttempts(0)); err == nil {
 		t.Error("the sealed attempt's connection published an event")
 	}
-	_ = sc.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := sc.r.ReadByte(); err == nil {
+	_ = sc.C.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := sc.R.ReadByte(); err == nil {
 		t.Error("the sealed attempt's state connection is still open")
 	}
-	if _, p := dialState(t, a.StateSocket, a.Token, "1/w2"); p.Status != statekv.StatusDenied {
+	if _, p := statekvtest.Dial(t, a.StateSocket, a.Token, "1/w2"); p.Status != statekv.StatusDenied {
 		t.Errorf("state hello with the sealed token: %c %s, want denied", p.Status, p.Msg)
 	}
 

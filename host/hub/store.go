@@ -236,7 +236,7 @@ func (h *Hub) restartWhenRoom(cause error) bool {
 		w.mu.Unlock()
 		h.log.Info("the run's store writes again", "down", down)
 		w.onStore(StoreEvent{Err: cause, Down: down, Wait: w.wait})
-		h.state.kickJournal() // what the state's record missed meanwhile
+		h.state.FlushSoon() // what the state's record missed meanwhile
 		return true
 	}
 }

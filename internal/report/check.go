@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
@@ -53,11 +52,11 @@ type Rules struct {
 // type, the result, the data (JSON), the time, the pid and the log file
 // (a file of the task's own directory). The error says what is wrong,
 // naming the event by its source and number.
-func Check(w *packv1.Event, r Rules) (Event, error) {
+func Check(w *Sent, r Rules) (Event, error) {
 	ev, err := check(w, r)
 	if err != nil {
-		who := "event " + strconv.FormatUint(w.GetSeq(), 10)
-		if src := w.GetSrc(); src != "" && len(src) <= maxSrcBytes && utf8.ValidString(src) {
+		who := "event " + strconv.FormatUint(w.Seq, 10)
+		if src := w.Src; src != "" && len(src) <= maxSrcBytes && utf8.ValidString(src) {
 			who += " of " + src
 		}
 		return ev, fmt.Errorf("%s: %w", who, err)
@@ -65,16 +64,16 @@ func Check(w *packv1.Event, r Rules) (Event, error) {
 	return ev, nil
 }
 
-func check(w *packv1.Event, r Rules) (Event, error) {
+func check(w *Sent, r Rules) (Event, error) {
 	if r.MaxEventBytes > 0 {
-		if n := w.SizeVT(); n > r.MaxEventBytes {
+		if n := w.Size; n > r.MaxEventBytes {
 			return Event{}, fmt.Errorf("%d bytes, over the limit of %d", n, r.MaxEventBytes)
 		}
 	}
-	if err := checkSrc(w.GetSrc()); err != nil {
+	if err := checkSrc(w.Src); err != nil {
 		return Event{}, err
 	}
-	switch seq := w.GetSeq(); {
+	switch seq := w.Seq; {
 	case seq == 0:
 		return Event{}, errors.New("sequence number 0 (they start at 1)")
 	case r.MaxSeq > 0 && seq > r.MaxSeq:
@@ -85,16 +84,16 @@ func check(w *packv1.Event, r Rules) (Event, error) {
 		max     int
 		ident   bool
 	}{
-		{"id", w.GetId(), MaxIDBytes, true},
-		{"parent", w.GetParent(), MaxIDBytes, true},
-		{"name", w.GetName(), MaxNameBytes, false},
-		{"reason", w.GetReason(), MaxReasonBytes, false},
+		{"id", w.ID, MaxIDBytes, true},
+		{"parent", w.Parent, MaxIDBytes, true},
+		{"name", w.Name, MaxNameBytes, false},
+		{"reason", w.Reason, MaxReasonBytes, false},
 	} {
 		if err := checkText(f.name, f.v, f.max, f.ident); err != nil {
 			return Event{}, err
 		}
 	}
-	ev, err := FromWire(w)
+	ev, err := w.event()
 	if err != nil {
 		return ev, err
 	}

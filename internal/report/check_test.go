@@ -5,10 +5,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taskhost/taskhost/internal/packwire"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/sdk/result"
 )
+
+// sent is w as the host reads it from the hub.
+func sent(w *packv1.Event) *report.Sent {
+	s := packwire.Event(w)
+	return &s
+}
 
 // Check refuses an event with any field that makes no sense, and says
 // which; what the SDK sends (through ToWire) passes.
@@ -21,7 +28,7 @@ func TestCheck(t *testing.T) {
 		return report.ToWire(report.Event{Src: "pid-42", Seq: 3, Kind: report.KindEnd, ID: "1/42.1", Result: result.Failed,
 			Reason: "down", Data: []byte(`{"a":1}`), Time: now, PID: 42, Logs: &report.LogRef{File: "tasks/a/pid-42.log", Size: 10}})
 	}
-	if _, err := report.Check(good(), rules); err != nil {
+	if _, err := report.Check(sent(good()), rules); err != nil {
 		t.Fatalf("a good end event refused: %v", err)
 	}
 	for _, ev := range []report.Event{
@@ -29,7 +36,7 @@ func TestCheck(t *testing.T) {
 		{Seq: 2, Kind: report.KindLog, Parent: "1", Name: "tasks/a/pid-7.log", PID: 7, Time: now},
 		{Seq: 4, Kind: report.KindEnd, Result: result.Passed, Data: []byte(`[1]`), Time: now},
 	} {
-		if _, err := report.Check(report.ToWire(ev), rules); err != nil {
+		if _, err := report.Check(sent(report.ToWire(ev)), rules); err != nil {
 			t.Errorf("%s event refused: %v", ev.Kind, err)
 		}
 	}
@@ -74,7 +81,7 @@ func TestCheck(t *testing.T) {
 			t.Parallel()
 			w := good()
 			tc.mod(w)
-			if _, err := report.Check(w, rules); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := report.Check(sent(w), rules); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Check = %v, want an error with %q", err, tc.want)
 			}
 		})
@@ -86,7 +93,7 @@ func TestCheck(t *testing.T) {
 		"tasks/task.log": false, "hub/x": false, "tasks/a/b/c.log": false} {
 		w := good()
 		w.Logs.File = file
-		if _, err := report.Check(w, loose); (err == nil) != ok {
+		if _, err := report.Check(sent(w), loose); (err == nil) != ok {
 			t.Errorf("log file %s with no task directory: %v", file, err)
 		}
 	}
@@ -99,14 +106,14 @@ func TestToWireFits(t *testing.T) {
 	now := time.Now()
 	long := strings.Repeat("é", report.MaxReasonBytes) // twice the bytes allowed
 	w := report.ToWire(report.Event{Seq: 1, Kind: report.KindEnd, ID: "1", Result: result.Failed, Reason: long, Time: now})
-	if _, err := report.Check(w, report.Rules{}); err != nil {
+	if _, err := report.Check(sent(w), report.Rules{}); err != nil {
 		t.Fatalf("a long reason from ToWire refused: %v", err)
 	}
 	if len(w.Reason) > report.MaxReasonBytes || !strings.HasSuffix(w.Reason, "bytes cut)") || !strings.HasPrefix(w.Reason, "éé") {
 		t.Errorf("reason of %d bytes ends %q, want at most %d and a note of the cut", len(w.Reason), w.Reason[len(w.Reason)-30:], report.MaxReasonBytes)
 	}
 	w = report.ToWire(report.Event{Seq: 1, Kind: report.KindStart, ID: "1", Name: "bad \xff\xfe name", Time: now})
-	if _, err := report.Check(w, report.Rules{}); err != nil || w.Name != "bad \uFFFD name" {
+	if _, err := report.Check(sent(w), report.Rules{}); err != nil || w.Name != "bad \uFFFD name" {
 		t.Errorf("name %q: %v", w.Name, err)
 	}
 }
@@ -123,14 +130,14 @@ func TestAddCheckedRefusedKeepsItsPlace(t *testing.T) {
 	third := w(report.Event{Seq: 3, Kind: report.KindEnd, Result: result.Passed, Time: now})
 	// Out of order, and the bad one twice.
 	for _, ev := range []*packv1.Event{third, bad, w(report.Event{Seq: 1, Kind: report.KindStart, ID: "1", Name: "s", Time: now}), bad} {
-		_ = tr.AddChecked(ev, report.Rules{})
+		_ = tr.AddChecked(sent(ev), report.Rules{})
 	}
 	if tr.Refused != 1 || !tr.Ended || tr.Applied("") != 3 || tr.Pending() != 0 {
 		t.Errorf("refused %d, ended %v, applied %d, pending %d; want 1 true 3 0", tr.Refused, tr.Ended, tr.Applied(""), tr.Pending())
 	}
 	// One whose place cannot be told is refused at once.
 	noPlace := w(report.Event{Src: "someone", Seq: 1, Kind: report.KindStart, ID: "9", Time: now})
-	if err := tr.AddChecked(noPlace, report.Rules{}); err == nil || tr.Refused != 2 {
+	if err := tr.AddChecked(sent(noPlace), report.Rules{}); err == nil || tr.Refused != 2 {
 		t.Errorf("a bad source: %v, %d refused", err, tr.Refused)
 	}
 }

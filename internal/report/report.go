@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
@@ -196,12 +195,12 @@ const kindRefused = "refused"
 // and sequence number are sound it still takes its place in its source's
 // order (the events after it do not wait for it), and is counted once,
 // when its turn comes, however often it was sent.
-func (t *Tree) AddChecked(w *packv1.Event, r Rules) error {
+func (t *Tree) AddChecked(w *Sent, r Rules) error {
 	ev, err := Check(w, r)
 	if err == nil {
 		return t.Add(ev)
 	}
-	src, seq := w.GetSrc(), w.GetSeq()
+	src, seq := w.Src, w.Seq
 	if checkSrc(src) != nil || seq == 0 || (r.MaxSeq > 0 && seq > r.MaxSeq) {
 		t.Refuse(err.Error())
 		return err

@@ -10,9 +10,9 @@ import (
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
-// ToWire is ev as it travels on the hub. A name or reason that is not
-// valid UTF-8 or is longer than the host takes (MaxNameBytes,
-// MaxReasonBytes) is mended and cut to fit, saying so.
+// ToWire is ev as it travels on the hub (the SDK's emitter sends it). A
+// name or reason that is not valid UTF-8 or is longer than the host takes
+// (MaxNameBytes, MaxReasonBytes) is mended and cut to fit, saying so.
 func ToWire(ev Event) *packv1.Event {
 	w := &packv1.Event{
 		Src: ev.Src, Seq: ev.Seq, Kind: ev.Kind, Id: ev.ID, Parent: ev.Parent, Name: fit(ev.Name, MaxNameBytes),
@@ -45,21 +45,42 @@ func fit(s string, max int) string {
 	return s[:cut] + fmt.Sprintf(" … (%d bytes cut)", len(s)-cut)
 }
 
-// FromWire reads an event that travelled on the hub.
-func FromWire(w *packv1.Event) (Event, error) {
+// Sent is an event as a task sent it on the hub, before the host checked
+// it: each field as it travelled (the result by name, the time in Unix
+// nanoseconds), and the size of its encoding. Check reads it into an
+// Event; internal/packwire makes it from the wire's message.
+type Sent struct {
+	Src          string
+	Seq          uint64
+	Kind         string
+	ID           string
+	Parent       string
+	Name         string
+	Type         string
+	Result       string
+	Reason       string
+	Data         []byte
+	TimeUnixNano int64
+	PID          int
+	Logs         *LogRef
+	// Size is the bytes of the event's encoding, which Rules.MaxEventBytes
+	// bounds.
+	Size int
+}
+
+// event reads w as an Event; an unknown result is an error. The event
+// shares w's Data and Logs.
+func (w *Sent) event() (Event, error) {
 	ev := Event{
-		Src: w.GetSrc(), Seq: w.GetSeq(), Kind: w.GetKind(), ID: w.GetId(), Parent: w.GetParent(), Name: w.GetName(),
-		Type: w.GetType(), Reason: w.GetReason(), Data: w.GetData(), Time: time.Unix(0, w.GetTimeUnixNano()), PID: int(w.GetPid()),
+		Src: w.Src, Seq: w.Seq, Kind: w.Kind, ID: w.ID, Parent: w.Parent, Name: w.Name,
+		Type: w.Type, Reason: w.Reason, Data: w.Data, Time: time.Unix(0, w.TimeUnixNano), PID: w.PID, Logs: w.Logs,
 	}
-	if w.GetResult() != "" {
-		r, err := result.Parse(w.GetResult())
+	if w.Result != "" {
+		r, err := result.Parse(w.Result)
 		if err != nil {
 			return ev, err
 		}
 		ev.Result = r
-	}
-	if l := w.GetLogs(); l != nil {
-		ev.Logs = &LogRef{File: l.GetFile(), Begin: l.GetBegin(), Size: l.GetSize()}
 	}
 	return ev, nil
 }

@@ -1,11 +1,9 @@
-package hub
+package state
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,21 +16,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/taskhost/taskhost/internal/statekv"
 )
-
-// The state server keeps the run's shared state in the host's memory and
-// serves it to task processes over a Unix socket (the state protocol of
-// internal/statekv): one request and one answer at a time per connection,
-// as a Redis client and server talk. Every change gets the next revision
-// of the run; a writer's request carries a number, and the answer to each
-// of the writer's recent writes is kept, so that a request sent again
-// after a lost connection is answered, not applied twice. The latest value
-// of each key is written behind to the run's JetStream key/value bucket
-// (at most journalDelay after the change), so that the record in the run
-// directory holds the state when the host dies.
 
 const (
 	// keepChanges and keepChangeBytes bound the latest changes the server
@@ -60,14 +46,55 @@ type stateEntry struct {
 	rev   uint64
 }
 
-type stateChange struct {
-	key   string
-	value []byte // nil: deleted
+// Change is a key's new value (nil: the key was deleted): what the server
+// keeps of each change for watchers, and what it writes to the Bucket.
+type Change struct {
+	Key   string
+	Value []byte
+}
+
+// Bucket is where the server writes the state behind: the record of each
+// key's latest value, kept beside the run's events so that the record in
+// the run directory holds the state when the host dies.
+type Bucket interface {
+	// Write records the changes, each key's latest value. It returns
+	// those it could not record now (the server gives them again at its
+	// next write, with any later change to the same keys), and whether
+	// the server should write again soon rather than at the next change.
+	Write(changes []Change) (unwritten []Change, soon bool)
+}
+
+// Config configures a Server. The zero value of each optional field is
+// fine.
+type Config struct {
+	// Socket is where the server listens: a path in a directory only
+	// this user may enter. Empty: in a directory of its own in the
+	// temporary directory, removed at Close.
+	Socket string
+	// Check tells which task a token stands for: a connection's hello
+	// names the token, and is refused when Check says false. Required.
+	Check func(token string) (task string, ok bool)
+	// Bucket, if set, is where the state is written behind.
+	Bucket Bucket
+	// Logger gets the server's own messages; nil discards them.
+	Logger hclog.Logger
+	// MaxBytes bounds the bytes of every key and value in the state
+	// (max_state_bytes); 0 sets no bound.
+	MaxBytes int64
+	// DropEvery, for tests of reconnection only: after every DropEvery
+	// requests (of all tasks), the server drops every task connection,
+	// the one that made the request before its answer. 0 (the default)
+	// never does.
+	DropEvery int
+
+	// portable, for tests: serve with a goroutine per connection, as
+	// where there is no epoll loop.
+	portable bool
 }
 
 // writerAnswers holds a writer's answers to its last keepAnswers writes,
 // write n at n % keepAnswers, and the highest write number seen; its
-// task, and when it last wrote (stateServer.writes).
+// task, and when it last wrote (Server.writes).
 type writerAnswers struct {
 	max  uint64
 	task string
@@ -86,25 +113,28 @@ type answer struct {
 	n      int64
 }
 
-type stateServer struct {
+// Server is a running state server. Its methods are safe for concurrent
+// use.
+type Server struct {
 	log     hclog.Logger
-	loop    *stateLoop
+	serving listener // serves the socket's connections
 	path    string
 	ownDir  string // a directory the server made for the socket, removed at close
-	kv      jetstream.KeyValue
+	check   func(token string) (task string, ok bool)
+	bucket  Bucket
 	closing chan struct{}
+	closed  sync.Once
 	wg      sync.WaitGroup
 
-	mu     sync.Mutex
-	tokens map[string]string // token → task id
-	conns  map[net.Conn]string
-	rev    uint64
-	keys   map[string]*stateEntry
+	mu    sync.Mutex
+	conns map[net.Conn]string // served by goroutines of their own, with their task
+	rev   uint64
+	keys  map[string]*stateEntry
 	// size is the bytes of every key and value in keys; maxSize bounds
 	// it (max_state_bytes).
 	size, maxSize int64
 	log0          uint64 // revision of changes[0]
-	changes       []stateChange
+	changes       []Change
 	changeBytes   int64                     // the bytes of the keys and values in changes
 	changed       chan struct{}             // closed at the next change; nil while nobody waits
 	writers       map[string]*writerAnswers // by task id and the writer's name
@@ -119,25 +149,38 @@ type stateServer struct {
 	// the request before its answer.
 	dropEvery int
 	requests  int
-
-	// storeGen tells how many times the run's store failed and whether
-	// it cannot write now, and trouble reports a write to it that failed,
-	// which began at that count, and says whether the store is failing
-	// (see Hub.troubleAt). Both may be nil.
-	storeGen func() (int, bool)
-	trouble  func(int, error) bool
 }
 
-// startState listens on the socket at path (in a private directory of its
-// own when path is empty) and writes the state behind to kv.
-// Its keys and values may take at most maxSize bytes.
-func startState(path string, kv jetstream.KeyValue, log hclog.Logger, dropEvery int, maxSize int64) (*stateServer, error) {
-	s := &stateServer{
-		log: log, kv: kv, closing: make(chan struct{}), dropEvery: dropEvery, maxSize: maxSize,
-		tokens: map[string]string{}, conns: map[net.Conn]string{}, keys: map[string]*stateEntry{},
+// listener serves the socket's connections: the epoll loop on Linux
+// (loop_linux.go), a goroutine per connection elsewhere (portable.go).
+type listener interface {
+	// run serves until stop; it is started on a goroutine of its own
+	// and calls s.wg.Done when it returns.
+	run()
+	// closeTask closes the connections of a task that it serves itself,
+	// and dropAll every one; both return how many.
+	closeTask(task string) int
+	dropAll() int
+	// stop ends run and closes the connections it serves and the socket.
+	stop()
+}
+
+// Start listens on the socket and serves the state until Close.
+func Start(cfg Config) (*Server, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	s := &Server{
+		log: log, check: cfg.Check, bucket: cfg.Bucket, closing: make(chan struct{}), dropEvery: cfg.DropEvery, maxSize: cfg.MaxBytes,
+		conns: map[net.Conn]string{}, keys: map[string]*stateEntry{},
 		writers: map[string]*writerAnswers{}, byTask: map[string][]string{}, dirty: map[string]bool{},
 		kick: make(chan struct{}, 1), log0: 1,
 	}
+	if s.check == nil {
+		s.check = func(string) (string, bool) { return "", false }
+	}
+	path := cfg.Socket
 	if path == "" {
 		dir, err := os.MkdirTemp("", "taskhost-state-")
 		if err != nil {
@@ -146,41 +189,36 @@ func startState(path string, kv jetstream.KeyValue, log hclog.Logger, dropEvery 
 		s.ownDir, path = dir, filepath.Join(dir, "state.sock")
 	}
 	s.path = path
-	l, err := newStateLoop(s)
+	var l listener
+	var err error
+	if cfg.portable {
+		l, err = listenPortable(s)
+	} else {
+		l, err = listen(s)
+	}
 	if err != nil {
 		if s.ownDir != "" {
 			os.RemoveAll(s.ownDir)
 		}
 		return nil, fmt.Errorf("state socket: %w", err)
 	}
-	s.loop = l
+	s.serving = l
 	s.wg.Add(2)
 	go l.run()
 	go s.journal()
 	return s, nil
 }
 
-func (s *stateServer) addToken(token, taskID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tokens[token] = taskID
-}
+// Socket is where the server listens.
+func (s *Server) Socket() string { return s.path }
 
-// revoke forgets token, and closes the connections that opened with it.
-// A connection knows its task, not its token: the connections of the
-// token's task are closed, which are the token's, since a task's attempts
-// (each with a token of its own) never overlap.
-func (s *stateServer) revoke(token string) int {
-	s.mu.Lock()
-	task, ok := s.tokens[token]
-	delete(s.tokens, token)
-	s.mu.Unlock()
-	if !ok {
-		return 0
-	}
-	n := 0
-	s.loop.do(func(conns map[int]*loopConn) { n = s.loop.closeTask(conns, task) })
-	// After the loop's: a connection it handed over meanwhile is here.
+// CloseTask closes the task's connections, once its token is no longer
+// good: Check says false for it from now on. It returns how many it
+// closed. (A task's attempts, each with a token of its own, never
+// overlap: the task's connections are the token's.)
+func (s *Server) CloseTask(task string) int {
+	n := s.serving.closeTask(task)
+	// After the listener's: a connection it handed over meanwhile is here.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c, t := range s.conns {
@@ -193,14 +231,15 @@ func (s *stateServer) revoke(token string) int {
 	return n
 }
 
-// dropAll closes every task connection (a test fault).
-func (s *stateServer) dropAll() int {
-	n := s.loop.dropAll()
+// DropAll closes every task connection (a test fault), and returns how
+// many.
+func (s *Server) DropAll() int {
+	n := s.serving.dropAll()
 	return n + s.dropHanded()
 }
 
 // dropHanded closes the connections served by goroutines of their own.
-func (s *stateServer) dropHanded() int {
+func (s *Server) dropHanded() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -213,9 +252,9 @@ func (s *stateServer) dropHanded() int {
 	return n
 }
 
-// endTask forgets the answers kept for the task's processes: it ended,
+// EndTask forgets the answers kept for the task's processes: it ended,
 // and they with it.
-func (s *stateServer) endTask(task string) {
+func (s *Server) EndTask(task string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, w := range s.byTask[task] {
@@ -225,7 +264,7 @@ func (s *stateServer) endTask(task string) {
 }
 
 // waitChange returns a channel closed at the next change, under s.mu.
-func (s *stateServer) waitChange() <-chan struct{} {
+func (s *Server) waitChange() <-chan struct{} {
 	if s.changed == nil {
 		s.changed = make(chan struct{})
 	}
@@ -233,7 +272,7 @@ func (s *stateServer) waitChange() <-chan struct{} {
 }
 
 // dropNow counts a request, and says whether to drop the connections.
-func (s *stateServer) dropNow() bool {
+func (s *Server) dropNow() bool {
 	if s.dropEvery <= 0 {
 		return false
 	}
@@ -243,33 +282,36 @@ func (s *stateServer) dropNow() bool {
 	return s.requests%s.dropEvery == 0
 }
 
-func (s *stateServer) close() {
-	close(s.closing)
-	s.loop.stop()
-	s.dropHanded()
-	s.wg.Wait()
-	s.flush()
-	if s.ownDir != "" {
-		os.RemoveAll(s.ownDir)
-	}
+// Close stops the server: it closes every connection and the socket,
+// and writes the last changes to the bucket. Calling it again does
+// nothing.
+func (s *Server) Close() {
+	s.closed.Do(func() {
+		close(s.closing)
+		s.serving.stop()
+		s.dropHanded()
+		s.wg.Wait()
+		s.Flush()
+		if s.ownDir != "" {
+			os.RemoveAll(s.ownDir)
+		}
+	})
 }
 
 // hello checks a connection's first request, and returns the task and the
 // writer it speaks for.
-func (s *stateServer) hello(msg []byte) (task, writer string, ok bool) {
+func (s *Server) hello(msg []byte) (task, writer string, ok bool) {
 	q, err := statekv.DecodeRequest(msg)
 	if err != nil || q.Op != statekv.OpHello || q.Holder == "" || len(q.Holder) > maxHolder {
 		return "", "", false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	task, ok = s.tokens[q.Key]
+	task, ok = s.check(q.Key)
 	return task, task + "/" + q.Holder, ok
 }
 
 // handed registers a connection that a goroutine of its own serves from
 // now on; false if the server is closing.
-func (s *stateServer) handed(c net.Conn, task string) bool {
+func (s *Server) handed(c net.Conn, task string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	select {
@@ -285,7 +327,7 @@ func (s *stateServer) handed(c net.Conn, task string) bool {
 // after the loop handed it over (for a request the server holds: a lock,
 // a barrier, a watch; or an answer too large to write at once): it writes
 // out first, then serves what in holds and what comes after.
-func (s *stateServer) serveHanded(c net.Conn, task, writer string, out, in []byte) {
+func (s *Server) serveHanded(c net.Conn, task, writer string, out, in []byte) {
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
@@ -335,15 +377,15 @@ func (s *stateServer) serveHanded(c net.Conn, task, writer string, out, in []byt
 
 // faultDrop drops every connection, for the test fault, from a goroutine
 // other than the loop's.
-func (s *stateServer) faultDrop(task string) { s.faultDropped(task, s.dropAll()) }
+func (s *Server) faultDrop(task string) { s.faultDropped(task, s.DropAll()) }
 
 // faultDropped logs a drop of n connections for the test fault.
-func (s *stateServer) faultDropped(task string, n int) {
+func (s *Server) faultDropped(task string, n int) {
 	s.log.Warn("test fault: dropping every state connection, one before its answer", "task", task, "connections", n)
 }
 
 // do carries out one request of writer's, a process of task's.
-func (s *stateServer) do(task, writer string, q *statekv.Request) statekv.Response {
+func (s *Server) do(task, writer string, q *statekv.Request) statekv.Response {
 	switch q.Op {
 	case statekv.OpGet, statekv.OpKeys:
 		if q.Op == statekv.OpGet && !statekv.ValidKey(q.Key) {
@@ -429,7 +471,7 @@ func (s *stateServer) do(task, writer string, q *statekv.Request) statekv.Respon
 // forgetWriter forgets the answers of the writer that wrote least
 // recently, under s.mu: what keeps their number bounded, whatever names
 // a task's connections give their writers.
-func (s *stateServer) forgetWriter() {
+func (s *Server) forgetWriter() {
 	var oldest string
 	var wa *writerAnswers
 	for w, a := range s.writers {
@@ -449,7 +491,7 @@ func invalid(format string, args ...any) statekv.Response {
 }
 
 // write carries out a writing request, under s.mu.
-func (s *stateServer) write(key string, q *statekv.Request) statekv.Response {
+func (s *Server) write(key string, q *statekv.Request) statekv.Response {
 	e := s.keys[key]
 	switch q.Op {
 	case statekv.OpPut:
@@ -507,7 +549,7 @@ func entryBytes(key string, value []byte) int64 { return int64(len(key) + len(va
 // room says whether key may be given value: a write that takes the state
 // over its limit is refused (one that makes it smaller never is). Under
 // s.mu.
-func (s *stateServer) room(key string, value []byte) (statekv.Response, bool) {
+func (s *Server) room(key string, value []byte) (statekv.Response, bool) {
 	if value == nil {
 		return statekv.Response{}, true
 	}
@@ -524,7 +566,7 @@ func (s *stateServer) room(key string, value []byte) (statekv.Response, bool) {
 
 // set gives key a new value (nil: deletes it) at the next revision, under
 // s.mu; or refuses it, when the state has no room for it.
-func (s *stateServer) set(key string, value []byte) statekv.Response {
+func (s *Server) set(key string, value []byte) statekv.Response {
 	if p, ok := s.room(key, value); !ok {
 		return p
 	}
@@ -543,12 +585,12 @@ func (s *stateServer) set(key string, value []byte) statekv.Response {
 			s.keys[key] = &stateEntry{value: value, rev: s.rev}
 		}
 	}
-	s.changes = append(s.changes, stateChange{key: key, value: value})
+	s.changes = append(s.changes, Change{Key: key, Value: value})
 	s.changeBytes += entryBytes(key, value)
 	if len(s.changes) >= 2*keepChanges || s.changeBytes >= 2*keepChangeBytes {
 		drop := 0
 		for len(s.changes)-drop > keepChanges || s.changeBytes > keepChangeBytes {
-			s.changeBytes -= entryBytes(s.changes[drop].key, s.changes[drop].value)
+			s.changeBytes -= entryBytes(s.changes[drop].Key, s.changes[drop].Value)
 			drop++
 		}
 		s.changes = slices.Delete(s.changes, 0, drop)
@@ -594,7 +636,7 @@ type barrierValue struct {
 // wait takes a lock or joins a barrier, waiting up to statekv.MaxWait for
 // the lock to be free or the barrier to open; then the client asks again.
 // Both are safe to ask again: the holder or participant names the asker.
-func (s *stateServer) wait(q *statekv.Request) statekv.Response {
+func (s *Server) wait(q *statekv.Request) statekv.Response {
 	if msg := statekv.CheckKey(q.Key); msg != "" || q.Holder == "" {
 		return invalid("invalid name %s", msg)
 	}
@@ -635,7 +677,7 @@ func (s *stateServer) wait(q *statekv.Request) statekv.Response {
 
 // lock takes q's lock if it is free, under s.mu; else it answers
 // StatusWait and when the holder's lease runs out.
-func (s *stateServer) lock(q *statekv.Request) (statekv.Response, time.Time) {
+func (s *Server) lock(q *statekv.Request) (statekv.Response, time.Time) {
 	key := statekv.LockKey(q.Key)
 	lv, held := lockOf(s.keys[key])
 	if held && lv.Holder != q.Holder {
@@ -645,7 +687,7 @@ func (s *stateServer) lock(q *statekv.Request) (statekv.Response, time.Time) {
 }
 
 // barrier has q's participant arrive at its barrier, under s.mu.
-func (s *stateServer) barrier(q *statekv.Request) statekv.Response {
+func (s *Server) barrier(q *statekv.Request) statekv.Response {
 	key := statekv.BarrierKey(q.Key)
 	var b barrierValue
 	if e := s.keys[key]; e != nil {
@@ -682,7 +724,7 @@ func (s *stateServer) barrier(q *statekv.Request) statekv.Response {
 // watch sends the changes to the keys that start with q.Key after
 // revision q.Rev (0: from now) on c, in order, until c closes. The first
 // response says from which revision on.
-func (s *stateServer) watch(c net.Conn, r *bufio.Reader, w *bufio.Writer, q statekv.Request) {
+func (s *Server) watch(c net.Conn, r *bufio.Reader, w *bufio.Writer, q statekv.Request) {
 	gone := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(io.Discard, r) // the client says nothing more; EOF when it leaves
@@ -723,10 +765,10 @@ func (s *stateServer) watch(c net.Conn, r *bufio.Reader, w *bufio.Writer, q stat
 		s.mu.Unlock()
 		for i, chg := range pending {
 			rev := from + 1 + uint64(i)
-			if !statekv.Visible(chg.key, q.Key) {
+			if !statekv.Visible(chg.Key, q.Key) {
 				continue
 			}
-			if !send(&statekv.Response{Status: statekv.StatusChange, Rev: rev, Key: chg.key, Value: chg.value}) {
+			if !send(&statekv.Response{Status: statekv.StatusChange, Rev: rev, Key: chg.Key, Value: chg.Value}) {
 				return
 			}
 		}
@@ -746,7 +788,7 @@ func (s *stateServer) watch(c net.Conn, r *bufio.Reader, w *bufio.Writer, q stat
 
 // journal writes changed keys to the bucket, each change at most
 // journalDelay after it was made, until the server closes.
-func (s *stateServer) journal() {
+func (s *Server) journal() {
 	defer s.wg.Done()
 	for {
 		select {
@@ -759,82 +801,52 @@ func (s *stateServer) journal() {
 		case <-s.closing:
 			return // close flushes
 		}
-		s.flush()
+		s.Flush()
 	}
 }
 
-// flush writes the keys changed since the last flush to the bucket.
-func (s *stateServer) flush() {
+// Flush writes the keys changed since the last write to the bucket now,
+// rather than within journalDelay. What the bucket could not record
+// waits for the next write.
+func (s *Server) Flush() {
 	s.mu.Lock()
-	type rec struct {
-		key   string
-		value []byte
-	}
-	var recs []rec
+	var changes []Change
 	for k := range s.dirty {
 		var v []byte
 		if e := s.keys[k]; e != nil {
 			v = e.value
 		}
-		recs = append(recs, rec{k, v})
+		changes = append(changes, Change{Key: k, Value: v})
 	}
 	clear(s.dirty)
 	s.mu.Unlock()
-	if s.kv == nil {
+	if s.bucket == nil {
 		return
 	}
-	// While the store cannot write, the keys wait for it, and a write
-	// that finds it failing (no answer within the bound) leaves the rest
-	// for then: the record is written behind, and no write holds up the
-	// task that ended or the run.
-	redirty := func(recs []rec) {
+	rest, soon := s.bucket.Write(changes)
+	if len(rest) > 0 {
 		s.mu.Lock()
-		for _, r := range recs {
-			s.dirty[r.key] = true
+		for _, c := range rest {
+			s.dirty[c.Key] = true
 		}
 		s.mu.Unlock()
 	}
-	gen, down := 0, false
-	if s.storeGen != nil {
-		gen, down = s.storeGen()
-	}
-	if down {
-		redirty(recs)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for i, r := range recs {
-		var err error
-		if r.value == nil {
-			err = s.kv.Delete(ctx, r.key)
-		} else {
-			b, _ := json.Marshal(statekv.Envelope{V: r.value})
-			_, err = s.kv.Put(ctx, r.key, b)
-		}
-		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			s.log.Warn("state not recorded in the bucket", "key", r.key, "error", err)
-			if isStoreTrouble(err) {
-				redirty(recs[i:])
-				if s.trouble != nil && !s.trouble(gen, fmt.Errorf("record the shared state: %w", err)) {
-					s.kickJournal() // lost to a failure that is over: again
-				}
-				return
-			}
-		}
+	if soon {
+		s.FlushSoon()
 	}
 }
 
-// kickJournal has the journal write the changed keys soon.
-func (s *stateServer) kickJournal() {
+// FlushSoon has the server write the changed keys to the bucket soon (as
+// after a change), for instance once the bucket's store writes again.
+func (s *Server) FlushSoon() {
 	select {
 	case s.kick <- struct{}{}:
 	default:
 	}
 }
 
-// seed sets initial values.
-func (s *stateServer) seed(values map[string]json.RawMessage) error {
+// Seed sets initial values (JSON each), within MaxBytes.
+func (s *Server) Seed(values map[string]json.RawMessage) error {
 	keys := make([]string, 0, len(values))
 	for k := range values {
 		keys = append(keys, k)
@@ -856,10 +868,10 @@ func (s *stateServer) seed(values map[string]json.RawMessage) error {
 	return nil
 }
 
-// snapshot returns every key's value but the store's own. The values
+// Snapshot returns every key's value but the store's own. The values
 // are the server's own, not copies (the state may be large): set never
 // changes a value in place, and the caller must not either.
-func (s *stateServer) snapshot() map[string]json.RawMessage {
+func (s *Server) Snapshot() map[string]json.RawMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]json.RawMessage{}

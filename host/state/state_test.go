@@ -1,9 +1,9 @@
-package hub
+package state
 
 import (
 	"bufio"
-	"context"
-	"encoding/json"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"strings"
@@ -12,84 +12,83 @@ import (
 	"time"
 
 	"github.com/taskhost/taskhost/internal/statekv"
+	"github.com/taskhost/taskhost/internal/statekv/statekvtest"
 )
 
-// stateClient speaks the state protocol on one connection, as the SDK
-// does.
-type stateClient struct {
-	t *testing.T
-	c net.Conn
-	r *bufio.Reader
+// fixture is a server and the tokens it admits, handed out as the hub
+// hands them to a task's attempts.
+type fixture struct {
+	*Server
+	tokMu  sync.Mutex
+	tokens map[string]string // token → task
+	latest map[string]string // task → its latest token
 }
 
-func dialState(t *testing.T, socket, token, writer string) (*stateClient, statekv.Response) {
+// start starts a server with cfg for the test; under TestPortable, the
+// portable one.
+func start(t *testing.T, cfg Config) *fixture {
 	t.Helper()
-	c, err := net.Dial("unix", socket)
+	f := &fixture{tokens: map[string]string{}, latest: map[string]string{}}
+	cfg.Check = func(token string) (string, bool) {
+		f.tokMu.Lock()
+		defer f.tokMu.Unlock()
+		task, ok := f.tokens[token]
+		return task, ok
+	}
+	cfg.portable = cfg.portable || strings.HasPrefix(t.Name(), "TestPortable/")
+	s, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
-	sc := &stateClient{t: t, c: c, r: bufio.NewReader(c)}
-	return sc, sc.do(statekv.Request{Op: statekv.OpHello, Key: token, Holder: writer})
+	t.Cleanup(s.Close)
+	f.Server = s
+	return f
 }
 
-func (sc *stateClient) send(q statekv.Request) {
-	sc.t.Helper()
-	if _, err := sc.c.Write(statekv.AppendRequest(nil, &q)); err != nil {
-		sc.t.Fatal(err)
-	}
+// addTask makes a token for an attempt of task.
+func (f *fixture) addTask(task string) string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	token := hex.EncodeToString(b)
+	f.tokMu.Lock()
+	defer f.tokMu.Unlock()
+	f.tokens[token], f.latest[task] = task, token
+	return token
 }
 
-func (sc *stateClient) read() statekv.Response {
-	sc.t.Helper()
-	_ = sc.c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	msg, err := statekv.ReadFrame(sc.r, nil)
-	if err != nil {
-		sc.t.Fatal(err)
-	}
-	p, err := statekv.DecodeResponse(msg)
-	if err != nil {
-		sc.t.Fatal(err)
-	}
-	return p
-}
-
-func (sc *stateClient) do(q statekv.Request) statekv.Response {
-	sc.t.Helper()
-	sc.send(q)
-	return sc.read()
-}
-
-func taskState(t *testing.T, h *Hub, task string, index int) *stateClient {
+func taskState(t *testing.T, h *fixture, task string, _ int) *stateClient {
 	t.Helper()
-	creds := h.AddTask(task, index, "")
-	tokens.Store(h.StateSocket()+"|"+task, creds.GetToken())
-	sc, p := dialState(t, creds.GetStateSocket(), creds.GetToken(), "1/w")
+	token := h.addTask(task)
+	sc, p := dialState(t, h.Socket(), token, "1/w")
 	if p.Status != statekv.StatusOK {
 		t.Fatalf("hello: %c %s", p.Status, p.Msg)
 	}
 	return sc
 }
 
+type stateClient = statekvtest.Client
+
+var dialState = statekvtest.Dial
+
 // TestStateRefusesStrangers: no token, a bad token, another run's token
 // and a request before hello are all refused.
 func TestStateRefusesStrangers(t *testing.T) {
 	t.Parallel()
-	a, b := startHub(t), startHub(t)
-	other := b.AddTask("x", 1, "").GetToken()
-	a.AddTask("x", 1, "")
+	a, b := start(t, Config{}), start(t, Config{})
+	other := b.addTask("x")
+	a.addTask("x")
 	for name, tok := range map[string]string{"no token": "", "bad token": "nope", "another run's token": other} {
-		if _, p := dialState(t, a.StateSocket(), tok, "1/w"); p.Status != statekv.StatusDenied {
+		if _, p := dialState(t, a.Socket(), tok, "1/w"); p.Status != statekv.StatusDenied {
 			t.Errorf("%s: status %c, want denied", name, p.Status)
 		}
 	}
-	c, err := net.Dial("unix", a.StateSocket())
+	c, err := net.Dial("unix", a.Socket())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sc := &stateClient{t: t, c: c, r: bufio.NewReader(c)}
-	if p := sc.do(statekv.Request{Op: statekv.OpGet, Key: "k"}); p.Status != statekv.StatusDenied {
+	sc := &stateClient{T: t, C: c, R: bufio.NewReader(c)}
+	if p := sc.Do(statekv.Request{Op: statekv.OpGet, Key: "k"}); p.Status != statekv.StatusDenied {
 		t.Errorf("get before hello: status %c, want denied", p.Status)
 	}
 }
@@ -100,41 +99,40 @@ func TestStateRefusesStrangers(t *testing.T) {
 // own.
 func TestStateAnswersResentWritesOnce(t *testing.T) {
 	t.Parallel()
-	h := startHub(t)
+	h := start(t, Config{})
 	c1 := taskState(t, h, "a", 1)
 	add := statekv.Request{Op: statekv.OpAdd, ID: 7, Key: "n", Delta: 5}
-	first := c1.do(add)
+	first := c1.Do(add)
 	if first.Status != statekv.StatusOK || first.N != 5 {
 		t.Fatalf("add: %+v", first)
 	}
-	c2, _ := dialState(t, h.StateSocket(), mustToken(t, h, "a"), "1/w")
-	if again := c2.do(add); again.N != 5 || again.Rev != first.Rev {
+	c2, _ := dialState(t, h.Socket(), mustToken(t, h, "a"), "1/w")
+	if again := c2.Do(add); again.N != 5 || again.Rev != first.Rev {
 		t.Errorf("resent add: %+v, want the first answer %+v", again, first)
 	}
 	put := statekv.Request{Op: statekv.OpPut, ID: 8, Key: "p", Value: []byte(`"x"`)}
-	p1, p2 := c1.do(put), c2.do(put)
+	p1, p2 := c1.Do(put), c2.Do(put)
 	if p1.Rev != p2.Rev {
 		t.Errorf("resent put: revision %d, then %d", p1.Rev, p2.Rev)
 	}
 	other := taskState(t, h, "b", 2)
-	if p := other.do(add); p.N != 10 {
+	if p := other.Do(add); p.N != 10 {
 		t.Errorf("another writer's add #7: %d, want 10", p.N)
 	}
-	if p := c1.do(statekv.Request{Op: statekv.OpGet, Key: "n"}); string(p.Value) != "10" {
+	if p := c1.Do(statekv.Request{Op: statekv.OpGet, Key: "n"}); string(p.Value) != "10" {
 		t.Errorf("n = %s, want 10", p.Value)
 	}
 }
 
-// tokens remembers the tokens handed out, for tests that dial again.
-var tokens sync.Map
-
-func mustToken(t *testing.T, h *Hub, task string) string {
+func mustToken(t *testing.T, h *fixture, task string) string {
 	t.Helper()
-	v, ok := tokens.Load(h.StateSocket() + "|" + task)
+	h.tokMu.Lock()
+	defer h.tokMu.Unlock()
+	token, ok := h.latest[task]
 	if !ok {
 		t.Fatalf("no token for %s", task)
 	}
-	return v.(string)
+	return token
 }
 
 // TestStateWatchResumes: a watcher that reconnects with the last revision
@@ -142,44 +140,44 @@ func mustToken(t *testing.T, h *Hub, task string) string {
 // changes no longer kept is told so.
 func TestStateWatchResumes(t *testing.T) {
 	t.Parallel()
-	h := startHub(t)
+	h := start(t, Config{})
 	w := taskState(t, h, "w", 1)
-	if p := w.do(statekv.Request{Op: statekv.OpWatch, Key: "x."}); p.Status != statekv.StatusOK || p.Rev != 0 {
+	if p := w.Do(statekv.Request{Op: statekv.OpWatch, Key: "x."}); p.Status != statekv.StatusOK || p.Rev != 0 {
 		t.Fatalf("watch: %+v", p)
 	}
 	wr := taskState(t, h, "p", 2)
 	for i := 1; i <= 10; i++ {
-		wr.do(statekv.Request{Op: statekv.OpPut, ID: uint64(i), Key: "x.k", Value: []byte{byte('0' + i%10)}})
-		wr.do(statekv.Request{Op: statekv.OpPut, ID: uint64(100 + i), Key: "y.k", Value: []byte("0")})
+		wr.Do(statekv.Request{Op: statekv.OpPut, ID: uint64(i), Key: "x.k", Value: []byte{byte('0' + i%10)}})
+		wr.Do(statekv.Request{Op: statekv.OpPut, ID: uint64(100 + i), Key: "y.k", Value: []byte("0")})
 	}
 	var last uint64
 	for range 4 {
-		p := w.read()
+		p := w.Read()
 		if p.Status != statekv.StatusChange || p.Key != "x.k" || p.Rev != last+2-boolRev(last == 0) {
 			t.Fatalf("change: %+v after revision %d", p, last)
 		}
 		last = p.Rev
 	}
-	w.c.Close() // lost; come back from the last change seen
+	w.C.Close() // lost; come back from the last change seen
 	w2 := taskState(t, h, "w", 3)
-	if p := w2.do(statekv.Request{Op: statekv.OpWatch, Key: "x.", Rev: last}); p.Status != statekv.StatusOK || p.Rev != last {
+	if p := w2.Do(statekv.Request{Op: statekv.OpWatch, Key: "x.", Rev: last}); p.Status != statekv.StatusOK || p.Rev != last {
 		t.Fatalf("watch again: %+v", p)
 	}
 	for n := 5; n <= 10; n++ {
-		p := w2.read()
+		p := w2.Read()
 		if p.Status != statekv.StatusChange || p.Rev != last+2 || string(p.Value) != string([]byte{byte('0' + n%10)}) {
 			t.Fatalf("change %d: %+v after revision %d", n, p, last)
 		}
 		last = p.Rev
 	}
 
-	h.state.mu.Lock()
+	h.mu.Lock()
 	for range 2 * keepChanges {
-		h.state.set("z", []byte("1"))
+		h.set("z", []byte("1"))
 	}
-	h.state.mu.Unlock()
+	h.mu.Unlock()
 	w3 := taskState(t, h, "w", 4)
-	if p := w3.do(statekv.Request{Op: statekv.OpWatch, Key: "x.", Rev: last}); p.Status != statekv.StatusGap {
+	if p := w3.Do(statekv.Request{Op: statekv.OpWatch, Key: "x.", Rev: last}); p.Status != statekv.StatusGap {
 		t.Errorf("watch from a revision no longer kept: %+v, want a gap", p)
 	}
 }
@@ -196,10 +194,10 @@ func boolRev(b bool) uint64 {
 // release it.
 func TestStateLockLease(t *testing.T) {
 	t.Parallel()
-	h := startHub(t)
+	h := start(t, Config{})
 	a, b := taskState(t, h, "a", 1), taskState(t, h, "b", 2)
 	lock := func(c *stateClient, holder string) statekv.Response {
-		return c.do(statekv.Request{Op: statekv.OpLock, Key: "m", Holder: holder, Dur: 100 * time.Millisecond})
+		return c.Do(statekv.Request{Op: statekv.OpLock, Key: "m", Holder: holder, Dur: 100 * time.Millisecond})
 	}
 	if p := lock(a, "A"); p.Status != statekv.StatusOK {
 		t.Fatalf("a: %+v", p)
@@ -217,11 +215,11 @@ func TestStateLockLease(t *testing.T) {
 		t.Fatal("b never got the lock after a's lease ran out")
 	}
 	for _, op := range []statekv.Op{statekv.OpRenew, statekv.OpUnlock} {
-		if p := a.do(statekv.Request{Op: op, ID: uint64(op), Key: "m", Holder: "A", Dur: time.Second}); p.Status != statekv.StatusNotHolder {
+		if p := a.Do(statekv.Request{Op: op, ID: uint64(op), Key: "m", Holder: "A", Dur: time.Second}); p.Status != statekv.StatusNotHolder {
 			t.Errorf("%c by the old holder: %+v, want not holder", op, p)
 		}
 	}
-	if p := b.do(statekv.Request{Op: statekv.OpUnlock, ID: 1, Key: "m", Holder: "B"}); p.Status != statekv.StatusOK {
+	if p := b.Do(statekv.Request{Op: statekv.OpUnlock, ID: 1, Key: "m", Holder: "B"}); p.Status != statekv.StatusOK {
 		t.Errorf("unlock by the holder: %+v", p)
 	}
 }
@@ -230,10 +228,10 @@ func TestStateLockLease(t *testing.T) {
 // again is not arriving twice; another n is refused.
 func TestStateBarrier(t *testing.T) {
 	t.Parallel()
-	h := startHub(t)
+	h := start(t, Config{})
 	c := taskState(t, h, "a", 1)
 	arrive := func(who string, n uint64) statekv.Response {
-		return c.do(statekv.Request{Op: statekv.OpBarrier, Key: "b", Holder: who, N: n})
+		return c.Do(statekv.Request{Op: statekv.OpBarrier, Key: "b", Holder: who, N: n})
 	}
 	if p := arrive("one", 2); p.Status != statekv.StatusWait {
 		t.Fatalf("first: %+v, want wait", p)
@@ -255,53 +253,11 @@ func TestStateBarrier(t *testing.T) {
 	}
 }
 
-// TestStateRecordedInBucket: the bucket in the run directory holds each
-// key's latest value (and not deleted keys) once the changes are written
-// behind.
-func TestStateRecordedInBucket(t *testing.T) {
-	t.Parallel()
-	h := startHub(t)
-	if err := h.SeedState(context.Background(), map[string]json.RawMessage{"seeded": []byte(`{"a":1}`)}); err != nil {
-		t.Fatal(err)
-	}
-	c := taskState(t, h, "a", 1)
-	for i, q := range []statekv.Request{
-		{Op: statekv.OpPut, Key: "k", Value: []byte(`1`)},
-		{Op: statekv.OpPut, Key: "k", Value: []byte(`2`)},
-		{Op: statekv.OpPut, Key: "gone", Value: []byte(`3`)},
-		{Op: statekv.OpDelete, Key: "gone"},
-	} {
-		q.ID = uint64(i + 1)
-		if p := c.do(q); p.Status != statekv.StatusOK {
-			t.Fatalf("%+v: %+v", q, p)
-		}
-	}
-	h.state.flush()
-	ctx := context.Background()
-	for key, want := range map[string]string{"seeded": `{"a":1}`, "k": `2`} {
-		e, err := h.kv.Get(ctx, key)
-		if err != nil {
-			t.Fatalf("%s: %v", key, err)
-		}
-		var env statekv.Envelope
-		if err := json.Unmarshal(e.Value(), &env); err != nil || string(env.V) != want {
-			t.Errorf("%s in the bucket: %s (%v), want %s", key, e.Value(), err, want)
-		}
-	}
-	if _, err := h.kv.Get(ctx, "gone"); err == nil {
-		t.Error("a deleted key is still in the bucket")
-	}
-	st, _ := h.State(ctx)
-	if len(st) != 2 || string(st["k"]) != "2" {
-		t.Errorf("state %v", st)
-	}
-}
-
 // TestStateRefusesBadRequests: what the SDK checks before it sends, the
 // server checks too.
 func TestStateRefusesBadRequests(t *testing.T) {
 	t.Parallel()
-	h := startHub(t)
+	h := start(t, Config{})
 	c := taskState(t, h, "a", 1)
 	for name, q := range map[string]statekv.Request{
 		"bad key":      {Op: statekv.OpPut, Key: "a b", Value: []byte("1")},
@@ -310,41 +266,15 @@ func TestStateRefusesBadRequests(t *testing.T) {
 		"too large":    {Op: statekv.OpPut, Key: "k", Value: []byte(`"` + strings.Repeat("x", statekv.MaxValueBytes) + `"`)},
 		"unknown op":   {Op: 'Z', Key: "k"},
 	} {
-		if p := c.do(q); p.Status != statekv.StatusInvalid || p.Msg == "" {
+		if p := c.Do(q); p.Status != statekv.StatusInvalid || p.Msg == "" {
 			t.Errorf("%s: %+v, want invalid with a reason", name, p)
 		}
 	}
-	if p := c.do(statekv.Request{Op: statekv.OpPut, ID: 1, Key: "t", Value: []byte(`"x"`)}); p.Status != statekv.StatusOK {
+	if p := c.Do(statekv.Request{Op: statekv.OpPut, ID: 1, Key: "t", Value: []byte(`"x"`)}); p.Status != statekv.StatusOK {
 		t.Fatal(p)
 	}
-	if p := c.do(statekv.Request{Op: statekv.OpAdd, ID: 2, Key: "t", Delta: 1}); p.Status != statekv.StatusNotCounter {
+	if p := c.Do(statekv.Request{Op: statekv.OpAdd, ID: 2, Key: "t", Delta: 1}); p.Status != statekv.StatusNotCounter {
 		t.Errorf("add to text: %+v", p)
-	}
-}
-
-// TestStateReplayed: Replay, which rebuilds a run after its host died,
-// reads the state's record too.
-func TestStateReplayed(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	h, err := Start(Config{StoreDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.SeedState(context.Background(), map[string]json.RawMessage{"seeded": []byte(`"s"`)}); err != nil {
-		t.Fatal(err)
-	}
-	c := taskState(t, h, "a", 1)
-	c.do(statekv.Request{Op: statekv.OpAdd, ID: 1, Key: "n", Delta: 3})
-	c.do(statekv.Request{Op: statekv.OpLock, Key: "m", Holder: "A", Dur: time.Minute})
-	h.EndTask("a")
-	h.Close()
-	rec, err := Replay(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rec.State) != 2 || string(rec.State["seeded"]) != `"s"` || string(rec.State["n"]) != "3" {
-		t.Errorf("replayed state %v, want seeded and n, without the lock", rec.State)
 	}
 }
 
@@ -352,18 +282,18 @@ func TestStateReplayed(t *testing.T) {
 // keepAnswers later writes of its process is refused, not applied again.
 func TestStateRefusesWritesTooOldToTell(t *testing.T) {
 	t.Parallel()
-	h := startHub(t)
+	h := start(t, Config{})
 	c := taskState(t, h, "a", 1)
 	for id := uint64(1); id <= keepAnswers+1; id++ {
-		c.do(statekv.Request{Op: statekv.OpAdd, ID: id, Key: "n", Delta: 1})
+		c.Do(statekv.Request{Op: statekv.OpAdd, ID: id, Key: "n", Delta: 1})
 	}
-	if p := c.do(statekv.Request{Op: statekv.OpAdd, ID: 1, Key: "n", Delta: 1}); p.Status != statekv.StatusInvalid || !strings.Contains(p.Msg, "no longer known") {
+	if p := c.Do(statekv.Request{Op: statekv.OpAdd, ID: 1, Key: "n", Delta: 1}); p.Status != statekv.StatusInvalid || !strings.Contains(p.Msg, "no longer known") {
 		t.Errorf("write 1 again: %+v, want refused", p)
 	}
-	if p := c.do(statekv.Request{Op: statekv.OpAdd, ID: 2, Key: "n", Delta: 1}); p.Status != statekv.StatusOK || p.N != 2 {
+	if p := c.Do(statekv.Request{Op: statekv.OpAdd, ID: 2, Key: "n", Delta: 1}); p.Status != statekv.StatusOK || p.N != 2 {
 		t.Errorf("write 2 again: %+v, want its first answer, 2", p)
 	}
-	if p := c.do(statekv.Request{Op: statekv.OpGet, Key: "n"}); string(p.Value) != "257" {
+	if p := c.Do(statekv.Request{Op: statekv.OpGet, Key: "n"}); string(p.Value) != "257" {
 		t.Errorf("n = %s, want 257", p.Value)
 	}
 }
@@ -374,36 +304,36 @@ func TestStateRefusesWritesTooOldToTell(t *testing.T) {
 // being served.
 func TestStateLoopHandsOver(t *testing.T) {
 	t.Parallel()
-	h := startHub(t)
+	h := start(t, Config{})
 	c := taskState(t, h, "a", 1)
 	var both []byte
 	both = statekv.AppendRequest(both, &statekv.Request{Op: statekv.OpAdd, ID: 1, Key: "n", Delta: 2})
 	both = statekv.AppendRequest(both, &statekv.Request{Op: statekv.OpAdd, ID: 2, Key: "n", Delta: 3})
-	if _, err := c.c.Write(both); err != nil {
+	if _, err := c.C.Write(both); err != nil {
 		t.Fatal(err)
 	}
-	if p1, p2 := c.read(), c.read(); p1.N != 2 || p2.N != 5 {
+	if p1, p2 := c.Read(), c.Read(); p1.N != 2 || p2.N != 5 {
 		t.Errorf("two requests at once: %d, %d; want 2, 5", p1.N, p2.N)
 	}
 
 	big := []byte(`"` + strings.Repeat("x", statekv.MaxValueBytes-2) + `"`)
-	if p := c.do(statekv.Request{Op: statekv.OpPut, ID: 3, Key: "big", Value: big}); p.Status != statekv.StatusOK {
+	if p := c.Do(statekv.Request{Op: statekv.OpPut, ID: 3, Key: "big", Value: big}); p.Status != statekv.StatusOK {
 		t.Fatalf("put big: %+v", p)
 	}
 	for range 3 {
-		if p := c.do(statekv.Request{Op: statekv.OpGet, Key: "big"}); p.Status != statekv.StatusOK || string(p.Value) != string(big) {
+		if p := c.Do(statekv.Request{Op: statekv.OpGet, Key: "big"}); p.Status != statekv.StatusOK || string(p.Value) != string(big) {
 			t.Fatalf("get big: %c, %d bytes", p.Status, len(p.Value))
 		}
 	}
-	if p := c.do(statekv.Request{Op: statekv.OpGet, Key: "n"}); string(p.Value) != "5" {
+	if p := c.Do(statekv.Request{Op: statekv.OpGet, Key: "n"}); string(p.Value) != "5" {
 		t.Errorf("after the large answers: n = %s", p.Value)
 	}
 
 	l := taskState(t, h, "b", 2)
-	if p := l.do(statekv.Request{Op: statekv.OpLock, Key: "m", Holder: "B", Dur: time.Minute}); p.Status != statekv.StatusOK {
+	if p := l.Do(statekv.Request{Op: statekv.OpLock, Key: "m", Holder: "B", Dur: time.Minute}); p.Status != statekv.StatusOK {
 		t.Fatalf("lock: %+v", p)
 	}
-	if p := l.do(statekv.Request{Op: statekv.OpAdd, ID: 1, Key: "n", Delta: 1}); p.N != 6 {
+	if p := l.Do(statekv.Request{Op: statekv.OpAdd, ID: 1, Key: "n", Delta: 1}); p.N != 6 {
 		t.Errorf("add after a lock, on its connection: %+v", p)
 	}
 }
@@ -415,17 +345,13 @@ func TestStateLoopHandsOver(t *testing.T) {
 // delete, and reads still work, for every task; a delete makes room.
 func TestStateBoundedBySize(t *testing.T) {
 	t.Parallel()
-	h, err := Start(Config{StoreDir: t.TempDir(), Limits: Limits{StateBytes: 64 << 10}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
+	h := start(t, Config{MaxBytes: 64 << 10})
 	a := taskState(t, h, "a", 1)
 	big := []byte(`"` + strings.Repeat("x", 16<<10-2) + `"`) // 16 KiB as JSON
 	id := uint64(0)
 	put := func(c *stateClient, key string, v []byte) statekv.Response {
 		id++
-		return c.do(statekv.Request{Op: statekv.OpPut, ID: id, Key: key, Value: v})
+		return c.Do(statekv.Request{Op: statekv.OpPut, ID: id, Key: key, Value: v})
 	}
 	for i := range 3 {
 		if p := put(a, fmt.Sprintf("k.%d", i), big); p.Status != statekv.StatusOK {
@@ -439,49 +365,39 @@ func TestStateBoundedBySize(t *testing.T) {
 		}
 	}
 	over := statekv.Request{Op: statekv.OpPut, ID: 1000, Key: "k.3", Value: big}
-	full("the put over the limit", a.do(over))
-	again, _ := dialState(t, h.StateSocket(), mustToken(t, h, "a"), "1/w")
-	full("the same put sent again", again.do(over))
-	full("create", a.do(statekv.Request{Op: statekv.OpCreate, ID: 1001, Key: "k.4", Value: big}))
-	full("add to a new counter", a.do(statekv.Request{Op: statekv.OpAdd, ID: 1002, Key: strings.Repeat("n", 16<<10), Delta: 1}))
-	full("a new lock", a.do(statekv.Request{Op: statekv.OpLock, Key: strings.Repeat("l", 16<<10), Holder: "me", Dur: time.Second}))
-	full("a barrier", a.do(statekv.Request{Op: statekv.OpBarrier, Key: strings.Repeat("b", 16<<10), Holder: "me", N: 2}))
-	if p := a.do(statekv.Request{Op: statekv.OpGet, Key: "k.3"}); p.Status != statekv.StatusNotFound {
+	full("the put over the limit", a.Do(over))
+	again, _ := dialState(t, h.Socket(), mustToken(t, h, "a"), "1/w")
+	full("the same put sent again", again.Do(over))
+	full("create", a.Do(statekv.Request{Op: statekv.OpCreate, ID: 1001, Key: "k.4", Value: big}))
+	full("add to a new counter", a.Do(statekv.Request{Op: statekv.OpAdd, ID: 1002, Key: strings.Repeat("n", 16<<10), Delta: 1}))
+	full("a new lock", a.Do(statekv.Request{Op: statekv.OpLock, Key: strings.Repeat("l", 16<<10), Holder: "me", Dur: time.Second}))
+	full("a barrier", a.Do(statekv.Request{Op: statekv.OpBarrier, Key: strings.Repeat("b", 16<<10), Holder: "me", N: 2}))
+	if p := a.Do(statekv.Request{Op: statekv.OpGet, Key: "k.3"}); p.Status != statekv.StatusNotFound {
 		t.Errorf("k.3 after its refused put: %c, want not found", p.Status)
 	}
-	h.state.mu.Lock()
-	size := h.state.size
-	h.state.mu.Unlock()
+	h.mu.Lock()
+	size := h.size
+	h.mu.Unlock()
 	if want := int64(3 * (3 + len(big))); size != want {
 		t.Errorf("the state's size is %d, want %d", size, want)
 	}
 
 	// Another task reads, replaces with no more, deletes; then there is room.
 	b := taskState(t, h, "b", 2)
-	if p := b.do(statekv.Request{Op: statekv.OpGet, Key: "k.0"}); p.Status != statekv.StatusOK {
+	if p := b.Do(statekv.Request{Op: statekv.OpGet, Key: "k.0"}); p.Status != statekv.StatusOK {
 		t.Errorf("another task's get: %c %s", p.Status, p.Msg)
 	}
 	if p := put(b, "k.0", big); p.Status != statekv.StatusOK {
 		t.Errorf("a put that does not grow the state: %c %s", p.Status, p.Msg)
 	}
 	id++
-	if p := b.do(statekv.Request{Op: statekv.OpDelete, ID: id, Key: "k.1"}); p.Status != statekv.StatusOK {
+	if p := b.Do(statekv.Request{Op: statekv.OpDelete, ID: id, Key: "k.1"}); p.Status != statekv.StatusOK {
 		t.Errorf("delete: %c %s", p.Status, p.Msg)
 	}
 	if p := put(b, "k.3", big); p.Status != statekv.StatusOK {
 		t.Errorf("a put after a delete made room: %c %s", p.Status, p.Msg)
 	}
 
-	// The state block's values are held to the limit too.
-	h2, err := Start(Config{StoreDir: t.TempDir(), Limits: Limits{StateBytes: 1024}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h2.Close)
-	err = h2.SeedState(context.Background(), map[string]json.RawMessage{"a": json.RawMessage(strings.Repeat("1", 2000))})
-	if err == nil || !strings.Contains(err.Error(), "max_state_bytes") {
-		t.Errorf("seed over the limit: %v, want an error naming max_state_bytes", err)
-	}
 }
 
 // TestStateChangeLogBounded: the changes kept for watchers are bounded in
@@ -490,9 +406,9 @@ func TestStateBoundedBySize(t *testing.T) {
 // told they are gone.
 func TestStateChangeLogBounded(t *testing.T) {
 	t.Parallel()
-	h := startHub(t)
+	h := start(t, Config{})
 	w := taskState(t, h, "w", 1)
-	if p := w.do(statekv.Request{Op: statekv.OpPut, ID: 1, Key: "x.k", Value: []byte("1")}); p.Status != statekv.StatusOK {
+	if p := w.Do(statekv.Request{Op: statekv.OpPut, ID: 1, Key: "x.k", Value: []byte("1")}); p.Status != statekv.StatusOK {
 		t.Fatalf("put: %+v", p)
 	}
 	seen := uint64(1)
@@ -500,18 +416,18 @@ func TestStateChangeLogBounded(t *testing.T) {
 	wr := taskState(t, h, "p", 2)
 	for i := range 2*keepChangeBytes/statekv.MaxValueBytes + 4 {
 		// One key: the state stays small; only the log grows.
-		if p := wr.do(statekv.Request{Op: statekv.OpPut, ID: uint64(i + 1), Key: "y", Value: value}); p.Status != statekv.StatusOK {
+		if p := wr.Do(statekv.Request{Op: statekv.OpPut, ID: uint64(i + 1), Key: "y", Value: value}); p.Status != statekv.StatusOK {
 			t.Fatalf("put %d: %c %s", i, p.Status, p.Msg)
 		}
 	}
-	h.state.mu.Lock()
-	n, bytes := len(h.state.changes), h.state.changeBytes
-	h.state.mu.Unlock()
+	h.mu.Lock()
+	n, bytes := len(h.changes), h.changeBytes
+	h.mu.Unlock()
 	if bytes > 2*keepChangeBytes || n > 2*keepChangeBytes/statekv.MaxValueBytes+1 {
 		t.Errorf("the change log holds %d changes, %d bytes; want at most %d bytes", n, bytes, 2*keepChangeBytes)
 	}
 	w2 := taskState(t, h, "w", 3)
-	if p := w2.do(statekv.Request{Op: statekv.OpWatch, Key: "x.", Rev: seen}); p.Status != statekv.StatusGap {
+	if p := w2.Do(statekv.Request{Op: statekv.OpWatch, Key: "x.", Rev: seen}); p.Status != statekv.StatusGap {
 		t.Errorf("watch from a revision no longer kept: %+v, want a gap", p)
 	}
 }
@@ -522,9 +438,9 @@ func TestStateChangeLogBounded(t *testing.T) {
 // writer's name over maxHolder bytes is refused.
 func TestStateWritersBounded(t *testing.T) {
 	t.Parallel()
-	h := startHub(t)
+	h := start(t, Config{})
 	taskState(t, h, "a", 1)
-	s := h.state
+	s := h
 	for i := range keepWriters + 100 {
 		q := statekv.Request{Op: statekv.OpPut, ID: 1, Key: "k", Value: []byte("1")}
 		if p := s.do("a", fmt.Sprintf("a/%d", i), &q); p.Status != statekv.StatusOK {
@@ -540,7 +456,7 @@ func TestStateWritersBounded(t *testing.T) {
 	if first != nil || last == nil {
 		t.Errorf("the least recent writer kept: %v; the latest kept: %v", first != nil, last != nil)
 	}
-	if _, p := dialState(t, h.StateSocket(), mustToken(t, h, "a"), strings.Repeat("w", maxHolder+1)); p.Status != statekv.StatusDenied {
+	if _, p := dialState(t, h.Socket(), mustToken(t, h, "a"), strings.Repeat("w", maxHolder+1)); p.Status != statekv.StatusDenied {
 		t.Errorf("hello with a writer's name of %d bytes: %c, want denied", maxHolder+1, p.Status)
 	}
 }
@@ -551,18 +467,41 @@ func TestStateWritersBounded(t *testing.T) {
 // prefix lists them.
 func TestStateKeysTooManyToList(t *testing.T) {
 	t.Parallel()
-	h := startHub(t)
+	h := start(t, Config{})
 	c := taskState(t, h, "a", 1)
 	for i := range 3 {
 		key := fmt.Sprintf("k%d.%s", i, strings.Repeat("x", 200<<10))
-		if p := c.do(statekv.Request{Op: statekv.OpPut, ID: uint64(i + 1), Key: key, Value: []byte("1")}); p.Status != statekv.StatusOK {
+		if p := c.Do(statekv.Request{Op: statekv.OpPut, ID: uint64(i + 1), Key: key, Value: []byte("1")}); p.Status != statekv.StatusOK {
 			t.Fatalf("put: %c %s", p.Status, p.Msg)
 		}
 	}
-	if p := c.do(statekv.Request{Op: statekv.OpKeys, Key: "k"}); p.Status != statekv.StatusInvalid || !strings.Contains(p.Msg, "list them by longer prefixes") {
+	if p := c.Do(statekv.Request{Op: statekv.OpKeys, Key: "k"}); p.Status != statekv.StatusInvalid || !strings.Contains(p.Msg, "list them by longer prefixes") {
 		t.Errorf("keys of 600 KiB: %c %q, want refused", p.Status, p.Msg)
 	}
-	if p := c.do(statekv.Request{Op: statekv.OpKeys, Key: "k1."}); p.Status != statekv.StatusOK || len(p.Value) != 3+200<<10 {
+	if p := c.Do(statekv.Request{Op: statekv.OpKeys, Key: "k1."}); p.Status != statekv.StatusOK || len(p.Value) != 3+200<<10 {
 		t.Errorf("keys under a longer prefix: %c, %d bytes", p.Status, len(p.Value))
+	}
+}
+
+// TestPortable runs the tests above against the portable server (a
+// goroutine per connection), which serves where there is no epoll loop:
+// start gives it to every test under this one.
+func TestPortable(t *testing.T) {
+	t.Parallel()
+	for name, test := range map[string]func(*testing.T){
+		"RefusesStrangers":          TestStateRefusesStrangers,
+		"AnswersResentWritesOnce":   TestStateAnswersResentWritesOnce,
+		"WatchResumes":              TestStateWatchResumes,
+		"LockLease":                 TestStateLockLease,
+		"Barrier":                   TestStateBarrier,
+		"RefusesBadRequests":        TestStateRefusesBadRequests,
+		"RefusesWritesTooOldToTell": TestStateRefusesWritesTooOldToTell,
+		"LoopHandsOver":             TestStateLoopHandsOver,
+		"BoundedBySize":             TestStateBoundedBySize,
+		"ChangeLogBounded":          TestStateChangeLogBounded,
+		"WritersBounded":            TestStateWritersBounded,
+		"KeysTooManyToList":         TestStateKeysTooManyToList,
+	} {
+		t.Run(name, test)
 	}
 }

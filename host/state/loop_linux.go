@@ -1,4 +1,4 @@
-package hub
+package state
 
 import (
 	"encoding/binary"
@@ -12,7 +12,7 @@ import (
 	"github.com/taskhost/taskhost/internal/statekv"
 )
 
-// stateLoop serves the state socket's connections from one thread, as
+// loop serves the state socket's connections from one thread, as
 // Redis does: it waits in epoll_wait for any connection to have something
 // to read, reads it, answers each complete request and writes the answers,
 // with no goroutine between the socket and the store. From four busy
@@ -24,8 +24,8 @@ import (
 // watch), and an answer that does not fit in the socket's buffer, would
 // hold up every other connection: for those the loop hands the
 // connection to a goroutine of its own (serveHanded), for good.
-type stateLoop struct {
-	s    *stateServer
+type loop struct {
+	s    *Server
 	lfd  int // the listening socket
 	ep   int // the epoll instance
 	wake [2]int
@@ -46,9 +46,9 @@ type loopConn struct {
 	writer string // "" until the hello
 }
 
-func newStateLoop(s *stateServer) (*stateLoop, error) {
-	l := &stateLoop{s: s, lfd: -1, ep: -1, wake: [2]int{-1, -1}, done: make(chan struct{})}
-	fail := func(err error) (*stateLoop, error) {
+func listen(s *Server) (*loop, error) {
+	l := &loop{s: s, lfd: -1, ep: -1, wake: [2]int{-1, -1}, done: make(chan struct{})}
+	fail := func(err error) (*loop, error) {
 		l.closeFDs()
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func newStateLoop(s *stateServer) (*stateLoop, error) {
 	return l, nil
 }
 
-func (l *stateLoop) closeFDs() {
+func (l *loop) closeFDs() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.ended = true
@@ -96,7 +96,7 @@ func (l *stateLoop) closeFDs() {
 
 // do runs cmd on the loop's thread and waits for it; false if the loop
 // has ended.
-func (l *stateLoop) do(cmd func(conns map[int]*loopConn)) bool {
+func (l *loop) do(cmd func(conns map[int]*loopConn)) bool {
 	ran := make(chan struct{})
 	l.mu.Lock()
 	if l.ended {
@@ -116,14 +116,14 @@ func (l *stateLoop) do(cmd func(conns map[int]*loopConn)) bool {
 }
 
 // dropAll closes every connection the loop serves.
-func (l *stateLoop) dropAll() int {
+func (l *loop) dropAll() int {
 	n := 0
 	l.do(func(conns map[int]*loopConn) { n = l.closeAll(conns) })
 	return n
 }
 
 // stop ends the loop and closes its connections and socket.
-func (l *stateLoop) stop() {
+func (l *loop) stop() {
 	l.do(func(conns map[int]*loopConn) {
 		l.closeAll(conns)
 		l.mu.Lock()
@@ -134,7 +134,14 @@ func (l *stateLoop) stop() {
 }
 
 // closeTask closes the connections of a task.
-func (l *stateLoop) closeTask(conns map[int]*loopConn, task string) int {
+func (l *loop) closeTask(task string) int {
+	n := 0
+	l.do(func(conns map[int]*loopConn) { n = l.closeTaskConns(conns, task) })
+	return n
+}
+
+// closeTaskConns closes the connections of a task, on the loop's thread.
+func (l *loop) closeTaskConns(conns map[int]*loopConn, task string) int {
 	n := 0
 	for fd, c := range conns {
 		if c.writer != "" && c.task == task {
@@ -146,7 +153,7 @@ func (l *stateLoop) closeTask(conns map[int]*loopConn, task string) int {
 	return n
 }
 
-func (l *stateLoop) closeAll(conns map[int]*loopConn) int {
+func (l *loop) closeAll(conns map[int]*loopConn) int {
 	n := len(conns)
 	for fd := range conns {
 		syscall.Close(fd)
@@ -158,7 +165,7 @@ func (l *stateLoop) closeAll(conns map[int]*loopConn) int {
 	return n
 }
 
-func (l *stateLoop) run() {
+func (l *loop) run() {
 	defer l.s.wg.Done()
 	defer close(l.done)
 	defer l.closeFDs()
@@ -214,7 +221,7 @@ func (l *stateLoop) run() {
 	}
 }
 
-func (l *stateLoop) accept(conns map[int]*loopConn) {
+func (l *loop) accept(conns map[int]*loopConn) {
 	for {
 		fd, _, err := syscall.Accept4(l.lfd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 		if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.ECONNABORTED) {
@@ -231,14 +238,14 @@ func (l *stateLoop) accept(conns map[int]*loopConn) {
 	}
 }
 
-func (l *stateLoop) drop(conns map[int]*loopConn, c *loopConn) {
+func (l *loop) drop(conns map[int]*loopConn, c *loopConn) {
 	syscall.Close(c.fd)
 	delete(conns, c.fd)
 }
 
 // serve reads what c has sent and answers every complete request in it.
 // out is a buffer to reuse; serve returns it.
-func (l *stateLoop) serve(conns map[int]*loopConn, c *loopConn, rb, out []byte) []byte {
+func (l *loop) serve(conns map[int]*loopConn, c *loopConn, rb, out []byte) []byte {
 	for {
 		n, err := syscall.Read(c.fd, rb)
 		if n > 0 {
@@ -328,7 +335,7 @@ func (l *stateLoop) serve(conns map[int]*loopConn, c *loopConn, rb, out []byte) 
 // the socket's buffer, and false if the connection is broken. (A write to
 // a connection the client closed fails with EPIPE: the Go runtime ignores
 // the SIGPIPE, as for its own sockets.)
-func (l *stateLoop) write(c *loopConn, out []byte) ([]byte, bool) {
+func (l *loop) write(c *loopConn, out []byte) ([]byte, bool) {
 	for len(out) > 0 {
 		n, err := syscall.Write(c.fd, out)
 		switch {
@@ -345,7 +352,7 @@ func (l *stateLoop) write(c *loopConn, out []byte) ([]byte, bool) {
 }
 
 // handOff gives c to a goroutine of its own, which first writes out.
-func (l *stateLoop) handOff(conns map[int]*loopConn, c *loopConn, out []byte) {
+func (l *loop) handOff(conns map[int]*loopConn, c *loopConn, out []byte) {
 	delete(conns, c.fd)
 	_ = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.fd, nil)
 	f := os.NewFile(uintptr(c.fd), "state")

@@ -1,0 +1,53 @@
+package packwire
+
+import (
+	"iter"
+
+	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/internal/report"
+)
+
+// Events reads a message that a task published on the hub (an
+// EventBatch) and gives its events as sent, in order, for report.Check.
+// The event given is the same *report.Sent each time, filled anew: keep
+// none of them past its turn (what report.Check makes of it is the
+// caller's to keep).
+func Events(data []byte) (iter.Seq[*report.Sent], error) {
+	var b packv1.EventBatch
+	if err := b.UnmarshalVT(data); err != nil {
+		return nil, err
+	}
+	return func(yield func(*report.Sent) bool) {
+		var s report.Sent
+		for _, w := range b.Events {
+			fill(&s, w)
+			if !yield(&s) {
+				return
+			}
+		}
+	}, nil
+}
+
+// Event is w as sent.
+func Event(w *packv1.Event) report.Sent {
+	var s report.Sent
+	fill(&s, w)
+	return s
+}
+
+// fill makes s the event w, as sent, with the size of w's encoding.
+func fill(s *report.Sent, w *packv1.Event) {
+	*s = report.Sent{
+		Src: w.GetSrc(), Seq: w.GetSeq(), Kind: w.GetKind(), ID: w.GetId(), Parent: w.GetParent(), Name: w.GetName(),
+		Type: w.GetType(), Result: w.GetResult(), Reason: w.GetReason(), Data: w.GetData(),
+		TimeUnixNano: w.GetTimeUnixNano(), PID: int(w.GetPid()), Logs: LogRef(w.GetLogs()), Size: w.SizeVT(),
+	}
+}
+
+// LogRef is l as report's; nil for none.
+func LogRef(l *packv1.LogRef) *report.LogRef {
+	if l == nil {
+		return nil
+	}
+	return &report.LogRef{File: l.GetFile(), Begin: l.GetBegin(), Size: l.GetSize()}
+}
