@@ -21,6 +21,7 @@ import (
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/statekv"
+	"github.com/taskhost/taskhost/internal/testfault"
 )
 
 // Config configures a hub. The zero value of each optional field is fine.
@@ -34,20 +35,13 @@ type Config struct {
 	// applied to its tree (once each, in order), on the hub's reading
 	// goroutine; it must not call the hub.
 	OnEvent func(taskID string, ev report.Event)
-	// DropInterval, for tests of reconnection only: every DropInterval
-	// the hub disconnects every task connection. 0 (the default) never.
-	DropInterval time.Duration
 	// StateSocket is where the state server listens: a path in a
 	// directory only this user may enter. Empty: in a directory of its
 	// own in the temporary directory, removed at Close.
 	StateSocket string
-	// DropEvery, for tests of reconnection only: after every DropEvery
-	// events of a task, the hub disconnects that task's connections; and
-	// after every DropEvery requests to the state server, the server
-	// disconnects every task's, the one that made the request before its
-	// answer.
-	// 0 (the default) never does.
-	DropEvery int
+	// Faults, for taskhost's own tests only, drop connections; the zero
+	// value (production's) injects none.
+	Faults testfault.Faults
 	// Mask, if set, hides sensitive values in every event as it is taken
 	// in, before anything else sees it (mask.go).
 	Mask *mask.Masker
@@ -156,7 +150,7 @@ func Start(cfg Config) (*Hub, error) {
 		log: log,
 		auth: &authenticator{users: map[string]*server.User{}, clients: map[string][]uint64{}, all: map[string][]uint64{},
 			open: map[string]int{}},
-		dropEvery: cfg.DropEvery,
+		dropEvery: cfg.Faults.DropEvery,
 		onEvent:   cfg.OnEvent,
 		stop:      make(chan struct{}),
 		runKey:    randomHex(6),
@@ -251,13 +245,13 @@ func Start(cfg Config) (*Hub, error) {
 		h.Close()
 		return nil, fmt.Errorf("hub: create the state bucket: %w", err)
 	}
-	if h.state, err = startState(cfg.StateSocket, h.kv, log.Named("state"), cfg.DropEvery, h.limits.StateBytes); err != nil {
+	if h.state, err = startState(cfg.StateSocket, h.kv, log.Named("state"), cfg.Faults.DropEvery, h.limits.StateBytes); err != nil {
 		h.Close()
 		return nil, fmt.Errorf("hub: %w", err)
 	}
 	h.state.storeGen, h.state.trouble = h.storeGen, h.troubleAt
-	if cfg.DropInterval > 0 {
-		go h.dropLoop(cfg.DropInterval)
+	if cfg.Faults.DropInterval > 0 {
+		go h.dropLoop(cfg.Faults.DropInterval)
 	}
 	go h.watchSends()
 	cons, err := h.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
@@ -460,7 +454,7 @@ func (h *Hub) Seal(ctx context.Context, index int, c Close) error {
 	return nil
 }
 
-// Drops is how many connections the hub dropped because of DropEvery.
+// Drops is how many connections the hub dropped because of Config.Faults.
 func (h *Hub) Drops() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -30,6 +30,7 @@ import (
 	"github.com/taskhost/taskhost/internal/mask"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/testfault"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
@@ -45,13 +46,9 @@ type Options struct {
 	// Events, if set, is called with each event of the run as it happens,
 	// from several goroutines (one at a time).
 	Events func(Event)
-	// DropInterval is a fault for tests of reconnection: the hub drops
-	// every task connection this often. 0 never.
-	DropInterval time.Duration
-	// DropEvery is a fault for tests of reconnection: the hub drops a
-	// task's connections after every DropEvery of its events, and every
-	// state connection after every DropEvery state requests. 0 never.
-	DropEvery int
+	// Faults, for taskhost's own tests of reconnection only, make the
+	// hub drop connections; production leaves it zero.
+	Faults testfault.Faults
 	// Grace is how long a task that must stop (timeout, cancellation) has
 	// to return before its process group is killed; 0 means the jobfile's
 	// grace, or DefaultGrace.
@@ -180,7 +177,7 @@ func Execute(ctx context.Context, plan *Plan, opts Options) (*results.File, erro
 	}
 	hcfg := hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub"),
 		StateSocket: filepath.Join(sockets, "state.sock"),
-		DropEvery:   opts.DropEvery, DropInterval: opts.DropInterval, Mask: r.mask,
+		Faults:      opts.Faults, Mask: r.mask,
 		OnStore: r.onStore(stopRun), StoreWait: opts.StoreWait, Limits: hubLimits(job)}
 	if opts.Events != nil {
 		hcfg.OnEvent = func(task string, ev report.Event) {
