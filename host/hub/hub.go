@@ -17,8 +17,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/taskhost/taskhost/host/attempt"
 	"github.com/taskhost/taskhost/internal/mask"
-	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/statekv"
 	"github.com/taskhost/taskhost/internal/testfault"
@@ -307,7 +307,7 @@ func (h *Hub) Note(ctx context.Context, n Note) error {
 // only its own replies, until Seal revokes it. logDir is the attempt's
 // directory in the run directory ("tasks/<id>"): the log files its events
 // name must be there ("" allows any task's directory).
-func (h *Hub) AddTask(taskID string, index int, logDir string) *packv1.Hub {
+func (h *Hub) AddTask(taskID string, index int, logDir string) attempt.HubAccess {
 	tok := fmt.Sprintf("t%d", index)
 	subject := h.subjectPrefix() + tok
 	inbox := "_th." + h.runKey + "." + tok
@@ -335,14 +335,14 @@ func (h *Hub) AddTask(taskID string, index int, logDir string) *packv1.Hub {
 		rec.tree.OnApply = func(ev report.Event) { h.onEvent(taskID, ev) }
 	}
 	h.mu.Unlock()
-	return &packv1.Hub{
-		Url:           h.URL(),
+	return attempt.HubAccess{
+		URL:           h.URL(),
 		Token:         token,
 		EventsSubject: subject,
 		InboxPrefix:   inbox,
 		// A secret part, so that another task cannot publish under this
 		// task's message ids and have the hub drop its events as duplicates.
-		MsgIdPrefix: tok + "." + randomHex(6) + ".",
+		MsgIDPrefix: tok + "." + randomHex(6) + ".",
 		StateSocket: h.state.path,
 	}
 }

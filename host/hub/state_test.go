@@ -63,8 +63,8 @@ func (sc *stateClient) do(q statekv.Request) statekv.Response {
 func taskState(t *testing.T, h *Hub, task string, index int) *stateClient {
 	t.Helper()
 	creds := h.AddTask(task, index, "")
-	tokens.Store(h.StateSocket()+"|"+task, creds.GetToken())
-	sc, p := dialState(t, creds.GetStateSocket(), creds.GetToken(), "1/w")
+	tokens.Store(h.StateSocket()+"|"+task, creds.Token)
+	sc, p := dialState(t, creds.StateSocket, creds.Token, "1/w")
 	if p.Status != statekv.StatusOK {
 		t.Fatalf("hello: %c %s", p.Status, p.Msg)
 	}
@@ -76,7 +76,7 @@ func taskState(t *testing.T, h *Hub, task string, index int) *stateClient {
 func TestStateRefusesStrangers(t *testing.T) {
 	t.Parallel()
 	a, b := startHub(t), startHub(t)
-	other := b.AddTask("x", 1, "").GetToken()
+	other := b.AddTask("x", 1, "").Token
 	a.AddTask("x", 1, "")
 	for name, tok := range map[string]string{"no token": "", "bad token": "nope", "another run's token": other} {
 		if _, p := dialState(t, a.StateSocket(), tok, "1/w"); p.Status != statekv.StatusDenied {
