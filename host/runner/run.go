@@ -204,7 +204,7 @@ func execute(ctx context.Context, plan *Plan, opts Options, starter attempt.Star
 	}
 	defer h.Close()
 	r.hub = h
-	r.attempts = &attempt.Runner{Starter: r.starter, Hub: attemptHub{h}, Log: r.log, RunDir: dir}
+	r.attempts = &attempt.Runner{Starter: r.starter, Hub: h.Attempts(), Log: r.log, RunDir: dir}
 	failed := h.WriteFailed
 	jobLog.failed.Store(&failed)
 	r.log.Info("hub started", "url", h.URL())

@@ -3,13 +3,10 @@ package runner
 import (
 	"context"
 	"io"
-	"time"
 
 	"github.com/taskhost/taskhost/host/attempt"
-	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/internal/packwire"
-	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // packStarter starts the pack binaries of a run's calls (host/launch): a
@@ -52,11 +49,4 @@ func launched(p *launch.Process, err error) (attempt.Pack, error) {
 
 func (p launchedPack) Run(ctx context.Context, c attempt.Call) (attempt.Reply, error) {
 	return packwire.Run(ctx, p.Process.Run, c)
-}
-
-// attemptHub is the run's hub as its attempts see it.
-type attemptHub struct{ *hub.Hub }
-
-func (h attemptHub) Seal(ctx context.Context, slot int, res result.Result, reason string, at time.Time) error {
-	return h.Hub.Seal(ctx, slot, hub.Close{Result: res, Reason: reason, At: at})
 }
