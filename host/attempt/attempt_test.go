@@ -236,7 +236,7 @@ func TestRunSendsTheCall(t *testing.T) {
 	defer h.Close()
 	var sent attempt.Call
 	starter := starterFunc(func(context.Context, attempt.Call, io.Writer) (attempt.Pack, error) {
-		return &recordingPack{sent: &sent}, nil
+		return &recordingPack{sent: &sent, hub: h}, nil
 	})
 	r := &attempt.Runner{Starter: starter, Hub: h.Attempts()}
 	defer r.Wait()
@@ -260,12 +260,20 @@ func TestRunSendsTheCall(t *testing.T) {
 }
 
 // recordingPack keeps the call it is sent and passes, having sent no
-// events.
-type recordingPack struct{ sent *attempt.Call }
+// events, once the hub has read what it stored so far (the slot's note:
+// hub.Seal reads the slot's task id unlocked, which a call that returns
+// before the hub read the note races with).
+type recordingPack struct {
+	sent *attempt.Call
+	hub  *hub.Hub
+}
 
 func (p *recordingPack) PID() int { return 1 }
-func (p *recordingPack) Run(_ context.Context, c attempt.Call) (attempt.Reply, error) {
+func (p *recordingPack) Run(ctx context.Context, c attempt.Call) (attempt.Reply, error) {
 	*p.sent = c
+	if err := p.hub.Drain(ctx); err != nil {
+		return attempt.Reply{}, err
+	}
 	return attempt.Reply{Result: result.Passed}, nil
 }
 func (p *recordingPack) WaitExit(time.Duration) (string, bool) { return "", false }

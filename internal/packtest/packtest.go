@@ -28,9 +28,12 @@ type Starter struct {
 	Packs map[string]*sdk.Set
 }
 
-// Start serves the call's pack; ctx and out are unused (serving takes no
-// time, and nothing is written before the pack serves).
-func (s Starter) Start(_ context.Context, c attempt.Call, _ io.Writer) (attempt.Pack, error) {
+// Start serves the call's pack, unless ctx has ended (as a pack binary's
+// start stops); out is unused: nothing is written before the pack serves.
+func (s Starter) Start(ctx context.Context, c attempt.Call, _ io.Writer) (attempt.Pack, error) {
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("pack %s not started: %w", c.Pack, context.Cause(ctx))
+	}
 	set := s.Packs[c.Pack]
 	if set == nil {
 		return nil, fmt.Errorf("pack %s not served in this test", c.Pack)
