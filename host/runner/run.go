@@ -76,7 +76,6 @@ type execution struct {
 	log      hclog.Logger
 	hub      *hub.Hub
 	attempts *attempt.Runner    // runs each task attempt and hook call
-	starter  attempt.Starter    // starts their packs
 	spare    *spares            // pack processes started ahead of their task
 	sockets  string             // where the packs make their sockets
 	sup      *launch.Supervisor // every process of the packs
@@ -121,10 +120,9 @@ func execute(ctx context.Context, plan *Plan, opts Options, starter attempt.Star
 	if opts.Grace == 0 {
 		opts.Grace = DefaultGrace
 	}
-	r := &execution{plan: plan, opts: opts, out: opts.Out, tasks: map[string]*taskRun{}, mask: mask.New(plan.Job.SensitiveValues()...),
-		starter: starter}
-	if r.starter == nil {
-		r.starter = packStarter{r}
+	r := &execution{plan: plan, opts: opts, out: opts.Out, tasks: map[string]*taskRun{}, mask: mask.New(plan.Job.SensitiveValues()...)}
+	if starter == nil {
+		starter = packStarter{r}
 	}
 	if r.out == nil {
 		r.out = io.Discard
@@ -204,7 +202,7 @@ func execute(ctx context.Context, plan *Plan, opts Options, starter attempt.Star
 	}
 	defer h.Close()
 	r.hub = h
-	r.attempts = &attempt.Runner{Starter: r.starter, Hub: h.Attempts(), Log: r.log, RunDir: dir}
+	r.attempts = &attempt.Runner{Starter: starter, Hub: h.Attempts(), Log: r.log, RunDir: dir}
 	failed := h.WriteFailed
 	jobLog.failed.Store(&failed)
 	r.log.Info("hub started", "url", h.URL())
