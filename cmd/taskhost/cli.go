@@ -22,6 +22,7 @@ import (
 	"github.com/taskhost/taskhost/host/plan"
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/host/runner"
+	"github.com/taskhost/taskhost/internal/testfault"
 )
 
 // Exit codes, as Easypy's, and one for a bug in taskhost.
@@ -271,13 +272,12 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		}
 	}()
 	opts := runner.Options{
-		RunsDir:      o.runsDir,
-		Out:          stdout,
-		DropEvery:    o.dropEvery,
-		DropInterval: o.dropInterval,
-		StoreWait:    o.storeWait,
-		Cmdline:      strings.Join(plan.Job.RedactArgs(os.Args), " "),
-		Group:        o.group,
+		RunsDir:   o.runsDir,
+		Out:       stdout,
+		Faults:    testfault.Faults{DropEvery: o.dropEvery, DropInterval: o.dropInterval},
+		StoreWait: o.storeWait,
+		Cmdline:   strings.Join(plan.Job.RedactArgs(os.Args), " "),
+		Group:     o.group,
 	}
 	if err := o.debug.apply(&opts, plan, stderr); err != nil {
 		return err

@@ -17,11 +17,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/taskhost/taskhost/host/attempt"
 	"github.com/taskhost/taskhost/host/state"
 	"github.com/taskhost/taskhost/internal/mask"
-	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/statekv"
+	"github.com/taskhost/taskhost/internal/testfault"
 )
 
 // Config configures a hub. The zero value of each optional field is fine.
@@ -35,20 +36,13 @@ type Config struct {
 	// applied to its tree (once each, in order), on the hub's reading
 	// goroutine; it must not call the hub.
 	OnEvent func(taskID string, ev report.Event)
-	// DropInterval, for tests of reconnection only: every DropInterval
-	// the hub disconnects every task connection. 0 (the default) never.
-	DropInterval time.Duration
 	// StateSocket is where the state server listens: a path in a
 	// directory only this user may enter. Empty: in a directory of its
 	// own in the temporary directory, removed at Close.
 	StateSocket string
-	// DropEvery, for tests of reconnection only: after every DropEvery
-	// events of a task, the hub disconnects that task's connections; and
-	// after every DropEvery requests to the state server, the server
-	// disconnects every task's, the one that made the request before its
-	// answer.
-	// 0 (the default) never does.
-	DropEvery int
+	// Faults, for taskhost's own tests only, drop connections; the zero
+	// value (production's) injects none.
+	Faults testfault.Faults
 	// Mask, if set, hides sensitive values in every event as it is taken
 	// in, before anything else sees it (mask.go).
 	Mask *mask.Masker
@@ -157,7 +151,7 @@ func Start(cfg Config) (*Hub, error) {
 		log: log,
 		auth: &authenticator{users: map[string]*server.User{}, tasks: map[string]string{}, clients: map[string][]uint64{},
 			all: map[string][]uint64{}, open: map[string]int{}},
-		dropEvery: cfg.DropEvery,
+		dropEvery: cfg.Faults.DropEvery,
 		onEvent:   cfg.OnEvent,
 		stop:      make(chan struct{}),
 		runKey:    randomHex(6),
@@ -258,14 +252,14 @@ func Start(cfg Config) (*Hub, error) {
 		Bucket:    &stateBucket{h: h, log: log.Named("state")},
 		Logger:    log.Named("state"),
 		MaxBytes:  h.limits.StateBytes,
-		DropEvery: cfg.DropEvery,
+		DropEvery: cfg.Faults.DropEvery,
 	})
 	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("hub: %w", err)
 	}
-	if cfg.DropInterval > 0 {
-		go h.dropLoop(cfg.DropInterval)
+	if cfg.Faults.DropInterval > 0 {
+		go h.dropLoop(cfg.Faults.DropInterval)
 	}
 	go h.watchSends()
 	cons, err := h.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
@@ -321,7 +315,7 @@ func (h *Hub) Note(ctx context.Context, n Note) error {
 // only its own replies, until Seal revokes it. logDir is the attempt's
 // directory in the run directory ("tasks/<id>"): the log files its events
 // name must be there ("" allows any task's directory).
-func (h *Hub) AddTask(taskID string, index int, logDir string) *packv1.Hub {
+func (h *Hub) AddTask(taskID string, index int, logDir string) attempt.HubAccess {
 	tok := fmt.Sprintf("t%d", index)
 	subject := h.subjectPrefix() + tok
 	inbox := "_th." + h.runKey + "." + tok
@@ -348,14 +342,14 @@ func (h *Hub) AddTask(taskID string, index int, logDir string) *packv1.Hub {
 		rec.tree.OnApply = func(ev report.Event) { h.onEvent(taskID, ev) }
 	}
 	h.mu.Unlock()
-	return &packv1.Hub{
-		Url:           h.URL(),
+	return attempt.HubAccess{
+		URL:           h.URL(),
 		Token:         token,
 		EventsSubject: subject,
 		InboxPrefix:   inbox,
 		// A secret part, so that another task cannot publish under this
 		// task's message ids and have the hub drop its events as duplicates.
-		MsgIdPrefix: tok + "." + randomHex(6) + ".",
+		MsgIDPrefix: tok + "." + randomHex(6) + ".",
 		StateSocket: h.state.Socket(),
 	}
 }
@@ -470,7 +464,7 @@ func (h *Hub) Seal(ctx context.Context, index int, c Close) error {
 	return nil
 }
 
-// Drops is how many connections the hub dropped because of DropEvery.
+// Drops is how many connections the hub dropped because of Config.Faults.
 func (h *Hub) Drops() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()

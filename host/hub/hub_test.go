@@ -64,7 +64,7 @@ func TestTaskCannotPublishAsAnother(t *testing.T) {
 	b := h.AddTask("b", 2, "")
 
 	errs := make(chan error, 4)
-	nc, err := nats.Connect(a.Url, nats.Token(a.Token), nats.CustomInboxPrefix(a.InboxPrefix),
+	nc, err := nats.Connect(a.URL, nats.Token(a.Token), nats.CustomInboxPrefix(a.InboxPrefix),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func TestTaskCannotPublishAsAnother(t *testing.T) {
 
 	ev := batch(report.Event{Seq: 1, Kind: report.KindEnd, Result: result.Failed, Time: time.Now()})
 	// Its own subject: stored and applied.
-	if _, err := js.Publish(ctx, a.EventsSubject, ev, jetstream.WithMsgID(a.MsgIdPrefix+"1")); err != nil {
+	if _, err := js.Publish(ctx, a.EventsSubject, ev, jetstream.WithMsgID(a.MsgIDPrefix+"1")); err != nil {
 		t.Fatalf("publish own events: %v", err)
 	}
 	if err := h.WaitEnded(ctx, 1); err != nil {
@@ -121,7 +121,7 @@ func TestEventsAppliedOnceInOrder(t *testing.T) {
 	t.Parallel()
 	h := startHub(t)
 	a := h.AddTask("a", 1, "")
-	nc, err := nats.Connect(a.Url, nats.Token(a.Token), nats.CustomInboxPrefix(a.InboxPrefix))
+	nc, err := nats.Connect(a.URL, nats.Token(a.Token), nats.CustomInboxPrefix(a.InboxPrefix))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestEventsAppliedOnceInOrder(t *testing.T) {
 		b := batch(events[i])
 		// A different message id each time, so that JetStream keeps both
 		// copies and the tree has to drop the duplicate itself.
-		if _, err := js.Publish(ctx, a.EventsSubject, b, jetstream.WithMsgID(a.MsgIdPrefix+time.Now().String())); err != nil {
+		if _, err := js.Publish(ctx, a.EventsSubject, b, jetstream.WithMsgID(a.MsgIDPrefix+time.Now().String())); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -178,7 +178,7 @@ func TestTaskConnectionsBounded(t *testing.T) {
 	h := startHub(t)
 	a := h.AddTask("a", 1, "tasks/a")
 	connect := func() (*nats.Conn, error) {
-		return nats.Connect(a.Url, nats.Token(a.Token), nats.CustomInboxPrefix(a.InboxPrefix), nats.MaxReconnects(0))
+		return nats.Connect(a.URL, nats.Token(a.Token), nats.CustomInboxPrefix(a.InboxPrefix), nats.MaxReconnects(0))
 	}
 	var conns []*nats.Conn
 	t.Cleanup(func() {
@@ -201,7 +201,7 @@ func TestTaskConnectionsBounded(t *testing.T) {
 	}
 	// Another task is not held to this one's connections.
 	b := h.AddTask("b", 2, "tasks/b")
-	if nc, err := nats.Connect(b.Url, nats.Token(b.Token), nats.MaxReconnects(0)); err != nil {
+	if nc, err := nats.Connect(b.URL, nats.Token(b.Token), nats.MaxReconnects(0)); err != nil {
 		t.Errorf("another task: %v", err)
 	} else {
 		nc.Close()

@@ -33,7 +33,7 @@ func TestEventsMasked(t *testing.T) {
 	}
 	t.Cleanup(h.Close)
 	a := h.AddTask("a", 1, "")
-	nc, err := nats.Connect(a.Url, nats.Token(a.Token), nats.CustomInboxPrefix(a.InboxPrefix))
+	nc, err := nats.Connect(a.URL, nats.Token(a.Token), nats.CustomInboxPrefix(a.InboxPrefix))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestEventsMasked(t *testing.T) {
 			Data: []byte(`{"token":"hunter2","hunter2":["\u0068unter2", 1]}`), Time: now},
 		report.Event{Seq: 3, Kind: report.KindEnd, Result: result.Failed, Reason: "bad password hunter2", Time: now},
 	)
-	if _, err := js.Publish(ctx, a.EventsSubject, evs, jetstream.WithMsgID(a.MsgIdPrefix+"1-3")); err != nil {
+	if _, err := js.Publish(ctx, a.EventsSubject, evs, jetstream.WithMsgID(a.MsgIDPrefix+"1-3")); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.WaitTask(ctx, 1, 3); err != nil {

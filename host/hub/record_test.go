@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/taskhost/taskhost/host/attempt"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/statekv"
@@ -25,9 +26,9 @@ import (
 )
 
 // taskConn connects to the hub with a task's credentials.
-func taskConn(t *testing.T, a *packv1.Hub, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+func taskConn(t *testing.T, a attempt.HubAccess, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(a.Url, append([]nats.Option{nats.Token(a.Token), nats.CustomInboxPrefix(a.InboxPrefix)}, opts...)...)
+	nc, err := nats.Connect(a.URL, append([]nats.Option{nats.Token(a.Token), nats.CustomInboxPrefix(a.InboxPrefix)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func taskConn(t *testing.T, a *packv1.Hub, opts ...nats.Option) (*nats.Conn, jet
 // the NATS protocol by hand: it subscribes to the task's inbox, and reads
 // nothing after the server's first line. It connects in-process, so that
 // no socket buffer takes what the server sends.
-func rawTaskConn(t *testing.T, h *Hub, a *packv1.Hub) net.Conn {
+func rawTaskConn(t *testing.T, h *Hub, a attempt.HubAccess) net.Conn {
 	t.Helper()
 	c, err := h.srv.InProcessConn()
 	if err != nil {
@@ -176,7 +177,7 @@ func TestSealEndsTheAttempt(t *testing.T) {
 	}
 
 	// The token is worthless now, on both servers.
-	if nc2, err := nats.Connect(a.Url, nats.Token(a.Token), nats.MaxReconnects(0)); err == nil {
+	if nc2, err := nats.Connect(a.URL, nats.Token(a.Token), nats.MaxReconnects(0)); err == nil {
 		nc2.Close()
 		t.Error("the sealed attempt's token still connects to the hub")
 	} else if !errors.Is(err, nats.ErrAuthorization) {
@@ -234,12 +235,12 @@ func TestOverLimitStopsTheTask(t *testing.T) {
 	tests := map[string]struct {
 		limits Limits
 		bounds sendBounds
-		send   func(ctx context.Context, t *testing.T, h *Hub, a *packv1.Hub, nc *nats.Conn)
+		send   func(ctx context.Context, t *testing.T, h *Hub, a attempt.HubAccess, nc *nats.Conn)
 		want   string
 	}{
 		"events": {
 			limits: Limits{TaskEvents: 1024, TaskBytes: 1 << 20},
-			send: func(_ context.Context, t *testing.T, _ *Hub, a *packv1.Hub, nc *nats.Conn) {
+			send: func(_ context.Context, t *testing.T, _ *Hub, a attempt.HubAccess, nc *nats.Conn) {
 				for seq := uint64(1); seq <= 1100; seq++ {
 					_ = nc.Publish(a.EventsSubject, small(seq))
 				}
@@ -249,7 +250,7 @@ func TestOverLimitStopsTheTask(t *testing.T) {
 		},
 		"bytes of garbage": {
 			limits: Limits{TaskBytes: 64 << 10},
-			send: func(_ context.Context, t *testing.T, _ *Hub, a *packv1.Hub, nc *nats.Conn) {
+			send: func(_ context.Context, t *testing.T, _ *Hub, a attempt.HubAccess, nc *nats.Conn) {
 				for range 10 {
 					_ = nc.Publish(a.EventsSubject, make([]byte, 16<<10))
 				}
@@ -259,7 +260,7 @@ func TestOverLimitStopsTheTask(t *testing.T) {
 		},
 		"empty messages": {
 			limits: Limits{TaskBytes: 64 << 10},
-			send: func(_ context.Context, t *testing.T, _ *Hub, a *packv1.Hub, nc *nats.Conn) {
+			send: func(_ context.Context, t *testing.T, _ *Hub, a attempt.HubAccess, nc *nats.Conn) {
 				for range 1000 {
 					_ = nc.Publish(a.EventsSubject, nil)
 				}
@@ -268,7 +269,7 @@ func TestOverLimitStopsTheTask(t *testing.T) {
 			want: "sent more than 65536 bytes of events (max_task_bytes)",
 		},
 		"messages not waiting for answers": {
-			send: func(_ context.Context, t *testing.T, _ *Hub, a *packv1.Hub, nc *nats.Conn) {
+			send: func(_ context.Context, t *testing.T, _ *Hub, a attempt.HubAccess, nc *nats.Conn) {
 				for seq := uint64(1); seq <= 5000; seq++ {
 					_ = nc.Publish(a.EventsSubject, small(seq))
 				}
@@ -279,7 +280,7 @@ func TestOverLimitStopsTheTask(t *testing.T) {
 		"answers not read": {
 			// Only this bound, 200 KiB of answers left unread.
 			bounds: sendBounds{unanswered: 1 << 40, unread: 200 << 10},
-			send: func(ctx context.Context, t *testing.T, h *Hub, a *packv1.Hub, _ *nats.Conn) {
+			send: func(ctx context.Context, t *testing.T, h *Hub, a attempt.HubAccess, _ *nats.Conn) {
 				c := rawTaskConn(t, h, a)
 				context.AfterFunc(ctx, func() { c.Close() }) // its processes end when it is stopped
 				// 10,000 answers, some 900 KB; then one more every 50 ms

@@ -20,7 +20,7 @@ import (
 func taskState(t *testing.T, h *Hub, task string, index int) *statekvtest.Client {
 	t.Helper()
 	creds := h.AddTask(task, index, "")
-	sc, p := statekvtest.Dial(t, creds.GetStateSocket(), creds.GetToken(), "1/w")
+	sc, p := statekvtest.Dial(t, creds.StateSocket, creds.Token, "1/w")
 	if p.Status != statekv.StatusOK {
 		t.Fatalf("hello: %c %s", p.Status, p.Msg)
 	}

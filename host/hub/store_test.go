@@ -38,7 +38,7 @@ func TestStoreFailsAndWritesAgain(t *testing.T) {
 	}
 	t.Cleanup(h.Close)
 	access := h.AddTask("a", 1, "")
-	nc, err := nats.Connect(access.Url, nats.Token(access.Token), nats.CustomInboxPrefix(access.InboxPrefix))
+	nc, err := nats.Connect(access.URL, nats.Token(access.Token), nats.CustomInboxPrefix(access.InboxPrefix))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestStoreFailsAndWritesAgain(t *testing.T) {
 	defer cancel()
 	send := func(seq uint64, id string) error {
 		ev := report.Event{Seq: seq, Kind: report.KindStart, ID: id, Name: "step " + id, Type: report.TypeStep, Time: time.Now()}
-		_, err := js.Publish(ctx, access.EventsSubject, batch(ev), jetstream.WithMsgID(access.MsgIdPrefix+"main."+id))
+		_, err := js.Publish(ctx, access.EventsSubject, batch(ev), jetstream.WithMsgID(access.MsgIDPrefix+"main."+id))
 		return err
 	}
 	if err := send(1, "1"); err != nil {
@@ -140,7 +140,7 @@ func TestStoreDownHoldsNotesAndRefusesBatches(t *testing.T) {
 	h.WriteFailed(errors.New("no space left on device"))
 	<-down
 
-	nc, err := nats.Connect(access.Url, nats.Token(access.Token), nats.CustomInboxPrefix(access.InboxPrefix))
+	nc, err := nats.Connect(access.URL, nats.Token(access.Token), nats.CustomInboxPrefix(access.InboxPrefix))
 	if err != nil {
 		t.Fatal(err)
 	}

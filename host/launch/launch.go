@@ -17,8 +17,6 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
 	"golang.org/x/sys/unix"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/taskhost/taskhost/internal/packwire"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
@@ -282,13 +280,6 @@ func Describe(ctx context.Context, cfg Config) (*packwire.Description, error) {
 // finishing.
 func (p *Process) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunResponse, error) {
 	return p.pack.Run(ctx, req)
-}
-
-// Cancelled reports whether err from Run says the call was cancelled or
-// ran past its deadline (the caller's context may see it a moment later).
-func Cancelled(err error) bool {
-	c := status.Code(err)
-	return c == codes.Canceled || c == codes.DeadlineExceeded
 }
 
 // WaitExit waits up to d for the pack process to end by itself and says

@@ -80,11 +80,21 @@ func Make(ctx context.Context, path string, o Options) (*Plan, hcl.Diagnostics) 
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	p, cdiags := Check(job, descs, packErrors)
+	return p, append(diags, cdiags...)
+}
+
+// Check checks job's task and hook arguments against the packs'
+// descriptions, and returns the plan. The tasks of the packs in
+// packErrors are not checked: they will not run.
+func Check(job *jobfile.Job, descs map[string]*packwire.Description, packErrors map[string]error) (*Plan, hcl.Diagnostics) {
+	if packErrors == nil {
+		packErrors = map[string]error{}
+	}
 	schemas := map[string]*jobfile.PackSchema{}
 	for name, d := range descs {
 		schemas[name] = packSchema(d)
 	}
-	// Tasks of packs that cannot run are not checked: they will not run.
 	checked := *job
 	checked.Tasks = nil
 	for _, t := range job.Tasks {
@@ -92,8 +102,7 @@ func Make(ctx context.Context, path string, o Options) (*Plan, hcl.Diagnostics) 
 			checked.Tasks = append(checked.Tasks, t)
 		}
 	}
-	args, adiags := jobfile.CheckArgs(&checked, schemas)
-	diags = append(diags, adiags...)
+	args, diags := jobfile.CheckArgs(&checked, schemas)
 	hookArgs, hdiags := checkHooks(job, schemas)
 	diags = append(diags, hdiags...)
 	if diags.HasErrors() {

@@ -9,13 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
+	"github.com/taskhost/taskhost/host/attempt"
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/jobfile"
-	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/host/results"
-	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/sdk/result"
 )
@@ -209,48 +206,15 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 	defer logf.Close()
 	out := &lineWriter{w: r.mask.Writer(logf)}
 	defer out.Flush()
-	tlog := hclog.New(&hclog.LoggerOptions{Name: "taskhost", Level: hclog.Info, Output: out})
-
-	slot := int(r.slots.Add(1))
-	pack := r.plan.Job.Pack(h.Pack)
-	// The hook's timeout covers its pack's start-up too.
-	runCtx := ctx
-	if h.Timeout > 0 {
-		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeoutCause(ctx, h.Timeout, fmt.Errorf("timed out after %s", h.Timeout))
-		defer cancel()
+	got := r.attempts.Run(ctx, attempt.Call{
+		Pack: h.Pack, Args: r.plan.HookArgs[h.Name], RunID: filepath.Base(r.dir), ID: id, Attempt: 1, LogDir: hdir,
+		Sensitive: r.mask.In(r.plan.HookArgs[h.Name]),
+		Hook:      &attempt.HookCall{Name: h.Hook, Stage: stage, TaskID: task, Results: hr.summary()},
+	}, attempt.Options{Slot: int(r.slots.Add(1)), RecordDir: filepath.Join("hooks", id), Timeout: h.Timeout, Grace: r.opts.Grace, Out: out})
+	c.PID = got.PID
+	if got.Sections != nil {
+		c.Sections = got.Sections
 	}
-	proc, err := launch.Start(runCtx, r.packConfig(pack, out))
-	if err != nil && runCtx.Err() != nil {
-		reason := context.Cause(runCtx).Error()
-		tlog.Warn("stopping the hook before its pack served", "reason", reason)
-		c.Result = report.Outcome{Value: result.Aborted, Reason: reason}
-		return c
-	}
-	if err != nil {
-		tlog.Error("pack did not start", "error", err)
-		c.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
-		return c
-	}
-	c.PID = proc.PID()
-	access := r.hub.AddTask(id, slot, filepath.Join("hooks", id))
-	runCtx, unwatch := r.hub.Watch(runCtx, slot) // stopped if it goes over its limits
-	defer unwatch()
-	var deadline int64
-	if dl, ok := runCtx.Deadline(); ok {
-		deadline = dl.UnixNano()
-	}
-	resp, err := proc.Run(runCtx, &packv1.RunRequest{
-		ArgsJson: r.plan.HookArgs[h.Name], RunId: filepath.Base(r.dir), TaskId: id, Attempt: 1,
-		Hub: access, DeadlineUnixNano: deadline, LogDir: hdir, Sensitive: r.mask.In(r.plan.HookArgs[h.Name]),
-		Hook: &packv1.HookCall{Name: h.Hook, Stage: stage, TaskId: task, ResultsJson: hr.summary()},
-	})
-	res, reason := r.ended(runCtx, proc, slot, resp, err, r.opts.Grace, "hook", tlog)
-	res, reason = r.closeRecord(slot, res, reason, err == nil, resp.GetLastSeq(), c.StartTime, tlog, func(tree *report.Tree) {
-		if tree.Sections != nil {
-			c.Sections = tree.Sections
-		}
-	})
-	c.Result = report.Outcome{Value: res, Reason: reason}
+	c.Result = report.Outcome{Value: got.Result, Reason: got.Reason}
 	return c
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/taskhost/taskhost/host/attempt"
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/jobfile"
 	"github.com/taskhost/taskhost/host/launch"
@@ -29,8 +30,8 @@ import (
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/host/schedule"
 	"github.com/taskhost/taskhost/internal/mask"
-	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/testfault"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
@@ -46,13 +47,9 @@ type Options struct {
 	// Events, if set, is called with each event of the run as it happens,
 	// from several goroutines (one at a time).
 	Events func(Event)
-	// DropInterval is a fault for tests of reconnection: the hub drops
-	// every task connection this often. 0 never.
-	DropInterval time.Duration
-	// DropEvery is a fault for tests of reconnection: the hub drops a
-	// task's connections after every DropEvery of its events, and every
-	// state connection after every DropEvery state requests. 0 never.
-	DropEvery int
+	// Faults, for taskhost's own tests of reconnection only, make the
+	// hub drop connections; production leaves it zero.
+	Faults testfault.Faults
 	// Grace is how long a task that must stop (timeout, cancellation) has
 	// to return before its process group is killed; 0 means the jobfile's
 	// grace, or DefaultGrace.
@@ -74,21 +71,21 @@ const DefaultGrace = 5 * time.Second
 
 // execution is one run of a plan, while it runs.
 type execution struct {
-	plan    *plan.Plan
-	opts    Options
-	dir     string
-	log     hclog.Logger
-	hub     *hub.Hub
-	reap    sync.WaitGroup     // packs being reaped after their task ended
-	spare   *spares            // pack processes started ahead of their task
-	sockets string             // where the packs make their sockets
-	sup     *launch.Supervisor // every process of the packs
-	slots   atomic.Int64       // hub slots given out; retries take new ones
-	out     io.Writer
-	outM    sync.Mutex
-	evM     sync.Mutex
-	mask    *mask.Masker // the job's sensitive values (secrets.go)
-	access  access       // who may read the run directory (access.go)
+	plan     *plan.Plan
+	opts     Options
+	dir      string
+	log      hclog.Logger
+	hub      *hub.Hub
+	attempts *attempt.Runner    // runs each task attempt and hook call
+	spare    *spares            // pack processes started ahead of their task
+	sockets  string             // where the packs make their sockets
+	sup      *launch.Supervisor // every process of the packs
+	slots    atomic.Int64       // hub slots given out; retries take new ones
+	out      io.Writer
+	outM     sync.Mutex
+	evM      sync.Mutex
+	mask     *mask.Masker // the job's sensitive values (secrets.go)
+	access   access       // who may read the run directory (access.go)
 
 	tasks map[string]*taskRun
 	hooks *hookRunner
@@ -109,6 +106,12 @@ type taskRun struct {
 // run directory, or no hub), never that a task failed. Cancelling ctx
 // aborts the tasks still running; their results are still written.
 func Execute(ctx context.Context, plan *plan.Plan, opts Options) (*results.File, error) {
+	return execute(ctx, plan, opts, nil)
+}
+
+// execute is Execute with the packs started by starter; nil starts their
+// binaries.
+func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt.Starter) (*results.File, error) {
 	if opts.RunsDir == "" {
 		opts.RunsDir = "runs"
 	}
@@ -119,6 +122,9 @@ func Execute(ctx context.Context, plan *plan.Plan, opts Options) (*results.File,
 		opts.Grace = DefaultGrace
 	}
 	r := &execution{plan: plan, opts: opts, out: opts.Out, tasks: map[string]*taskRun{}, mask: mask.New(plan.Job.SensitiveValues()...)}
+	if starter == nil {
+		starter = packStarter{r}
+	}
 	if r.out == nil {
 		r.out = io.Discard
 	}
@@ -181,7 +187,7 @@ func Execute(ctx context.Context, plan *plan.Plan, opts Options) (*results.File,
 	}
 	hcfg := hub.Config{StoreDir: filepath.Join(dir, "hub"), Logger: r.log.Named("hub"),
 		StateSocket: filepath.Join(sockets, "state.sock"),
-		DropEvery:   opts.DropEvery, DropInterval: opts.DropInterval, Mask: r.mask,
+		Faults:      opts.Faults, Mask: r.mask,
 		OnStore: r.onStore(stopRun), StoreWait: opts.StoreWait, Limits: hubLimits(job)}
 	if opts.Events != nil {
 		hcfg.OnEvent = func(task string, ev report.Event) {
@@ -197,6 +203,7 @@ func Execute(ctx context.Context, plan *plan.Plan, opts Options) (*results.File,
 	}
 	defer h.Close()
 	r.hub = h
+	r.attempts = &attempt.Runner{Starter: starter, Hub: h.Attempts(), Log: r.log, RunDir: dir}
 	failed := h.WriteFailed
 	jobLog.failed.Store(&failed)
 	r.log.Info("hub started", "url", h.URL())
@@ -271,7 +278,7 @@ func Execute(ctx context.Context, plan *plan.Plan, opts Options) (*results.File,
 
 	r.postJob(ctx)
 	r.spare.close()
-	r.reap.Wait()
+	r.attempts.Wait()
 	r.sup.Close()
 	// Nothing of the tasks writes any more: the room kept is for the
 	// record, and for the store if the disk filled.
@@ -306,6 +313,12 @@ func Execute(ctx context.Context, plan *plan.Plan, opts Options) (*results.File,
 	r.log.Info("run ended", "result", file.Report.Result, "runtime", file.Report.Runtime,
 		"dropped_connections", h.Drops(), "peak_rss_kb", peakRSSKB())
 	return file, nil
+}
+
+// hubLimits are the jobfile's limits on what tasks send.
+func hubLimits(job *jobfile.Job) hub.Limits {
+	return hub.Limits{RunBytes: job.MaxRunBytes, TaskBytes: job.MaxTaskBytes, TaskEvents: job.MaxTaskEvents, EventBytes: job.MaxEventBytes,
+		StateBytes: job.MaxStateBytes}
 }
 
 // DefaultMaxParallel is the limit on tasks at once when the jobfile sets
@@ -471,179 +484,40 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	a := &results.Attempt{Attempt: n, StartTime: time.Now(), Sections: []*report.Node{}}
 	tr.outputs = nil
 	defer func() { a.StopTime = time.Now() }()
-	tlog := hclog.New(&hclog.LoggerOptions{Name: "taskhost", Level: hclog.Info, Output: out})
 
 	if perr := r.plan.PackErrors[t.Pack]; perr != nil {
 		a.Result = report.Outcome{Value: result.Errored, Reason: perr.Error()}
+		tlog := hclog.New(&hclog.LoggerOptions{Name: "taskhost", Level: hclog.Info, Output: out})
 		tlog.Error("pack cannot run", "error", perr)
 		return a
 	}
-	// The task's timeout covers its pack's start-up too (the debugged
-	// task has none: it waits for the user).
-	runCtx := ctx
-	if t.Timeout > 0 && t.ID != r.opts.Debugging.Debug {
-		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeoutCause(ctx, t.Timeout, fmt.Errorf("timed out after %s", t.Timeout))
-		defer cancel()
-	}
-	// go-plugin's own messages (it logs every start, and every kill as an
-	// error) would only be noise in job.log: launch errors come back as
-	// errors, and the runner logs each start and end itself.
-	cfg, started, err := r.launchConfig(t, out)
-	var proc *launch.Process
-	if err == nil {
-		if d := r.opts.Debugging; t.ID == d.Debug || t.ID == d.Interactive {
-			proc, err = launch.Start(runCtx, cfg) // started for this task only
-		} else {
-			proc, err = r.spare.start(runCtx, t.Pack, cfg, out)
-		}
-	}
-	started()
-	if err != nil && runCtx.Err() != nil {
-		// Stopped (its timeout, the job's, an interrupt) before its pack
-		// served: the pack was killed while it started.
-		reason := context.Cause(runCtx).Error()
-		tlog.Warn("stopping the task before its pack served", "reason", reason)
-		a.Result = report.Outcome{Value: result.Aborted, Reason: reason}
-		return a
-	}
-	if err != nil {
-		tlog.Error("pack did not start", "error", err)
-		a.Result = report.Outcome{Value: result.Errored, Reason: err.Error()}
-		return a
-	}
-	a.PID = proc.PID()
-	rec.PID = a.PID
-	access := r.hub.AddTask(t.ID, slot, filepath.Join("tasks", t.ID))
-	r.note(hub.Note{Kind: noteTaskStarted, Task: t.ID, Index: tr.index, Slot: slot, Data: mustJSON(taskHeader(rec))})
-	r.log.Info("task started", "task", t.ID, "pack", t.Pack, "pid", a.PID, "attempt", n)
-	r.event(Event{Type: EventTaskStarted, Time: a.StartTime, Task: t.ID, PID: a.PID})
-	r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, a.PID)
-
-	runCtx, unwatch := r.hub.Watch(runCtx, slot) // stopped if it goes over its limits
-	defer unwatch()
-	var deadline int64
-	if dl, ok := runCtx.Deadline(); ok {
-		deadline = dl.UnixNano()
-	}
-	resp, err := proc.Run(runCtx, &packv1.RunRequest{
-		Task: t.Task, ArgsJson: tr.args, RunId: filepath.Base(r.dir), TaskId: t.ID,
-		Attempt: int32(n), Hub: access, DeadlineUnixNano: deadline, LogDir: tdir,
-		Interactive: t.ID == r.opts.Debugging.Interactive, Sensitive: r.mask.In(tr.args),
-	})
-
 	grace := r.opts.Grace
 	if t.Grace > 0 {
 		grace = t.Grace
 	}
-	res, reason := r.ended(runCtx, proc, slot, resp, err, grace, "task", tlog)
-	if err == nil {
-		var refused string
-		if tr.outputs, refused = checkOutputs(resp.GetOutputs()); refused != "" {
-			res, reason = result.Errored, refused
-		}
+	o := attempt.Options{Slot: slot, RecordDir: filepath.Join("tasks", t.ID), Timeout: t.Timeout, Grace: grace, Out: out,
+		Started: func(pid int) {
+			a.PID = pid
+			rec.PID = pid
+			r.note(hub.Note{Kind: noteTaskStarted, Task: t.ID, Index: tr.index, Slot: slot, Data: mustJSON(taskHeader(rec))})
+			r.log.Info("task started", "task", t.ID, "pack", t.Pack, "pid", pid, "attempt", n)
+			r.event(Event{Type: EventTaskStarted, Time: a.StartTime, Task: t.ID, PID: pid})
+			r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, pid)
+		}}
+	if t.ID == r.opts.Debugging.Debug {
+		o.Timeout = 0 // the debugged task waits for the user
 	}
-
-	var data json.RawMessage
-	res, reason = r.closeRecord(slot, res, reason, err == nil, resp.GetLastSeq(), a.StartTime, tlog, func(tree *report.Tree) {
-		data = tree.Own.Data
-		if tree.Sections != nil {
-			a.Sections = tree.Sections
-		}
-		a.Logs = tree.Logs
-	})
-	a.Result = report.Outcome{Value: res, Reason: reason, Data: data}
+	got := r.attempts.Run(ctx, attempt.Call{
+		Pack: t.Pack, Task: t.Task, Args: tr.args, RunID: filepath.Base(r.dir), ID: t.ID, Attempt: n, LogDir: tdir,
+		Interactive: t.ID == r.opts.Debugging.Interactive, Sensitive: r.mask.In(tr.args),
+	}, o)
+	tr.outputs = got.Outputs
+	if got.Sections != nil {
+		a.Sections = got.Sections
+	}
+	a.Logs = got.Logs
+	a.Result = report.Outcome{Value: got.Result, Reason: got.Reason, Data: got.Data}
 	return a
-}
-
-// ended says how a pack's Run call (for a task or a hook: what) ended,
-// and sees the process over: the call returned (the pack's events are
-// taken, then its group is killed); runCtx ended it (timeout or
-// cancellation: the pack has the grace period to return, then its group
-// is killed; Aborted with the cause); or the process died (Errored with
-// how, and what it had sent is drained).
-func (r *execution) ended(runCtx context.Context, proc *launch.Process, slot int, resp *packv1.RunResponse, err error,
-	grace time.Duration, what string, tlog hclog.Logger) (result.Result, string) {
-	if err != nil && launch.Cancelled(err) {
-		// The pack saw the deadline a moment before we did.
-		select {
-		case <-runCtx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-	switch {
-	case err == nil:
-		r.returned(proc, slot, resp.GetLastSeq(), tlog)
-		res, _ := result.Parse(resp.GetResult())
-		return res, resp.GetReason()
-	case runCtx.Err() != nil:
-		reason := context.Cause(runCtx).Error()
-		tlog.Warn("stopping the "+what, "reason", reason, "grace", grace)
-		gctx, cancel := context.WithTimeout(context.Background(), grace)
-		if r.hub.WaitEnded(gctx, slot) != nil {
-			tlog.Warn("the " + what + " did not return within the grace period; killing its process group")
-		}
-		cancel()
-		proc.Kill()
-		return result.Aborted, reason
-	default:
-		// The call failed: most likely the process died.
-		reason, exited := proc.WaitExit(2 * time.Second)
-		if !exited {
-			reason = "lost the pack: " + err.Error()
-		}
-		proc.Kill()
-		tlog.Error(what+" process ended abnormally", "reason", reason)
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = r.hub.Drain(dctx)
-		cancel()
-		return result.Errored, reason
-	}
-}
-
-// returned ends a pack whose Run returned: it takes every event the pack
-// sent (up to lastSeq) into its slot's tree, then, since nothing the
-// process does from here on is part of the record, kills its process
-// group at once and reaps it off the caller's path.
-func (r *execution) returned(proc *launch.Process, slot int, lastSeq uint64, tlog hclog.Logger) {
-	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	if werr := r.hub.WaitTask(wctx, slot, lastSeq); werr != nil {
-		tlog.Error("not every result event arrived", "last_seq", lastSeq, "error", werr)
-	}
-	cancel()
-	proc.KillNow()
-	r.reap.Add(1)
-	go func() {
-		defer r.reap.Done()
-		proc.Kill()
-	}()
-}
-
-// worstReason finds the reason to show for a task whose result is r: the
-// deepest section or step with that result and a reason.
-func worstReason(tree *report.Tree, r result.Result) string {
-	var found string
-	var walk func([]*report.Node) bool
-	walk = func(ns []*report.Node) bool {
-		for _, n := range ns {
-			if n.Result.Value != r {
-				continue
-			}
-			if walk(n.Sections) {
-				return true
-			}
-			if n.Result.Reason != "" {
-				found = n.ID + " " + n.Name + ": " + n.Result.Reason
-				return true
-			}
-		}
-		return false
-	}
-	if tree.Own.Value == r && tree.Own.Reason != "" {
-		return tree.Own.Reason
-	}
-	walk(tree.Sections)
-	return found
 }
 
 // makeRunDir makes <runs>/<job>.<YYYYmmdd-HHMMSS>, with a suffix if that

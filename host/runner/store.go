@@ -14,7 +14,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/taskhost/taskhost/host/hub"
-	"github.com/taskhost/taskhost/internal/report"
 )
 
 // A run writes to its run directory throughout (the hub's store, the logs)
@@ -127,22 +126,4 @@ func (r *execution) onStore(stop context.CancelCauseFunc) func(hub.StoreEvent) {
 		r.printf("%s", msg)
 		r.event(Event{Type: typ, Time: time.Now(), Reason: msg})
 	}
-}
-
-// lostEvents says whether a pack whose Run returned (a task attempt or a
-// hook call started at since, its last event lastSeq) lost events on the
-// way: "" when not, and its steps still open are "step never ended";
-// else why, which is then their reason and the start of the attempt's:
-// the tree lacks the pack's end (its last event) and events it sent did
-// not arrive, or the store failed meanwhile (storeErr, from
-// hub.StoreTrouble(since)).
-func (r *execution) lostEvents(tree *report.Tree, lastSeq uint64, storeErr error) string {
-	if tree.Ended || (tree.Applied("") >= lastSeq && storeErr == nil) {
-		return ""
-	}
-	lost := "its result events were not all recorded"
-	if storeErr != nil {
-		lost += ": " + strings.ReplaceAll(storeErr.Error(), r.dir+string(filepath.Separator), "")
-	}
-	return lost
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/jobfile"
+	"github.com/taskhost/taskhost/internal/packwire"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/protocol"
 	"github.com/taskhost/taskhost/internal/report"
@@ -206,7 +207,7 @@ func (h *Harness) RunContext(ctx context.Context, task string, args Args) *Run {
 	access := h.hub.AddTask(taskID, slot, "")
 	resp, err := pc.Run(ctx, &packv1.RunRequest{
 		Task: task, ArgsJson: argsJSON, RunId: h.runID, TaskId: taskID, Attempt: 1,
-		Hub: access, DeadlineUnixNano: dl.UnixNano(),
+		Hub: packwire.Hub(access), DeadlineUnixNano: dl.UnixNano(),
 	})
 	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer wcancel()

@@ -1,17 +1,16 @@
-package runner
+package attempt
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/taskhost/taskhost/host/hub"
-	"github.com/taskhost/taskhost/host/jobfile"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/sdk/result"
 )
@@ -21,34 +20,34 @@ import (
 // the seal waits behind what the hub has still to read.
 const sealWait = time.Minute
 
-// closeRecord ends the record of an attempt (of a task or a hook) that
-// reported in hub slot, once its pack's Run call ended with res and
+// seal ends the record of an attempt (of a task or a hook) that
+// reported in hub slot, once its pack's call ended with res and
 // reason: it revokes the attempt's credentials and seals its slot (see
-// hub.Seal), which closes the steps still open (as Errored "step never
+// Hub.Seal), which closes the steps still open (as Errored "step never
 // ended" when the call returned, or why its events were lost on the way:
 // see lostEvents; else with res and reason), then hands
 // the tree to take, under the hub's lock, and returns the attempt's
 // result. A task that returned gets its tree's result rolled up into its
 // own; one whose messages the hub refused is Errored with what was
 // refused (or, over a limit, with that limit).
-func (r *execution) closeRecord(slot int, res result.Result, reason string, returned bool, lastSeq uint64, since time.Time,
+func (r *Runner) seal(slot int, res result.Result, reason string, returned bool, lastSeq uint64, since time.Time,
 	tlog hclog.Logger, take func(*report.Tree)) (result.Result, string) {
-	c := hub.Close{Result: res, Reason: reason, At: time.Now()}
+	closeRes, closeReason, at := res, reason, time.Now()
 	var lost string
 	if returned {
-		c.Result, c.Reason = result.Errored, "step never ended"
-		storeErr := r.hub.StoreTrouble(since)
-		_ = r.hub.Tree(slot, func(tree *report.Tree) { lost = r.lostEvents(tree, lastSeq, storeErr) })
+		closeRes, closeReason = result.Errored, "step never ended"
+		storeErr := r.Hub.StoreTrouble(since)
+		_ = r.Hub.Tree(slot, func(tree *report.Tree) { lost = r.lostEvents(tree, lastSeq, storeErr) })
 		if lost != "" {
-			c.Reason = lost
+			closeReason = lost
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sealWait)
-	if err := r.hub.Seal(ctx, slot, c); err != nil {
-		r.log.Warn("record not sealed in the stream; `results recover` may take more of the task than results.json", "error", err)
+	if err := r.Hub.Seal(ctx, slot, closeRes, closeReason, at); err != nil {
+		r.log().Warn("record not sealed in the stream; `results recover` may take more of the task than results.json", "error", err)
 	}
 	cancel()
-	_ = r.hub.Tree(slot, func(tree *report.Tree) {
+	_ = r.Hub.Tree(slot, func(tree *report.Tree) {
 		if tree.Missing > 0 && !returned {
 			tlog.Warn("events lost with the process", "missing", tree.Missing)
 		}
@@ -97,8 +96,47 @@ func checkOutputs(outputs map[string][]byte) (map[string][]byte, string) {
 	return outputs, fmt.Sprintf("refused outputs that are not JSON: %q", bad)
 }
 
-// hubLimits are the jobfile's limits on what tasks send.
-func hubLimits(job *jobfile.Job) hub.Limits {
-	return hub.Limits{RunBytes: job.MaxRunBytes, TaskBytes: job.MaxTaskBytes, TaskEvents: job.MaxTaskEvents, EventBytes: job.MaxEventBytes,
-		StateBytes: job.MaxStateBytes}
+// lostEvents says whether a pack whose Run returned (a task attempt or a
+// hook call started at since, its last event lastSeq) lost events on the
+// way: "" when not, and its steps still open are "step never ended";
+// else why, which is then their reason and the start of the attempt's:
+// the tree lacks the pack's end (its last event) and events it sent did
+// not arrive, or the store failed meanwhile (storeErr, from
+// hub.StoreTrouble(since)).
+func (r *Runner) lostEvents(tree *report.Tree, lastSeq uint64, storeErr error) string {
+	if tree.Ended || (tree.Applied("") >= lastSeq && storeErr == nil) {
+		return ""
+	}
+	lost := "its result events were not all recorded"
+	if storeErr != nil {
+		lost += ": " + strings.ReplaceAll(storeErr.Error(), r.RunDir+string(filepath.Separator), "")
+	}
+	return lost
+}
+
+// worstReason finds the reason to show for a task whose result is r: the
+// deepest section or step with that result and a reason.
+func worstReason(tree *report.Tree, r result.Result) string {
+	var found string
+	var walk func([]*report.Node) bool
+	walk = func(ns []*report.Node) bool {
+		for _, n := range ns {
+			if n.Result.Value != r {
+				continue
+			}
+			if walk(n.Sections) {
+				return true
+			}
+			if n.Result.Reason != "" {
+				found = n.ID + " " + n.Name + ": " + n.Result.Reason
+				return true
+			}
+		}
+		return false
+	}
+	if tree.Own.Value == r && tree.Own.Reason != "" {
+		return tree.Own.Reason
+	}
+	walk(tree.Sections)
+	return found
 }
