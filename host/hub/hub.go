@@ -424,7 +424,7 @@ func (h *Hub) Seal(ctx context.Context, index int, c Close) error {
 	tok := fmt.Sprintf("t%d", index)
 	h.mu.Lock()
 	rec := h.ledger.task(tok)
-	token := rec.token
+	token, id := rec.token, rec.id // the ledger writes them as it reads the slot's note
 	rec.stops = nil
 	// A task the hub stopped as it sent (watchSends) may end before the
 	// note that says why is stored: it is stored again before the seal,
@@ -439,10 +439,10 @@ func (h *Hub) Seal(ctx context.Context, index int, c Close) error {
 	}
 	var err error
 	if over != "" {
-		err = h.Note(ctx, Note{Kind: noteOver, Task: rec.id, Slot: index, Data: mustJSON(over)})
+		err = h.Note(ctx, Note{Kind: noteOver, Task: id, Slot: index, Data: mustJSON(over)})
 	}
 	if err == nil {
-		err = h.Note(ctx, Note{Kind: noteSeal, Task: rec.id, Slot: index, Data: mustJSON(c)})
+		err = h.Note(ctx, Note{Kind: noteSeal, Task: id, Slot: index, Data: mustJSON(c)})
 	}
 	if err == nil {
 		err = h.wait(ctx, func() bool { return rec.sealed })
