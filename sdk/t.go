@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -43,9 +44,11 @@ const Continue StepOption = 1
 
 // T is handed to a task and to each of its sections and steps, like
 // testing.T. Calls that set a result (Failf, Errorf, Skip, Block, Abort,
-// Passx) end the current step at once, so they must be called from the
-// goroutine running that step's function. Logging and SetData may be called
-// from any goroutine.
+// Passx) end the current step at once with runtime.Goexit, as t.FailNow
+// does in a test, so a recover() cannot keep the step going; they must be
+// called from the goroutine running that step's function (each step's
+// function runs in a goroutine of its own). Logging and SetData may be
+// called from any goroutine.
 type T struct {
 	ctx    context.Context
 	run    *runState
@@ -89,9 +92,6 @@ type runState struct {
 	// step that started this process.
 	root, parent string
 }
-
-// stop ends the calling step's goroutine; its deferred calls still run.
-type stop struct{}
 
 // Context is cancelled when the task must stop: its timeout passed, the job
 // was cancelled, or the host went away. Long operations should honour it.
@@ -176,9 +176,13 @@ func (t *T) Result() Result {
 	return result.Rollup(t.node.own, t.node.children).Or(result.Passed)
 }
 
+// end sets the current step's result and ends the step: as FailNow does
+// in a test, it stops the goroutine running the step's function with
+// runtime.Goexit, so that its deferred calls run and a recover() in it
+// cannot keep it going.
 func (t *T) end(r result.Result, reason string) {
 	t.setOwn(r, reason)
-	panic(stop{})
+	runtime.Goexit()
 }
 
 func (t *T) setOwn(r result.Result, reason string) {
@@ -244,26 +248,29 @@ func (t *T) child(typ, name string, fn func(t *T), opts []StepOption) Result {
 	t.node.children = result.Rollup(t.node.children, r)
 	t.node.mu.Unlock()
 	if !r.Success() && !hasOpt(opts, Continue) {
-		panic(stop{})
+		runtime.Goexit()
 	}
 	return r
 }
 
-// runFunc calls fn(t) and turns a panic into Errored with the stack in the
-// log. A stop (from Failf and friends) just ends fn.
+// runFunc calls fn(t) in a goroutine of its own and waits for it, as
+// testing.T.Run does, so that ending the step (runtime.Goexit, from Failf
+// and friends) ends fn alone. A panic in fn makes the step Errored, with
+// the stack in the log.
 func (t *T) runFunc(fn func(t *T)) {
-	defer func() {
-		v := recover()
-		if v == nil {
-			return
-		}
-		if _, ok := v.(stop); ok {
-			return
-		}
-		t.logger.Error(fmt.Sprintf("panic: %v\n%s", v, debug.Stack()))
-		t.setOwn(result.Errored, fmt.Sprintf("panic: %v", v))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			// A step ended with runtime.Goexit has nothing to recover.
+			if v := recover(); v != nil {
+				t.logger.Error(fmt.Sprintf("panic: %v\n%s", v, debug.Stack()))
+				t.setOwn(result.Errored, fmt.Sprintf("panic: %v", v))
+			}
+		}()
+		fn(t)
 	}()
-	fn(t)
+	<-done
 }
 
 // logLost is the result and reason to record for a step (or task) that

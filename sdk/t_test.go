@@ -717,3 +717,65 @@ func TestWorstResultKeepsItsReason(t *testing.T) {
 		})
 	}
 }
+
+// TestRecoverDoesNotKeepAStepGoing: a step ends with runtime.Goexit, as
+// t.FailNow ends a test, so a recover() in the step's function cannot
+// swallow the end and go on; nor can one around a step that did not pass,
+// in the step that started it. Deferred calls still run.
+func TestRecoverDoesNotKeepAStepGoing(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		end  func(t *T)
+		want Result
+	}{
+		"Failf":  {func(t *T) { t.Failf("no") }, Failed},
+		"Errorf": {func(t *T) { t.Errorf("no") }, Errored},
+		"Skip":   {func(t *T) { t.Skip("no") }, Skipped},
+		"Block":  {func(t *T) { t.Block("no") }, Blocked},
+		"Abort":  {func(t *T) { t.Abort("no") }, Aborted},
+		"Passx":  {func(t *T) { t.Passx("no") }, Passx},
+	} {
+		t.Run(name, func(tt *testing.T) {
+			tt.Parallel()
+			var after, deferred, parentAfter atomic.Bool
+			var recovered atomic.Value
+			got := runIt(tt, context.Background(), func(t *T) {
+				t.Step("outer", func(t *T) {
+					func() {
+						defer func() { recovered.Store(fmt.Sprint(recover())) }()
+						t.Step("ends", func(t *T) {
+							defer deferred.Store(true)
+							func() {
+								defer func() { recover() }()
+								tc.end(t)
+							}()
+							after.Store(true)
+						})
+					}()
+					parentAfter.Store(true)
+				})
+			})
+			if after.Load() {
+				tt.Errorf("the step went on after a recover()")
+			}
+			if !deferred.Load() {
+				tt.Errorf("the step's deferred call did not run")
+			}
+			want := []tnode{{ID: "1", Name: "outer", Type: step, Result: tc.want, Kids: []tnode{
+				{ID: "1.1", Name: "ends", Type: step, Result: tc.want, Reason: "no"},
+			}}}
+			if d := cmp.Diff(want, simplify(got.tree.Sections)); d != "" {
+				tt.Errorf("tree (-want +got):\n%s", d)
+			}
+			// A step that does not pass ends the step that started it, even
+			// through a recover() there; one that passes does not.
+			if tc.want.Success() {
+				if !parentAfter.Load() || recovered.Load() != "<nil>" {
+					tt.Errorf("the outer step did not go on after a step that passed (recovered %v)", recovered.Load())
+				}
+			} else if parentAfter.Load() {
+				tt.Errorf("the outer step went on after a step that did not pass, through a recover()")
+			}
+		})
+	}
+}
