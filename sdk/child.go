@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -42,29 +43,78 @@ type childInfo struct {
 	LogDir      string `json:"log_dir,omitempty"`
 }
 
-// Cmd is a child process of a task, started with T.Command. It is an
-// exec.Cmd (set its fields as usual) whose process joins the task: it
-// inherits the task's hub credentials through its environment, so that a
-// child using the SDK (RunChild, or a pack binary's `run` mode) reports its
-// steps under the step that started it; and what it writes to stdout and
-// stderr (unless you set them) goes to its own log file,
-// tasks/<id>/pid-<pid>.log. It is killed when the task's context ends or
-// the task process dies.
+// Cmd is a child process of a task, started with T.Command. It has the
+// fields of an exec.Cmd that one sets before starting it (set them as
+// usual) and the methods one calls on it; each method that starts the
+// process (Start, Run, Output, CombinedOutput) starts it joined to the
+// task: it inherits the task's hub credentials through its environment,
+// so that a child using the SDK (RunChild, or a pack binary's `run` mode)
+// reports its steps under the step that started it; and what it writes to
+// stdout and stderr (unless you set them) goes to its own log file,
+// tasks/<id>/pid-<pid>.log. It is killed when the task's context ends or,
+// on Linux, when the task process dies.
 type Cmd struct {
-	*exec.Cmd
-	t *T
+	// Path, Args, Env, Dir, Stdin, Stdout, Stderr, ExtraFiles,
+	// SysProcAttr, Cancel and WaitDelay are those of exec.Cmd. Env nil
+	// is the task's environment; Stdout or Stderr nil is the child's log
+	// file (discarded without a host); SysProcAttr nil asks, on Linux, for
+	// SIGKILL when the task process dies.
+	Path        string
+	Args        []string
+	Env         []string
+	Dir         string
+	Stdin       io.Reader
+	Stdout      io.Writer
+	Stderr      io.Writer
+	ExtraFiles  []*os.File
+	SysProcAttr *syscall.SysProcAttr
+	Cancel      func() error
+	WaitDelay   time.Duration
+
+	// Process is the child once started; ProcessState, once waited for.
+	Process      *os.Process
+	ProcessState *os.ProcessState
+
 	// LogFile is the child's log file (relative to the run directory),
 	// set by Start; empty when the task runs without a host.
 	LogFile string
+
+	cmd *exec.Cmd
+	t   *T
 }
 
 // Command returns a Cmd to run the named program with the given arguments,
 // as exec.CommandContext does with the task's context.
 func (t *T) Command(name string, args ...string) *Cmd {
-	return &Cmd{Cmd: exec.CommandContext(t.ctx, name, args...), t: t}
+	c := exec.CommandContext(t.ctx, name, args...)
+	return &Cmd{Path: c.Path, Args: c.Args, cmd: c, t: t}
 }
 
-// Start starts the child.
+// String describes the command, as exec.Cmd.String does.
+func (c *Cmd) String() string {
+	c.sync()
+	return c.cmd.String()
+}
+
+// Environ is the environment the child would run with, before the SDK
+// adds TASKHOST_CHILD, as exec.Cmd.Environ says.
+func (c *Cmd) Environ() []string {
+	c.sync()
+	return c.cmd.Environ()
+}
+
+// sync copies the fields set on c to the exec.Cmd that runs the child.
+func (c *Cmd) sync() {
+	x := c.cmd
+	x.Path, x.Args, x.Env, x.Dir = c.Path, c.Args, c.Env, c.Dir
+	x.Stdin, x.Stdout, x.Stderr = c.Stdin, c.Stdout, c.Stderr
+	x.ExtraFiles, x.SysProcAttr, x.WaitDelay = c.ExtraFiles, c.SysProcAttr, c.WaitDelay
+	if c.Cancel != nil {
+		x.Cancel = c.Cancel
+	}
+}
+
+// Start starts the child, joined to the task.
 func (c *Cmd) Start() error {
 	rs := c.t.run
 	env := c.Env
@@ -80,13 +130,15 @@ func (c *Cmd) Start() error {
 		})
 		env = append(env, childEnv+"="+string(b))
 	}
-	c.Env = env
-	if c.SysProcAttr == nil {
-		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	c.sync()
+	x := c.cmd
+	x.Env = env
+	if x.SysProcAttr == nil {
+		x.SysProcAttr = parentDeathSignal()
 	}
 
 	var logF *os.File
-	if rs.logDir != "" && (c.Stdout == nil || c.Stderr == nil) {
+	if rs.logDir != "" && (x.Stdout == nil || x.Stderr == nil) {
 		// The name needs the pid, known only once started: open under a
 		// temporary name, rename after.
 		tmp := filepath.Join(rs.logDir, ".child-"+randomSuffix()+".log")
@@ -95,19 +147,20 @@ func (c *Cmd) Start() error {
 			return fmt.Errorf("child log: %w", err)
 		}
 		defer logF.Close()
-		if c.Stdout == nil {
-			c.Stdout = logF
+		if x.Stdout == nil {
+			x.Stdout = logF
 		}
-		if c.Stderr == nil {
-			c.Stderr = logF
+		if x.Stderr == nil {
+			x.Stderr = logF
 		}
 	}
-	if err := c.Cmd.Start(); err != nil {
+	if err := x.Start(); err != nil {
 		if logF != nil {
 			os.Remove(logF.Name())
 		}
 		return err
 	}
+	c.Process = x.Process
 	if logF != nil {
 		name := fmt.Sprintf("pid-%d.log", c.Process.Pid)
 		if err := os.Rename(logF.Name(), filepath.Join(rs.logDir, name)); err != nil {
@@ -119,6 +172,14 @@ func (c *Cmd) Start() error {
 	}
 	c.t.logger.Info(fmt.Sprintf("started %s (pid %d)", c.Path, c.Process.Pid), "log", c.LogFile)
 	return nil
+}
+
+// Wait waits for the child started with Start to exit, as exec.Cmd.Wait
+// does.
+func (c *Cmd) Wait() error {
+	err := c.cmd.Wait()
+	c.ProcessState = c.cmd.ProcessState
+	return err
 }
 
 // Run starts the child and waits for it.
@@ -139,6 +200,75 @@ func (c *Cmd) Output() ([]byte, error) {
 	c.Stdout = &b
 	err := c.Run()
 	return b.Bytes(), err
+}
+
+// CombinedOutput runs the child and returns its standard output and
+// standard error together.
+func (c *Cmd) CombinedOutput() ([]byte, error) {
+	if c.Stdout != nil {
+		return nil, errors.New("sdk: Stdout already set")
+	}
+	if c.Stderr != nil {
+		return nil, errors.New("sdk: Stderr already set")
+	}
+	var b syncWriter
+	c.Stdout, c.Stderr = &b, &b
+	err := c.Run()
+	return b.Bytes(), err
+}
+
+// StdinPipe returns a pipe to the child's standard input, as
+// exec.Cmd.StdinPipe does.
+func (c *Cmd) StdinPipe() (io.WriteCloser, error) {
+	if c.Stdin != nil {
+		return nil, errors.New("sdk: Stdin already set")
+	}
+	c.sync()
+	w, err := c.cmd.StdinPipe()
+	c.Stdin = c.cmd.Stdin
+	return w, err
+}
+
+// StdoutPipe returns a pipe from the child's standard output, as
+// exec.Cmd.StdoutPipe does: read it all before Wait.
+func (c *Cmd) StdoutPipe() (io.ReadCloser, error) {
+	if c.Stdout != nil {
+		return nil, errors.New("sdk: Stdout already set")
+	}
+	c.sync()
+	r, err := c.cmd.StdoutPipe()
+	c.Stdout = c.cmd.Stdout
+	return r, err
+}
+
+// StderrPipe returns a pipe from the child's standard error, as
+// exec.Cmd.StderrPipe does: read it all before Wait.
+func (c *Cmd) StderrPipe() (io.ReadCloser, error) {
+	if c.Stderr != nil {
+		return nil, errors.New("sdk: Stderr already set")
+	}
+	c.sync()
+	r, err := c.cmd.StderrPipe()
+	c.Stderr = c.cmd.Stderr
+	return r, err
+}
+
+// syncWriter is a buffer that stdout and stderr may write at once.
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) Bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Bytes()
 }
 
 func withoutEnv(env []string, names ...string) []string {

@@ -19,18 +19,35 @@ import (
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
-// Result is one of the seven pyATS results. See the constants below.
+// Result is one of the seven pyATS results of a task, section, step or
+// hook: Skipped, Passed, Passx, Blocked, Failed, Errored, Aborted, from
+// least to most severe. A step's result is its own rolled up with its
+// children's (the more severe wins); Passed, Passx and Skipped are
+// successes (Result.Success), and a step that is not one ends the step
+// that started it, unless it was started with Continue. String gives the name
+// in results.json ("passed"), Title the name as pyATS prints it
+// ("Passed"); the zero value is Unset, no result yet.
+//
+// Result is the type of package sdk/result, which the host uses too: a
+// Result, a RunSummary or a Counts means the same on both sides.
 type Result = result.Result
 
-// The seven results, from least to most severe. Rolling up two results
-// gives the more severe one.
+// The seven results, from least to most severe (see sdk/result for each
+// one's meaning).
 const (
+	// Skipped: not relevant here; a success.
 	Skipped = result.Skipped
-	Passed  = result.Passed
-	Passx   = result.Passx
+	// Passed: every check held; a success.
+	Passed = result.Passed
+	// Passx: passed, with an exception worth noting; a success.
+	Passx = result.Passx
+	// Blocked: could not run, for want of something it needs.
 	Blocked = result.Blocked
-	Failed  = result.Failed
+	// Failed: a check did not hold.
+	Failed = result.Failed
+	// Errored: something went wrong that is not a failed check.
 	Errored = result.Errored
+	// Aborted: stopped before its end.
 	Aborted = result.Aborted
 )
 
