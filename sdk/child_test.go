@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/sdk/internal/emit"
+	"github.com/taskhost/taskhost/sdk/internal/taskenv"
 )
 
 // TestCmdChildSetUp: every method of Cmd that starts the child, Output
@@ -50,8 +51,8 @@ func TestCmdChildSetUp(t *testing.T) {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				tt.Fatal(err)
 			}
-			rs := &runState{taskID: "x", emit: newMemEmitter(), pid: 1, logDir: dir,
-				hub: &packv1.Hub{Url: "nats://127.0.0.1:1", Token: "tok", EventsSubject: "ev"}}
+			rs := &taskenv.Env{TaskID: "x", Emit: emit.NewMem(), PID: 1, LogDir: dir,
+				Hub: &packv1.Hub{Url: "nats://127.0.0.1:1", Token: "tok", EventsSubject: "ev"}}
 			var c *Cmd
 			var out []byte
 			var err error
@@ -67,7 +68,12 @@ func TestCmdChildSetUp(t *testing.T) {
 			}
 			text, toStderr := string(out), strings.Contains(string(out), "to stderr")
 			text = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(text), "to stderr"))
-			var ci childInfo
+			var ci struct {
+				TaskID string `json:"task_id"`
+				Parent string `json:"parent"`
+				Token  string `json:"token"`
+				LogDir string `json:"log_dir"`
+			}
 			if err := json.Unmarshal([]byte(text), &ci); err != nil {
 				tt.Fatalf("the child's TASKHOST_CHILD %q: %v", text, err)
 			}
@@ -86,9 +92,7 @@ func TestCmdChildSetUp(t *testing.T) {
 					tt.Errorf("log file %s: %q, %v", c.LogFile, b, err)
 				}
 			}
-			if want := parentDeathSignal(); !reflect.DeepEqual(c.cmd.SysProcAttr, want) {
-				tt.Errorf("SysProcAttr = %+v, want %+v", c.cmd.SysProcAttr, want)
-			}
+			checkParentDeathSignal(tt, c.cmd.SysProcAttr)
 			if c.Process == nil || c.ProcessState == nil || !c.ProcessState.Success() {
 				tt.Errorf("Process %v, ProcessState %v", c.Process, c.ProcessState)
 			}

@@ -12,10 +12,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/nats-io/nats.go"
 
-	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/sdk/internal/taskenv"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
@@ -86,28 +85,12 @@ type node struct {
 }
 
 // runState is shared by every T of one task run (or of one child process
-// of a task).
+// of a task): what the process runs with, and the run's shared state,
+// opened on first use.
 type runState struct {
-	taskID string
-	emit   emitter
-	pid    int
-	// log is the process's log file, nil when logging to stderr.
-	log *logFile
-	// hub and logDir are handed on to child processes.
-	hub    *packv1.Hub
-	logDir string
-	// outputs holds what the task sets with SetOutput; nil in a child
-	// process.
-	outputs *outputs
-	// conn is the connection to the hub, nil without a host.
-	conn *nats.Conn
-	// state is the run's shared state, opened on first use.
+	*taskenv.Env
 	stateOnce sync.Once
 	state     *State
-	// root is the id under which this process's top-level steps go ("" in
-	// the task process; "<parent step>/<pid>" in a child), and parent the
-	// step that started this process.
-	root, parent string
 }
 
 // Context is cancelled when the task must stop: its timeout passed, the job
@@ -115,12 +98,12 @@ type runState struct {
 func (t *T) Context() context.Context { return t.ctx }
 
 // TaskID is the id the jobfile gave this task.
-func (t *T) TaskID() string { return t.run.taskID }
+func (t *T) TaskID() string { return t.run.TaskID }
 
 // Name is the name of the current step, or the task id at the top level.
 func (t *T) Name() string {
 	if t.node.id == "" {
-		return t.run.taskID
+		return t.run.TaskID
 	}
 	return t.node.name
 }
@@ -160,7 +143,7 @@ func (t *T) SetData(v any) {
 func (t *T) Sync() error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 30*time.Second)
 	defer cancel()
-	_, err := t.run.emit.flush(ctx)
+	_, err := t.run.Emit.Flush(ctx)
 	return err
 }
 
@@ -238,14 +221,14 @@ func (t *T) child(typ, name string, fn func(t *T), opts []StepOption) Result {
 	switch {
 	case parent != "":
 		id = parent + "." + id
-	case t.run.root != "":
-		id = t.run.root + "." + id
-		parent = t.run.parent
+	case t.run.Root != "":
+		id = t.run.Root + "." + id
+		parent = t.run.Parent
 	}
 	c := &T{ctx: t.ctx, run: t.run, node: &node{id: id, name: name}}
 	c.logger = t.logger.With("step", id)
-	begin, failed := t.run.log.end(), t.run.log.failures()
-	t.run.emit.emit(report.Event{Kind: report.KindStart, ID: id, Parent: parent, Name: name, Type: typ})
+	begin, failed := t.run.Log.End(), t.run.Log.Failures()
+	t.run.Emit.Emit(report.Event{Kind: report.KindStart, ID: id, Parent: parent, Name: name, Type: typ})
 	c.logger.Info(fmt.Sprintf("%s %s: %s", strings.ToUpper(typ), id, name))
 
 	c.runFunc(fn)
@@ -257,9 +240,9 @@ func (t *T) child(typ, name string, fn func(t *T), opts []StepOption) Result {
 	// Lines of the step's log that could not be written (a full disk)
 	// make its record Errored, and say so; what the step did, which
 	// decides whether its parent goes on, is r.
-	rec, why := logLost(r, reason, t.run.log.lostSince(failed))
+	rec, why := logLost(r, reason, t.run.Log.LostSince(failed))
 	c.logger.Info(fmt.Sprintf("%s %s: %s => %s", strings.ToUpper(typ), id, name, rec.Title()))
-	t.run.emit.emit(report.Event{Kind: report.KindEnd, ID: id, Result: rec, Reason: why, Data: data, Logs: t.run.log.ref(begin)})
+	t.run.Emit.Emit(report.Event{Kind: report.KindEnd, ID: id, Result: rec, Reason: why, Data: data, Logs: t.run.Log.Ref(begin)})
 
 	t.node.mu.Lock()
 	t.node.children = result.Rollup(t.node.children, r)
@@ -316,7 +299,8 @@ func hasOpt(opts []StepOption, o StepOption) bool {
 
 // runTask runs fn as the task at the top of the tree and returns its
 // rolled-up result and reason, after emitting the task's end event.
-func runTask(ctx context.Context, rs *runState, logger hclog.Logger, fn func(t *T)) (Result, string) {
+func runTask(ctx context.Context, env *taskenv.Env, logger hclog.Logger, fn func(t *T)) (Result, string) {
+	rs := &runState{Env: env}
 	t := &T{ctx: ctx, run: rs, node: &node{}, logger: logger}
 	start := time.Now()
 	t.runFunc(fn)
@@ -329,8 +313,8 @@ func runTask(ctx context.Context, rs *runState, logger hclog.Logger, fn func(t *
 		// what it was asked to do.
 		r, reason = result.Aborted, "stopped: "+context.Cause(ctx).Error()
 	}
-	r, reason = logLost(r, reason, rs.log.lostSince(0))
-	rs.emit.emit(report.Event{Kind: report.KindEnd, Result: r, Reason: reason, Data: data})
-	logger.Info(fmt.Sprintf("task %s => %s", rs.taskID, r.Title()), "elapsed", time.Since(start).Round(time.Millisecond).String())
+	r, reason = logLost(r, reason, rs.Log.LostSince(0))
+	rs.Emit.Emit(report.Event{Kind: report.KindEnd, Result: r, Reason: reason, Data: data})
+	logger.Info(fmt.Sprintf("task %s => %s", rs.TaskID, r.Title()), "elapsed", time.Since(start).Round(time.Millisecond).String())
 	return r, reason
 }
