@@ -111,8 +111,8 @@ func (s *Set) hook(name string) *hookDef {
 	return s.hooks[i]
 }
 
-// HookInfo describes one hook of a pack: its name, doc, stages and
-// arguments.
+// HookInfo describes one hook of a pack: Name (name), Doc (doc), the
+// Stages (stages) it runs at, and Args (args).
 type HookInfo = pack.HookInfo
 
 func (s *Set) describeHooks() []HookInfo {

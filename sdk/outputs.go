@@ -19,7 +19,8 @@ type Output struct {
 	Doc string
 }
 
-// OutputInfo describes one output of a task in the pack's description.
+// OutputInfo describes one output of a task in the pack's description:
+// Name (name) and Doc (doc).
 type OutputInfo = pack.OutputInfo
 
 // DeclareOutputs declares the outputs of a registered task, so that the

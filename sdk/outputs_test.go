@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/taskhost/taskhost/sdk/internal/emit"
-	"github.com/taskhost/taskhost/sdk/internal/packserver"
 	"github.com/taskhost/taskhost/sdk/internal/taskenv"
 )
 
@@ -64,7 +63,8 @@ func TestSetOutput(t *testing.T) {
 			t.Parallel()
 			rs := &taskenv.Env{TaskID: "x", Emit: emit.NewMem(), PID: 1}
 			if !tc.child {
-				rs.Outputs = packserver.Outputs(s.pack(), "setup")
+				d := s.Describe()
+				rs.Outputs = taskenv.NewOutputs(d.OutputNames("setup"))
 			}
 			r, reason := runTask(context.Background(), rs, hclog.NewNullLogger(), tc.fn)
 			if r != tc.result || !strings.Contains(reason, tc.reason) {

@@ -76,16 +76,19 @@ func (s *Set) task(name string) *taskDef {
 }
 
 // Description is what a pack says about itself; `PACK describe` prints it
-// as JSON: its name and version, the pack protocol versions it speaks, the
-// SDK's version, and its tasks and hooks.
+// as JSON. Its fields (their JSON names in parentheses): Name (name) and
+// Version (version) of the pack, ProtocolVersions (protocol_versions), the
+// pack protocol versions it speaks, SDKVersion (sdk_version), and its
+// Tasks (tasks) and Hooks (hooks, left out when none).
 type Description = pack.Description
 
-// TaskInfo describes one task of a pack: its name, doc, arguments and
-// declared outputs.
+// TaskInfo describes one task of a pack: Name (name), Doc (doc), Args
+// (args), and the Outputs (outputs) it declares with DeclareOutputs.
 type TaskInfo = pack.TaskInfo
 
-// ArgInfo describes one argument of a task or hook. Type is go-cty's JSON
-// encoding of the type the host checks values against.
+// ArgInfo describes one argument of a task or hook: Name (name), Type
+// (type: go-cty's JSON encoding of the type the host checks values
+// against), Doc (doc) and Required (required).
 type ArgInfo = pack.ArgInfo
 
 // Describe returns the pack's description.

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/taskhost/taskhost/sdk/internal/stateclient"
@@ -58,7 +59,15 @@ const DefaultLease = stateclient.DefaultLease
 type State struct{ c *stateclient.Client }
 
 // Change is one change seen by Watch.
-type Change = stateclient.Change
+type Change struct {
+	Key      string
+	Value    json.RawMessage // nil when Deleted
+	Revision uint64
+	Deleted  bool
+}
+
+// Decode decodes the changed value into v.
+func (c Change) Decode(v any) error { return json.Unmarshal(c.Value, v) }
 
 // State returns the run's shared state. Its methods use the task's
 // context.
@@ -112,7 +121,9 @@ func (s *State) Add(key string, delta int64) (int64, error) {
 // longer keeps the changes since (it keeps the last 65,536), the channel
 // closes early.
 func (s *State) Watch(ctx context.Context, prefix string) (<-chan Change, error) {
-	return s.c.Watch(ctx, prefix)
+	return stateclient.Watch(s.c, ctx, prefix, func(key string, value json.RawMessage, rev uint64) Change {
+		return Change{Key: key, Value: value, Revision: rev, Deleted: value == nil}
+	})
 }
 
 // Lock takes the lock called name, waiting until it is free or the task's

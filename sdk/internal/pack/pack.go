@@ -76,6 +76,17 @@ func (d *Description) Task(name string) *TaskInfo {
 	return nil
 }
 
+// OutputNames are the names of the outputs task declares.
+func (d *Description) OutputNames(task string) []string {
+	var names []string
+	if ti := d.Task(task); ti != nil {
+		for _, o := range ti.Outputs {
+			names = append(names, o.Name)
+		}
+	}
+	return names
+}
+
 // TaskInfo describes one task of a pack.
 type TaskInfo struct {
 	Name string    `json:"name"`

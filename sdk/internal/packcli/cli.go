@@ -20,7 +20,6 @@ import (
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/sdk/internal/emit"
 	"github.com/taskhost/taskhost/sdk/internal/pack"
-	"github.com/taskhost/taskhost/sdk/internal/packserver"
 	"github.com/taskhost/taskhost/sdk/internal/taskenv"
 	"github.com/taskhost/taskhost/sdk/result"
 )
@@ -155,7 +154,7 @@ func run(p pack.Pack, d *pack.Description, args []string, stdout, stderr io.Writ
 		em.Sink = bufio.NewWriter(f)
 		defer em.Sink.Flush()
 	}
-	env = &taskenv.Env{TaskID: td.Name, Emit: em, PID: os.Getpid(), Outputs: packserver.Outputs(p, td.Name)}
+	env = &taskenv.Env{TaskID: td.Name, Emit: em, PID: os.Getpid(), Outputs: taskenv.NewOutputs(d.OutputNames(td.Name))}
 	r, reason := fn(ctx, env, logger)
 
 	switch {

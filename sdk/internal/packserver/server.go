@@ -202,7 +202,8 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 	env := &taskenv.Env{TaskID: req.GetTaskId(), Emit: emit.WithMask(em, m), PID: os.Getpid(), Log: lf, Hub: req.GetHub(), LogDir: req.GetLogDir()}
 	if call.Hook == nil {
 		// A task's outputs; a hook has none.
-		env.Outputs = Outputs(sv.pack, call.Task)
+		d := sv.pack.Describe()
+		env.Outputs = taskenv.NewOutputs(d.OutputNames(call.Task))
 	}
 	r, reason := run(ctx, env, logger)
 
@@ -227,16 +228,4 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 		reason = why
 	}
 	return &packv1.RunResponse{Result: r.String(), Reason: m.String(reason), LastSeq: last, Outputs: env.Outputs.Snapshot()}, nil
-}
-
-// Outputs holds the outputs of p's task as it declares them.
-func Outputs(p pack.Pack, task string) *taskenv.Outputs {
-	var names []string
-	d := p.Describe()
-	if ti := d.Task(task); ti != nil {
-		for _, o := range ti.Outputs {
-			names = append(names, o.Name)
-		}
-	}
-	return taskenv.NewOutputs(names)
 }

@@ -86,17 +86,6 @@ type stateConn struct {
 	out []byte
 }
 
-// Change is one change seen by Watch.
-type Change struct {
-	Key      string
-	Value    json.RawMessage // nil when Deleted
-	Revision uint64
-	Deleted  bool
-}
-
-// Decode decodes the changed value into v.
-func (c Change) Decode(v any) error { return json.Unmarshal(c.Value, v) }
-
 // Open returns the client of the shared state that hub serves, for the
 // process pid; its calls use ctx. Without a state socket (no host), every
 // call returns ErrNoState.
@@ -383,8 +372,9 @@ func (s *Client) Add(key string, delta int64) (int64, error) {
 // from now until ctx ends; then it closes the channel. Through a lost
 // connection it goes on from the last change it sent; if the host no
 // longer keeps the changes since (it keeps the last 65,536), the channel
-// closes early.
-func (s *Client) Watch(ctx context.Context, prefix string) (<-chan Change, error) {
+// closes early. change makes what the channel carries of each change:
+// the key, its new value (nil when it was deleted) and its revision.
+func Watch[C any](s *Client, ctx context.Context, prefix string, change func(key string, value json.RawMessage, rev uint64) C) (<-chan C, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -392,7 +382,7 @@ func (s *Client) Watch(ctx context.Context, prefix string) (<-chan Change, error
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan Change, 64)
+	out := make(chan C, 64)
 	go func() {
 		defer close(out)
 		for {
@@ -408,10 +398,11 @@ func (s *Client) Watch(ctx context.Context, prefix string) (<-chan Change, error
 					return // StatusGap: the changes since from are gone
 				}
 				from = p.Rev
-				ch := Change{Key: p.Key, Revision: p.Rev, Deleted: p.Value == nil}
-				if !ch.Deleted {
-					ch.Value = json.RawMessage(append([]byte(nil), p.Value...))
+				var value json.RawMessage
+				if p.Value != nil {
+					value = append(json.RawMessage(nil), p.Value...)
 				}
+				ch := change(p.Key, value, p.Rev)
 				select {
 				case out <- ch:
 				case <-ctx.Done():
