@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/taskhost/taskhost/internal/protocol"
-	"github.com/taskhost/taskhost/sdk/result"
 	"github.com/taskhost/taskhost/sdk"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 func main() {
