@@ -22,10 +22,14 @@ demo: build
 	@$(BIN)/taskhost run jobs/demo.hcl; code=$$?; \
 	if [ $$code -le 1 ]; then echo "(exit code $$code: the demo shows failures on purpose)"; else exit $$code; fi
 
+# Packs build for Linux, macOS and Windows: the SDK and the packs are vetted
+# for all three.
 lint:
 	@scripts/check-tree
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	GOOS=darwin $(GO) vet ./sdk/... ./plugins/...
+	GOOS=windows $(GO) vet ./sdk/... ./plugins/...
 
 test-deps:
 	@scripts/test-deps

@@ -251,21 +251,6 @@ func decodeValue(v reflect.Value, data json.RawMessage, path string) error {
 	return nil
 }
 
-// argFromText turns a --arg value typed by hand into JSON: a string
-// argument takes the text as it is; any other is read as JSON.
-func argFromText(s argSpec, text string) (json.RawMessage, error) {
-	if s.Type == cty.String {
-		return json.Marshal(text)
-	}
-	if !json.Valid([]byte(text)) {
-		if s.Type == cty.DynamicPseudoType {
-			return json.Marshal(text)
-		}
-		return nil, fmt.Errorf("argument %q wants %s; %q is not JSON", s.Name, s.Type.FriendlyName(), text)
-	}
-	return json.RawMessage(text), nil
-}
-
 func argNames(specs []argSpec) string {
 	if len(specs) == 0 {
 		return "no arguments"

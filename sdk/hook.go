@@ -4,14 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/sdk/internal/pack"
+	"github.com/taskhost/taskhost/sdk/internal/taskenv"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
@@ -111,13 +111,9 @@ func (s *Set) hook(name string) *hookDef {
 	return s.hooks[i]
 }
 
-// HookInfo describes one hook of a pack.
-type HookInfo struct {
-	Name   string    `json:"name"`
-	Doc    string    `json:"doc,omitempty"`
-	Stages []Stage   `json:"stages"`
-	Args   []ArgInfo `json:"args"`
-}
+// HookInfo describes one hook of a pack: Name (name), Doc (doc), the
+// Stages (stages) it runs at, and Args (args).
+type HookInfo = pack.HookInfo
 
 func (s *Set) describeHooks() []HookInfo {
 	var out []HookInfo
@@ -131,52 +127,34 @@ func (s *Set) describeHooks() []HookInfo {
 	return out
 }
 
-func hookSpecs(hooks []HookInfo) []*packv1.HookSpec {
-	var out []*packv1.HookSpec
-	for _, h := range hooks {
-		hs := &packv1.HookSpec{Name: h.Name, Doc: h.Doc}
-		for _, st := range h.Stages {
-			hs.Stages = append(hs.Stages, string(st))
-		}
-		for _, a := range h.Args {
-			hs.Args = append(hs.Args, &packv1.ArgSpec{Name: a.Name, TypeJson: a.Type, Doc: a.Doc, Required: a.Required})
-		}
-		out = append(out, hs)
-	}
-	return out
-}
-
-// callee is what a Run call runs: a task, or a hook at one of its stages.
-type callee func(ctx context.Context, rs *runState, logger hclog.Logger) (Result, string)
-
-// callee finds what req asks to run.
-func (s *Set) callee(req *packv1.RunRequest) (callee, error) {
-	hc := req.GetHook()
+// callee finds what c asks to run.
+func (s *Set) callee(c pack.Call) (pack.Func, error) {
+	hc := c.Hook
 	if hc == nil {
-		td := s.task(req.GetTask())
+		td := s.task(c.Task)
 		if td == nil {
-			return nil, fmt.Errorf("pack %s has no task %q", s.name, req.GetTask())
+			return nil, fmt.Errorf("pack %s has no task %q", s.name, c.Task)
 		}
-		return func(ctx context.Context, rs *runState, logger hclog.Logger) (Result, string) {
-			return td.run(ctx, req.GetArgsJson(), rs, logger)
+		return func(ctx context.Context, env *taskenv.Env, logger hclog.Logger) (Result, string) {
+			return td.run(ctx, c.ArgsJSON, env, logger)
 		}, nil
 	}
-	hd := s.hook(hc.GetName())
+	hd := s.hook(hc.Name)
 	if hd == nil {
-		return nil, fmt.Errorf("pack %s has no hook %q", s.name, hc.GetName())
+		return nil, fmt.Errorf("pack %s has no hook %q", s.name, hc.Name)
 	}
-	h := &Hook{Stage: Stage(hc.GetStage()), Task: hc.GetTaskId()}
+	h := &Hook{Stage: hc.Stage, Task: hc.TaskID}
 	if !slices.Contains(hd.stages, h.Stage) {
 		return nil, fmt.Errorf("hook %q of pack %s does not run at stage %q", hd.name, s.name, h.Stage)
 	}
-	return func(ctx context.Context, rs *runState, logger hclog.Logger) (Result, string) {
-		return runTask(ctx, rs, logger, func(t *T) {
-			if b := hc.GetResultsJson(); len(b) > 0 {
+	return func(ctx context.Context, env *taskenv.Env, logger hclog.Logger) (Result, string) {
+		return runTask(ctx, env, logger, func(t *T) {
+			if b := hc.ResultsJSON; len(b) > 0 {
 				if err := json.Unmarshal(b, &h.Results); err != nil {
 					t.Errorf("bad results from the host: %v", err)
 				}
 			}
-			v, err := decodeArgs(hd.typ, hd.specs, req.GetArgsJson())
+			v, err := decodeArgs(hd.typ, hd.specs, c.ArgsJSON)
 			if err != nil {
 				t.Errorf("bad arguments: %v", err)
 			}
@@ -192,11 +170,4 @@ func funcName(fn any) string {
 		return f.Name()
 	}
 	return ""
-}
-
-// runRel is the path, relative to the run directory, of the file name in
-// the log directory dir of a task (<run>/tasks/<id>) or of a hook call
-// (<run>/hooks/<call>).
-func runRel(dir, name string) string {
-	return filepath.Join(filepath.Base(filepath.Dir(dir)), filepath.Base(dir), name)
 }

@@ -8,7 +8,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/sdk/internal/emit"
+	"github.com/taskhost/taskhost/sdk/internal/pack"
+	"github.com/taskhost/taskhost/sdk/internal/packserver"
+	"github.com/taskhost/taskhost/sdk/internal/taskenv"
 )
 
 type notifyArgs struct {
@@ -60,7 +63,7 @@ func TestRegisterHookPanics(t *testing.T) {
 func TestDescribeHooks(t *testing.T) {
 	t.Parallel()
 	s, _ := hookSet()
-	sv := &server{set: s, logger: hclog.NewNullLogger()}
+	sv := packserver.New(s.pack(), hclog.NewNullLogger())
 	d, err := sv.Describe(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -78,27 +81,27 @@ func TestHookCallee(t *testing.T) {
 	t.Parallel()
 	results := []byte(`{"job":"j","tasks":[{"id":"a","pack":"h","task":"task","result":"failed"}]}`)
 	tests := map[string]struct {
-		req        *packv1.RunRequest
+		call       pack.Call
 		wantErr    string
 		wantResult Result
 		wantCalls  []string
 	}{
-		"task": {req: &packv1.RunRequest{Task: "task"}, wantResult: Passed, wantCalls: []string{"task"}},
-		"post_job": {req: &packv1.RunRequest{ArgsJson: []byte(`{"url":"u"}`), Hook: &packv1.HookCall{Name: "notify", Stage: "post_job", ResultsJson: results}},
+		"task": {call: pack.Call{Task: "task"}, wantResult: Passed, wantCalls: []string{"task"}},
+		"post_job": {call: pack.Call{ArgsJSON: []byte(`{"url":"u"}`), Hook: &pack.HookCall{Name: "notify", Stage: PostJob, ResultsJSON: results}},
 			wantResult: Passed, wantCalls: []string{"post_job  u j failed"}},
-		"pre_task fails": {req: &packv1.RunRequest{ArgsJson: []byte(`{"url":"u"}`), Hook: &packv1.HookCall{Name: "notify", Stage: "pre_task", TaskId: "a", ResultsJson: results}},
+		"pre_task fails": {call: pack.Call{ArgsJSON: []byte(`{"url":"u"}`), Hook: &pack.HookCall{Name: "notify", Stage: PreTask, TaskID: "a", ResultsJSON: results}},
 			wantResult: Failed, wantCalls: []string{"pre_task a u j failed"}},
-		"bad args": {req: &packv1.RunRequest{ArgsJson: []byte(`{}`), Hook: &packv1.HookCall{Name: "notify", Stage: "post_job", ResultsJson: results}},
+		"bad args": {call: pack.Call{ArgsJSON: []byte(`{}`), Hook: &pack.HookCall{Name: "notify", Stage: PostJob, ResultsJSON: results}},
 			wantResult: Errored},
-		"unknown hook": {req: &packv1.RunRequest{Hook: &packv1.HookCall{Name: "nope", Stage: "post_job"}}, wantErr: `pack h has no hook "nope"`},
-		"wrong stage":  {req: &packv1.RunRequest{Hook: &packv1.HookCall{Name: "notify", Stage: "pre_job"}}, wantErr: `does not run at stage "pre_job"`},
-		"unknown task": {req: &packv1.RunRequest{Task: "nope"}, wantErr: `pack h has no task "nope"`},
+		"unknown hook": {call: pack.Call{Hook: &pack.HookCall{Name: "nope", Stage: PostJob}}, wantErr: `pack h has no hook "nope"`},
+		"wrong stage":  {call: pack.Call{Hook: &pack.HookCall{Name: "notify", Stage: PreJob}}, wantErr: `does not run at stage "pre_job"`},
+		"unknown task": {call: pack.Call{Task: "nope"}, wantErr: `pack h has no task "nope"`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			s, calls := hookSet()
-			run, err := s.callee(tc.req)
+			run, err := s.callee(tc.call)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -108,7 +111,7 @@ func TestHookCallee(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, reason := run(context.Background(), &runState{taskID: "x", emit: newMemEmitter(), pid: 1}, hclog.NewNullLogger())
+			r, reason := run(context.Background(), &taskenv.Env{TaskID: "x", Emit: emit.NewMem(), PID: 1}, hclog.NewNullLogger())
 			if r != tc.wantResult {
 				t.Errorf("result %s (%s), want %s", r, reason, tc.wantResult)
 			}

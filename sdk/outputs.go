@@ -3,9 +3,9 @@ package sdk
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
-	"sync"
+
+	"github.com/taskhost/taskhost/sdk/internal/pack"
 )
 
 // Output declares one output of a task: a value the task sets with
@@ -19,11 +19,9 @@ type Output struct {
 	Doc string
 }
 
-// OutputInfo describes one output of a task in the pack's description.
-type OutputInfo struct {
-	Name string `json:"name"`
-	Doc  string `json:"doc,omitempty"`
-}
+// OutputInfo describes one output of a task in the pack's description:
+// Name (name) and Doc (doc).
+type OutputInfo = pack.OutputInfo
 
 // DeclareOutputs declares the outputs of a registered task, so that the
 // host can check the jobfile's references to them before anything runs.
@@ -42,27 +40,6 @@ func (s *Set) DeclareOutputs(task string, outputs ...Output) {
 	}
 }
 
-// outputs holds what a task process set with SetOutput.
-type outputs struct {
-	declared []Output
-	mu       sync.Mutex
-	values   map[string][]byte
-}
-
-func newOutputs(td *taskDef) *outputs {
-	return &outputs{declared: td.outputs, values: map[string][]byte{}}
-}
-
-// snapshot returns the outputs set so far, each as JSON.
-func (o *outputs) snapshot() map[string][]byte {
-	if o == nil {
-		return nil
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return maps.Clone(o.values)
-}
-
 // SetOutput sets an output of the task: a value that encodes as JSON,
 // which other tasks of the jobfile can take in their args as
 // task.ID.output.NAME. The output must be declared with
@@ -73,12 +50,12 @@ func (o *outputs) snapshot() map[string][]byte {
 //
 // Outputs are not secret: do not put passwords in them.
 func (t *T) SetOutput(name string, value any) {
-	o := t.run.outputs
+	o := t.run.Outputs
 	if o == nil {
 		t.Errorf("SetOutput(%q): outputs can be set only in the task's own process", name)
 		return
 	}
-	if !slices.ContainsFunc(o.declared, func(x Output) bool { return x.Name == name }) {
+	if !o.Declared(name) {
 		t.Errorf("SetOutput(%q): the task declares no such output; declare it with Set.DeclareOutputs", name)
 		return
 	}
@@ -87,21 +64,5 @@ func (t *T) SetOutput(name string, value any) {
 		t.Errorf("SetOutput(%q): %v", name, err)
 		return
 	}
-	o.mu.Lock()
-	o.values[name] = b
-	o.mu.Unlock()
-}
-
-// rawOut is an output's JSON as it is printed.
-type rawOut = json.RawMessage
-
-func rawOutputs(m map[string][]byte) map[string]rawOut {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make(map[string]rawOut, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	o.Set(name, b)
 }

@@ -7,6 +7,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/taskhost/taskhost/sdk/internal/emit"
+	"github.com/taskhost/taskhost/sdk/internal/taskenv"
 )
 
 func TestSetOutput(t *testing.T) {
@@ -14,7 +17,6 @@ func TestSetOutput(t *testing.T) {
 	s := NewSet("p", "1.0.0")
 	Register(s, "setup", "", func(t *T, _ NoArgs) {})
 	s.DeclareOutputs("setup", Output{Name: "addr", Doc: "the address"}, Output{Name: "ports"})
-	td := s.task("setup")
 
 	tests := map[string]struct {
 		fn     func(t *T)
@@ -59,16 +61,17 @@ func TestSetOutput(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			rs := &runState{taskID: "x", emit: newMemEmitter(), pid: 1}
+			rs := &taskenv.Env{TaskID: "x", Emit: emit.NewMem(), PID: 1}
 			if !tc.child {
-				rs.outputs = newOutputs(td)
+				d := s.Describe()
+				rs.Outputs = taskenv.NewOutputs(d.OutputNames("setup"))
 			}
 			r, reason := runTask(context.Background(), rs, hclog.NewNullLogger(), tc.fn)
 			if r != tc.result || !strings.Contains(reason, tc.reason) {
 				t.Errorf("got %v %q, want %v containing %q", r, reason, tc.result, tc.reason)
 			}
 			got := map[string]string{}
-			for k, v := range rs.outputs.snapshot() {
+			for k, v := range rs.Outputs.Snapshot() {
 				got[k] = string(v)
 			}
 			if tc.child {

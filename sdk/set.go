@@ -2,14 +2,19 @@ package sdk
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"reflect"
 	"slices"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/taskhost/taskhost/internal/protocol"
+	"github.com/taskhost/taskhost/sdk/internal/pack"
+	"github.com/taskhost/taskhost/sdk/internal/packcli"
+	"github.com/taskhost/taskhost/sdk/internal/packserver"
+	"github.com/taskhost/taskhost/sdk/internal/taskenv"
 )
 
 // Version is the version of the SDK, sent to the host by Describe.
@@ -71,33 +76,20 @@ func (s *Set) task(name string) *taskDef {
 }
 
 // Description is what a pack says about itself; `PACK describe` prints it
-// as JSON.
-type Description struct {
-	Name             string     `json:"name"`
-	Version          string     `json:"version"`
-	ProtocolVersions []int      `json:"protocol_versions"`
-	SDKVersion       string     `json:"sdk_version"`
-	Tasks            []TaskInfo `json:"tasks"`
-	Hooks            []HookInfo `json:"hooks,omitempty"`
-}
+// as JSON. Its fields (their JSON names in parentheses): Name (name) and
+// Version (version) of the pack, ProtocolVersions (protocol_versions), the
+// pack protocol versions it speaks, SDKVersion (sdk_version), and its
+// Tasks (tasks) and Hooks (hooks, left out when none).
+type Description = pack.Description
 
-// TaskInfo describes one task of a pack.
-type TaskInfo struct {
-	Name string    `json:"name"`
-	Doc  string    `json:"doc,omitempty"`
-	Args []ArgInfo `json:"args"`
-	// Outputs are the outputs the task may set (see DeclareOutputs).
-	Outputs []OutputInfo `json:"outputs,omitempty"`
-}
+// TaskInfo describes one task of a pack: Name (name), Doc (doc), Args
+// (args), and the Outputs (outputs) it declares with DeclareOutputs.
+type TaskInfo = pack.TaskInfo
 
-// ArgInfo describes one argument of a task. Type is go-cty's JSON encoding
-// of the type the host checks values against.
-type ArgInfo struct {
-	Name     string          `json:"name"`
-	Type     json.RawMessage `json:"type"`
-	Doc      string          `json:"doc,omitempty"`
-	Required bool            `json:"required,omitempty"`
-}
+// ArgInfo describes one argument of a task or hook: Name (name), Type
+// (type: go-cty's JSON encoding of the type the host checks values
+// against), Doc (doc) and Required (required).
+type ArgInfo = pack.ArgInfo
 
 // Describe returns the pack's description.
 func (s *Set) Describe() Description {
@@ -116,10 +108,10 @@ func (s *Set) Describe() Description {
 	return d
 }
 
-// runDef runs task td with JSON arguments, reporting through rs, and returns
-// its result. Bad arguments are Errored without calling the task.
-func (td *taskDef) run(ctx context.Context, argsJSON []byte, rs *runState, logger hclog.Logger) (Result, string) {
-	return runTask(ctx, rs, logger, func(t *T) {
+// run runs task td with JSON arguments in env and returns its result.
+// Bad arguments are Errored without calling the task.
+func (td *taskDef) run(ctx context.Context, argsJSON []byte, env *taskenv.Env, logger hclog.Logger) (Result, string) {
+	return runTask(ctx, env, logger, func(t *T) {
 		v, err := decodeArgs(td.typ, td.specs, argsJSON)
 		if err != nil {
 			t.Errorf("bad arguments: %v", err)
@@ -127,3 +119,44 @@ func (td *taskDef) run(ctx context.Context, argsJSON []byte, rs *runState, logge
 		td.fn(t, v)
 	})
 }
+
+// Run is the pack's main: started by a host, it serves the pack over
+// go-plugin; started by hand, it is a small command line:
+//
+//	PACK describe                      print the pack's description as JSON
+//	PACK run TASK [--arg key=value]…   run one task here and print its result tree
+//
+// Run does not return.
+func (s *Set) Run() {
+	if packserver.Started() {
+		packserver.Serve(s.pack())
+		os.Exit(0)
+	}
+	os.Exit(s.cli(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// cli is the command line of a pack started by hand.
+func (s *Set) cli(args []string, stdout, stderr io.Writer) int {
+	return packcli.Main(s.pack(), args, stdout, stderr)
+}
+
+func init() {
+	pack.FromSet = func(set any) pack.Pack { return set.(*Set).pack() }
+}
+
+// pack is s as the runtime serves it.
+func (s *Set) pack() pack.Pack { return setPack{s} }
+
+// setPack is a Set as the runtime serves it.
+type setPack struct{ s *Set }
+
+func (p setPack) Describe() pack.Description { return p.s.Describe() }
+
+func (p setPack) FuncName(task string) string {
+	if td := p.s.task(task); td != nil {
+		return td.fnName
+	}
+	return ""
+}
+
+func (p setPack) Callee(c pack.Call) (pack.Func, error) { return p.s.callee(c) }

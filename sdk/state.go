@@ -1,58 +1,50 @@
 package sdk
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"net"
-	"strings"
-	"sync"
 	"time"
 
-	"github.com/taskhost/taskhost/internal/statekv"
+	"github.com/taskhost/taskhost/sdk/internal/stateclient"
 )
 
 // Errors of shared state. Each error a State method returns wraps one of
 // these or says what else went wrong.
 var (
 	// ErrNotFound: the key has no value.
-	ErrNotFound = errors.New("key not found")
+	ErrNotFound = stateclient.ErrNotFound
 	// ErrExists: Create found the key already set.
-	ErrExists = errors.New("key already exists")
+	ErrExists = stateclient.ErrExists
 	// ErrConflict: CompareAndSwap's revision is not the key's latest.
-	ErrConflict = errors.New("revision is not the latest")
+	ErrConflict = stateclient.ErrConflict
 	// ErrBadKey: a key or name with characters the store does not allow.
-	ErrBadKey = errors.New("invalid key")
+	ErrBadKey = stateclient.ErrBadKey
 	// ErrTooLarge: a value over MaxValueBytes.
-	ErrTooLarge = errors.New("value too large")
+	ErrTooLarge = stateclient.ErrTooLarge
 	// ErrNotCounter: Add on a key that holds something other than an
 	// integer.
-	ErrNotCounter = errors.New("not an integer counter")
+	ErrNotCounter = stateclient.ErrNotCounter
 	// ErrNotHolder: Unlock of a lock this process does not hold (it was
 	// released already, or its lease ran out and another process took it).
-	ErrNotHolder = errors.New("lock not held")
+	ErrNotHolder = stateclient.ErrNotHolder
 	// ErrBarrier: a barrier used inconsistently (another n, or joined after
 	// it was released).
-	ErrBarrier = errors.New("barrier misuse")
+	ErrBarrier = stateclient.ErrBarrier
 	// ErrStateFull: the write would take the run's shared state over its
 	// limit (the job's max_state_bytes, 64 MiB by default: the bytes of
 	// every key and value). Nothing was written; a Delete, or a write
 	// that makes a value smaller, makes room.
-	ErrStateFull = errors.New("the shared state is full")
+	ErrStateFull = stateclient.ErrStateFull
 	// ErrNoState: the task runs without a host (by hand), so there is no
 	// run to share state with.
-	ErrNoState = errors.New("shared state needs a host: run the task with `taskhost run`")
+	ErrNoState = stateclient.ErrNoState
 )
 
 // MaxValueBytes is the largest value, as JSON, that the store takes.
-const MaxValueBytes = statekv.MaxValueBytes
+const MaxValueBytes = stateclient.MaxValueBytes
 
 // DefaultLease is a lock's lease when Lock is given none.
-const DefaultLease = 10 * time.Second
-
-const reserved = statekv.Reserved
+const DefaultLease = stateclient.DefaultLease
 
 // State is the run's shared state: a key/value store that every task of
 // the run and every process they start reaches, with revisions,
@@ -64,25 +56,7 @@ const reserved = statekv.Reserved
 // through a lost connection until the task's context ends, and applies
 // each change once: a counter never loses or doubles an increment, and a
 // compare-and-set never applies twice.
-type State struct {
-	ctx    context.Context
-	err    error
-	socket string
-	token  string
-	writer string // this process's name in the server's records
-
-	mu   sync.Mutex
-	ops  uint64
-	idle []*stateConn // open connections not in use
-}
-
-// stateConn is one connection to the state server; one request at a time.
-type stateConn struct {
-	c   net.Conn
-	r   *bufio.Reader
-	in  []byte
-	out []byte
-}
+type State struct{ c *stateclient.Client }
 
 // Change is one change seen by Watch.
 type Change struct {
@@ -98,281 +72,47 @@ func (c Change) Decode(v any) error { return json.Unmarshal(c.Value, v) }
 // State returns the run's shared state. Its methods use the task's
 // context.
 func (t *T) State() *State {
-	t.run.stateOnce.Do(func() { t.run.state = openState(t.ctx, t.run) })
+	t.run.stateOnce.Do(func() { t.run.state = &State{stateclient.Open(t.ctx, t.run.Hub, t.run.PID)} })
 	return t.run.state
-}
-
-func openState(ctx context.Context, rs *runState) *State {
-	s := &State{ctx: ctx, writer: fmt.Sprintf("%d/%s", rs.pid, randomSuffix())}
-	if rs.hub.GetStateSocket() == "" {
-		s.err = ErrNoState
-		return s
-	}
-	s.socket, s.token = rs.hub.GetStateSocket(), rs.hub.GetToken()
-	return s
-}
-
-// attempt is how long one try of an operation may take before it is
-// taken as lost and tried again.
-const attempt = time.Second
-
-// errDenied: the server refused the task's token.
-var errDenied = errors.New("the state server refused this task's credentials")
-
-func (s *State) nextOp() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ops++
-	return s.ops
-}
-
-// call sends q and returns the server's answer, trying again (with the
-// same request, which the server answers once) after a lost connection,
-// until the task's context ends. long is for requests the server may hold
-// for up to statekv.MaxWait.
-func (s *State) call(what string, q statekv.Request, long bool) (statekv.Response, error) {
-	if s.err != nil {
-		return statekv.Response{}, s.err
-	}
-	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 500*time.Millisecond) {
-		if err := s.ctx.Err(); err != nil {
-			return statekv.Response{}, fmt.Errorf("%s: %w", what, err)
-		}
-		p, err := s.once(&q, long)
-		if err == nil {
-			return p, nil
-		}
-		if errors.Is(err, errDenied) {
-			return p, fmt.Errorf("%s: %w", what, err)
-		}
-		select {
-		case <-time.After(pause):
-		case <-s.ctx.Done():
-			return statekv.Response{}, fmt.Errorf("%s: %w (last error: %v)", what, s.ctx.Err(), err)
-		}
-	}
-}
-
-// once makes one try of q on a connection.
-func (s *State) once(q *statekv.Request, long bool) (statekv.Response, error) {
-	c, err := s.conn()
-	if err != nil {
-		return statekv.Response{}, err
-	}
-	d := attempt
-	if long {
-		d += statekv.MaxWait
-		stop := context.AfterFunc(s.ctx, func() { c.c.SetDeadline(time.Now()) })
-		defer stop()
-	}
-	p, err := c.roundTrip(q, time.Now().Add(d))
-	if err != nil || long {
-		// A connection that asked to be held is served apart by the host
-		// from then on, more slowly: it is not used again.
-		c.c.Close()
-		return p, err
-	}
-	s.mu.Lock()
-	s.idle = append(s.idle, c)
-	s.mu.Unlock()
-	return p, nil
-}
-
-// conn returns an idle connection, or a new one.
-func (s *State) conn() (*stateConn, error) {
-	s.mu.Lock()
-	if n := len(s.idle); n > 0 {
-		c := s.idle[n-1]
-		s.idle = s.idle[:n-1]
-		s.mu.Unlock()
-		return c, nil
-	}
-	s.mu.Unlock()
-	return s.dial()
-}
-
-// dial opens a connection and says hello with the task's token.
-func (s *State) dial() (*stateConn, error) {
-	nc, err := net.DialTimeout("unix", s.socket, attempt)
-	if err != nil {
-		return nil, err
-	}
-	c := &stateConn{c: nc, r: bufio.NewReaderSize(nc, 16<<10)}
-	p, err := c.roundTrip(&statekv.Request{Op: statekv.OpHello, Key: s.token, Holder: s.writer}, time.Now().Add(attempt))
-	if err == nil && p.Status != statekv.StatusOK {
-		err = errDenied
-	}
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return c, nil
-}
-
-func (c *stateConn) roundTrip(q *statekv.Request, deadline time.Time) (statekv.Response, error) {
-	if err := c.c.SetDeadline(deadline); err != nil {
-		return statekv.Response{}, err
-	}
-	c.out = statekv.AppendRequest(c.out[:0], q)
-	if _, err := c.c.Write(c.out); err != nil {
-		return statekv.Response{}, err
-	}
-	return c.read()
-}
-
-func (c *stateConn) read() (statekv.Response, error) {
-	msg, err := statekv.ReadFrame(c.r, c.in)
-	if err != nil {
-		return statekv.Response{}, err
-	}
-	c.in = msg
-	return statekv.DecodeResponse(msg)
-}
-
-// failure is the error for an answer that is not StatusOK.
-func failure(p statekv.Response, key string) error {
-	switch p.Status {
-	case statekv.StatusNotFound:
-		return fmt.Errorf("%w: %q", ErrNotFound, key)
-	case statekv.StatusExists:
-		return fmt.Errorf("%w: %q", ErrExists, key)
-	case statekv.StatusConflict:
-		return fmt.Errorf("%w: %q is at revision %d", ErrConflict, key, p.Rev)
-	case statekv.StatusNotCounter:
-		return fmt.Errorf("%w: %q holds %s", ErrNotCounter, key, p.Value)
-	case statekv.StatusNotHolder:
-		return fmt.Errorf("%w: %s (its lease ran out and another process took it, or it was released)", ErrNotHolder, key)
-	case statekv.StatusBarrier:
-		return fmt.Errorf("%w: %s", ErrBarrier, p.Msg)
-	case statekv.StatusDenied:
-		return errDenied
-	}
-	if statekv.IsFull(p) {
-		return fmt.Errorf("%w: %s", ErrStateFull, strings.TrimPrefix(p.Msg, statekv.FullPrefix))
-	}
-	return fmt.Errorf("state: %q: %s (status %q)", key, p.Msg, p.Status)
-}
-
-func checkKey(key string) error {
-	if msg := statekv.CheckKey(key); msg != "" {
-		return fmt.Errorf("%w %s", ErrBadKey, msg)
-	}
-	return nil
-}
-
-func encodeValue(key string, v any) (json.RawMessage, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("value for %q does not encode as JSON: %w", key, err)
-	}
-	if len(b) > MaxValueBytes {
-		return nil, fmt.Errorf("%w: %q is %d bytes as JSON, over the limit of %d", ErrTooLarge, key, len(b), MaxValueBytes)
-	}
-	return b, nil
 }
 
 // Get decodes key's value into v and returns its revision.
 func (s *State) Get(key string, v any) (uint64, error) {
-	if err := checkKey(key); err != nil {
-		return 0, err
-	}
-	p, err := s.call("get "+key, statekv.Request{Op: statekv.OpGet, Key: key}, false)
-	if err != nil {
-		return 0, err
-	}
-	if p.Status != statekv.StatusOK {
-		return 0, failure(p, key)
-	}
-	if v != nil {
-		if err := json.Unmarshal(p.Value, v); err != nil {
-			return p.Rev, fmt.Errorf("state %q: %w", key, err)
-		}
-	}
-	return p.Rev, nil
-}
-
-// write sends a change to key, numbered so that it applies once.
-func (s *State) write(what, key string, q statekv.Request) (statekv.Response, error) {
-	q.ID, q.Key = s.nextOp(), key
-	p, err := s.call(what+" "+key, q, false)
-	if err == nil && p.Status != statekv.StatusOK {
-		err = failure(p, key)
-	}
-	return p, err
-}
-
-// setValue checks key and encodes v, then sends q with it as the value.
-func (s *State) setValue(what, key string, v any, q statekv.Request) (statekv.Response, error) {
-	if err := checkKey(key); err != nil {
-		return statekv.Response{}, err
-	}
-	b, err := encodeValue(key, v)
-	if err != nil {
-		return statekv.Response{}, err
-	}
-	q.Value = b
-	return s.write(what, key, q)
+	return s.c.Get(key, v)
 }
 
 // Put sets key to v, whatever it held, and returns the new revision.
 func (s *State) Put(key string, v any) (uint64, error) {
-	p, err := s.setValue("put", key, v, statekv.Request{Op: statekv.OpPut})
-	return p.Rev, err
+	return s.c.Put(key, v)
 }
 
 // Create sets key to v only if it has no value, and returns the new
 // revision; ErrExists if it has one.
 func (s *State) Create(key string, v any) (uint64, error) {
-	p, err := s.setValue("create", key, v, statekv.Request{Op: statekv.OpCreate})
-	return p.Rev, err
+	return s.c.Create(key, v)
 }
 
 // CompareAndSwap sets key to v only if its latest revision is rev, and
 // returns the new revision; ErrConflict if it is not.
 func (s *State) CompareAndSwap(key string, v any, rev uint64) (uint64, error) {
-	if rev == 0 {
-		return 0, fmt.Errorf("%w: CompareAndSwap needs the revision read (use Create for a key that has none)", ErrConflict)
-	}
-	p, err := s.setValue("compare-and-swap", key, v, statekv.Request{Op: statekv.OpSwap, Rev: rev})
-	if err != nil && p.Status == statekv.StatusConflict {
-		err = fmt.Errorf("%w: %q is at revision %d, not %d", ErrConflict, key, p.Rev, rev)
-	}
-	return p.Rev, err
+	return s.c.CompareAndSwap(key, v, rev)
 }
 
 // Delete removes key's value. Deleting a key that has none is not an error.
 func (s *State) Delete(key string) error {
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	_, err := s.write("delete", key, statekv.Request{Op: statekv.OpDelete})
-	return err
+	return s.c.Delete(key)
 }
 
 // Keys lists the keys that have a value and start with prefix, sorted.
 func (s *State) Keys(prefix string) ([]string, error) {
-	p, err := s.call("keys", statekv.Request{Op: statekv.OpKeys, Key: prefix}, false)
-	if err != nil {
-		return nil, err
-	}
-	if p.Status != statekv.StatusOK {
-		return nil, failure(p, prefix)
-	}
-	if len(p.Value) == 0 {
-		return nil, nil
-	}
-	return strings.Split(string(p.Value), "\n"), nil
+	return s.c.Keys(prefix)
 }
 
 // Add adds delta to the integer counter at key (absent counts as 0) and
 // returns the new value. Concurrent Adds from any number of processes all
 // count, each once.
 func (s *State) Add(key string, delta int64) (int64, error) {
-	if err := checkKey(key); err != nil {
-		return 0, err
-	}
-	p, err := s.write("add to", key, statekv.Request{Op: statekv.OpAdd, Delta: delta})
-	return p.N, err
+	return s.c.Add(key, delta)
 }
 
 // Watch sends every change to the keys that start with prefix, in order,
@@ -381,96 +121,9 @@ func (s *State) Add(key string, delta int64) (int64, error) {
 // longer keeps the changes since (it keeps the last 65,536), the channel
 // closes early.
 func (s *State) Watch(ctx context.Context, prefix string) (<-chan Change, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
-	c, from, err := s.openWatch(ctx, prefix, 0)
-	if err != nil {
-		return nil, err
-	}
-	out := make(chan Change, 64)
-	go func() {
-		defer close(out)
-		for {
-			stop := context.AfterFunc(ctx, func() { c.c.Close() })
-			for {
-				p, err := c.read()
-				if err != nil {
-					break
-				}
-				if p.Status != statekv.StatusChange {
-					stop()
-					c.c.Close()
-					return // StatusGap: the changes since from are gone
-				}
-				from = p.Rev
-				ch := Change{Key: p.Key, Revision: p.Rev, Deleted: p.Value == nil}
-				if !ch.Deleted {
-					ch.Value = json.RawMessage(append([]byte(nil), p.Value...))
-				}
-				select {
-				case out <- ch:
-				case <-ctx.Done():
-				}
-				if ctx.Err() != nil {
-					break
-				}
-			}
-			stop()
-			c.c.Close()
-			if ctx.Err() != nil {
-				return
-			}
-			if c, _, err = s.openWatch(ctx, prefix, from); err != nil {
-				return
-			}
-		}
-	}()
-	return out, nil
-}
-
-// openWatch opens a watching connection for the changes after revision
-// from (0: from now), trying until ctx or the task's context ends, and
-// returns it with the revision it starts after.
-func (s *State) openWatch(ctx context.Context, prefix string, from uint64) (*stateConn, uint64, error) {
-	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 500*time.Millisecond) {
-		if err := errors.Join(ctx.Err(), s.ctx.Err()); err != nil {
-			return nil, 0, fmt.Errorf("watch: %w", err)
-		}
-		c, err := s.dial()
-		if err == nil {
-			var p statekv.Response
-			p, err = c.roundTrip(&statekv.Request{Op: statekv.OpWatch, Key: prefix, Rev: from}, time.Now().Add(attempt))
-			if err == nil && p.Status == statekv.StatusOK {
-				_ = c.c.SetDeadline(time.Time{})
-				return c, p.Rev, nil
-			}
-			c.c.Close()
-			if err == nil {
-				return nil, 0, fmt.Errorf("watch: %w", failure(p, prefix))
-			}
-		}
-		if errors.Is(err, errDenied) {
-			return nil, 0, fmt.Errorf("watch: %w", err)
-		}
-		select {
-		case <-time.After(pause):
-		case <-ctx.Done():
-		case <-s.ctx.Done():
-		}
-	}
-}
-
-// Lock is a lock held by this process. Its lease is renewed while the
-// process lives; if the process dies, the lock is free again once the
-// lease runs out.
-type Lock struct {
-	s      *State
-	name   string
-	holder string
-	lease  time.Duration
-	stop   chan struct{}
-	done   chan struct{}
+	return stateclient.Watch(s.c, ctx, prefix, func(key string, value json.RawMessage, rev uint64) Change {
+		return Change{Key: key, Value: value, Revision: rev, Deleted: value == nil}
+	})
 }
 
 // Lock takes the lock called name, waiting until it is free or the task's
@@ -478,61 +131,11 @@ type Lock struct {
 // without releasing it (0 means DefaultLease); while the holder lives the
 // lease is renewed.
 func (s *State) Lock(name string, lease time.Duration) (*Lock, error) {
-	if err := checkKey(name); err != nil {
+	l, err := s.c.Lock(name, lease)
+	if err != nil {
 		return nil, err
 	}
-	if lease <= 0 {
-		lease = DefaultLease
-	}
-	// Each Lock call is a holder of its own, so that goroutines of one
-	// process wait for each other too.
-	l := &Lock{s: s, name: name, lease: lease, holder: fmt.Sprintf("%s#%d", s.writer, s.nextOp())}
-	for {
-		p, err := s.call("lock "+name, statekv.Request{Op: statekv.OpLock, Key: name, Holder: l.holder, Dur: lease}, true)
-		if err != nil {
-			return nil, err
-		}
-		switch p.Status {
-		case statekv.StatusOK:
-			l.stop, l.done = make(chan struct{}), make(chan struct{})
-			go l.renew()
-			return l, nil
-		case statekv.StatusWait:
-			continue // still held: ask again
-		}
-		return nil, failure(p, name)
-	}
-}
-
-// renew keeps the lease alive until Unlock.
-func (l *Lock) renew() {
-	defer close(l.done)
-	t := time.NewTicker(l.lease / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-l.stop:
-			return
-		case <-t.C:
-		}
-		p, err := l.s.write("renew lock", l.name, statekv.Request{Op: statekv.OpRenew, Holder: l.holder, Dur: l.lease})
-		if err != nil && p.Status == statekv.StatusNotHolder {
-			return // lost: Unlock will say so
-		}
-	}
-}
-
-// Unlock releases the lock; ErrNotHolder if this process no longer holds
-// it.
-func (l *Lock) Unlock() error {
-	if l.stop == nil {
-		return fmt.Errorf("%w: %s", ErrNotHolder, l.name)
-	}
-	close(l.stop)
-	<-l.done
-	l.stop = nil
-	_, err := l.s.write("unlock", l.name, statekv.Request{Op: statekv.OpUnlock, Holder: l.holder})
-	return err
+	return &Lock{l}, nil
 }
 
 // Barrier waits until n participants (calls of Barrier, from any process
@@ -540,27 +143,17 @@ func (l *Lock) Unlock() error {
 // on together. A barrier is used once; every participant must give the
 // same n.
 func (s *State) Barrier(name string, n int) error {
-	if err := checkKey(name); err != nil {
-		return err
-	}
-	if n < 1 {
-		return fmt.Errorf("%w: barrier %s: n must be at least 1, not %d", ErrBarrier, name, n)
-	}
-	me := fmt.Sprintf("%s#%d", s.writer, s.nextOp())
-	for {
-		p, err := s.call("barrier "+name, statekv.Request{Op: statekv.OpBarrier, Key: name, Holder: me, N: uint64(n)}, true)
-		if err != nil {
-			return err
-		}
-		switch p.Status {
-		case statekv.StatusOK:
-			return nil
-		case statekv.StatusWait:
-			continue
-		}
-		return failure(p, name)
-	}
+	return s.c.Barrier(name, n)
 }
+
+// Lock is a lock held by this process. Its lease is renewed while the
+// process lives; if the process dies, the lock is free again once the
+// lease runs out.
+type Lock struct{ l *stateclient.Lock }
+
+// Unlock releases the lock; ErrNotHolder if this process no longer holds
+// it.
+func (l *Lock) Unlock() error { return l.l.Unlock() }
 
 // StateValue is State.Get for a value of type V.
 func StateValue[V any](s *State, key string) (V, uint64, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -11,25 +12,41 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/nats-io/nats.go"
 
-	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/sdk/internal/taskenv"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
-// Result is one of the seven pyATS results. See the constants below.
+// Result is one of the seven pyATS results of a task, section, step or
+// hook: Skipped, Passed, Passx, Blocked, Failed, Errored, Aborted, from
+// least to most severe. A step's result is its own rolled up with its
+// children's (the more severe wins); Passed, Passx and Skipped are
+// successes (Result.Success), and a step that is not one ends the step
+// that started it, unless it was started with Continue. String gives the name
+// in results.json ("passed"), Title the name as pyATS prints it
+// ("Passed"); the zero value is Unset, no result yet.
+//
+// Result is the type of package sdk/result, which the host uses too: a
+// Result, a RunSummary or a Counts means the same on both sides.
 type Result = result.Result
 
-// The seven results, from least to most severe. Rolling up two results
-// gives the more severe one.
+// The seven results, from least to most severe (see sdk/result for each
+// one's meaning).
 const (
+	// Skipped: not relevant here; a success.
 	Skipped = result.Skipped
-	Passed  = result.Passed
-	Passx   = result.Passx
+	// Passed: every check held; a success.
+	Passed = result.Passed
+	// Passx: passed, with an exception worth noting; a success.
+	Passx = result.Passx
+	// Blocked: could not run, for want of something it needs.
 	Blocked = result.Blocked
-	Failed  = result.Failed
+	// Failed: a check did not hold.
+	Failed = result.Failed
+	// Errored: something went wrong that is not a failed check.
 	Errored = result.Errored
+	// Aborted: stopped before its end.
 	Aborted = result.Aborted
 )
 
@@ -43,9 +60,11 @@ const Continue StepOption = 1
 
 // T is handed to a task and to each of its sections and steps, like
 // testing.T. Calls that set a result (Failf, Errorf, Skip, Block, Abort,
-// Passx) end the current step at once, so they must be called from the
-// goroutine running that step's function. Logging and SetData may be called
-// from any goroutine.
+// Passx) end the current step at once with runtime.Goexit, as t.FailNow
+// does in a test, so a recover() cannot keep the step going; they must be
+// called from the goroutine running that step's function (each step's
+// function runs in a goroutine of its own). Logging and SetData may be
+// called from any goroutine.
 type T struct {
 	ctx    context.Context
 	run    *runState
@@ -66,44 +85,25 @@ type node struct {
 }
 
 // runState is shared by every T of one task run (or of one child process
-// of a task).
+// of a task): what the process runs with, and the run's shared state,
+// opened on first use.
 type runState struct {
-	taskID string
-	emit   emitter
-	pid    int
-	// log is the process's log file, nil when logging to stderr.
-	log *logFile
-	// hub and logDir are handed on to child processes.
-	hub    *packv1.Hub
-	logDir string
-	// outputs holds what the task sets with SetOutput; nil in a child
-	// process.
-	outputs *outputs
-	// conn is the connection to the hub, nil without a host.
-	conn *nats.Conn
-	// state is the run's shared state, opened on first use.
+	*taskenv.Env
 	stateOnce sync.Once
 	state     *State
-	// root is the id under which this process's top-level steps go ("" in
-	// the task process; "<parent step>/<pid>" in a child), and parent the
-	// step that started this process.
-	root, parent string
 }
-
-// stop ends the calling step's goroutine; its deferred calls still run.
-type stop struct{}
 
 // Context is cancelled when the task must stop: its timeout passed, the job
 // was cancelled, or the host went away. Long operations should honour it.
 func (t *T) Context() context.Context { return t.ctx }
 
 // TaskID is the id the jobfile gave this task.
-func (t *T) TaskID() string { return t.run.taskID }
+func (t *T) TaskID() string { return t.run.TaskID }
 
 // Name is the name of the current step, or the task id at the top level.
 func (t *T) Name() string {
 	if t.node.id == "" {
-		return t.run.taskID
+		return t.run.TaskID
 	}
 	return t.node.name
 }
@@ -143,7 +143,7 @@ func (t *T) SetData(v any) {
 func (t *T) Sync() error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 30*time.Second)
 	defer cancel()
-	_, err := t.run.emit.flush(ctx)
+	_, err := t.run.Emit.Flush(ctx)
 	return err
 }
 
@@ -176,9 +176,13 @@ func (t *T) Result() Result {
 	return result.Rollup(t.node.own, t.node.children).Or(result.Passed)
 }
 
+// end sets the current step's result and ends the step: as FailNow does
+// in a test, it stops the goroutine running the step's function with
+// runtime.Goexit, so that its deferred calls run and a recover() in it
+// cannot keep it going.
 func (t *T) end(r result.Result, reason string) {
 	t.setOwn(r, reason)
-	panic(stop{})
+	runtime.Goexit()
 }
 
 func (t *T) setOwn(r result.Result, reason string) {
@@ -217,14 +221,14 @@ func (t *T) child(typ, name string, fn func(t *T), opts []StepOption) Result {
 	switch {
 	case parent != "":
 		id = parent + "." + id
-	case t.run.root != "":
-		id = t.run.root + "." + id
-		parent = t.run.parent
+	case t.run.Root != "":
+		id = t.run.Root + "." + id
+		parent = t.run.Parent
 	}
 	c := &T{ctx: t.ctx, run: t.run, node: &node{id: id, name: name}}
 	c.logger = t.logger.With("step", id)
-	begin, failed := t.run.log.end(), t.run.log.failures()
-	t.run.emit.emit(report.Event{Kind: report.KindStart, ID: id, Parent: parent, Name: name, Type: typ})
+	begin, failed := t.run.Log.End(), t.run.Log.Failures()
+	t.run.Emit.Emit(report.Event{Kind: report.KindStart, ID: id, Parent: parent, Name: name, Type: typ})
 	c.logger.Info(fmt.Sprintf("%s %s: %s", strings.ToUpper(typ), id, name))
 
 	c.runFunc(fn)
@@ -236,34 +240,37 @@ func (t *T) child(typ, name string, fn func(t *T), opts []StepOption) Result {
 	// Lines of the step's log that could not be written (a full disk)
 	// make its record Errored, and say so; what the step did, which
 	// decides whether its parent goes on, is r.
-	rec, why := logLost(r, reason, t.run.log.lostSince(failed))
+	rec, why := logLost(r, reason, t.run.Log.LostSince(failed))
 	c.logger.Info(fmt.Sprintf("%s %s: %s => %s", strings.ToUpper(typ), id, name, rec.Title()))
-	t.run.emit.emit(report.Event{Kind: report.KindEnd, ID: id, Result: rec, Reason: why, Data: data, Logs: t.run.log.ref(begin)})
+	t.run.Emit.Emit(report.Event{Kind: report.KindEnd, ID: id, Result: rec, Reason: why, Data: data, Logs: t.run.Log.Ref(begin)})
 
 	t.node.mu.Lock()
 	t.node.children = result.Rollup(t.node.children, r)
 	t.node.mu.Unlock()
 	if !r.Success() && !hasOpt(opts, Continue) {
-		panic(stop{})
+		runtime.Goexit()
 	}
 	return r
 }
 
-// runFunc calls fn(t) and turns a panic into Errored with the stack in the
-// log. A stop (from Failf and friends) just ends fn.
+// runFunc calls fn(t) in a goroutine of its own and waits for it, as
+// testing.T.Run does, so that ending the step (runtime.Goexit, from Failf
+// and friends) ends fn alone. A panic in fn makes the step Errored, with
+// the stack in the log.
 func (t *T) runFunc(fn func(t *T)) {
-	defer func() {
-		v := recover()
-		if v == nil {
-			return
-		}
-		if _, ok := v.(stop); ok {
-			return
-		}
-		t.logger.Error(fmt.Sprintf("panic: %v\n%s", v, debug.Stack()))
-		t.setOwn(result.Errored, fmt.Sprintf("panic: %v", v))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			// A step ended with runtime.Goexit has nothing to recover.
+			if v := recover(); v != nil {
+				t.logger.Error(fmt.Sprintf("panic: %v\n%s", v, debug.Stack()))
+				t.setOwn(result.Errored, fmt.Sprintf("panic: %v", v))
+			}
+		}()
+		fn(t)
 	}()
-	fn(t)
+	<-done
 }
 
 // logLost is the result and reason to record for a step (or task) that
@@ -292,7 +299,8 @@ func hasOpt(opts []StepOption, o StepOption) bool {
 
 // runTask runs fn as the task at the top of the tree and returns its
 // rolled-up result and reason, after emitting the task's end event.
-func runTask(ctx context.Context, rs *runState, logger hclog.Logger, fn func(t *T)) (Result, string) {
+func runTask(ctx context.Context, env *taskenv.Env, logger hclog.Logger, fn func(t *T)) (Result, string) {
+	rs := &runState{Env: env}
 	t := &T{ctx: ctx, run: rs, node: &node{}, logger: logger}
 	start := time.Now()
 	t.runFunc(fn)
@@ -305,8 +313,8 @@ func runTask(ctx context.Context, rs *runState, logger hclog.Logger, fn func(t *
 		// what it was asked to do.
 		r, reason = result.Aborted, "stopped: "+context.Cause(ctx).Error()
 	}
-	r, reason = logLost(r, reason, rs.log.lostSince(0))
-	rs.emit.emit(report.Event{Kind: report.KindEnd, Result: r, Reason: reason, Data: data})
-	logger.Info(fmt.Sprintf("task %s => %s", rs.taskID, r.Title()), "elapsed", time.Since(start).Round(time.Millisecond).String())
+	r, reason = logLost(r, reason, rs.Log.LostSince(0))
+	rs.Emit.Emit(report.Event{Kind: report.KindEnd, Result: r, Reason: reason, Data: data})
+	logger.Info(fmt.Sprintf("task %s => %s", rs.TaskID, r.Title()), "elapsed", time.Since(start).Round(time.Millisecond).String())
 	return r, reason
 }

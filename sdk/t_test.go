@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/sdk/internal/emit"
+	"github.com/taskhost/taskhost/sdk/internal/logfile"
+	"github.com/taskhost/taskhost/sdk/internal/taskenv"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
@@ -29,16 +33,16 @@ func runIt(t *testing.T, ctx context.Context, fn func(t *T)) ran {
 	t.Helper()
 	var buf bytes.Buffer
 	logger := hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Trace})
-	em := newMemEmitter()
-	rs := &runState{taskID: "x", emit: em, pid: 1}
+	em := emit.NewMem()
+	rs := &taskenv.Env{TaskID: "x", Emit: em, PID: 1}
 	r, reason := runTask(ctx, rs, logger, fn)
-	if !em.tree.Ended {
+	if !em.Tree.Ended {
 		t.Error("runTask did not emit the task's end event")
 	}
-	if em.tree.Pending() != 0 {
-		t.Errorf("%d events wait for an earlier one", em.tree.Pending())
+	if em.Tree.Pending() != 0 {
+		t.Errorf("%d events wait for an earlier one", em.Tree.Pending())
 	}
-	return ran{result: r, reason: reason, tree: em.tree, log: buf.String()}
+	return ran{result: r, reason: reason, tree: em.Tree, log: buf.String()}
 }
 
 // tnode is a Node reduced to what these tests check.
@@ -637,8 +641,8 @@ func TestRunDefDecodesArgs(t *testing.T) {
 			// Not parallel: the cases share called and gotArgs.
 			called.Store(0)
 			var buf bytes.Buffer
-			em := newMemEmitter()
-			r, reason := td.run(context.Background(), []byte(tc.json), &runState{taskID: "x", emit: em, pid: 1},
+			em := emit.NewMem()
+			r, reason := td.run(context.Background(), []byte(tc.json), &taskenv.Env{TaskID: "x", Emit: em, PID: 1},
 				hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Trace}))
 			if r != tc.want || reason != tc.wantReason {
 				t.Errorf("run = %v %q, want %v %q", r, reason, tc.want, tc.wantReason)
@@ -715,5 +719,107 @@ func TestWorstResultKeepsItsReason(t *testing.T) {
 				t.Errorf("tree (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestRecoverDoesNotKeepAStepGoing: a step ends with runtime.Goexit, as
+// t.FailNow ends a test, so a recover() in the step's function cannot
+// swallow the end and go on; nor can one around a step that did not pass,
+// in the step that started it. Deferred calls still run.
+func TestRecoverDoesNotKeepAStepGoing(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		end  func(t *T)
+		want Result
+	}{
+		"Failf":  {func(t *T) { t.Failf("no") }, Failed},
+		"Errorf": {func(t *T) { t.Errorf("no") }, Errored},
+		"Skip":   {func(t *T) { t.Skip("no") }, Skipped},
+		"Block":  {func(t *T) { t.Block("no") }, Blocked},
+		"Abort":  {func(t *T) { t.Abort("no") }, Aborted},
+		"Passx":  {func(t *T) { t.Passx("no") }, Passx},
+	} {
+		t.Run(name, func(tt *testing.T) {
+			tt.Parallel()
+			var after, deferred, parentAfter atomic.Bool
+			var recovered atomic.Value
+			got := runIt(tt, context.Background(), func(t *T) {
+				t.Step("outer", func(t *T) {
+					func() {
+						defer func() { recovered.Store(fmt.Sprint(recover())) }()
+						t.Step("ends", func(t *T) {
+							defer deferred.Store(true)
+							func() {
+								defer func() { recover() }()
+								tc.end(t)
+							}()
+							after.Store(true)
+						})
+					}()
+					parentAfter.Store(true)
+				})
+			})
+			if after.Load() {
+				tt.Errorf("the step went on after a recover()")
+			}
+			if !deferred.Load() {
+				tt.Errorf("the step's deferred call did not run")
+			}
+			want := []tnode{{ID: "1", Name: "outer", Type: step, Result: tc.want, Kids: []tnode{
+				{ID: "1.1", Name: "ends", Type: step, Result: tc.want, Reason: "no"},
+			}}}
+			if d := cmp.Diff(want, simplify(got.tree.Sections)); d != "" {
+				tt.Errorf("tree (-want +got):\n%s", d)
+			}
+			// A step that does not pass ends the step that started it, even
+			// through a recover() there; one that passes does not.
+			if tc.want.Success() {
+				if !parentAfter.Load() || recovered.Load() != "<nil>" {
+					tt.Errorf("the outer step did not go on after a step that passed (recovered %v)", recovered.Load())
+				}
+			} else if parentAfter.Load() {
+				tt.Errorf("the outer step went on after a step that did not pass, through a recover()")
+			}
+		})
+	}
+}
+
+// TestLogLinesLost: lines of a step's log that cannot be written (a full
+// disk: /dev/full) make the step's record Errored with the reason, and
+// the task's; the task goes on with its next steps as it would have.
+func TestLogLinesLost(t *testing.T) {
+	t.Parallel()
+	f, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full here:", err)
+	}
+	lf := logfile.New(f, "tasks/x/task.log")
+	defer lf.Close()
+	em := emit.NewMem()
+	rs := &taskenv.Env{TaskID: "x", Emit: em, PID: 1, Log: lf}
+	logger := hclog.New(&hclog.LoggerOptions{Output: lf, Level: hclog.Info})
+	r, reason := runTask(context.Background(), rs, logger, func(t *T) {
+		t.Step("logs", func(t *T) { t.Log("a line") })
+		t.Step("fails", func(t *T) {
+			t.Log("a line")
+			t.Failf("on purpose")
+		}, Continue)
+		t.Step("next", func(t *T) {})
+	})
+	const full = "not written to tasks/x/task.log: no space left on device"
+	if r != result.Errored || !strings.Contains(reason, full) {
+		t.Errorf("task: %s %q, want Errored and %q", r, reason, full)
+	}
+	got := simplify(em.Tree.Sections)
+	if len(got) != 3 {
+		t.Fatalf("%d steps, want 3 (the task goes on): %+v", len(got), got)
+	}
+	for _, s := range got[:2] {
+		if s.Result != result.Errored || !strings.Contains(s.Reason, full) {
+			t.Errorf("step %s: %s %q, want Errored and %q", s.Name, s.Result, s.Reason, full)
+		}
+	}
+	if !strings.HasSuffix(got[1].Reason, "; on purpose") {
+		t.Errorf("step fails: reason %q does not keep its own", got[1].Reason)
 	}
 }

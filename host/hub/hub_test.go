@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/taskhost/taskhost/internal/eventwire"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/sdk/result"
@@ -19,7 +20,7 @@ import (
 func batch(evs ...report.Event) []byte {
 	var b packv1.EventBatch
 	for _, ev := range evs {
-		b.Events = append(b.Events, report.ToWire(ev))
+		b.Events = append(b.Events, eventwire.ToWire(ev))
 	}
 	data, err := proto.Marshal(&b)
 	if err != nil {

@@ -13,8 +13,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/taskhost/taskhost/internal/eventwire"
 	"github.com/taskhost/taskhost/internal/mask"
-	"github.com/taskhost/taskhost/internal/packwire"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/statekv"
 	"github.com/taskhost/taskhost/sdk/result"
@@ -177,7 +177,7 @@ func (l *ledger) event(tok string, data []byte, stored time.Time) (*taskRec, err
 		l.over(rec, lim.overBytes())
 		return rec, errors.New(lim.overBytes())
 	}
-	events, err := packwire.Events(data)
+	events, err := eventwire.Events(data)
 	if err != nil {
 		problem := fmt.Sprintf("a message of %d bytes is not an event batch (%v)", len(data), err)
 		rec.tree.Refuse(problem)

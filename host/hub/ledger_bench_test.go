@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taskhost/taskhost/internal/eventwire"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/sdk/result"
@@ -28,7 +29,7 @@ func BenchmarkLedgerEvents(b *testing.B) {
 		} {
 			seq++
 			ev.Seq = seq
-			batch.Events = append(batch.Events, report.ToWire(ev))
+			batch.Events = append(batch.Events, eventwire.ToWire(ev))
 		}
 		if len(batch.Events) >= perBatch || i == steps-1 {
 			data, err := batch.MarshalVT()

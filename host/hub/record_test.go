@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/taskhost/taskhost/host/attempt"
+	"github.com/taskhost/taskhost/internal/eventwire"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/statekv"
@@ -99,12 +100,12 @@ func TestBadEventsRefusedLiveAndInReplay(t *testing.T) {
 	bad := report.Event{Seq: 2, Kind: report.KindEnd, ID: "1", Result: result.Passed, Time: now}
 	badLog := report.Event{Seq: 4, Kind: report.KindEnd, ID: "2", Result: result.Passed, Time: now,
 		Logs: &report.LogRef{File: "tasks/b/task.log", Size: 1}}
-	wBad := report.ToWire(bad)
+	wBad := eventwire.ToWire(bad)
 	wBad.Data = []byte(`{"a":`)
 	b, _ := (&packv1.EventBatch{Events: []*packv1.Event{
-		report.ToWire(report.Event{Seq: 1, Kind: report.KindStart, ID: "1", Name: "one", Time: now}), wBad,
-		report.ToWire(report.Event{Seq: 3, Kind: report.KindStart, ID: "2", Name: "two", Time: now}), report.ToWire(badLog),
-		report.ToWire(report.Event{Seq: 5, Kind: report.KindEnd, Result: result.Passed, Time: now}),
+		eventwire.ToWire(report.Event{Seq: 1, Kind: report.KindStart, ID: "1", Name: "one", Time: now}), wBad,
+		eventwire.ToWire(report.Event{Seq: 3, Kind: report.KindStart, ID: "2", Name: "two", Time: now}), eventwire.ToWire(badLog),
+		eventwire.ToWire(report.Event{Seq: 5, Kind: report.KindEnd, Result: result.Passed, Time: now}),
 	}}).MarshalVT()
 	for _, msg := range [][]byte{b, []byte("not an event batch")} {
 		if _, err := js.Publish(ctx, a.EventsSubject, msg); err != nil {

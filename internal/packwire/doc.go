@@ -5,4 +5,10 @@
 // that conversion and the checks the conversion needs.
 //
 // describe.go: a pack's Describe answer as a Description.
+// run.go: a call (host/attempt.Call) as a RunRequest, and the
+// RunResponse as a Reply.
+//
+// The result events, which the SDK sends and the hub reads, convert in
+// internal/eventwire, which a pack's build holds too; the pack side's
+// own conversions are in sdk/internal (packserver, emit).
 package packwire

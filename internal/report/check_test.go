@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taskhost/taskhost/internal/packwire"
+	"github.com/taskhost/taskhost/internal/eventwire"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/sdk/result"
@@ -13,7 +13,7 @@ import (
 
 // sent is w as the host reads it from the hub.
 func sent(w *packv1.Event) *report.Sent {
-	s := packwire.Event(w)
+	s := eventwire.Event(w)
 	return &s
 }
 
@@ -25,7 +25,7 @@ func TestCheck(t *testing.T) {
 	rules := report.Rules{MaxEventBytes: 4096, MaxSeq: 100, LogDir: "tasks/a",
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}
 	good := func() *packv1.Event {
-		return report.ToWire(report.Event{Src: "pid-42", Seq: 3, Kind: report.KindEnd, ID: "1/42.1", Result: result.Failed,
+		return eventwire.ToWire(report.Event{Src: "pid-42", Seq: 3, Kind: report.KindEnd, ID: "1/42.1", Result: result.Failed,
 			Reason: "down", Data: []byte(`{"a":1}`), Time: now, PID: 42, Logs: &report.LogRef{File: "tasks/a/pid-42.log", Size: 10}})
 	}
 	if _, err := report.Check(sent(good()), rules); err != nil {
@@ -36,7 +36,7 @@ func TestCheck(t *testing.T) {
 		{Seq: 2, Kind: report.KindLog, Parent: "1", Name: "tasks/a/pid-7.log", PID: 7, Time: now},
 		{Seq: 4, Kind: report.KindEnd, Result: result.Passed, Data: []byte(`[1]`), Time: now},
 	} {
-		if _, err := report.Check(sent(report.ToWire(ev)), rules); err != nil {
+		if _, err := report.Check(sent(eventwire.ToWire(ev)), rules); err != nil {
 			t.Errorf("%s event refused: %v", ev.Kind, err)
 		}
 	}
@@ -105,14 +105,14 @@ func TestToWireFits(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
 	long := strings.Repeat("é", report.MaxReasonBytes) // twice the bytes allowed
-	w := report.ToWire(report.Event{Seq: 1, Kind: report.KindEnd, ID: "1", Result: result.Failed, Reason: long, Time: now})
+	w := eventwire.ToWire(report.Event{Seq: 1, Kind: report.KindEnd, ID: "1", Result: result.Failed, Reason: long, Time: now})
 	if _, err := report.Check(sent(w), report.Rules{}); err != nil {
 		t.Fatalf("a long reason from ToWire refused: %v", err)
 	}
 	if len(w.Reason) > report.MaxReasonBytes || !strings.HasSuffix(w.Reason, "bytes cut)") || !strings.HasPrefix(w.Reason, "éé") {
 		t.Errorf("reason of %d bytes ends %q, want at most %d and a note of the cut", len(w.Reason), w.Reason[len(w.Reason)-30:], report.MaxReasonBytes)
 	}
-	w = report.ToWire(report.Event{Seq: 1, Kind: report.KindStart, ID: "1", Name: "bad \xff\xfe name", Time: now})
+	w = eventwire.ToWire(report.Event{Seq: 1, Kind: report.KindStart, ID: "1", Name: "bad \xff\xfe name", Time: now})
 	if _, err := report.Check(sent(w), report.Rules{}); err != nil || w.Name != "bad \uFFFD name" {
 		t.Errorf("name %q: %v", w.Name, err)
 	}
@@ -124,7 +124,7 @@ func TestAddCheckedRefusedKeepsItsPlace(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
 	tr := report.NewTree()
-	w := func(ev report.Event) *packv1.Event { return report.ToWire(ev) }
+	w := func(ev report.Event) *packv1.Event { return eventwire.ToWire(ev) }
 	bad := w(report.Event{Seq: 2, Kind: report.KindEnd, ID: "1", Result: result.Passed, Time: now})
 	bad.Data = []byte(`{"a":`)
 	third := w(report.Event{Seq: 3, Kind: report.KindEnd, Result: result.Passed, Time: now})

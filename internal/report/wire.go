@@ -6,30 +6,14 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
-// ToWire is ev as it travels on the hub (the SDK's emitter sends it). A
-// name or reason that is not valid UTF-8 or is longer than the host takes
-// (MaxNameBytes, MaxReasonBytes) is mended and cut to fit, saying so.
-func ToWire(ev Event) *packv1.Event {
-	w := &packv1.Event{
-		Src: ev.Src, Seq: ev.Seq, Kind: ev.Kind, Id: ev.ID, Parent: ev.Parent, Name: fit(ev.Name, MaxNameBytes),
-		Type: ev.Type, Reason: fit(ev.Reason, MaxReasonBytes), Data: ev.Data, TimeUnixNano: ev.Time.UnixNano(), Pid: int32(ev.PID),
-	}
-	if ev.Result != result.Unset {
-		w.Result = ev.Result.String()
-	}
-	if ev.Logs != nil {
-		w.Logs = &packv1.LogRef{File: ev.Logs.File, Begin: ev.Logs.Begin, Size: ev.Logs.Size}
-	}
-	return w
-}
-
-// fit makes s valid UTF-8 (U+FFFD for each bad byte sequence) of at most
-// max bytes: a longer one keeps its start and says how much was cut.
-func fit(s string, max int) string {
+// Fit makes s valid UTF-8 (U+FFFD for each bad byte sequence) of at most
+// max bytes: a longer one keeps its start and says how much was cut. The
+// SDK fits an event's name and reason to MaxNameBytes and MaxReasonBytes
+// before it sends the event.
+func Fit(s string, max int) string {
 	if len(s) <= max && utf8.ValidString(s) {
 		return s
 	}

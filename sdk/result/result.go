@@ -13,14 +13,28 @@ import (
 //	Aborted > Errored > Failed > Blocked > Passx > Passed > Skipped
 type Result uint8
 
+// The seven results, from least to most severe, and Unset.
 const (
+	// Unset is no result yet: a step or task that ends without one, and
+	// without children, is Passed.
 	Unset Result = iota
+	// Skipped: the step was not relevant here and did not run its checks
+	// (T.Skip). A success.
 	Skipped
+	// Passed: everything checked held. A success.
 	Passed
+	// Passx: passed, with an exception worth noting (T.Passx). A success.
 	Passx
+	// Blocked: it could not run because something it needs is missing
+	// (T.Block, a failed dependency, a pre_task hook that did not pass).
 	Blocked
+	// Failed: a check did not hold (T.Failf).
 	Failed
+	// Errored: something went wrong that is not a failed check: a
+	// panic, bad arguments, a crashed pack, a lost record (T.Errorf).
 	Errored
+	// Aborted: it was stopped before its end: its timeout passed, the run
+	// was stopped, or it chose to (T.Abort).
 	Aborted
 )
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -19,11 +18,10 @@ import (
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/jobfile"
 	"github.com/taskhost/taskhost/internal/packwire"
-	"github.com/taskhost/taskhost/internal/proto/packv1"
-	"github.com/taskhost/taskhost/internal/protocol"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/internal/sdkhook"
 	"github.com/taskhost/taskhost/sdk"
+	"github.com/taskhost/taskhost/sdk/internal/pack"
+	"github.com/taskhost/taskhost/sdk/internal/packserver"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
@@ -95,43 +93,23 @@ func New(t testing.TB, set *sdk.Set, cfg ...Config) *Harness {
 	return h
 }
 
-// connect serves the pack over an in-process gRPC connection, logging to
-// logger, and returns its client; the connection is closed by done.
-func (h *Harness) connect(logger hclog.Logger) (packv1.PackClient, func()) {
+// connect serves the pack in this process over real gRPC, logging to
+// logger; close the connection when done.
+func (h *Harness) connect(logger hclog.Logger) *packserver.Conn {
 	h.t.Helper()
-	impl := sdkhook.NewServer(h.set, logger)
-	// Closing the client shuts the server down too.
-	client, _ := plugin.TestPluginGRPCConn(h.t, false, map[string]plugin.Plugin{
-		protocol.PluginName: &protocol.PackPlugin{Impl: impl},
-	})
-	raw, err := client.Dispense(protocol.PluginName)
-	if err != nil {
-		h.t.Fatalf("sdktest: dispense the pack: %v", err)
-	}
-	return raw.(packv1.PackClient), func() { client.Close() }
+	return packserver.Connect(h.t, pack.FromSet(h.set), logger)
 }
 
 // Describe asks the pack for its description over gRPC.
 func (h *Harness) Describe() sdk.Description {
 	h.t.Helper()
-	pc, done := h.connect(hclog.NewNullLogger())
-	defer done()
+	c := h.connect(hclog.NewNullLogger())
+	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := pc.Describe(ctx, &packv1.DescribeRequest{})
+	d, err := c.Describe(ctx)
 	if err != nil {
 		h.t.Fatalf("sdktest: describe: %v", err)
-	}
-	d := sdk.Description{Name: resp.GetName(), Version: resp.GetVersion(), SDKVersion: resp.GetSdkVersion(), Tasks: []sdk.TaskInfo{}}
-	for _, v := range resp.GetProtocolVersions() {
-		d.ProtocolVersions = append(d.ProtocolVersions, int(v))
-	}
-	for _, t := range resp.GetTasks() {
-		ti := sdk.TaskInfo{Name: t.GetName(), Doc: t.GetDoc(), Args: []sdk.ArgInfo{}}
-		for _, a := range t.GetArgs() {
-			ti.Args = append(ti.Args, sdk.ArgInfo{Name: a.GetName(), Type: a.GetTypeJson(), Doc: a.GetDoc(), Required: a.GetRequired()})
-		}
-		d.Tasks = append(d.Tasks, ti)
 	}
 	return d
 }
@@ -198,29 +176,29 @@ func (h *Harness) RunContext(ctx context.Context, task string, args Args) *Run {
 
 	var logs syncBuffer
 	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: &logs})
-	pc, done := h.connect(logger)
-	defer done()
+	c := h.connect(logger)
+	defer c.Close()
 
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
 	defer cancel()
 	dl, _ := ctx.Deadline()
 	access := h.hub.AddTask(taskID, slot, "")
-	resp, err := pc.Run(ctx, &packv1.RunRequest{
-		Task: task, ArgsJson: argsJSON, RunId: h.runID, TaskId: taskID, Attempt: 1,
-		Hub: packwire.Hub(access), DeadlineUnixNano: dl.UnixNano(),
+	resp, err := c.Run(ctx, packserver.Run{
+		Task: task, ArgsJSON: argsJSON, RunID: h.runID, TaskID: taskID, Attempt: 1,
+		Hub: packwire.Hub(access), Deadline: dl,
 	})
 	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer wcancel()
 	var res result.Result
-	reason := resp.GetReason()
+	reason := resp.Reason
 	switch {
 	case err == nil:
-		if err := h.hub.WaitTask(wctx, slot, resp.GetLastSeq()); err != nil {
+		if err := h.hub.WaitTask(wctx, slot, resp.LastSeq); err != nil {
 			h.t.Fatalf("sdktest: %s: not every result event reached the hub: %v", task, err)
 		}
 		var perr error
-		if res, perr = result.Parse(resp.GetResult()); perr != nil {
-			h.t.Fatalf("sdktest: %s: bad result %q: %v", task, resp.GetResult(), perr)
+		if res, perr = result.Parse(resp.Result); perr != nil {
+			h.t.Fatalf("sdktest: %s: bad result %q: %v", task, resp.Result, perr)
 		}
 	case ctx.Err() != nil:
 		// Cancelled or timed out, as a host stops a task: it has a grace

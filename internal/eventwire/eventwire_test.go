@@ -1,11 +1,11 @@
-package packwire_test
+package eventwire_test
 
 import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/taskhost/taskhost/internal/packwire"
+	"github.com/taskhost/taskhost/internal/eventwire"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 )
@@ -20,7 +20,7 @@ func TestEventsAsSent(t *testing.T) {
 	want := report.Sent{Src: "pid-7", Seq: 3, Kind: "end", ID: "1/7.1", Parent: "1", Name: "n", Type: "step",
 		Result: "failed", Reason: "down", Data: []byte(`{"a":1}`), TimeUnixNano: 1_700_000_000_000_000_001, PID: 7,
 		Logs: &report.LogRef{File: "tasks/a/pid-7.log", Begin: 10, Size: 20}, Size: w.SizeVT()}
-	if diff := cmp.Diff(want, packwire.Event(w)); diff != "" {
+	if diff := cmp.Diff(want, eventwire.Event(w)); diff != "" {
 		t.Errorf("Event (-want +got):\n%s", diff)
 	}
 	if want.Size == 0 {
@@ -32,7 +32,7 @@ func TestEventsAsSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := packwire.Events(data)
+	events, err := eventwire.Events(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestEventsAsSent(t *testing.T) {
 	if len(got) != 2 || cmp.Diff(want, got[0]) != "" || got[1].Seq != 4 || got[1].Logs != nil || got[1].Size != second.SizeVT() {
 		t.Errorf("Events = %+v", got)
 	}
-	if _, err := packwire.Events([]byte{0xff, 0xff}); err == nil {
+	if _, err := eventwire.Events([]byte{0xff, 0xff}); err == nil {
 		t.Error("Events of no batch: no error")
 	}
 }

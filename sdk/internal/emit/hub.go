@@ -1,7 +1,6 @@
-package sdk
+package emit
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -18,74 +17,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/taskhost/taskhost/internal/eventwire"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
 )
 
-// emitter takes a task's result events. It numbers them, stamps them with
-// the time and the process id, and sends them on.
-type emitter interface {
-	emit(ev report.Event)
-	// flush waits until every event emitted so far is safely stored and
-	// returns the sequence number of the last one.
-	flush(ctx context.Context) (uint64, error)
-	close()
-}
-
-// seqStamp numbers and stamps events; it is embedded by the emitters.
-type seqStamp struct {
-	mu  sync.Mutex
-	src string
-	seq uint64
-	pid int
-}
-
-func (s *seqStamp) stamp(ev *report.Event) {
-	s.seq++
-	ev.Seq = s.seq
-	ev.Src = s.src
-	if ev.Time.IsZero() {
-		ev.Time = time.Now()
-	}
-	if ev.PID == 0 {
-		ev.PID = s.pid
-	}
-}
-
-// memEmitter keeps events in memory; used when a pack runs a task by hand.
-// With a sink, it also writes each event there as a JSON line.
-type memEmitter struct {
-	seqStamp
-	tree *report.Tree
-	sink *bufio.Writer
-}
-
-func newMemEmitter() *memEmitter {
-	return &memEmitter{seqStamp: seqStamp{pid: os.Getpid()}, tree: report.NewTree()}
-}
-
-func (m *memEmitter) emit(ev report.Event) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.stamp(&ev)
-	if m.sink != nil {
-		b, _ := json.Marshal(ev)
-		m.sink.Write(append(b, '\n'))
-	}
-	if err := m.tree.Add(ev); err != nil {
-		panic(fmt.Sprintf("taskhost sdk: bad event: %v", err)) // our own bug
-	}
-}
-
-func (m *memEmitter) flush(context.Context) (uint64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.seq, nil
-}
-
-func (m *memEmitter) close() {}
-
-// hubEmitter publishes events to the run's JetStream stream on the hub,
+// Hub publishes events to the run's JetStream stream on the hub,
 // in batches: an event goes at once when nothing is in flight; otherwise
 // it joins the next batch, which goes when it holds maxBatch events or
 // maxBatchBytes, when it is batchLinger old, or at flush. Every batch carries a message
@@ -95,7 +32,7 @@ func (m *memEmitter) close() {}
 // answer is final (refusal): then reporting has failed, and the events
 // from then on are dropped (the hub applies a process's events in order,
 // so none after a lost one could count).
-type hubEmitter struct {
+type Hub struct {
 	seqStamp
 	// reconnected is closed (and replaced) each time the connection comes
 	// back; gen counts those times. Guarded by rmu.
@@ -187,7 +124,7 @@ func isStreamFull(desc string) bool {
 
 // refuse stops the reporting for good: nothing more is sent, and the
 // task is told once. mu is held.
-func (h *hubEmitter) refuse(err *refusedError) error {
+func (h *Hub) refuse(err *refusedError) error {
 	if h.failed == nil {
 		h.failed = err
 		if h.onRefused != nil {
@@ -197,21 +134,22 @@ func (h *hubEmitter) refuse(err *refusedError) error {
 	return h.failed
 }
 
-// refusedLogger logs, once, that the hub refused the task's events.
-func refusedLogger(logger hclog.Logger) func(error) {
+// RefusedLogger logs, once, that the hub refused the task's events.
+func RefusedLogger(logger hclog.Logger) func(error) {
 	return func(err error) {
 		logger.Error("the hub refuses the task's events for good: no more are sent", "error", errors.Unwrap(err))
 	}
 }
 
-// refused says whether err ends reporting for good (refusedError).
-func refused(err error) bool {
+// Refused says whether err ends reporting for good (the hub refused the
+// task's events).
+func Refused(err error) bool {
 	var r *refusedError
 	return errors.As(err, &r)
 }
 
-// setOnRefused sets what is told that the hub refused the task's events.
-func (h *hubEmitter) setOnRefused(fn func(error)) {
+// SetOnRefused sets what is told that the hub refused the task's events.
+func (h *Hub) SetOnRefused(fn func(error)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.onRefused = fn
@@ -248,10 +186,10 @@ const (
 // A variable for tests.
 var ackWait = time.Minute
 
-// dialHub connects to the hub as the task that h describes; src names
+// Dial connects to the hub as the task that h describes; src names
 // this process's events ("" for the task process itself).
-func dialHub(h *packv1.Hub, name, src string) (*hubEmitter, error) {
-	e := &hubEmitter{reconnected: make(chan struct{}), stop: make(chan struct{}), closed: make(chan struct{})}
+func Dial(h *packv1.Hub, name, src string) (*Hub, error) {
+	e := &Hub{reconnected: make(chan struct{}), stop: make(chan struct{}), closed: make(chan struct{})}
 	nc, err := nats.Connect(h.GetUrl(),
 		nats.ClosedHandler(func(*nats.Conn) { e.closeOnce.Do(func() { close(e.closed) }) }),
 		nats.ReconnectHandler(func(*nats.Conn) {
@@ -286,7 +224,7 @@ func dialHub(h *packv1.Hub, name, src string) (*hubEmitter, error) {
 }
 
 // linger sends a batch that has waited batchLinger.
-func (h *hubEmitter) linger() {
+func (h *Hub) linger() {
 	t := time.NewTicker(batchLinger)
 	defer t.Stop()
 	for {
@@ -301,7 +239,8 @@ func (h *hubEmitter) linger() {
 	}
 }
 
-func (h *hubEmitter) emit(ev report.Event) {
+// Emit numbers ev and sends it, in a batch.
+func (h *Hub) Emit(ev report.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stamp(&ev)
@@ -309,13 +248,13 @@ func (h *hubEmitter) emit(ev report.Event) {
 		h.dropped++
 		return
 	}
-	data, err := report.ToWire(ev).MarshalVT()
+	data, err := eventwire.ToWire(ev).MarshalVT()
 	if err != nil {
 		panic(fmt.Sprintf("taskhost sdk: event does not encode: %v", err)) // our own message
 	}
 	if len(data) > maxEventBytes {
 		ev.Data, _ = json.Marshal(map[string]string{"error": fmt.Sprintf("step data of %d bytes dropped: over the limit of %d", len(data), maxEventBytes)})
-		data, _ = report.ToWire(ev).MarshalVT()
+		data, _ = eventwire.ToWire(ev).MarshalVT()
 	}
 	if len(h.batch) > 0 && len(h.batch)+len(data) > maxBatchBytes {
 		h.sendBatch()
@@ -336,7 +275,7 @@ func (h *hubEmitter) emit(ev report.Event) {
 
 // inFlight reports whether the last batch sent still waits for its
 // acknowledgement; mu is held.
-func (h *hubEmitter) inFlight() bool {
+func (h *Hub) inFlight() bool {
 	if len(h.unacked) == 0 {
 		return false
 	}
@@ -358,7 +297,7 @@ func (h *hubEmitter) inFlight() bool {
 }
 
 // sendBatch sends the batch being filled, if any; mu is held.
-func (h *hubEmitter) sendBatch() {
+func (h *Hub) sendBatch() {
 	if len(h.batch) == 0 || h.failed != nil {
 		return
 	}
@@ -383,13 +322,13 @@ func (h *hubEmitter) sendBatch() {
 
 // connGen returns the connection's generation and a channel closed when
 // it next reconnects.
-func (h *hubEmitter) connGen() (uint64, <-chan struct{}) {
+func (h *Hub) connGen() (uint64, <-chan struct{}) {
 	h.rmu.Lock()
 	defer h.rmu.Unlock()
 	return h.gen, h.reconnected
 }
 
-func (h *hubEmitter) send(s *sent) (jetstream.PubAckFuture, uint64, error) {
+func (h *Hub) send(s *sent) (jetstream.PubAckFuture, uint64, error) {
 	gen, _ := h.connGen()
 	id := h.idPre + strconv.FormatUint(s.first, 10) + "-" + strconv.FormatUint(s.last, 10)
 	f, err := h.js.PublishAsync(h.subject, s.data, jetstream.WithMsgID(id))
@@ -405,7 +344,7 @@ func (h *hubEmitter) send(s *sent) (jetstream.PubAckFuture, uint64, error) {
 // lost with it), is sent again; the hub keeps one copy. It gives up when
 // ctx ends, when none of them is acknowledged for ackWait, or at once
 // when the hub refuses them for good (refusal).
-func (h *hubEmitter) settle(ctx context.Context, n int) error {
+func (h *Hub) settle(ctx context.Context, n int) error {
 	resend := time.NewTimer(resendAfter)
 	defer resend.Stop()
 	stall := time.NewTimer(ackWait)
@@ -469,20 +408,20 @@ func (h *hubEmitter) settle(ctx context.Context, n int) error {
 	return nil
 }
 
-// flush sends what is left and waits for every event to be acknowledged.
+// Flush sends what is left and waits for every event to be acknowledged.
 // It returns the last event's number, or, when not every event was
 // acknowledged, the last of those acknowledged in order and why.
-func (h *hubEmitter) flush(ctx context.Context) (uint64, error) {
+func (h *Hub) Flush(ctx context.Context) (uint64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.sendBatch()
 	if h.failed == nil {
-		if err := h.settle(ctx, len(h.unacked)); err != nil && !refused(err) {
+		if err := h.settle(ctx, len(h.unacked)); err != nil && !Refused(err) {
 			return h.stored, err
 		}
 	}
 	switch {
-	case refused(h.failed):
+	case Refused(h.failed):
 		return h.stored, fmt.Errorf("%w; events from %d on were not stored", h.failed, h.stored+1)
 	case h.failed != nil:
 		return h.stored, fmt.Errorf("%w; %d later events were not sent", h.failed, h.dropped)
@@ -491,7 +430,8 @@ func (h *hubEmitter) flush(ctx context.Context) (uint64, error) {
 	return h.seq, nil
 }
 
-func (h *hubEmitter) close() {
+// Close stops sending and closes the connection.
+func (h *Hub) Close() {
 	close(h.stop)
 	h.nc.Close()
 }

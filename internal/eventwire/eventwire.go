@@ -1,10 +1,11 @@
-package packwire
+package eventwire
 
 import (
 	"iter"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // Events reads a message that a task published on the hub (an
@@ -50,4 +51,22 @@ func LogRef(l *packv1.LogRef) *report.LogRef {
 		return nil
 	}
 	return &report.LogRef{File: l.GetFile(), Begin: l.GetBegin(), Size: l.GetSize()}
+}
+
+// ToWire is ev as it travels on the hub (the SDK's emitter sends it). A
+// name or reason that is not valid UTF-8 or is longer than the host takes
+// (report.MaxNameBytes, report.MaxReasonBytes) is mended and cut to fit,
+// saying so.
+func ToWire(ev report.Event) *packv1.Event {
+	w := &packv1.Event{
+		Src: ev.Src, Seq: ev.Seq, Kind: ev.Kind, Id: ev.ID, Parent: ev.Parent, Name: report.Fit(ev.Name, report.MaxNameBytes),
+		Type: ev.Type, Reason: report.Fit(ev.Reason, report.MaxReasonBytes), Data: ev.Data, TimeUnixNano: ev.Time.UnixNano(), Pid: int32(ev.PID),
+	}
+	if ev.Result != result.Unset {
+		w.Result = ev.Result.String()
+	}
+	if ev.Logs != nil {
+		w.Logs = &packv1.LogRef{File: ev.Logs.File, Begin: ev.Logs.Begin, Size: ev.Logs.Size}
+	}
+	return w
 }

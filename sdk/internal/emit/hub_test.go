@@ -1,24 +1,21 @@
-package sdk
+package emit
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/report"
-	"github.com/taskhost/taskhost/sdk/result"
 )
 
 // silentHub starts a NATS server where every batch on the events subject
@@ -73,18 +70,18 @@ func TestEmitGivesUpOnASilentHub(t *testing.T) {
 	ackWait = 300 * time.Millisecond
 	t.Cleanup(func() { ackWait = old })
 
-	em, err := dialHub(silentHub(t), "silent", "")
+	em, err := Dial(silentHub(t), "silent", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer em.close()
+	defer em.Close()
 	within(t, 20*time.Second, "emit", func() {
 		for i := 0; i < 100_000; i++ {
-			em.emit(report.Event{Kind: report.KindStart, ID: "1", Name: "a step", Type: report.TypeStep})
+			em.Emit(report.Event{Kind: report.KindStart, ID: "1", Name: "a step", Type: report.TypeStep})
 		}
 	})
 	var last uint64
-	within(t, 20*time.Second, "flush", func() { last, err = em.flush(context.Background()) })
+	within(t, 20*time.Second, "flush", func() { last, err = em.Flush(context.Background()) })
 	if err == nil || !strings.Contains(err.Error(), "not acknowledged by the hub: none acknowledged for 300ms") ||
 		!strings.Contains(err.Error(), "later events were not sent") {
 		t.Fatalf("flush: %v, want the hub's silence and the events dropped", err)
@@ -101,57 +98,17 @@ func TestFlushGivesUpOnASilentHub(t *testing.T) {
 	ackWait = 300 * time.Millisecond
 	t.Cleanup(func() { ackWait = old })
 
-	em, err := dialHub(silentHub(t), "silent", "")
+	em, err := Dial(silentHub(t), "silent", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer em.close()
+	defer em.Close()
 	for i := 0; i < 10; i++ {
-		em.emit(report.Event{Kind: report.KindStart, ID: "1", Name: "a step", Type: report.TypeStep})
+		em.Emit(report.Event{Kind: report.KindStart, ID: "1", Name: "a step", Type: report.TypeStep})
 	}
-	within(t, 20*time.Second, "flush", func() { _, err = em.flush(context.Background()) })
+	within(t, 20*time.Second, "flush", func() { _, err = em.Flush(context.Background()) })
 	if err == nil || !strings.Contains(err.Error(), "events from 1 on not acknowledged by the hub") {
 		t.Fatalf("flush: %v, want events from 1 on not acknowledged", err)
-	}
-}
-
-// TestLogLinesLost: lines of a step's log that cannot be written (a full
-// disk: /dev/full) make the step's record Errored with the reason, and
-// the task's; the task goes on with its next steps as it would have.
-func TestLogLinesLost(t *testing.T) {
-	t.Parallel()
-	f, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
-	if err != nil {
-		t.Skip("no /dev/full here:", err)
-	}
-	lf := &logFile{f: f, rel: "tasks/x/task.log"}
-	defer lf.Close()
-	em := newMemEmitter()
-	rs := &runState{taskID: "x", emit: em, pid: 1, log: lf}
-	logger := hclog.New(&hclog.LoggerOptions{Output: lf, Level: hclog.Info})
-	r, reason := runTask(context.Background(), rs, logger, func(t *T) {
-		t.Step("logs", func(t *T) { t.Log("a line") })
-		t.Step("fails", func(t *T) {
-			t.Log("a line")
-			t.Failf("on purpose")
-		}, Continue)
-		t.Step("next", func(t *T) {})
-	})
-	const full = "not written to tasks/x/task.log: no space left on device"
-	if r != result.Errored || !strings.Contains(reason, full) {
-		t.Errorf("task: %s %q, want Errored and %q", r, reason, full)
-	}
-	got := simplify(em.tree.Sections)
-	if len(got) != 3 {
-		t.Fatalf("%d steps, want 3 (the task goes on): %+v", len(got), got)
-	}
-	for _, s := range got[:2] {
-		if s.Result != result.Errored || !strings.Contains(s.Reason, full) {
-			t.Errorf("step %s: %s %q, want Errored and %q", s.Name, s.Result, s.Reason, full)
-		}
-	}
-	if !strings.HasSuffix(got[1].Reason, "; on purpose") {
-		t.Errorf("step fails: reason %q does not keep its own", got[1].Reason)
 	}
 }
 
@@ -271,17 +228,17 @@ func TestEmitStopsWhenRefusedForGood(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			srv, auth, hub, _ := jetStreamHub(t, tc.opts, tc.cfg)
-			em, err := dialHub(hub, "refused", "")
+			em, err := Dial(hub, "refused", "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer em.close()
+			defer em.Close()
 			var told []error
-			em.setOnRefused(func(err error) { told = append(told, err) })
+			em.SetOnRefused(func(err error) { told = append(told, err) })
 			for i := range 3 {
-				em.emit(step(i+1, nil))
+				em.Emit(step(i+1, nil))
 			}
-			if last, err := em.flush(context.Background()); err != nil || last != 3 {
+			if last, err := em.Flush(context.Background()); err != nil || last != 3 {
 				t.Fatalf("first flush: %d, %v", last, err)
 			}
 			if tc.after != nil {
@@ -290,11 +247,11 @@ func TestEmitStopsWhenRefusedForGood(t *testing.T) {
 			var last uint64
 			within(t, 20*time.Second, "emit and flush", func() {
 				for i := range 50 {
-					em.emit(step(i+4, tc.data))
+					em.Emit(step(i+4, tc.data))
 				}
-				last, err = em.flush(context.Background())
+				last, err = em.Flush(context.Background())
 			})
-			if err == nil || !refused(err) || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tc.want)) ||
+			if err == nil || !Refused(err) || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tc.want)) ||
 				!strings.Contains(err.Error(), "on were not stored") {
 				t.Fatalf("flush: %v, want refused for good: %s", err, tc.want)
 			}
@@ -304,9 +261,9 @@ func TestEmitStopsWhenRefusedForGood(t *testing.T) {
 			if len(told) != 1 {
 				t.Errorf("the task was told %d times: %v", len(told), told)
 			}
-			em.emit(step(100, nil))
-			within(t, 5*time.Second, "a later flush", func() { _, err = em.flush(context.Background()) })
-			if !refused(err) || len(told) != 1 {
+			em.Emit(step(100, nil))
+			within(t, 5*time.Second, "a later flush", func() { _, err = em.Flush(context.Background()) })
+			if !Refused(err) || len(told) != 1 {
 				t.Errorf("a later flush: %v (told %d times)", err, len(told))
 			}
 		})
@@ -319,18 +276,18 @@ func TestEmitStopsWhenRefusedForGood(t *testing.T) {
 func TestEmitResendsTooManyRequests(t *testing.T) {
 	t.Parallel()
 	_, _, hub, stream := jetStreamHub(t, func(o *natsserver.Options) { o.StreamMaxBufferedMsgs = 1 }, nil)
-	em, err := dialHub(hub, "busy", "")
+	em, err := Dial(hub, "busy", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer em.close()
+	defer em.Close()
 	const n = 20_000
 	var last uint64
 	within(t, 60*time.Second, "emit and flush", func() {
 		for i := range n {
-			em.emit(report.Event{Kind: report.KindStart, ID: strconv.Itoa(i + 1), Name: "a step", Type: report.TypeStep})
+			em.Emit(report.Event{Kind: report.KindStart, ID: strconv.Itoa(i + 1), Name: "a step", Type: report.TypeStep})
 		}
-		last, err = em.flush(context.Background())
+		last, err = em.Flush(context.Background())
 	})
 	if err != nil || last != n {
 		t.Fatalf("flush: %d, %v; want %d stored", last, err, n)

@@ -1,4 +1,4 @@
-package sdk
+package emit
 
 import (
 	"github.com/taskhost/taskhost/internal/mask"
@@ -11,21 +11,21 @@ import (
 // masked text. The host masks what it takes in as well, for packs that
 // predate this.
 type maskingEmitter struct {
-	emitter
+	Emitter
 	m *mask.Masker
 }
 
-// withMask wraps em to mask m's values; em itself when m is empty.
-func withMask(em emitter, m *mask.Masker) emitter {
+// WithMask wraps em to mask m's values; em itself when m is empty.
+func WithMask(em Emitter, m *mask.Masker) Emitter {
 	if m.Empty() {
 		return em
 	}
 	return maskingEmitter{em, m}
 }
 
-func (e maskingEmitter) emit(ev report.Event) {
+func (e maskingEmitter) Emit(ev report.Event) {
 	ev.Name = e.m.String(ev.Name)
 	ev.Reason = e.m.String(ev.Reason)
 	ev.Data = e.m.JSON(ev.Data)
-	e.emitter.emit(ev)
+	e.Emitter.Emit(ev)
 }

@@ -1,15 +1,16 @@
-package sdk
+package packserver
 
 import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/sdkhook"
+	"github.com/taskhost/taskhost/sdk/internal/pack"
 )
 
-// sdk/sdktest serves a Set in the test process through this hook.
+// The host's unit tests serve an sdk.Set in-process through this hook.
 func init() {
 	sdkhook.NewServer = func(set any, logger hclog.Logger) packv1.PackServer {
-		return &server{set: set.(*Set), logger: logger}
+		return New(pack.FromSet(set), logger)
 	}
 }
