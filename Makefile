@@ -1,5 +1,6 @@
 # taskhost: build, try the demo, test.
 #   make demo   build taskhost and the example packs, then run jobs/demo.hcl
+#   make install  put taskhost on the PATH (go install ./cmd/taskhost)
 #   make test   everything CI checks: installs what the tests need if missing
 #               (scripts/test-deps), then no built file tracked
 #               (scripts/check-tree), format, vet, the whole test suite
@@ -11,10 +12,16 @@ GO      ?= go
 BIN     := bin
 PACKS   := ./plugins/demo ./plugins/exec ./plugins/notify
 
-.PHONY: build demo test test-deps lint bench generate clean
+.PHONY: build install demo test test-deps lint bench generate clean
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/taskhost $(PACKS)
+
+# taskhost on the PATH: go install puts it in $(go env GOBIN), or
+# $(go env GOPATH)/bin when GOBIN is unset.
+install:
+	$(GO) install ./cmd/taskhost
+	@echo "installed $$( [ -n "$$($(GO) env GOBIN)" ] && $(GO) env GOBIN || echo $$($(GO) env GOPATH)/bin )/taskhost"
 
 # The demo job fails on purpose (it shows every result), so exit code 1 is
 # what it should give; anything else is an error.
