@@ -33,6 +33,13 @@
 //	  net = { version = ">= 1.2, < 2.0" }
 //	}
 //
+// A placement block, in a task or in the job as the default of its tasks,
+// says where a task may run: labels = { lab = "sjc" } for workers that
+// carry those labels, or local = true for the host (the default, as
+// without a block). Task.Placement holds the effect; ClassOf gives a label
+// set's canonical class. Only the host runs tasks in this build, and
+// host/plan refuses any other placement.
+//
 // A task block with count or for_each makes several tasks (ping[0],
 // ping["r1"]); a task's args may read another task's outputs as
 // task.ID.output.NAME, which makes it a dependency and defers that

@@ -32,6 +32,11 @@ type Job struct {
 	// is 0 for the default.
 	MaxStateBytes int64
 
+	// Placement is where the tasks without a placement block of their
+	// own run: the job block's placement block, or the zero Placement
+	// (on the host) when it has none.
+	Placement Placement
+
 	// Archive asks for the run directory to be zipped at the end of the
 	// run (as taskhost run --archive does).
 	Archive bool
@@ -162,6 +167,10 @@ type Task struct {
 	// Retries is how many times to run the task again when it does not
 	// pass.
 	Retries int
+
+	// Placement is where the task may run: its own placement block, else
+	// the job's (Job.Placement).
+	Placement Placement
 
 	// DeclRange is the range of the task block's header.
 	DeclRange hcl.Range

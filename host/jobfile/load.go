@@ -2,6 +2,7 @@ package jobfile
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -42,6 +43,9 @@ var jobSchema = &hcl.BodySchema{
 		{Name: "max_event_bytes"},
 		{Name: "max_state_bytes"},
 	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "placement"},
+	},
 }
 
 // The least and most that the limits on what tasks send may be set to
@@ -73,6 +77,7 @@ var taskSchema = &hcl.BodySchema{
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "args"},
+		{Type: "placement"},
 	},
 }
 
@@ -294,6 +299,7 @@ func (l *loader) decodeTasks(blocks hcl.Blocks, job *Job) hcl.Diagnostics {
 	base := &hcl.EvalContext{Variables: vars, Functions: l.ctx.Functions}
 	l.ctx, l.base = base, base
 	job.byID = make(map[string]int)
+	l.placement = job.Placement
 	for _, tb := range tbs {
 		for i := range tb.ids {
 			l.meter.charge(1+len(tb.content.Attributes), tb.block.DefRange.Ptr())
@@ -407,6 +413,10 @@ type loader struct {
 	fns         map[string]function.Function
 	validateFns map[string]function.Function
 	literal     *hcl.EvalContext
+
+	// placement is the job's default placement, for the tasks without
+	// a placement block.
+	placement Placement
 }
 
 func (l *loader) decodeJob(block *hcl.Block, job *Job) hcl.Diagnostics {
@@ -465,7 +475,9 @@ func (l *loader) decodeJob(block *hcl.Block, job *Job) hcl.Diagnostics {
 			*dst = int64(n)
 		}
 	}
-	return diags
+	p, _, moreDiags := l.decodePlacementBlocks(content.Blocks)
+	job.Placement = p
+	return append(diags, moreDiags...)
 }
 
 func (l *loader) decodePack(block *hcl.Block) (*Pack, hcl.Diagnostics) {
@@ -561,6 +573,12 @@ func (l *loader) decodeTask(tb *taskBlock, i int) (*Task, hcl.Diagnostics) {
 	}
 	if attr, ok := content.Attributes["retries"]; ok {
 		task.Retries, moreDiags = l.evalIntAtLeast(attr, 0)
+		diags = append(diags, moreDiags...)
+	}
+	task.Placement = l.placement
+	task.Placement.Labels = maps.Clone(l.placement.Labels)
+	if p, ok, moreDiags := l.decodePlacementBlocks(content.Blocks); ok {
+		task.Placement = p
 		diags = append(diags, moreDiags...)
 	}
 	return task, diags

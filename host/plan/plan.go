@@ -53,9 +53,16 @@ type Options struct {
 // Make loads the jobfile at path, finds its packs and checks them against
 // the lock, starts each pack once to read its description (unless the
 // cache has it), and checks every task's and hook's arguments against it.
+// A task placed on agents is refused before any pack starts: this build
+// runs every task on the host.
 // Every problem is a diagnostic; a nil Plan comes with errors.
 func Make(ctx context.Context, path string, o Options) (*Plan, hcl.Diagnostics) {
 	job, diags := jobfile.LoadWith(path, o.Jobfile)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	// Placement is refused before any pack starts.
+	diags = append(diags, checkPlacements(job)...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -85,7 +92,8 @@ func Make(ctx context.Context, path string, o Options) (*Plan, hcl.Diagnostics) 
 }
 
 // Check checks job's task and hook arguments against the packs'
-// descriptions, and returns the plan. The tasks of the packs in
+// descriptions, and returns the plan. A task placed on agents is an
+// error: this build runs every task on the host. The tasks of the packs in
 // packErrors are not checked: they will not run.
 func Check(job *jobfile.Job, descs map[string]*packwire.Description, packErrors map[string]error) (*Plan, hcl.Diagnostics) {
 	if packErrors == nil {
@@ -103,6 +111,7 @@ func Check(job *jobfile.Job, descs map[string]*packwire.Description, packErrors 
 		}
 	}
 	args, diags := jobfile.CheckArgs(&checked, schemas)
+	diags = append(diags, checkPlacements(job)...)
 	hookArgs, hdiags := checkHooks(job, schemas)
 	diags = append(diags, hdiags...)
 	if diags.HasErrors() {

@@ -1,0 +1,131 @@
+package plan
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/taskhost/taskhost/host/jobfile"
+	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/internal/packwire"
+)
+
+// TestPlacementRefused: a task placed on agents is an error, one on each
+// placement block that places tasks there (the job's default too), with
+// the tasks it applies to; it comes before any pack starts (the pack
+// here does not exist, and no diagnostic says so). Tasks placed on the
+// host pass.
+func TestPlacementRefused(t *testing.T) {
+	t.Parallel()
+	path := writeJob(t, `job "x" {
+  placement { labels = { lab = "sjc" } }
+}
+pack "p" { path = "/nonexistent/pack" }
+task "a" {
+  pack = "p"
+  task = "pass"
+}
+task "b" {
+  pack = "p"
+  task = "pass"
+  placement { local = true }
+}
+task "c" {
+  count = 2
+  pack  = "p"
+  task  = "pass"
+  placement { labels = { lab = "par" } }
+}
+`)
+	p, diags := Make(context.Background(), path, Options{})
+	if p != nil {
+		t.Fatal("got a plan, want errors")
+	}
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.Summary)
+		if d.Subject == nil || d.Summary != "No agent for this placement" {
+			t.Errorf("unexpected diagnostic: %s: %s", d.Summary, d.Detail)
+			continue
+		}
+		if !strings.Contains(d.Detail, "placement needs taskhost agent workers, which it does not have") {
+			t.Errorf("detail: %s", d.Detail)
+		}
+		switch d.Subject.Start.Line {
+		case 2:
+			if !strings.Contains(d.Detail, "applies to task a.") {
+				t.Errorf("the job's placement: %s", d.Detail)
+			}
+		case 18:
+			if !strings.Contains(d.Detail, "applies to tasks c[0], c[1].") {
+				t.Errorf("c's placement: %s", d.Detail)
+			}
+		default:
+			t.Errorf("diagnostic on line %d: %s", d.Subject.Start.Line, d.Detail)
+		}
+	}
+	if len(got) != 2 {
+		t.Errorf("diagnostics %q, want two", got)
+	}
+}
+
+// TestPlacementLocal: placement { local = true } on every task, or on the
+// job, plans as a jobfile without placement does; so does Check. A task
+// placed on agents makes Check fail too.
+func TestPlacementLocal(t *testing.T) {
+	t.Parallel()
+	for name, src := range map[string]string{
+		"job": `job "x" {
+  placement { local = true }
+}
+pack "p" { path = "` + hookpack + `" }
+task "a" {
+  pack = "p"
+  task = "pass"
+}
+`,
+		"tasks": `job "x" {
+  placement { labels = { lab = "sjc" } }
+}
+pack "p" { path = "` + hookpack + `" }
+task "a" {
+  pack = "p"
+  task = "pass"
+  placement { local = true }
+}
+`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p, diags := Make(context.Background(), writeJob(t, src), Options{})
+			if diags.HasErrors() || p == nil {
+				t.Fatalf("diagnostics:\n%s", summaries(diags))
+			}
+		})
+	}
+
+	d, err := launch.Describe(context.Background(), launch.Config{Path: hookpack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	descs := map[string]*packwire.Description{"p": d}
+	job, diags := jobfile.LoadSource("job.hcl", []byte(`job "x" {}
+pack "p" { path = "p" }
+task "a" {
+  pack = "p"
+  task = "pass"
+  placement { labels = {} }
+}
+`), nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p, diags := Check(job, descs, nil)
+	if p != nil || len(diags) != 1 || diags[0].Summary != "No agent for this placement" || diags[0].Subject.Start.Line != 6 {
+		t.Errorf("Check: plan %v, diagnostics:\n%s", p, summaries(diags))
+	}
+	job.Tasks[0].Placement = jobfile.Placement{}
+	if p, diags := Check(job, descs, nil); p == nil || diags.HasErrors() {
+		t.Errorf("Check of a local task: plan %v, diagnostics:\n%s", p, summaries(diags))
+	}
+}
