@@ -631,6 +631,9 @@ type authenticator struct {
 	// open counts each task token's open connections: as the hub last
 	// saw them (watchSends), and those opened since.
 	open map[string]int
+	// agents maps each agent's token to its user (agents.go); nil until
+	// the first AddAgent.
+	agents map[string]*server.User
 }
 
 // looked records what the hub saw of token's connections: how many are
@@ -731,9 +734,13 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	if u != nil && u.Permissions != nil && a.open[token] >= maxTaskConns {
 		u = nil
 	}
+	agent := a.agents[token]
+	if u == nil && agent != nil {
+		u = agent
+	}
 	if u != nil {
 		a.clients[token] = append(a.clients[token], c.GetID())
-		if u.Permissions != nil {
+		if u.Permissions != nil && agent == nil {
 			a.all[token] = append(a.all[token], c.GetID())
 			a.open[token]++
 		}

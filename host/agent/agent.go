@@ -1,0 +1,522 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
+
+	"github.com/taskhost/taskhost/host/agentwire"
+	"github.com/taskhost/taskhost/host/attempt"
+	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/internal/packwire"
+)
+
+// Config configures an agent. Zero values of the optional fields are
+// fine.
+type Config struct {
+	// URL is the hub's NATS address, and Token the agent's credential
+	// there (hub.AddAgent); required.
+	URL, Token string
+	// Name is the agent's name, as the hub admitted it; required.
+	Name string
+	// RunKey is the key of the run to serve (hub.RunKey); required.
+	RunKey string
+	// Classes are the placement classes whose work it takes; at least
+	// one.
+	Classes []string
+	// Slots is how many packs it runs at once; 0 is 1.
+	Slots int
+	// Packs are the pack binaries it may run, by the pack's name.
+	Packs map[string]string
+	// Heartbeat is how often it says it is there; 0 is 1s.
+	Heartbeat time.Duration
+	// HostTimeout is how long it runs a run's packs without hearing the
+	// host; then it kills them all. 0 is 5s.
+	HostTimeout time.Duration
+	// SocketDir is where the packs' socket directories are made (see
+	// launch.Config); "" is the system's temporary directory.
+	SocketDir string
+	// Supervisor, if set, keeps every process of its packs (see
+	// launch.Supervisor).
+	Supervisor *launch.Supervisor
+	// Logger gets the agent's messages; nil discards them.
+	Logger hclog.Logger
+	// Faults are for taskhost's own tests; production leaves them zero.
+	Faults Faults
+}
+
+// Faults let taskhost's own tests see and hold an agent at points of its
+// loop; the zero value does nothing.
+type Faults struct {
+	// BeforeClaim, if set, is called with a work's id after the agent
+	// fetched it and before it claims it.
+	BeforeClaim func(id string)
+	// Claimed, if set, is called with the host's answer to a claim.
+	Claimed func(id string, granted bool)
+}
+
+type agent struct {
+	cfg   Config
+	names agentwire.Names
+	nc    *nats.Conn
+	log   hclog.Logger
+	slots chan struct{} // one value per slot in use
+	ctx   context.Context
+
+	mu       sync.Mutex
+	jobs     map[string]*job
+	lastHost time.Time
+	wg       sync.WaitGroup
+}
+
+// job is a work the agent was granted, from the grant until its pack is
+// killed.
+type job struct {
+	id      string
+	proc    *launch.Process
+	cancel  context.CancelFunc // the call's, once it is made
+	gone    bool               // end took it: a pack started now is killed
+	ended   chan struct{}      // closed once the pack is killed
+	endOnce sync.Once
+}
+
+// Run serves the run until ctx ends, or its connection is closed for
+// good; then it kills every pack it started.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.URL == "" || cfg.Token == "" || cfg.Name == "" || cfg.RunKey == "" || len(cfg.Classes) == 0 {
+		return errors.New("agent: URL, Token, Name, RunKey and one class at least are required")
+	}
+	if cfg.Slots == 0 {
+		cfg.Slots = 1
+	}
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = time.Second
+	}
+	if cfg.HostTimeout == 0 {
+		cfg.HostTimeout = 5 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	a := &agent{cfg: cfg, names: agentwire.Names{RunKey: cfg.RunKey}, log: log,
+		slots: make(chan struct{}, cfg.Slots), jobs: map[string]*job{}, lastHost: time.Now()}
+	closed := make(chan struct{})
+	nc, err := nats.Connect(cfg.URL, nats.Token(cfg.Token), nats.Name("taskhost agent "+cfg.Name),
+		nats.CustomInboxPrefix(a.names.Inbox(cfg.Name)), nats.MaxReconnects(-1), nats.IgnoreAuthErrorAbort(),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	if err != nil {
+		return fmt.Errorf("agent %s: connect to %s: %w", cfg.Name, cfg.URL, err)
+	}
+	a.nc = nc
+	ctx, cancel := context.WithCancel(ctx)
+	a.ctx = ctx
+	defer func() {
+		cancel()
+		a.wg.Wait()
+		a.killAll("the agent stops")
+		nc.Close()
+	}()
+	if _, err := nc.Subscribe(a.names.Control(cfg.Name), a.control); err != nil {
+		return fmt.Errorf("agent %s: %w", cfg.Name, err)
+	}
+	if _, err := nc.Subscribe(a.names.HostHeartbeat(), func(*nats.Msg) {
+		a.mu.Lock()
+		a.lastHost = time.Now()
+		a.mu.Unlock()
+	}); err != nil {
+		return fmt.Errorf("agent %s: %w", cfg.Name, err)
+	}
+	a.wg.Add(1 + len(cfg.Classes))
+	go a.beat()
+	for _, c := range cfg.Classes {
+		go a.pull(c)
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-closed:
+		return fmt.Errorf("agent %s: the connection to the hub closed: %v", cfg.Name, nc.LastError())
+	}
+}
+
+// beat sends the heartbeat, and kills every pack when the host has not
+// been heard for HostTimeout.
+func (a *agent) beat() {
+	defer a.wg.Done()
+	t := time.NewTicker(a.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-t.C:
+		}
+		a.mu.Lock()
+		running := make([]string, 0, len(a.jobs))
+		for id := range a.jobs {
+			running = append(running, id)
+		}
+		slices.Sort(running)
+		silent := time.Since(a.lastHost)
+		a.mu.Unlock()
+		_ = a.nc.Publish(agentwire.HeartbeatSubject(a.cfg.Name), agentwire.Encode(agentwire.Heartbeat{
+			Version: agentwire.Version, Agent: a.cfg.Name, Classes: a.cfg.Classes, Slots: a.cfg.Slots,
+			Free: a.cfg.Slots - len(a.slots), Running: running, Time: time.Now()}))
+		if silent > a.cfg.HostTimeout && len(running) > 0 {
+			a.killAll(fmt.Sprintf("the host was not heard for %s", silent.Round(time.Millisecond)))
+		}
+	}
+}
+
+// killAll kills every pack the agent started.
+func (a *agent) killAll(why string) {
+	a.mu.Lock()
+	jobs := make([]*job, 0, len(a.jobs))
+	for _, j := range a.jobs {
+		jobs = append(jobs, j)
+	}
+	a.mu.Unlock()
+	if len(jobs) > 0 {
+		a.log.Warn("killing every pack of the run", "reason", why, "packs", len(jobs))
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.end(j)
+		}()
+	}
+	wg.Wait()
+}
+
+// end kills the job's pack and everything it started, and frees its
+// slot.
+func (a *agent) end(j *job) {
+	j.endOnce.Do(func() {
+		a.mu.Lock()
+		proc, cancel := j.proc, j.cancel
+		j.gone = true
+		delete(a.jobs, j.id)
+		a.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+		if proc != nil {
+			proc.Kill()
+		}
+		close(j.ended)
+		<-a.slots
+	})
+}
+
+// pull fetches the work of class, one message per free slot.
+func (a *agent) pull(class string) {
+	defer a.wg.Done()
+	for {
+		select {
+		case a.slots <- struct{}{}:
+		case <-a.ctx.Done():
+			return
+		}
+		m, err := a.fetch(class)
+		if m == nil {
+			<-a.slots
+			if err != nil {
+				a.log.Debug("fetch", "class", class, "error", err)
+				select {
+				case <-a.ctx.Done():
+					return
+				case <-time.After(250 * time.Millisecond):
+				}
+			}
+			continue
+		}
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.take(m)
+		}()
+	}
+}
+
+// fetchWait is how long a fetch waits for a work message.
+const fetchWait = time.Second
+
+// fetch asks class's consumer for its next message, waiting up to
+// fetchWait; nil, nil if there was none.
+func (a *agent) fetch(class string) (*nats.Msg, error) {
+	ctx, cancel := context.WithTimeout(a.ctx, fetchWait+2*time.Second)
+	defer cancel()
+	req := fmt.Sprintf(`{"batch":1,"expires":%d}`, fetchWait.Nanoseconds())
+	m, err := a.nc.RequestWithContext(ctx, a.names.Fetch(class), []byte(req))
+	if err != nil {
+		return nil, err
+	}
+	if m.Header.Get("Status") != "" { // 404 no messages, 408 timed out
+		return nil, nil
+	}
+	return m, nil
+}
+
+// take claims a fetched work and, if the host grants it, starts its
+// pack. It holds a slot, which it frees unless the work becomes a job.
+func (a *agent) take(m *nats.Msg) {
+	var w agentwire.Work
+	if err := agentwire.Decode(m.Data, &w); err != nil {
+		a.log.Warn("a work message it cannot read; dropped", "error", err)
+		_ = a.nc.Publish(m.Reply, []byte("+TERM"))
+		<-a.slots
+		return
+	}
+	if f := a.cfg.Faults.BeforeClaim; f != nil {
+		f(w.ID)
+	}
+	var g agentwire.Grant
+	err := a.request(a.names.Claim(a.cfg.Name), agentwire.Claim{Version: agentwire.Version, ID: w.ID}, &g)
+	if err != nil {
+		// The host did not answer: the work goes back to the queue.
+		a.log.Warn("claim not answered; the work is given back", "work", w.ID, "error", err)
+		_ = a.nc.Publish(m.Reply, []byte("-NAK"))
+		<-a.slots
+		return
+	}
+	if f := a.cfg.Faults.Claimed; f != nil {
+		f(w.ID, g.OK)
+	}
+	// Granted or not, the message has its answer: it leaves the queue.
+	actx, cancel := context.WithTimeout(a.ctx, requestTimeout)
+	_, _ = a.nc.RequestWithContext(actx, m.Reply, []byte("+ACK"))
+	cancel()
+	if !g.OK {
+		a.log.Debug("claim refused", "work", w.ID, "reason", g.Reason)
+		<-a.slots
+		return
+	}
+	j := &job{id: w.ID, ended: make(chan struct{})}
+	a.mu.Lock()
+	if a.jobs[w.ID] != nil { // claimed twice (a redelivery): it runs once
+		a.mu.Unlock()
+		<-a.slots
+		return
+	}
+	a.jobs[w.ID] = j
+	a.mu.Unlock()
+	a.start(j, w)
+}
+
+// start starts the job's pack and tells the host.
+func (a *agent) start(j *job, w agentwire.Work) {
+	st := agentwire.Started{Version: agentwire.Version, ID: w.ID}
+	out := &startLog{n: startOutput}
+	proc, err := a.launch(w, out)
+	if err == nil {
+		a.mu.Lock()
+		gone := j.gone
+		if !gone {
+			j.proc, st.PID = proc, proc.PID()
+		}
+		a.mu.Unlock()
+		if gone { // the host withdrew it, or the agent stops
+			proc.Kill()
+			return
+		}
+	} else {
+		st.Error = err.Error()
+	}
+	st.Output = out.take()
+	if _, err := a.report(j, a.names.Started(a.cfg.Name), st); err != nil || st.Error != "" {
+		a.end(j)
+	}
+}
+
+// startOutput bounds what a pack's start-up output the agent sends.
+const startOutput = 64 << 10
+
+func (a *agent) launch(w agentwire.Work, out io.Writer) (*launch.Process, error) {
+	path, ok := a.cfg.Packs[w.Call.Pack]
+	if !ok {
+		return nil, fmt.Errorf("pack %s: agent %s has no binary of it", w.Call.Pack, a.cfg.Name)
+	}
+	var sum []byte
+	if w.PackSHA256 != "" {
+		var err error
+		if sum, err = hex.DecodeString(w.PackSHA256); err != nil {
+			return nil, fmt.Errorf("pack %s: bad hash %q in the work", w.Call.Pack, w.PackSHA256)
+		}
+	}
+	return launch.Start(a.ctx, launch.Config{Path: path, SHA256: sum, Stderr: out, SocketDir: a.cfg.SocketDir,
+		Supervisor: a.cfg.Supervisor})
+}
+
+// report sends a report to the host, again until the host answers, the
+// job ends or the agent stops.
+func (a *agent) report(j *job, subject string, v any) (agentwire.Answer, error) {
+	var ans agentwire.Answer
+	for {
+		err := a.request(subject, v, &ans)
+		if err == nil {
+			if ans.Error != "" {
+				return ans, errors.New(ans.Error)
+			}
+			return ans, nil
+		}
+		a.log.Debug("report not answered; sending it again", "subject", subject, "error", err)
+		select {
+		case <-a.ctx.Done():
+			return ans, a.ctx.Err()
+		case <-j.ended:
+			return ans, errors.New("the job ended")
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// requestTimeout bounds each request to the host.
+const requestTimeout = 5 * time.Second
+
+func (a *agent) request(subject string, v, answer any) error {
+	ctx, cancel := context.WithTimeout(a.ctx, requestTimeout)
+	defer cancel()
+	m, err := a.nc.RequestWithContext(ctx, subject, agentwire.Encode(v))
+	if err != nil {
+		return err
+	}
+	return agentwire.Decode(m.Data, answer)
+}
+
+// control does what the host asks of a job.
+func (a *agent) control(m *nats.Msg) {
+	var c agentwire.Control
+	if err := agentwire.Decode(m.Data, &c); err != nil {
+		a.answer(m, agentwire.Answer{Version: agentwire.Version, Error: err.Error()})
+		return
+	}
+	a.mu.Lock()
+	j := a.jobs[c.ID]
+	var proc *launch.Process
+	if j != nil {
+		proc = j.proc
+	}
+	a.mu.Unlock()
+	if j != nil && proc == nil && c.Op == agentwire.OpKill {
+		go func() { // withdrawn as it starts
+			a.end(j)
+			a.answer(m, agentwire.Answer{Version: agentwire.Version})
+		}()
+		return
+	}
+	if proc == nil {
+		switch c.Op {
+		case agentwire.OpKill, agentwire.OpKillNow, agentwire.OpCancel:
+			a.answer(m, agentwire.Answer{Version: agentwire.Version}) // nothing left to do
+		case agentwire.OpWaitExit:
+			a.answer(m, agentwire.Answer{Version: agentwire.Version, How: "killed by the agent", Exited: true})
+		default:
+			a.answer(m, agentwire.Answer{Version: agentwire.Version, Error: fmt.Sprintf("no pack of work %s", c.ID)})
+		}
+		return
+	}
+	switch c.Op {
+	case agentwire.OpRun:
+		if c.Run == nil {
+			a.answer(m, agentwire.Answer{Version: agentwire.Version, Error: "run without its call"})
+			return
+		}
+		ctx, cancel := context.WithCancel(a.ctx)
+		a.mu.Lock()
+		if j.cancel != nil { // asked again: it runs once
+			a.mu.Unlock()
+			cancel()
+			a.answer(m, agentwire.Answer{Version: agentwire.Version})
+			return
+		}
+		j.cancel = cancel
+		a.mu.Unlock()
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.call(ctx, j, proc, c.Run.Call)
+		}()
+		a.answer(m, agentwire.Answer{Version: agentwire.Version})
+	case agentwire.OpCancel:
+		a.mu.Lock()
+		cancel := j.cancel
+		a.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+		a.answer(m, agentwire.Answer{Version: agentwire.Version})
+	case agentwire.OpWaitExit:
+		go func() {
+			how, ok := proc.WaitExit(c.Wait)
+			a.answer(m, agentwire.Answer{Version: agentwire.Version, How: how, Exited: ok})
+		}()
+	case agentwire.OpKillNow:
+		proc.KillNow()
+		a.answer(m, agentwire.Answer{Version: agentwire.Version})
+	case agentwire.OpKill:
+		go func() {
+			a.end(j)
+			a.answer(m, agentwire.Answer{Version: agentwire.Version})
+		}()
+	default:
+		a.answer(m, agentwire.Answer{Version: agentwire.Version, Error: "unknown op " + c.Op})
+	}
+}
+
+// call makes the call in the job's pack and reports how it returned.
+func (a *agent) call(ctx context.Context, j *job, proc *launch.Process, c attempt.Call) {
+	reply, err := packwire.Run(ctx, proc.Run, c)
+	d := agentwire.Done{Version: agentwire.Version, ID: j.id, Reply: reply}
+	if err != nil {
+		d.Error, d.Cancelled = err.Error(), errors.Is(err, attempt.ErrCancelled)
+	}
+	if _, err := a.report(j, a.names.Done(a.cfg.Name), d); err != nil {
+		a.log.Warn("the call's end not reported", "work", j.id, "error", err)
+	}
+}
+
+func (a *agent) answer(m *nats.Msg, v agentwire.Answer) {
+	if m.Reply != "" {
+		_ = m.Respond(agentwire.Encode(v))
+	}
+}
+
+// startLog keeps up to n bytes of what a pack writes until take, and
+// drops the rest. (What a pack writes once it serves is not kept yet: it
+// is for the log shipping to carry.)
+type startLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+	n  int
+}
+
+func (l *startLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n > 0 {
+		q := p[:min(len(p), l.n)]
+		l.n -= len(q)
+		l.b.Write(q)
+	}
+	return len(p), nil
+}
+
+// take returns what was kept, and keeps nothing more.
+func (l *startLog) take() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n = 0
+	return l.b.String()
+}

@@ -1,0 +1,13 @@
+// Package agent is the agent's loop: it connects to a run's hub, says it
+// is there (a heartbeat naming the work it runs), fetches one work
+// message per free slot from the consumers of its placement classes,
+// claims each from the host, starts its pack with host/launch (the same
+// code as the host: process group, cgroup, Supervisor, pinned hash),
+// makes the call when the host says so, and reports how it returned
+// (sending the report again until the host answers). When it has not
+// heard the host for its host timeout it kills every pack of the run.
+//
+// It takes its pack binaries from local paths (Config.Packs) and the run
+// to serve from Config.RunKey; no command runs it yet. The host's side is
+// host/remote, and what they say to each other is host/agentwire.
+package agent

@@ -1,0 +1,220 @@
+package agentwire
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/taskhost/taskhost/host/attempt"
+)
+
+// Version is the version of the messages this build speaks.
+const Version = 1
+
+// nameRE is what an agent's or a class's name may be: one NATS subject
+// token, also good in a stream or consumer name.
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// CheckName says why name cannot be an agent's or a placement class's
+// name, or nil if it can.
+func CheckName(what, name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%s name %q: use 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter or digit", what, name)
+	}
+	return nil
+}
+
+// Names are the subjects, stream and consumers of one run, whose key is
+// RunKey (the hub's, random per run).
+type Names struct{ RunKey string }
+
+// WorkStream is the run's work-queue stream.
+func (n Names) WorkStream() string { return "TH_" + n.RunKey + "_WORK" }
+
+// Work is the subject of the work of placement class class.
+func (n Names) Work(class string) string { return "th." + n.RunKey + ".work." + class }
+
+// WorkAll is the subject of all the run's work, the stream's.
+func (n Names) WorkAll() string { return "th." + n.RunKey + ".work.>" }
+
+// Consumer is the name of the durable pull consumer of class's work.
+func Consumer(class string) string { return "c-" + class }
+
+// Fetch is the subject on which an agent asks for class's next work
+// message (JetStream's API).
+func (n Names) Fetch(class string) string {
+	return "$JS.API.CONSUMER.MSG.NEXT." + n.WorkStream() + "." + Consumer(class)
+}
+
+// Acks are the subjects on which work messages are acknowledged.
+func (n Names) Acks() string { return "$JS.ACK." + n.WorkStream() + ".>" }
+
+// Agent is the prefix of the subjects agent publishes on.
+func (n Names) Agent(agent string) string { return "th." + n.RunKey + ".a." + agent + "." }
+
+// Claim, Started and Done are the subjects of agent's requests to the
+// host.
+func (n Names) Claim(agent string) string   { return n.Agent(agent) + "claim" }
+func (n Names) Started(agent string) string { return n.Agent(agent) + "started" }
+func (n Names) Done(agent string) string    { return n.Agent(agent) + "done" }
+
+// AnyAgent is the subject of kind (claim, started, done) from any agent:
+// the host's subscription.
+func (n Names) AnyAgent(kind string) string { return "th." + n.RunKey + ".a.*." + kind }
+
+// AgentOf is the agent that published on subject (one of AnyAgent's).
+func (n Names) AgentOf(subject string) string {
+	parts := strings.Split(subject, ".")
+	if len(parts) != 5 || parts[1] != n.RunKey || parts[2] != "a" {
+		return ""
+	}
+	return parts[3]
+}
+
+// Control is the subject on which the host asks agent to act on the
+// attempts it runs.
+func (n Names) Control(agent string) string { return "th." + n.RunKey + ".ctl." + agent }
+
+// HostHeartbeat is the subject of the host's heartbeat.
+func (n Names) HostHeartbeat() string { return "th." + n.RunKey + ".host.hb" }
+
+// Inbox is the prefix of agent's inboxes (its replies).
+func (n Names) Inbox(agent string) string { return "_th." + n.RunKey + ".a." + agent }
+
+// HeartbeatSubject is the subject of agent's heartbeat.
+func HeartbeatSubject(agent string) string { return "th.agents." + agent + ".hb" }
+
+// AnyHeartbeat is the subject of every agent's heartbeat.
+const AnyHeartbeat = "th.agents.*.hb"
+
+// Work is one attempt to run, published to its class's work subject with
+// the message id "w" + ID. It holds no credentials: those come in Run,
+// once the host granted the work to an agent.
+type Work struct {
+	Version int `json:"v"`
+	// ID names the work in the run; claims and reports name it.
+	ID string `json:"id"`
+	// PackSHA256 is the hex SHA-256 the pack binary must have; "" if the
+	// pack is not pinned.
+	PackSHA256 string `json:"pack_sha256,omitempty"`
+	// Call is the call to make, without its hub access (Call.Hub is zero).
+	Call attempt.Call `json:"call"`
+}
+
+// Claim asks the host for the work ID. Grant answers it.
+type Claim struct {
+	Version int    `json:"v"`
+	ID      string `json:"id"`
+}
+
+// Grant answers a Claim: OK if the work is the claimant's (it is the
+// first to claim it, or claimed it before); else Reason says why not
+// ("taken", "withdrawn").
+type Grant struct {
+	Version int    `json:"v"`
+	OK      bool   `json:"ok"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Started says the agent started the work's pack (PID), or why it could
+// not (Error). Output is what the pack wrote before it served.
+type Started struct {
+	Version int    `json:"v"`
+	ID      string `json:"id"`
+	PID     int    `json:"pid,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Output  string `json:"output,omitempty"`
+}
+
+// Run tells the agent to make the call of the work ID, with the hub
+// access the host made for it.
+type Run struct {
+	Version int          `json:"v"`
+	ID      string       `json:"id"`
+	Call    attempt.Call `json:"call"`
+}
+
+// Done is how the call of the work ID returned: Reply, or Error (and
+// Cancelled if the pack saw it cancelled).
+type Done struct {
+	Version   int           `json:"v"`
+	ID        string        `json:"id"`
+	Reply     attempt.Reply `json:"reply"`
+	Error     string        `json:"error,omitempty"`
+	Cancelled bool          `json:"cancelled,omitempty"`
+}
+
+// Ops of a Control.
+const (
+	OpRun      = "run"      // make the call (Run)
+	OpCancel   = "cancel"   // cancel the call
+	OpWaitExit = "waitexit" // wait up to Wait for the pack to end
+	OpKillNow  = "killnow"  // kill the pack, and answer at once
+	OpKill     = "kill"     // kill the pack, and answer once it is gone
+)
+
+// Control is the host's request to an agent about the work ID.
+type Control struct {
+	Version int           `json:"v"`
+	Op      string        `json:"op"`
+	ID      string        `json:"id"`
+	Run     *Run          `json:"run,omitempty"`
+	Wait    time.Duration `json:"wait,omitempty"`
+}
+
+// Answer answers a Control (and the host's answers to Started and Done):
+// Error if it could not be done; How and Exited for OpWaitExit.
+type Answer struct {
+	Version int    `json:"v"`
+	Error   string `json:"error,omitempty"`
+	How     string `json:"how,omitempty"`
+	Exited  bool   `json:"exited,omitempty"`
+}
+
+// Heartbeat is an agent's, every heartbeat interval: its classes and
+// slots, and the work it runs (Running), which keeps that work alive in
+// the host's eyes.
+type Heartbeat struct {
+	Version int       `json:"v"`
+	Agent   string    `json:"agent"`
+	Classes []string  `json:"classes"`
+	Slots   int       `json:"slots"`
+	Free    int       `json:"free"`
+	Running []string  `json:"running"`
+	Time    time.Time `json:"time"`
+}
+
+// HostBeat is the host's heartbeat, by which agents know it is there.
+type HostBeat struct {
+	Version int       `json:"v"`
+	Time    time.Time `json:"time"`
+}
+
+// Encode encodes a message.
+func Encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // the messages are plain structs that always encode
+	}
+	return b
+}
+
+// Decode decodes a message into v and checks its version (the "v"
+// field).
+func Decode(b []byte, v any) error {
+	var head struct {
+		Version int `json:"v"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return fmt.Errorf("agentwire: %w", err)
+	}
+	if head.Version != Version {
+		return fmt.Errorf("agentwire: message version %d, this build speaks %d", head.Version, Version)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("agentwire: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,37 @@
+package agentwire
+
+import (
+	"strings"
+	"testing"
+)
+
+// A message of another version is refused; one of this version decodes.
+func TestDecodeChecksVersion(t *testing.T) {
+	t.Parallel()
+	var c Claim
+	if err := Decode(Encode(Claim{Version: Version, ID: "7"}), &c); err != nil || c.ID != "7" {
+		t.Fatalf("this version: %+v, %v", c, err)
+	}
+	err := Decode(Encode(Claim{Version: Version + 1, ID: "7"}), &c)
+	if err == nil || !strings.Contains(err.Error(), "version") {
+		t.Fatalf("another version: %v, want refused", err)
+	}
+}
+
+// The host reads the agent of a report from its subject, and from no
+// other run's subjects.
+func TestAgentOf(t *testing.T) {
+	t.Parallel()
+	n := Names{RunKey: "abc"}
+	for subject, want := range map[string]string{
+		n.Claim("a1"):         "a1",
+		n.Done("a-2"):         "a-2",
+		"th.other.a.a1.claim": "",
+		"th.abc.a.a1.log.3":   "",
+		"th.abc.ctl.a1":       "",
+	} {
+		if got := n.AgentOf(subject); got != want {
+			t.Errorf("AgentOf(%q) = %q, want %q", subject, got, want)
+		}
+	}
+}

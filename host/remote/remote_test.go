@@ -1,0 +1,361 @@
+package remote_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/taskhost/taskhost/host/agent"
+	"github.com/taskhost/taskhost/host/agentwire"
+	"github.com/taskhost/taskhost/host/attempt"
+	"github.com/taskhost/taskhost/host/hub"
+	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/host/remote"
+	"github.com/taskhost/taskhost/sdk/result"
+)
+
+// testpack is the path of internal/testpack, built once for the package.
+var testpack string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "remote-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testpack = filepath.Join(dir, "testpack")
+	cmd := exec.Command("go", "build", "-o", testpack, "../../internal/testpack")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// rig is a run's hub with a remote.Starter on it, and the agents a test
+// starts.
+type rig struct {
+	t       *testing.T
+	hub     *hub.Hub
+	starter *remote.Starter
+	runner  *attempt.Runner
+	sum     string // testpack's hex SHA-256
+}
+
+func newRig(t *testing.T, cfg remote.Config) *rig {
+	t.Helper()
+	h, err := hub.Start(hub.Config{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	sum, err := launch.HexSHA256(testpack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Conn, cfg.RunKey = h.Conn(), h.RunKey()
+	if cfg.Classes == nil {
+		cfg.Classes = []string{"any"}
+	}
+	cfg.PackSHA256 = func(string) string { return sum }
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := remote.NewStarter(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	r := &attempt.Runner{Starter: s, Hub: h.Attempts(), RunDir: t.TempDir()}
+	t.Cleanup(r.Wait)
+	return &rig{t: t, hub: h, starter: s, runner: r, sum: sum}
+}
+
+// agent starts an agent named name for class "any", until the test ends
+// or stop is called.
+func (r *rig) agent(name string, cfg agent.Config) (stop func()) {
+	r.t.Helper()
+	token, err := r.hub.AddAgent(name, []string{"any"})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	cfg.URL, cfg.Token, cfg.Name, cfg.RunKey = r.hub.URL(), token, name, r.hub.RunKey()
+	cfg.Classes = []string{"any"}
+	cfg.Packs = map[string]string{"testpack": testpack}
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = 100 * time.Millisecond
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- agent.Run(ctx, cfg) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				r.t.Errorf("agent %s: %v", name, err)
+			}
+		})
+	}
+	r.t.Cleanup(stop)
+	return stop
+}
+
+// run runs task of testpack with args through the runner, in o.Slot (1
+// if 0).
+func (r *rig) run(task, args string, o attempt.Options) (attempt.Outcome, *remote.Pack) {
+	r.t.Helper()
+	var pack *remote.Pack
+	var mu sync.Mutex
+	r.runner.Starter = starterFunc(func(ctx context.Context, c attempt.Call, out io.Writer) (attempt.Pack, error) {
+		p, err := r.starter.Start(ctx, c, out)
+		if err == nil {
+			mu.Lock()
+			pack = p.(*remote.Pack)
+			mu.Unlock()
+		}
+		return p, err
+	})
+	if o.Slot == 0 {
+		o.Slot = 1
+	}
+	o.RecordDir = fmt.Sprintf("tasks/t%d", o.Slot)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := attempt.Call{Pack: "testpack", Task: task, Args: []byte(args), RunID: "run", ID: fmt.Sprintf("t%d", o.Slot), Attempt: 1}
+	out := r.runner.Run(ctx, c, o)
+	mu.Lock()
+	defer mu.Unlock()
+	return out, pack
+}
+
+type starterFunc func(ctx context.Context, c attempt.Call, out io.Writer) (attempt.Pack, error)
+
+func (f starterFunc) Start(ctx context.Context, c attempt.Call, out io.Writer) (attempt.Pack, error) {
+	return f(ctx, c, out)
+}
+
+// gone says whether process pid is gone (or a zombie).
+func gone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	_, after, _ := strings.Cut(string(b), ") ")
+	return strings.HasPrefix(after, "Z")
+}
+
+// A task's attempt, run through attempt.Runner with the remote Starter,
+// runs on the agent in a pack process of its own, and ends with the
+// pack's result and its events in the hub's tree; its timeout cancels
+// the call on the agent; the process is gone once the attempt is over.
+func TestAttemptRunsOnTheAgent(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, remote.Config{})
+	r.agent("a1", agent.Config{})
+	for i, tc := range []struct {
+		task, args string
+		opts       attempt.Options
+		result     result.Result
+		reason     string
+		sections   string
+	}{
+		{task: "pass", args: `{}`, result: result.Passed, sections: "ok"},
+		{task: "fail", args: `{}`, result: result.Failed},
+		// Its timeout cancels the call on the agent, and the task returns
+		// within its grace.
+		{task: "hold", args: `{"duration":"5m"}`, opts: attempt.Options{Timeout: time.Second, Grace: time.Minute},
+			result: result.Aborted, reason: "timed out after 1s", sections: "hold"},
+	} {
+		tc.opts.Slot = i + 1 // each attempt has a slot of its own
+		out, pack := r.run(tc.task, tc.args, tc.opts)
+		if out.Result != tc.result || (tc.reason != "" && out.Reason != tc.reason) {
+			t.Fatalf("%s: result %s (%s), want %s (%s)", tc.task, out.Result, out.Reason, tc.result, tc.reason)
+		}
+		if tc.task == "hold" && out.Sections[0].Result.Value != result.Aborted {
+			t.Errorf("hold: its step %s, want aborted (it saw its context end)", out.Sections[0].Result.Value)
+		}
+		if pack == nil || pack.Agent() != "a1" {
+			t.Fatalf("%s: pack %v, want one on agent a1", tc.task, pack)
+		}
+		if out.PID == 0 || out.PID == os.Getpid() {
+			t.Fatalf("%s: pid %d, want the pack process's own", tc.task, out.PID)
+		}
+		var names []string
+		for _, s := range out.Sections {
+			names = append(names, s.Name)
+		}
+		if tc.sections != "" && strings.Join(names, ",") != tc.sections {
+			t.Errorf("%s: sections %q, want %q (from the hub's tree)", tc.task, names, tc.sections)
+		}
+		if tc.result == result.Failed && len(names) == 0 {
+			t.Errorf("%s: no sections in the hub's tree", tc.task)
+		}
+		r.runner.Wait()
+		waitGone(t, out.PID)
+	}
+}
+
+// waitGone waits (up to 10 s) until process pid is gone.
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); !gone(pid); {
+		if time.Now().After(end) {
+			t.Fatalf("process %d still there", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Two agents take the same work (the first fetched it and held its claim
+// past the ack wait, so it was offered to the second): the host grants
+// it to the first to claim it, and the other is told it is taken and
+// runs nothing.
+func TestTwoAgentsClaimOneWork(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, remote.Config{AckWait: 500 * time.Millisecond})
+	fetched := make(chan string, 4)
+	release := make(chan struct{})
+	type claim struct {
+		agent string
+		ok    bool
+	}
+	claims := make(chan claim, 4)
+	r.agent("slow", agent.Config{Faults: agent.Faults{
+		BeforeClaim: func(id string) {
+			fetched <- id
+			<-release
+		},
+		Claimed: func(id string, ok bool) { claims <- claim{"slow", ok} },
+	}})
+	results := make(chan attempt.Outcome, 1)
+	packs := make(chan *remote.Pack, 1)
+	go func() {
+		out, pack := r.run("pass", `{}`, attempt.Options{})
+		results <- out
+		packs <- pack
+	}()
+	select {
+	case <-fetched:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the slow agent did not fetch the work")
+	}
+	r.agent("fast", agent.Config{Faults: agent.Faults{
+		Claimed: func(id string, ok bool) { claims <- claim{"fast", ok} },
+	}})
+	var out attempt.Outcome
+	select {
+	case out = <-results:
+	case <-time.After(60 * time.Second):
+		close(release)
+		t.Fatal("the attempt did not end")
+	}
+	if out.Result != result.Passed {
+		t.Fatalf("result %s (%s), want passed", out.Result, out.Reason)
+	}
+	if p := <-packs; p.Agent() != "fast" {
+		t.Fatalf("ran on %q, want the agent that claimed first (fast)", p.Agent())
+	}
+	close(release)
+	got := map[string]bool{}
+	for range 2 {
+		select {
+		case c := <-claims:
+			got[c.agent] = c.ok
+		case <-time.After(30 * time.Second):
+			t.Fatalf("claims answered: %v, want both agents'", got)
+		}
+	}
+	if !got["fast"] || got["slow"] {
+		t.Fatalf("grants %v, want fast's claim granted and slow's refused", got)
+	}
+}
+
+// An agent that stops heartbeating (its credential revoked, so it is
+// cut off from the hub) is lost: the attempt ends "agent a1 lost", and
+// the agent, no longer hearing the host, kills the pack.
+func TestLostAgent(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, remote.Config{AgentTimeout: time.Second})
+	r.agent("a1", agent.Config{HostTimeout: time.Second})
+	var pid int
+	out, _ := r.run("hold", `{"duration":"5m"}`, attempt.Options{Started: func(p int) {
+		pid = p
+		go func() {
+			time.Sleep(300 * time.Millisecond) // into the call
+			r.hub.RemoveAgent("a1")
+		}()
+	}})
+	if out.Result != result.Errored || out.Reason != "agent a1 lost" {
+		t.Fatalf("result %s (%q), want errored (\"agent a1 lost\")", out.Result, out.Reason)
+	}
+	if pid == 0 {
+		t.Fatal("the pack did not start")
+	}
+	waitGone(t, pid)
+}
+
+// An agent's token may publish on its own subjects only: not another
+// agent's claim, not the host's heartbeat, not a task's events.
+func TestAgentTokenIsConfined(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, remote.Config{})
+	token, err := r.hub.AddAgent("a1", []string{"any"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.hub.AddAgent("a2", []string{"any"}); err != nil {
+		t.Fatal(err)
+	}
+	n := agentwire.Names{RunKey: r.hub.RunKey()}
+	errs := make(chan error, 16)
+	nc, err := nats.Connect(r.hub.URL(), nats.Token(token), nats.CustomInboxPrefix(n.Inbox("a1")),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	claim := agentwire.Encode(agentwire.Claim{Version: agentwire.Version, ID: "1"})
+	for _, subject := range []string{n.Claim("a2"), n.HostHeartbeat(), "th." + r.hub.RunKey() + ".ev.t1", n.Work("any")} {
+		if err := nc.Publish(subject, claim); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-errs:
+			if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), subject) {
+				t.Errorf("publish to %s: %v, want a permissions violation", subject, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("publish to %s: allowed", subject)
+		}
+	}
+	// Its own claim is let through (and answered by the host).
+	m, err := nc.Request(n.Claim("a1"), claim, 10*time.Second)
+	if err != nil {
+		t.Fatalf("its own claim: %v", err)
+	}
+	var g agentwire.Grant
+	if err := agentwire.Decode(m.Data, &g); err != nil || g.OK || g.Reason != "withdrawn" {
+		t.Fatalf("its own claim of an unknown work: %+v, %v; want refused as withdrawn", g, err)
+	}
+	select {
+	case err := <-errs:
+		t.Fatalf("its own claim: %v", err)
+	default:
+	}
+}
