@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,6 +83,48 @@ func (n Names) HostHeartbeat() string { return "th." + n.RunKey + ".host.hb" }
 
 // Inbox is the prefix of agent's inboxes (its replies).
 func (n Names) Inbox(agent string) string { return "_th." + n.RunKey + ".a." + agent }
+
+// LogStream is the run's stream of the log chunks agents ship.
+func (n Names) LogStream() string { return "TH_" + n.RunKey + "_LOGS" }
+
+// Log is the subject on which agent ships the log chunks of the attempt
+// in hub slot slot.
+func (n Names) Log(agent string, slot int) string {
+	return n.Agent(agent) + "log." + strconv.Itoa(slot)
+}
+
+// LogAll is the subject of every agent's log chunks: the log stream's.
+func (n Names) LogAll() string { return "th." + n.RunKey + ".a.*.log.>" }
+
+// LogOf is the agent and slot of a log chunk's subject (one of Log's);
+// ok is false for any other subject.
+func (n Names) LogOf(subject string) (agent string, slot int, ok bool) {
+	parts := strings.Split(subject, ".")
+	if len(parts) != 6 || parts[0] != "th" || parts[1] != n.RunKey || parts[2] != "a" || parts[4] != "log" {
+		return "", 0, false
+	}
+	slot, err := strconv.Atoi(parts[5])
+	if err != nil || slot < 0 || strconv.Itoa(slot) != parts[5] {
+		return "", 0, false
+	}
+	return parts[3], slot, true
+}
+
+// A log chunk is a message on Log(agent, slot) whose data are the bytes
+// of the file LogFileHeader names, from the offset LogOffsetHeader gives
+// (decimal), published with the message id LogMsgID.
+const (
+	LogFileHeader   = "Th-Log-File"
+	LogOffsetHeader = "Th-Log-Offset"
+)
+
+// LogMsgID is the message id of the chunk of n bytes at offset of file,
+// of slot. It names the bytes, length included, so that a chunk sent
+// again is dropped by the stream as a duplicate, while a longer chunk at
+// the same offset (the file grew before it was sent again) is not.
+func LogMsgID(slot int, file string, offset int64, n int) string {
+	return strconv.Itoa(slot) + "." + file + "." + strconv.FormatInt(offset, 10) + "." + strconv.Itoa(n)
+}
 
 // HeartbeatSubject is the subject of agent's heartbeat.
 func HeartbeatSubject(agent string) string { return "th.agents." + agent + ".hb" }

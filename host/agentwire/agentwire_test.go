@@ -35,3 +35,31 @@ func TestAgentOf(t *testing.T) {
 		}
 	}
 }
+
+// A log subject gives its agent and slot back; other subjects, and
+// another run's, give none.
+func TestLogOf(t *testing.T) {
+	t.Parallel()
+	n := Names{RunKey: "abc"}
+	type want struct {
+		agent string
+		slot  int
+		ok    bool
+	}
+	for subject, w := range map[string]want{
+		n.Log("a1", 3):        {"a1", 3, true},
+		n.Log("a-2", 0):       {"a-2", 0, true},
+		"th.other.a.a1.log.3": {},
+		"th.abc.a.a1.log.03":  {},
+		"th.abc.a.a1.log.-1":  {},
+		"th.abc.a.a1.log.x":   {},
+		"th.abc.a.a1.log.3.4": {},
+		n.Claim("a1"):         {},
+		"th.abc.a.a1.state.3": {},
+	} {
+		agent, slot, ok := n.LogOf(subject)
+		if (want{agent, slot, ok}) != w {
+			t.Errorf("LogOf(%q) = %q, %d, %v; want %+v", subject, agent, slot, ok, w)
+		}
+	}
+}

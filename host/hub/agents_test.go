@@ -1,0 +1,73 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/taskhost/taskhost/host/agentwire"
+)
+
+// An agent may ship log chunks on its own log subjects only: another
+// agent's is refused by the server, and so is a task's publish on any.
+func TestAgentLogSubjectsConfined(t *testing.T) {
+	t.Parallel()
+	h := startHub(t)
+	n := agentwire.Names{RunKey: h.RunKey()}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := h.js.CreateStream(ctx, jetstream.StreamConfig{Name: n.LogStream(), Subjects: []string{n.LogAll()}}); err != nil {
+		t.Fatal(err)
+	}
+	token, err := h.AddAgent("a1", []string{"any"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.AddAgent("a2", []string{"any"}); err != nil {
+		t.Fatal(err)
+	}
+	task := h.AddTask("t1", 1, "tasks/t1")
+	for who, opts := range map[string][]nats.Option{
+		"agent a1": {nats.Token(token), nats.CustomInboxPrefix(n.Inbox("a1"))},
+		"task t1":  {nats.Token(task.Token), nats.CustomInboxPrefix(task.InboxPrefix)},
+	} {
+		errs := make(chan error, 4)
+		nc, err := nats.Connect(h.URL(), append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		refused := []string{n.Log("a2", 1)}
+		if who == "task t1" {
+			refused = append(refused, n.Log("a1", 1))
+		}
+		for _, subject := range refused {
+			_ = nc.Publish(subject, []byte("chunk"))
+			_ = nc.Flush()
+			select {
+			case err := <-errs:
+				if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), subject) {
+					t.Errorf("%s publishing on %s: %v, want a permissions violation", who, subject, err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Errorf("%s publishing on %s: allowed", who, subject)
+			}
+		}
+		if who != "agent a1" {
+			continue
+		}
+		// Its own: stored in the log stream.
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Publish(ctx, n.Log("a1", 1), []byte("chunk")); err != nil {
+			t.Errorf("agent a1 publishing on its own log subject: %v", err)
+		}
+	}
+}
