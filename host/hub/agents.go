@@ -10,7 +10,7 @@ import (
 )
 
 // What an agent may do on the run's hub, and no more: publish on its own
-// subjects (claims, reports, heartbeat), fetch and acknowledge the work
+// subjects (claims, reports, heartbeat, its tasks' state requests), fetch and acknowledge the work
 // of its classes, and receive its replies, the host's control requests
 // to it and the host's heartbeat; it may answer a request it received.
 func (h *Hub) agentUser(name string, classes []string) *server.User {
