@@ -220,7 +220,9 @@ func (f *Front) pump(c net.Conn, r *bufio.Reader, id string, sub *nats.Subscript
 			case m.Header.Get(hEnd) != "":
 				return
 			case m.Header.Get(hKeepalive) != "":
-				if n != seq {
+				_ = m.Respond(nil)
+				// Every change up to n was sent before it.
+				if n > seq {
 					f.log.Debug("a state watch lost changes; closing it, for the task to resume", "conn", id, "have", seq, "sent", n)
 					return
 				}

@@ -164,7 +164,11 @@ func (s *Responder) take(m *nats.Msg) {
 		s.conns[agent][id] = l
 		go s.serve(l)
 	case l == nil:
+		full := m.Header.Get(hOpen) != "" && len(s.conns[agent]) >= maxConns
 		s.mu.Unlock()
+		if full {
+			s.log.Warn("an agent's state connection refused: it has too many", "agent", agent, "max", maxConns)
+		}
 		gone(m)
 		return
 	}
@@ -299,28 +303,11 @@ func (s *Responder) open(l *relay, m *nats.Msg) bool {
 
 // pump sends a watch's changes to the Front at subject, numbered, and a
 // keepalive while none comes, until the server's connection ends (l is
-// closed, or the server closed it).
+// closed, or the server closed it) or the Front no longer listens.
 func (s *Responder) pump(l *relay, subject string) {
 	_ = l.c.SetReadDeadline(time.Time{})
 	var mu sync.Mutex
-	var seq uint64
-	send := func(data []byte, mark string) {
-		mu.Lock()
-		defer mu.Unlock()
-		m := nats.NewMsg(subject)
-		if mark == "" {
-			seq++
-			m.Data = data
-		} else {
-			m.Header.Set(mark, "1")
-		}
-		m.Header.Set(hSeq, strconv.FormatUint(seq, 10))
-		if mark == "" && s.dropNow() {
-			s.log.Warn("test fault: dropping a state watch's change", "agent", l.agent, "conn", l.id)
-			return
-		}
-		_ = s.cfg.Conn.PublishMsg(m)
-	}
+	var seq uint64 // of the last change, under mu, which also orders the sends
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
@@ -329,8 +316,20 @@ func (s *Responder) pump(l *relay, subject string) {
 		for {
 			select {
 			case <-t.C:
-				send(nil, hKeepalive)
 			case <-stop:
+				return
+			}
+			// Every change up to the number it carries was sent before
+			// it. It is a request, so that a Front that went away
+			// without its close reaching here ends the pump.
+			m := nats.NewMsg(subject)
+			m.Header.Set(hKeepalive, "1")
+			mu.Lock()
+			m.Header.Set(hSeq, strconv.FormatUint(seq, 10))
+			mu.Unlock()
+			if _, err := s.cfg.Conn.RequestMsg(m, keepalive); errors.Is(err, nats.ErrNoResponders) {
+				s.log.Debug("a state watch's front is gone; closing its connection", "agent", l.agent, "conn", l.id)
+				s.drop(l)
 				return
 			}
 		}
@@ -338,11 +337,24 @@ func (s *Responder) pump(l *relay, subject string) {
 	var in []byte
 	for {
 		msg, err := statekv.ReadFrame(l.r, in)
+		mu.Lock()
+		m := nats.NewMsg(subject)
 		if err != nil {
-			send(nil, hEnd)
+			m.Header.Set(hEnd, "1")
+		} else {
+			seq++
+			m.Data = msg
+		}
+		m.Header.Set(hSeq, strconv.FormatUint(seq, 10))
+		if err == nil && s.dropNow() {
+			s.log.Warn("test fault: dropping a state watch's change", "agent", l.agent, "conn", l.id)
+		} else {
+			_ = s.cfg.Conn.PublishMsg(m)
+		}
+		mu.Unlock()
+		if err != nil {
 			return
 		}
 		in = msg
-		send(msg, "")
 	}
 }
