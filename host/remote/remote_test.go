@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -272,6 +273,33 @@ func TestAgentTaskSharesState(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("the task on the agent did not pass the barrier")
+	}
+	r.runner.Wait()
+
+	// A watch on the agent sees every update a local task makes, in order.
+	const updates = 200
+	go func() {
+		out, _ := r.run("watcher", fmt.Sprintf(`{"n":%d}`, updates), attempt.Options{Slot: 3})
+		done <- out
+	}()
+	for deadline := time.Now().Add(time.Minute); local.Do(statekv.Request{Op: statekv.OpGet, Key: "w.ready"}).Status != statekv.StatusOK; {
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher on the agent did not say it was ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := 1; i <= updates; i++ {
+		if p := local.Do(statekv.Request{Op: statekv.OpPut, ID: uint64(i), Key: "w.x", Value: []byte(strconv.Itoa(i))}); p.Status != statekv.StatusOK {
+			t.Fatalf("put %d: %+v", i, p)
+		}
+	}
+	select {
+	case out := <-done:
+		if out.Result != result.Passed {
+			t.Fatalf("watcher on the agent: %s (%s)", out.Result, out.Reason)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the watcher on the agent did not see every update")
 	}
 }
 
