@@ -17,6 +17,7 @@ import (
 	"github.com/taskhost/taskhost/host/agentwire"
 	"github.com/taskhost/taskhost/host/attempt"
 	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/host/statebridge"
 	"github.com/taskhost/taskhost/internal/packwire"
 )
 
@@ -42,8 +43,9 @@ type Config struct {
 	// HostTimeout is how long it runs a run's packs without hearing the
 	// host; then it kills them all. 0 is 5s.
 	HostTimeout time.Duration
-	// SocketDir is where the packs' socket directories are made (see
-	// launch.Config); "" is the system's temporary directory.
+	// SocketDir is where the packs' socket directories, and the state
+	// socket's that the agent serves its tasks (host/statebridge), are
+	// made (see launch.Config); "" is the system's temporary directory.
 	SocketDir string
 	// Supervisor, if set, keeps every process of its packs (see
 	// launch.Supervisor).
@@ -62,12 +64,16 @@ type Faults struct {
 	BeforeClaim func(id string)
 	// Claimed, if set, is called with the host's answer to a claim.
 	Claimed func(id string, granted bool)
+	// Call, if set, is called with each call as the agent makes it in
+	// the pack.
+	Call func(id string, c attempt.Call)
 }
 
 type agent struct {
 	cfg   Config
 	names agentwire.Names
 	nc    *nats.Conn
+	front *statebridge.Front // the tasks' state socket
 	log   hclog.Logger
 	slots chan struct{} // one value per slot in use
 	ctx   context.Context
@@ -118,12 +124,18 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("agent %s: connect to %s: %w", cfg.Name, cfg.URL, err)
 	}
 	a.nc = nc
+	a.front, err = statebridge.NewFront(statebridge.FrontConfig{Conn: nc, RunKey: cfg.RunKey, Agent: cfg.Name, Dir: cfg.SocketDir, Logger: log.Named("state")})
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("agent %s: %w", cfg.Name, err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	a.ctx = ctx
 	defer func() {
 		cancel()
 		a.wg.Wait()
 		a.killAll("the agent stops")
+		a.front.Close()
 		nc.Close()
 	}()
 	if _, err := nc.Subscribe(a.names.Control(cfg.Name), a.control); err != nil {
@@ -477,6 +489,14 @@ func (a *agent) control(m *nats.Msg) {
 
 // call makes the call in the job's pack and reports how it returned.
 func (a *agent) call(ctx context.Context, j *job, proc *launch.Process, c attempt.Call) {
+	if c.Hub.StateSocket != "" {
+		// The host's socket is on the host: the task reaches the state
+		// through the agent's bridge.
+		c.Hub.StateSocket = a.front.Socket()
+	}
+	if a.cfg.Faults.Call != nil {
+		a.cfg.Faults.Call(j.id, c)
+	}
 	reply, err := packwire.Run(ctx, proc.Run, c)
 	d := agentwire.Done{Version: agentwire.Version, ID: j.id, Reply: reply}
 	if err != nil {

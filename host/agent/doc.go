@@ -7,6 +7,9 @@
 // (sending the report again until the host answers). When it has not
 // heard the host for its host timeout it kills every pack of the run.
 //
+// Its tasks reach the run's shared state through the agent's state bridge
+// (host/statebridge): the call's state socket is the bridge's.
+//
 // It takes its pack binaries from local paths (Config.Packs) and the run
 // to serve from Config.RunKey; no command runs it yet. The host's side is
 // host/remote, and what they say to each other is host/agentwire.

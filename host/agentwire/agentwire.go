@@ -61,6 +61,10 @@ func (n Names) Claim(agent string) string   { return n.Agent(agent) + "claim" }
 func (n Names) Started(agent string) string { return n.Agent(agent) + "started" }
 func (n Names) Done(agent string) string    { return n.Agent(agent) + "done" }
 
+// State is the subject on which agent's state bridge forwards its
+// tasks' state requests to the host (host/statebridge).
+func (n Names) State(agent string) string { return n.Agent(agent) + "state" }
+
 // AnyAgent is the subject of kind (claim, started, done) from any agent:
 // the host's subscription.
 func (n Names) AnyAgent(kind string) string { return "th." + n.RunKey + ".a.*." + kind }

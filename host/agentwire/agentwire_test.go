@@ -26,6 +26,7 @@ func TestAgentOf(t *testing.T) {
 	for subject, want := range map[string]string{
 		n.Claim("a1"):         "a1",
 		n.Done("a-2"):         "a-2",
+		n.State("a1"):         "a1",
 		"th.other.a.a1.claim": "",
 		"th.abc.a.a1.log.3":   "",
 		"th.abc.ctl.a1":       "",

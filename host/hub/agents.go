@@ -10,8 +10,8 @@ import (
 )
 
 // What an agent may do on the run's hub, and no more: publish on its own
-// subjects (claims, reports, the log chunks of the attempts it runs,
-// heartbeat: agentwire's th.<rk>.a.<agent>.>), fetch and acknowledge the work
+// subjects (claims, reports, the log chunks and state requests of the
+// attempts it runs, heartbeat: agentwire's th.<rk>.a.<agent>.>), fetch and acknowledge the work
 // of its classes, and receive its replies, the host's control requests
 // to it and the host's heartbeat; it may answer a request it received.
 func (h *Hub) agentUser(name string, classes []string) *server.User {

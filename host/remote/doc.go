@@ -9,6 +9,9 @@
 // named a work in its heartbeats for Config.AgentTimeout is lost: the
 // call then fails, and WaitExit says "agent NAME lost".
 //
+// With Config.StateSocket, it also answers the agents' state bridges
+// (host/statebridge), for the tasks of the work each was granted only.
+//
 // The run's hub is the one authority on who runs a work; the agent's
 // side is host/agent, and what they say to each other is host/agentwire.
 // The runner does not use this package yet.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/taskhost/taskhost/host/agentwire"
 	"github.com/taskhost/taskhost/host/attempt"
+	"github.com/taskhost/taskhost/host/statebridge"
 )
 
 // Config configures a Starter. Zero values of the optional fields are
@@ -46,6 +47,10 @@ type Config struct {
 	// ControlTimeout bounds each request to an agent that should be
 	// answered at once; 0 is 10s.
 	ControlTimeout time.Duration
+	// StateSocket is the host's state socket (hub.StateSocket). If set,
+	// the Starter answers the agents' state bridges (host/statebridge)
+	// through it, for the tasks of the work each agent was granted.
+	StateSocket string
 	// Logger gets the Starter's messages (grants, lost agents); nil
 	// discards them.
 	Logger hclog.Logger
@@ -59,12 +64,14 @@ type Starter struct {
 	js    jetstream.JetStream
 	log   hclog.Logger
 	subs  []*nats.Subscription
+	state *statebridge.Responder // nil without Config.StateSocket
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
-	mu    sync.Mutex
-	seq   int
-	works map[string]*work
+	mu     sync.Mutex
+	seq    int
+	works  map[string]*work
+	tokens map[string]*work // by the hub token its Run gave the agent
 }
 
 // work is one call's work, as the host keeps it from its publication
@@ -72,6 +79,7 @@ type Starter struct {
 type work struct {
 	id        string
 	agent     string // granted to; "" until claimed
+	token     string // the hub token its Run gave the agent
 	withdrawn bool   // its Start gave up: no one may claim it
 	seen      time.Time
 	started   chan agentwire.Started
@@ -109,7 +117,7 @@ func NewStarter(ctx context.Context, cfg Config) (*Starter, error) {
 		log = hclog.NewNullLogger()
 	}
 	s := &Starter{cfg: cfg, names: agentwire.Names{RunKey: cfg.RunKey}, log: log,
-		stop: make(chan struct{}), works: map[string]*work{}}
+		stop: make(chan struct{}), works: map[string]*work{}, tokens: map[string]*work{}}
 	var err error
 	if s.js, err = jetstream.New(cfg.Conn); err != nil {
 		return nil, fmt.Errorf("remote: %w", err)
@@ -148,9 +156,26 @@ func NewStarter(ctx context.Context, cfg Config) (*Starter, error) {
 		}
 		s.subs = append(s.subs, sub)
 	}
+	if cfg.StateSocket != "" {
+		s.state, err = statebridge.NewResponder(statebridge.ResponderConfig{Conn: cfg.Conn, RunKey: cfg.RunKey,
+			Socket: cfg.StateSocket, Admit: s.admit, Logger: log.Named("state")})
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("remote: %w", err)
+		}
+	}
 	s.wg.Add(1)
 	go s.beat()
 	return s, nil
+}
+
+// admit says whether agent was granted the work whose hub token is token:
+// only then may it speak for that task to the state server.
+func (s *Starter) admit(agent, token string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.tokens[token]
+	return w != nil && w.agent == agent && !w.isLost
 }
 
 // Close stops answering agents and sending the heartbeat.
@@ -163,6 +188,9 @@ func (s *Starter) Close() {
 	close(s.stop)
 	for _, sub := range s.subs {
 		_ = sub.Unsubscribe()
+	}
+	if s.state != nil {
+		s.state.Close()
 	}
 	s.wg.Wait()
 }
@@ -270,6 +298,7 @@ func (s *Starter) withdraw(w *work) {
 	w.withdrawn = true
 	agent := w.agent
 	delete(s.works, w.id)
+	delete(s.tokens, w.token)
 	s.mu.Unlock()
 	if agent != "" {
 		_ = s.cfg.Conn.Publish(s.names.Control(agent), agentwire.Encode(agentwire.Control{Version: agentwire.Version, Op: agentwire.OpKill, ID: w.id}))
@@ -279,6 +308,7 @@ func (s *Starter) withdraw(w *work) {
 func (s *Starter) forget(w *work) {
 	s.mu.Lock()
 	delete(s.works, w.id)
+	delete(s.tokens, w.token)
 	s.mu.Unlock()
 }
 
@@ -462,6 +492,12 @@ func (p *Pack) isLost() bool {
 // fails.
 func (p *Pack) Run(ctx context.Context, c attempt.Call) (attempt.Reply, error) {
 	run := &agentwire.Run{Version: agentwire.Version, ID: p.w.id, Call: c}
+	if c.Hub.Token != "" {
+		p.s.mu.Lock()
+		p.w.token = c.Hub.Token
+		p.s.tokens[c.Hub.Token] = p.w
+		p.s.mu.Unlock()
+	}
 	if _, err := p.control(ctx, agentwire.Control{Op: agentwire.OpRun, Run: run}, p.s.cfg.ControlTimeout); err != nil {
 		if ctx.Err() != nil {
 			return attempt.Reply{}, fmt.Errorf("%w: %w", attempt.ErrCancelled, context.Cause(ctx))

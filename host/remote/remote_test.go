@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,8 @@ import (
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/host/remote"
+	"github.com/taskhost/taskhost/internal/statekv"
+	"github.com/taskhost/taskhost/internal/statekv/statekvtest"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
@@ -66,7 +69,7 @@ func newRig(t *testing.T, cfg remote.Config) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Conn, cfg.RunKey = h.Conn(), h.RunKey()
+	cfg.Conn, cfg.RunKey, cfg.StateSocket = h.Conn(), h.RunKey(), h.StateSocket()
 	if cfg.Classes == nil {
 		cfg.Classes = []string{"any"}
 	}
@@ -205,6 +208,98 @@ func TestAttemptRunsOnTheAgent(t *testing.T) {
 		}
 		r.runner.Wait()
 		waitGone(t, out.PID)
+	}
+}
+
+// A task on an agent reaches the run's state through the agent's bridge
+// (its state socket is the agent's, not the host's): its Adds all count,
+// each once, and it meets a local participant at a barrier.
+func TestAgentTaskSharesState(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, remote.Config{})
+	dir := t.TempDir()
+	sockets := make(chan string, 4)
+	r.agent("a1", agent.Config{SocketDir: dir, Faults: agent.Faults{Call: func(_ string, c attempt.Call) { sockets <- c.Hub.StateSocket }}})
+
+	out, _ := r.run("count", `{"key":"n","n":20}`, attempt.Options{Slot: 1})
+	if out.Result != result.Passed {
+		t.Fatalf("count on the agent: %s (%s)", out.Result, out.Reason)
+	}
+	socket := <-sockets
+	if filepath.Dir(filepath.Dir(socket)) != dir {
+		t.Fatalf("the task's state socket is %s, want the agent's bridge's in %s (the host's is %s)", socket, dir, r.hub.StateSocket())
+	}
+	st, err := r.hub.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(st["n"]) != "20" {
+		t.Fatalf("the counter is %s, want 20", st["n"])
+	}
+	r.runner.Wait()
+
+	// A barrier of two: the task on the agent, and a local participant.
+	token := r.hub.AddTask("local", 9, "").Token
+	local, p := statekvtest.Dial(t, r.hub.StateSocket(), token, "local")
+	if p.Status != statekv.StatusOK {
+		t.Fatalf("local hello: %+v", p)
+	}
+	// The local task's token was not the agent's to have: refused
+	// through its bridge.
+	if _, p := statekvtest.Dial(t, socket, token, "stolen"); p.Status != statekv.StatusDenied {
+		t.Fatalf("a token not granted to the agent, through its bridge: %+v, want denied", p)
+	}
+	done := make(chan attempt.Outcome, 1)
+	go func() {
+		out, _ := r.run("barrier", `{"name":"b","n":2}`, attempt.Options{Slot: 2})
+		done <- out
+	}()
+	for deadline := time.Now().Add(time.Minute); ; {
+		if time.Now().After(deadline) {
+			t.Fatal("the local participant was not let through the barrier")
+		}
+		p := local.Do(statekv.Request{Op: statekv.OpBarrier, Key: "b", Holder: "local", N: 2})
+		if p.Status == statekv.StatusOK {
+			break
+		}
+		if p.Status != statekv.StatusWait {
+			t.Fatalf("local barrier: %+v", p)
+		}
+	}
+	select {
+	case out := <-done:
+		if out.Result != result.Passed {
+			t.Fatalf("barrier on the agent: %s (%s)", out.Result, out.Reason)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the task on the agent did not pass the barrier")
+	}
+	r.runner.Wait()
+
+	// A watch on the agent sees every update a local task makes, in order.
+	const updates = 200
+	go func() {
+		out, _ := r.run("watcher", fmt.Sprintf(`{"n":%d}`, updates), attempt.Options{Slot: 3})
+		done <- out
+	}()
+	for deadline := time.Now().Add(time.Minute); local.Do(statekv.Request{Op: statekv.OpGet, Key: "w.ready"}).Status != statekv.StatusOK; {
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher on the agent did not say it was ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := 1; i <= updates; i++ {
+		if p := local.Do(statekv.Request{Op: statekv.OpPut, ID: uint64(i), Key: "w.x", Value: []byte(strconv.Itoa(i))}); p.Status != statekv.StatusOK {
+			t.Fatalf("put %d: %+v", i, p)
+		}
+	}
+	select {
+	case out := <-done:
+		if out.Result != result.Passed {
+			t.Fatalf("watcher on the agent: %s (%s)", out.Result, out.Reason)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the watcher on the agent did not see every update")
 	}
 }
 
