@@ -287,6 +287,23 @@ func (r *Runner) ended(runCtx context.Context, pack Pack, slot int, reply Reply,
 		case <-time.After(time.Second):
 		}
 	}
+	if err == nil && reply.Result == result.Aborted && deadlineNear(runCtx) {
+		// The pack saw the call's deadline (it has it in the call) and
+		// returned Aborted a moment before ours passed: the reason is
+		// ours ("timed out after …"), as when we stop it.
+		t := time.NewTimer(time.Second)
+		select {
+		case <-runCtx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		if runCtx.Err() != nil {
+			reason := context.Cause(runCtx).Error()
+			tlog.Warn("stopping the "+what, "reason", reason, "grace", grace)
+			r.returned(pack, slot, reply.LastSeq, tlog)
+			return result.Aborted, reason
+		}
+	}
 	switch {
 	case err == nil:
 		r.returned(pack, slot, reply.LastSeq, tlog)
@@ -314,6 +331,13 @@ func (r *Runner) ended(runCtx context.Context, pack Pack, slot int, reply Reply,
 		cancel()
 		return result.Errored, reason
 	}
+}
+
+// deadlineNear reports whether ctx's deadline is less than a second
+// away, or past.
+func deadlineNear(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < time.Second
 }
 
 // returned ends a pack whose call returned: it takes every event the pack
