@@ -150,7 +150,7 @@ func Start(cfg Config) (*Hub, error) {
 	h := &Hub{
 		log: log,
 		auth: &authenticator{users: map[string]*server.User{}, tasks: map[string]string{}, clients: map[string][]uint64{},
-			all: map[string][]uint64{}, open: map[string]int{}},
+			all: map[string][]uint64{}},
 		dropEvery: cfg.Faults.DropEvery,
 		onEvent:   cfg.OnEvent,
 		stop:      make(chan struct{}),
@@ -627,24 +627,24 @@ type authenticator struct {
 	clients map[string][]uint64
 	// all holds every connection a task's token opened, which the test
 	// faults' drops do not forget: what they sent counts.
+	// Those in all that are still open, or closed so lately that
+	// watchSends has not yet made sure, count against maxTaskConns: a
+	// count taken from the server's list of connections would miss one
+	// let in while the list was taken, and let a task past the bound.
 	all map[string][]uint64
-	// open counts each task token's open connections: as the hub last
-	// saw them (watchSends), and those opened since.
-	open map[string]int
 	// agents maps each agent's token to its user (agents.go); nil until
 	// the first AddAgent.
 	agents map[string]*server.User
 }
 
-// looked records what the hub saw of token's connections: how many are
-// open, and which closed (they are forgotten).
-func (a *authenticator) looked(token string, open int, closed []uint64) {
+// looked records which of token's connections the hub saw closed (they
+// are forgotten, and no longer count against maxTaskConns).
+func (a *authenticator) looked(token string, closed []uint64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, ok := a.users[token]; !ok {
 		return
 	}
-	a.open[token] = open
 	if len(closed) > 0 {
 		gone := func(id uint64) bool { return slices.Contains(closed, id) }
 		a.all[token] = slices.DeleteFunc(a.all[token], gone)
@@ -705,7 +705,6 @@ func (a *authenticator) remove(token string) (task string, isTask bool, ids []ui
 	delete(a.tasks, token)
 	delete(a.clients, token)
 	delete(a.all, token)
-	delete(a.open, token)
 	return task, isTask, ids
 }
 
@@ -731,7 +730,7 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	token := c.GetOpts().Token
 	a.mu.Lock()
 	u := a.users[token]
-	if u != nil && u.Permissions != nil && a.open[token] >= maxTaskConns {
+	if u != nil && u.Permissions != nil && len(a.all[token]) >= maxTaskConns {
 		u = nil
 	}
 	agent := a.agents[token]
@@ -742,7 +741,6 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		a.clients[token] = append(a.clients[token], c.GetID())
 		if u.Permissions != nil && agent == nil {
 			a.all[token] = append(a.all[token], c.GetID())
-			a.open[token]++
 		}
 	}
 	a.mu.Unlock()

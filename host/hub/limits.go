@@ -216,7 +216,6 @@ func (h *Hub) watchSends() {
 				tasks[token] = ts
 			}
 			var sent, unread, unanswered int64
-			var conns int
 			var gone []uint64
 			for _, id := range ids {
 				c := ts.conns[id]
@@ -225,7 +224,6 @@ func (h *Hub) watchSends() {
 					ts.conns[id] = c
 				}
 				if ci := open[id]; ci != nil {
-					conns++
 					c.bytes, c.msgs, c.missed = ci.InBytes, ci.InMsgs, 0
 					unread += int64(ci.Pending)
 					unanswered = max(unanswered, ci.InMsgs-ci.OutMsgs)
@@ -240,7 +238,7 @@ func (h *Hub) watchSends() {
 				sent += c.bytes + MessageBytes*c.msgs
 			}
 			sent += ts.closed
-			h.auth.looked(token, conns, gone)
+			h.auth.looked(token, gone)
 			switch {
 			case sent > h.limits.TaskBytes:
 				h.stopSender(token, h.limits.overBytes(), "sent_bytes", sent)
