@@ -118,14 +118,6 @@ func (c *Cache) fetch(ctx context.Context, path, hexsum string, sum []byte) erro
 	if c.Store == nil {
 		return fmt.Errorf("packstore: pack binary %s is not in the cache %s, and there is no store to fetch it from", hexsum, c.Dir)
 	}
-	obj, err := c.Store.obs.Get(ctx, hexsum)
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return fmt.Errorf("packstore: pack binary %s is not in the object store %s", hexsum, Bucket)
-	}
-	if err != nil {
-		return fmt.Errorf("packstore: fetch %s: %w", hexsum, err)
-	}
-	defer obj.Close()
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -139,7 +131,11 @@ func (c *Cache) fetch(ctx context.Context, path, hexsum string, sum []byte) erro
 		}
 	}()
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(f, h), obj); err != nil {
+	err = c.Store.get(ctx, hexsum, io.MultiWriter(f, h))
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return fmt.Errorf("packstore: pack binary %s is not in the object store %s", hexsum, Bucket)
+	}
+	if err != nil {
 		return fmt.Errorf("packstore: fetch %s: %w", hexsum, err)
 	}
 	if got := h.Sum(nil); !bytes.Equal(got, sum) {

@@ -12,6 +12,7 @@
 // is built for from its header, and a Cache refuses a binary of another
 // platform than its agent's with a clear error instead of an exec error.
 //
-// host/remote and host/agent do not use this package yet: the agent
-// still runs pack binaries from local paths.
+// An agent reads the store with the stream's info and direct gets only
+// (ReadSubjects, which host/hub grants every agent): it makes no
+// consumer and writes nothing there.
 package packstore

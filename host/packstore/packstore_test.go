@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/taskhost/taskhost/host/hub"
@@ -371,5 +372,77 @@ func TestPlatform(t *testing.T) {
 	}
 	if _, err := (&packstore.Cache{Dir: t.TempDir(), Store: s, Platform: foreign}).Path(ctx, fsum); err != nil {
 		t.Errorf("a %v binary for a %v agent: %v", foreign, foreign, err)
+	}
+}
+
+// TestAgentReadsOnly: with an agent's token (hub.AddAgent), the store
+// opens and a pack is fetched, with no permissions violation; but the
+// agent may not write the store (a chunk, an object's description), nor
+// make a consumer on it (whose delivery subject it would choose), purge
+// it, delete it or a message of it.
+func TestAgentReadsOnly(t *testing.T) {
+	h, err := hub.Start(hub.Config{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	ctx := testCtx(t)
+	s, err := packstore.Create(ctx, h.Conn(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, sum, testpack); err != nil {
+		t.Fatal(err)
+	}
+	token, err := h.AddAgent("a1", []string{"any"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 16)
+	nc, err := nats.Connect(h.URL(), nats.Token(token), nats.CustomInboxPrefix("_th."+h.RunKey()+".a.a1"),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+
+	as, err := packstore.Open(ctx, nc)
+	if err != nil {
+		t.Fatalf("open with the agent's token: %v", err)
+	}
+	c := &packstore.Cache{Dir: t.TempDir(), Store: as}
+	if _, err := c.Path(ctx, sum); err != nil {
+		t.Fatalf("fetch with the agent's token: %v", err)
+	}
+	select {
+	case err := <-errs:
+		t.Fatalf("fetch with the agent's token: %v", err)
+	default:
+	}
+
+	for _, subject := range []string{
+		"$O." + packstore.Bucket + ".C.x",
+		"$O." + packstore.Bucket + ".M." + sum,
+		"$JS.API.CONSUMER.CREATE." + packstore.Stream,
+		"$JS.API.CONSUMER.CREATE." + packstore.Stream + ".c.$O." + packstore.Bucket + ".C.>",
+		"$JS.API.CONSUMER.DURABLE.CREATE." + packstore.Stream + ".c",
+		"$JS.API.STREAM.PURGE." + packstore.Stream,
+		"$JS.API.STREAM.DELETE." + packstore.Stream,
+		"$JS.API.STREAM.MSG.DELETE." + packstore.Stream,
+	} {
+		if err := nc.Publish(subject, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-errs:
+			if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), subject) {
+				t.Errorf("publish to %s: %v, want a permissions violation", subject, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("publish to %s: allowed", subject)
+		}
 	}
 }

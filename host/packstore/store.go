@@ -35,8 +35,22 @@ func parseHex(hexsum string) ([]byte, error) {
 	return sum, nil
 }
 
+// Stream is the name of the object store's stream.
+const Stream = "OBJ_" + Bucket
+
 // Store is the packs' object store on a hub.
-type Store struct{ obs jetstream.ObjectStore }
+type Store struct {
+	obs    jetstream.ObjectStore
+	stream jetstream.Stream
+}
+
+func open(ctx context.Context, js jetstream.JetStream, obs jetstream.ObjectStore) (*Store, error) {
+	stream, err := js.Stream(ctx, Stream)
+	if err != nil {
+		return nil, fmt.Errorf("packstore: open the object store %s: %w", Bucket, err)
+	}
+	return &Store{obs: obs, stream: stream}, nil
+}
 
 // Create opens the packs' object store on nc's hub, and makes it if it
 // is not there, with replicas copies (0 is 1): the host's side.
@@ -56,11 +70,12 @@ func Create(ctx context.Context, nc *nats.Conn, replicas int) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("packstore: open the object store %s: %w", Bucket, err)
 	}
-	return &Store{obs: obs}, nil
+	return open(ctx, js, obs)
 }
 
 // Open opens the packs' object store on nc's hub, which must be there:
-// the agent's side.
+// the agent's side. It reads the store with no more than the stream's
+// info and direct gets (see Get), which is all an agent may do there.
 func Open(ctx context.Context, nc *nats.Conn) (*Store, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -70,7 +85,7 @@ func Open(ctx context.Context, nc *nats.Conn) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("packstore: open the object store %s: %w", Bucket, err)
 	}
-	return &Store{obs: obs}, nil
+	return open(ctx, js, obs)
 }
 
 // Put puts the binary at path under hexsum, its SHA-256, unless an
@@ -119,6 +134,51 @@ func (s *Store) Put(ctx context.Context, hexsum, path string) (uploaded bool, er
 		return false, fmt.Errorf("%w: %s changed since it was hashed (want %s, got %x); not kept", ErrHashMismatch, path, hexsum, got)
 	}
 	return true, nil
+}
+
+// ReadSubjects are the subjects on which Open and a Cache's fetches ask
+// the hub (the JetStream API): the object store stream's info and direct
+// gets of its messages. An agent needs to publish on these, and nothing
+// more, to fetch packs; none of them writes.
+func ReadSubjects() []string {
+	return []string{
+		"$JS.API.STREAM.INFO." + Stream,
+		"$JS.API.DIRECT.GET." + Stream,        // a message by sequence and subject (a chunk)
+		"$JS.API.DIRECT.GET." + Stream + ".>", // the last message on a subject (an object's description)
+	}
+}
+
+// get writes the object hexsum to w. It reads the object's description
+// and then its chunks one by one, each a direct get of the next message
+// on the object's chunk subject, rather than through a consumer (as the
+// object store's own Get does): so a reader needs no right to make
+// consumers, whose delivery subject it would choose.
+func (s *Store) get(ctx context.Context, hexsum string, w io.Writer) error {
+	info, err := s.obs.GetInfo(ctx, hexsum)
+	if err != nil {
+		return err
+	}
+	if info.Opts != nil && info.Opts.Link != nil {
+		return fmt.Errorf("%s is a link, not a pack binary", hexsum)
+	}
+	subject := "$O." + Bucket + ".C." + info.NUID
+	var size uint64
+	seq := uint64(1)
+	for n := uint32(0); n < info.Chunks; n++ {
+		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if err != nil {
+			return fmt.Errorf("chunk %d of %d: %w", n+1, info.Chunks, err)
+		}
+		if _, err := w.Write(m.Data); err != nil {
+			return err
+		}
+		size += uint64(len(m.Data))
+		seq = m.Sequence + 1
+	}
+	if size != info.Size {
+		return fmt.Errorf("%d bytes in %d chunks, and the object has %d", size, info.Chunks, info.Size)
+	}
+	return nil
 }
 
 // The object store sends an object's chunks without waiting for each to
