@@ -22,7 +22,8 @@ import (
 // SHA-256 in hex, filled from a Store. One agent process uses a cache
 // directory at a time; its methods are safe for concurrent use.
 type Cache struct {
-	// Dir is the cache directory; it is made (0700) if missing.
+	// Dir is the cache directory; it is made (0700) if missing, and
+	// refused if others may enter it.
 	Dir string
 	// Store is where a binary missing from Dir is fetched from; nil
 	// serves from Dir only.
@@ -55,8 +56,10 @@ func (c *Cache) Path(ctx context.Context, hexsum string) (string, error) {
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return "", fmt.Errorf("packstore: %w", err)
 	}
-	if err := os.Chmod(c.Dir, 0o700); err != nil {
+	if st, err := os.Stat(c.Dir); err != nil {
 		return "", fmt.Errorf("packstore: %w", err)
+	} else if st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("packstore: the cache directory %s is open to others (mode %v): make it 0700", c.Dir, st.Mode().Perm())
 	}
 	path := filepath.Join(c.Dir, hexsum)
 	st, err := os.Lstat(path)

@@ -57,7 +57,7 @@ func build(out string, env []string) error {
 // same bucket, for a test to put what it likes.
 func newStore(t *testing.T) (*packstore.Store, jetstream.ObjectStore) {
 	t.Helper()
-	h, err := hub.Start(hub.Config{StoreDir: t.TempDir()})
+	h, err := hub.Start(hub.Config{StoreDir: cacheDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +77,9 @@ func newStore(t *testing.T) (*packstore.Store, jetstream.ObjectStore) {
 	}
 	return s, obs
 }
+
+// cacheDir is a cache directory for a test, not made yet.
+func cacheDir(t *testing.T) string { return filepath.Join(t.TempDir(), "cache") }
 
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -146,7 +149,7 @@ func TestPutLarge(t *testing.T) {
 			t.Fatalf("put %d: %v", i, err)
 		}
 	}
-	c := &packstore.Cache{Dir: t.TempDir(), Store: s}
+	c := &packstore.Cache{Dir: cacheDir(t), Store: s}
 	// Random bytes are no executable: the fetch ends at the platform check.
 	if _, err := c.Path(ctx, lastSum); !errors.Is(err, packstore.ErrUnknownFormat) {
 		t.Fatalf("fetch: %v; want it fetched whole, then refused as no executable", err)
@@ -180,7 +183,7 @@ func TestPutChanged(t *testing.T) {
 // TestFetch: a binary is fetched into an empty cache (0700), kept as
 // <hex> (0500) with no temporary file left, and served from the cache
 // later with no store at all; two fetches at once of the same binary
-// both get it.
+// both get it; a cache directory others may enter is refused.
 func TestFetch(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := testCtx(t)
@@ -222,6 +225,13 @@ func TestFetch(t *testing.T) {
 	if p, err := offline.Path(ctx, sum); err != nil || p != want {
 		t.Errorf("from the cache without a store: %q, %v; want %q", p, err, want)
 	}
+	open := t.TempDir()
+	if err := os.Chmod(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&packstore.Cache{Dir: open, Store: s}).Path(ctx, sum); err == nil || !strings.Contains(err.Error(), "open to others") {
+		t.Errorf("a cache directory others may enter: %v; want it refused", err)
+	}
 	missing := strings.Repeat("ab", 32)
 	if _, err := offline.Path(ctx, missing); err == nil || !strings.Contains(err.Error(), "no store") {
 		t.Errorf("a binary not cached, without a store: %v; want it refused for want of a store", err)
@@ -233,7 +243,8 @@ func TestFetch(t *testing.T) {
 
 // TestFetchCorrupt: an object whose bytes do not have the hash it is
 // named by (another binary put under the testpack's hash) is refused,
-// naming both hashes, and leaves nothing in the cache.
+// naming both hashes, and leaves nothing in the cache; the host's next
+// put replaces it.
 func TestFetchCorrupt(t *testing.T) {
 	s, obs := newStore(t)
 	ctx := testCtx(t)
@@ -241,7 +252,7 @@ func TestFetchCorrupt(t *testing.T) {
 	if _, err := obs.PutBytes(ctx, sum, bad); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir := cacheDir(t)
 	c := &packstore.Cache{Dir: dir, Store: s}
 	p, err := c.Path(ctx, sum)
 	if !errors.Is(err, packstore.ErrHashMismatch) {
@@ -258,6 +269,13 @@ func TestFetchCorrupt(t *testing.T) {
 	}
 	if names := entries(t, dir); len(names) != 0 {
 		t.Errorf("the refused binary left %q in the cache", names)
+	}
+	// The host's next put replaces the object, which is then fetched.
+	if up, err := s.Put(ctx, sum, testpack); err != nil || !up {
+		t.Fatalf("put over the corrupt object: uploaded %v, %v; want an upload", up, err)
+	}
+	if _, err := c.Path(ctx, sum); err != nil {
+		t.Errorf("fetch after the put: %v", err)
 	}
 }
 
@@ -279,7 +297,7 @@ func TestCachedTampered(t *testing.T) {
 	if _, err := s.Put(ctx, sum, testpack); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir := cacheDir(t)
 	c := &packstore.Cache{Dir: dir, Store: s}
 	path, err := c.Path(ctx, sum)
 	if err != nil {
@@ -365,12 +383,12 @@ func TestPlatform(t *testing.T) {
 	if _, err := s.Put(ctx, fsum, bin); err != nil {
 		t.Fatal(err)
 	}
-	c := &packstore.Cache{Dir: t.TempDir(), Store: s}
+	c := &packstore.Cache{Dir: cacheDir(t), Store: s}
 	_, err = c.Path(ctx, fsum)
 	if !errors.Is(err, packstore.ErrWrongPlatform) || !strings.Contains(err.Error(), foreign.String()) || !strings.Contains(err.Error(), here.String()) {
 		t.Errorf("a %v binary for a %v agent: %v; want ErrWrongPlatform naming both", foreign, here, err)
 	}
-	if _, err := (&packstore.Cache{Dir: t.TempDir(), Store: s, Platform: foreign}).Path(ctx, fsum); err != nil {
+	if _, err := (&packstore.Cache{Dir: cacheDir(t), Store: s, Platform: foreign}).Path(ctx, fsum); err != nil {
 		t.Errorf("a %v binary for a %v agent: %v", foreign, foreign, err)
 	}
 }
@@ -381,7 +399,7 @@ func TestPlatform(t *testing.T) {
 // make a consumer on it (whose delivery subject it would choose), purge
 // it, delete it or a message of it.
 func TestAgentReadsOnly(t *testing.T) {
-	h, err := hub.Start(hub.Config{StoreDir: t.TempDir()})
+	h, err := hub.Start(hub.Config{StoreDir: cacheDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,7 +428,7 @@ func TestAgentReadsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open with the agent's token: %v", err)
 	}
-	c := &packstore.Cache{Dir: t.TempDir(), Store: as}
+	c := &packstore.Cache{Dir: cacheDir(t), Store: as}
 	if _, err := c.Path(ctx, sum); err != nil {
 		t.Fatalf("fetch with the agent's token: %v", err)
 	}
