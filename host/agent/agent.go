@@ -17,6 +17,7 @@ import (
 	"github.com/taskhost/taskhost/host/agentwire"
 	"github.com/taskhost/taskhost/host/attempt"
 	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/host/packstore"
 	"github.com/taskhost/taskhost/host/statebridge"
 	"github.com/taskhost/taskhost/internal/packwire"
 )
@@ -36,8 +37,10 @@ type Config struct {
 	Classes []string
 	// Slots is how many packs it runs at once; 0 is 1.
 	Slots int
-	// Packs are the pack binaries it may run, by the pack's name.
-	Packs map[string]string
+	// CacheDir is where it keeps the pack binaries it fetches from the
+	// hub's packs store by the hash each work names (host/packstore);
+	// required.
+	CacheDir string
 	// Heartbeat is how often it says it is there; 0 is 1s.
 	Heartbeat time.Duration
 	// HostTimeout is how long it runs a run's packs without hearing the
@@ -82,6 +85,9 @@ type agent struct {
 	jobs     map[string]*job
 	lastHost time.Time
 	wg       sync.WaitGroup
+
+	cacheMu sync.Mutex
+	cache   *packstore.Cache // once the packs store is open
 }
 
 // job is a work the agent was granted, from the grant until its pack is
@@ -98,8 +104,8 @@ type job struct {
 // Run serves the run until ctx ends, or its connection is closed for
 // good; then it kills every pack it started.
 func Run(ctx context.Context, cfg Config) error {
-	if cfg.URL == "" || cfg.Token == "" || cfg.Name == "" || cfg.RunKey == "" || len(cfg.Classes) == 0 {
-		return errors.New("agent: URL, Token, Name, RunKey and one class at least are required")
+	if cfg.URL == "" || cfg.Token == "" || cfg.Name == "" || cfg.RunKey == "" || cfg.CacheDir == "" || len(cfg.Classes) == 0 {
+		return errors.New("agent: URL, Token, Name, RunKey, CacheDir and one class at least are required")
 	}
 	if cfg.Slots == 0 {
 		cfg.Slots = 1
@@ -356,19 +362,39 @@ func (a *agent) start(j *job, w agentwire.Work) {
 const startOutput = 64 << 10
 
 func (a *agent) launch(w agentwire.Work, out io.Writer) (*launch.Process, error) {
-	path, ok := a.cfg.Packs[w.Call.Pack]
-	if !ok {
-		return nil, fmt.Errorf("pack %s: agent %s has no binary of it", w.Call.Pack, a.cfg.Name)
+	if w.PackSHA256 == "" {
+		return nil, fmt.Errorf("pack %s: the work names no SHA-256 to fetch its binary by", w.Call.Pack)
 	}
-	var sum []byte
-	if w.PackSHA256 != "" {
-		var err error
-		if sum, err = hex.DecodeString(w.PackSHA256); err != nil {
-			return nil, fmt.Errorf("pack %s: bad hash %q in the work", w.Call.Pack, w.PackSHA256)
-		}
+	cache, err := a.packs()
+	if err != nil {
+		return nil, fmt.Errorf("pack %s: %w", w.Call.Pack, err)
 	}
+	path, err := cache.Path(a.ctx, w.PackSHA256)
+	if err != nil {
+		return nil, fmt.Errorf("pack %s: %w", w.Call.Pack, err)
+	}
+	sum, _ := hex.DecodeString(w.PackSHA256) // Path took it: it is hex
 	return launch.Start(a.ctx, launch.Config{Path: path, SHA256: sum, Stderr: out, SocketDir: a.cfg.SocketDir,
 		Supervisor: a.cfg.Supervisor})
+}
+
+// packs is the agent's cache of pack binaries, on the hub's packs store,
+// which it opens at the first work (the host makes it before it
+// publishes work).
+func (a *agent) packs() (*packstore.Cache, error) {
+	a.cacheMu.Lock()
+	defer a.cacheMu.Unlock()
+	if a.cache != nil {
+		return a.cache, nil
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, requestTimeout)
+	defer cancel()
+	s, err := packstore.Open(ctx, a.nc)
+	if err != nil {
+		return nil, err
+	}
+	a.cache = &packstore.Cache{Dir: a.cfg.CacheDir, Store: s}
+	return a.cache, nil
 }
 
 // report sends a report to the host, again until the host answers, the

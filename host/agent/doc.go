@@ -10,7 +10,9 @@
 // Its tasks reach the run's shared state through the agent's state bridge
 // (host/statebridge): the call's state socket is the bridge's.
 //
-// It takes its pack binaries from local paths (Config.Packs) and the run
-// to serve from Config.RunKey; no command runs it yet. The host's side is
+// It fetches each pack binary from the hub's packs store by the SHA-256
+// the work names, into its cache (host/packstore), which checks the hash
+// and the binary's platform before the pack starts. It takes the run to
+// serve from Config.RunKey; no command runs it yet. The host's side is
 // host/remote, and what they say to each other is host/agentwire.
 package agent

@@ -1,7 +1,6 @@
 package launch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -107,14 +106,9 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 	// A pinned binary is hashed before it starts, unless an earlier start
 	// hashed it and it has not changed since (secure.go).
-	if cfg.SHA256 != nil && !verifiedBefore(cfg.Path, cfg.SHA256) {
-		id, _ := statID(cfg.Path)
-		id.checkedAt = time.Now().UnixNano()
-		if sum, err := FileSHA256(cfg.Path); err != nil || !bytes.Equal(sum, cfg.SHA256) {
-			return nil, checksumError(cfg.Path, cfg.SHA256)
-		}
-		if id.ino != 0 {
-			remember(cfg.Path, id, cfg.SHA256)
+	if cfg.SHA256 != nil {
+		if err := Verify(cfg.Path, cfg.SHA256); err != nil {
+			return nil, err
 		}
 	}
 	cmd := exec.Command(cfg.Path)

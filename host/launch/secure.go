@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -100,6 +101,25 @@ func verifiedBefore(path string, sum []byte) bool {
 func remember(path string, id fileID, sum []byte) {
 	id.sum = string(sum)
 	verified.Store(path, id)
+}
+
+// Verify checks that the file at path has the SHA-256 sum, hashing it
+// only if no earlier check in this process is still good (see above); a
+// mismatch wraps ErrChecksumMismatch and names both hashes. Start makes
+// this check of a pinned binary.
+func Verify(path string, sum []byte) error {
+	if verifiedBefore(path, sum) {
+		return nil
+	}
+	id, _ := statID(path)
+	id.checkedAt = time.Now().UnixNano()
+	if got, err := FileSHA256(path); err != nil || !bytes.Equal(got, sum) {
+		return checksumError(path, sum)
+	}
+	if id.ino != 0 {
+		remember(path, id, sum)
+	}
+	return nil
 }
 
 // StillVerified says whether the pinned binary at path was hashed and

@@ -1,13 +1,15 @@
 // Package remote is the host's side of running an attempt on an agent.
-// Starter implements attempt.Starter: it publishes the attempt's Work to
-// the run's work-queue stream (one durable pull consumer per placement
-// class), grants the work to the first agent that claims it, and waits
-// until that agent started the pack. The Pack it returns relays the call,
-// its cancellation, WaitExit and the kills to that agent, so that
-// attempt.Runner runs a remote attempt as it runs a local one: its
-// timeout, grace, seal and record stay the host's. An agent that has not
-// named a work in its heartbeats for Config.AgentTimeout is lost: the
-// call then fails, and WaitExit says "agent NAME lost".
+// Starter implements attempt.Starter: it puts the pack's binary into the
+// hub's packs store by its SHA-256 (host/packstore), publishes the
+// attempt's Work, which names that hash, to the run's work-queue stream
+// (one durable pull consumer per placement class), grants the work to
+// the first agent that claims it, and waits until that agent started the
+// pack. The Pack it returns relays the call, its cancellation, WaitExit
+// and the kills to that agent, so that attempt.Runner runs a remote
+// attempt as it runs a local one: its timeout, grace, seal and record
+// stay the host's. An agent that has not named a work in its heartbeats
+// for Config.AgentTimeout is lost: the call then fails, and WaitExit says
+// "agent NAME lost".
 //
 // With Config.StateSocket, it also answers the agents' state bridges
 // (host/statebridge), for the tasks of the work each was granted only.

@@ -16,6 +16,8 @@ import (
 
 	"github.com/taskhost/taskhost/host/agentwire"
 	"github.com/taskhost/taskhost/host/attempt"
+	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/host/packstore"
 	"github.com/taskhost/taskhost/host/statebridge"
 )
 
@@ -33,8 +35,14 @@ type Config struct {
 	// ClassOf says which class a call's work is published to; nil
 	// publishes every call to the first class.
 	ClassOf func(c attempt.Call) string
-	// PackSHA256 gives the hex SHA-256 a pack's binary must have, ""
-	// if it is not pinned; nil pins none.
+	// PackPath gives the path of a pack's binary on the host; required.
+	// Start puts the binary into the hub's packs store (host/packstore)
+	// under its SHA-256 before it publishes the work, once per binary,
+	// and the agent fetches it from there by that hash.
+	PackPath func(pack string) string
+	// PackSHA256 gives the hex SHA-256 a pack's binary must have (its
+	// pin), "" if it is not pinned; nil pins none. An unpinned binary is
+	// hashed at each Start.
 	PackSHA256 func(pack string) string
 	// AgentTimeout is how long an agent may not name a work it was
 	// granted in its heartbeats before it is lost; 0 is 5s.
@@ -62,6 +70,7 @@ type Starter struct {
 	cfg   Config
 	names agentwire.Names
 	js    jetstream.JetStream
+	packs *packstore.Store
 	log   hclog.Logger
 	subs  []*nats.Subscription
 	state *statebridge.Responder // nil without Config.StateSocket
@@ -72,6 +81,9 @@ type Starter struct {
 	seq    int
 	works  map[string]*work
 	tokens map[string]*work // by the hub token its Run gave the agent
+
+	putMu sync.Mutex
+	put   map[string]bool // path and hash of each binary put
 }
 
 // work is one call's work, as the host keeps it from its publication
@@ -92,8 +104,8 @@ type work struct {
 // and starts answering agents and sending the host's heartbeat. Close
 // stops it.
 func NewStarter(ctx context.Context, cfg Config) (*Starter, error) {
-	if cfg.Conn == nil || cfg.RunKey == "" || len(cfg.Classes) == 0 {
-		return nil, errors.New("remote: Conn, RunKey and one class at least are required")
+	if cfg.Conn == nil || cfg.RunKey == "" || cfg.PackPath == nil || len(cfg.Classes) == 0 {
+		return nil, errors.New("remote: Conn, RunKey, PackPath and one class at least are required")
 	}
 	for _, c := range cfg.Classes {
 		if err := agentwire.CheckName("class", c); err != nil {
@@ -117,9 +129,12 @@ func NewStarter(ctx context.Context, cfg Config) (*Starter, error) {
 		log = hclog.NewNullLogger()
 	}
 	s := &Starter{cfg: cfg, names: agentwire.Names{RunKey: cfg.RunKey}, log: log,
-		stop: make(chan struct{}), works: map[string]*work{}, tokens: map[string]*work{}}
+		stop: make(chan struct{}), works: map[string]*work{}, tokens: map[string]*work{}, put: map[string]bool{}}
 	var err error
 	if s.js, err = jetstream.New(cfg.Conn); err != nil {
+		return nil, fmt.Errorf("remote: %w", err)
+	}
+	if s.packs, err = packstore.Create(ctx, cfg.Conn, 0); err != nil {
 		return nil, fmt.Errorf("remote: %w", err)
 	}
 	stream, err := s.js.CreateStream(ctx, jetstream.StreamConfig{
@@ -229,6 +244,29 @@ func (s *Starter) findLost(now time.Time) {
 	}
 }
 
+// putPack puts the binary of pack into the packs store, under sum, or
+// under its hash if sum is "", unless this Starter put it before; it
+// returns the hash.
+func (s *Starter) putPack(ctx context.Context, pack, sum string) (string, error) {
+	path := s.cfg.PackPath(pack)
+	if sum == "" {
+		var err error
+		if sum, err = launch.HexSHA256(path); err != nil {
+			return "", err
+		}
+	}
+	s.putMu.Lock()
+	defer s.putMu.Unlock()
+	if s.put[path+"\x00"+sum] {
+		return sum, nil
+	}
+	if _, err := s.packs.Put(ctx, sum, path); err != nil {
+		return "", err
+	}
+	s.put[path+"\x00"+sum] = true
+	return sum, nil
+}
+
 // Start publishes c's work to its class, and returns once an agent that
 // was granted it started its pack (what the pack wrote before it served
 // goes to out). Cancelling ctx withdraws the work: an agent that claims
@@ -242,6 +280,10 @@ func (s *Starter) Start(ctx context.Context, c attempt.Call, out io.Writer) (att
 	if s.cfg.PackSHA256 != nil {
 		sum = s.cfg.PackSHA256(c.Pack)
 	}
+	sum, err := s.putPack(ctx, c.Pack, sum)
+	if err != nil {
+		return nil, fmt.Errorf("pack %s not started: %w", c.Pack, err)
+	}
 	s.mu.Lock()
 	s.seq++
 	w := &work{id: strconv.Itoa(s.seq), started: make(chan agentwire.Started, 1),
@@ -253,7 +295,6 @@ func (s *Starter) Start(ctx context.Context, c attempt.Call, out io.Writer) (att
 	msg := agentwire.Encode(agentwire.Work{Version: agentwire.Version, ID: w.id, PackSHA256: sum, Call: c})
 	// A publish that timed out is sent again under the same id: the
 	// stream keeps one.
-	var err error
 	for try := 0; try < 3; try++ {
 		if _, err = s.js.Publish(ctx, s.names.Work(class), msg, jetstream.WithMsgID("w"+w.id)); err == nil || ctx.Err() != nil {
 			break

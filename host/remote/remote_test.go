@@ -2,6 +2,7 @@ package remote_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -15,12 +16,14 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/taskhost/taskhost/host/agent"
 	"github.com/taskhost/taskhost/host/agentwire"
 	"github.com/taskhost/taskhost/host/attempt"
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/host/packstore"
 	"github.com/taskhost/taskhost/host/remote"
 	"github.com/taskhost/taskhost/internal/statekv"
 	"github.com/taskhost/taskhost/internal/statekv/statekvtest"
@@ -74,6 +77,7 @@ func newRig(t *testing.T, cfg remote.Config) *rig {
 		cfg.Classes = []string{"any"}
 	}
 	cfg.PackSHA256 = func(string) string { return sum }
+	cfg.PackPath = func(string) string { return testpack }
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := remote.NewStarter(ctx, cfg)
@@ -96,7 +100,9 @@ func (r *rig) agent(name string, cfg agent.Config) (stop func()) {
 	}
 	cfg.URL, cfg.Token, cfg.Name, cfg.RunKey = r.hub.URL(), token, name, r.hub.RunKey()
 	cfg.Classes = []string{"any"}
-	cfg.Packs = map[string]string{"testpack": testpack}
+	if cfg.CacheDir == "" { // its own, as on a machine of its own
+		cfg.CacheDir = filepath.Join(r.t.TempDir(), "cache")
+	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = 100 * time.Millisecond
 	}
@@ -208,6 +214,59 @@ func TestAttemptRunsOnTheAgent(t *testing.T) {
 		}
 		r.runner.Wait()
 		waitGone(t, out.PID)
+	}
+}
+
+// The agent runs the pack binary it fetched from the hub's packs store
+// by the work's hash into its empty cache; an agent that fetches an
+// object whose bytes do not have that hash (it was replaced in the
+// store) starts nothing, keeps nothing, and the host is told why, with
+// both hashes.
+func TestPackFetchedByHash(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, remote.Config{})
+	dir := filepath.Join(t.TempDir(), "a1cache")
+	stop := r.agent("a1", agent.Config{CacheDir: dir})
+	out, _ := r.run("pass", `{}`, attempt.Options{})
+	if out.Result != result.Passed {
+		t.Fatalf("pass: %s (%s)", out.Result, out.Reason)
+	}
+	if got, err := launch.HexSHA256(filepath.Join(dir, r.sum)); err != nil || got != r.sum {
+		t.Fatalf("the agent's cache: %s (%v), want the testpack (%s)", got, err, r.sum)
+	}
+	r.runner.Wait()
+	stop()
+
+	js, err := jetstream.New(r.hub.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	obs, err := js.ObjectStore(ctx, packstore.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := []byte("#!/bin/sh\necho not the testpack\n")
+	if _, err := obs.PutBytes(ctx, r.sum, bad); err != nil {
+		t.Fatal(err)
+	}
+	badSum := fmt.Sprintf("%x", sha256.Sum256(bad))
+	dir2 := filepath.Join(t.TempDir(), "a2cache")
+	r.agent("a2", agent.Config{CacheDir: dir2})
+	c := attempt.Call{Pack: "testpack", Task: "pass", Args: []byte(`{}`), RunID: "run", ID: "t2", Attempt: 1}
+	p, err := r.starter.Start(ctx, c, io.Discard)
+	if err == nil {
+		p.Kill()
+		t.Fatal("a pack started from a corrupt object")
+	}
+	for _, want := range []string{"differs", r.sum, badSum} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal %q does not say %q", err, want)
+		}
+	}
+	if des, _ := os.ReadDir(dir2); len(des) != 0 {
+		t.Errorf("the corrupt object left %d files in the agent's cache", len(des))
 	}
 }
 
@@ -383,7 +442,9 @@ func TestTwoAgentsClaimOneWork(t *testing.T) {
 // the agent, no longer hearing the host, kills the pack.
 func TestLostAgent(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, remote.Config{AgentTimeout: time.Second})
+	// The host beats well within the agent's host timeout, so that only
+	// being cut off makes the agent kill its pack.
+	r := newRig(t, remote.Config{AgentTimeout: time.Second, HostBeat: 200 * time.Millisecond})
 	r.agent("a1", agent.Config{HostTimeout: time.Second})
 	var pid int
 	out, _ := r.run("hold", `{"duration":"5m"}`, attempt.Options{Started: func(p int) {
