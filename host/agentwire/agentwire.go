@@ -265,3 +265,22 @@ func Decode(b []byte, v any) error {
 	}
 	return nil
 }
+
+// PacksBucket is the object store of pack binaries (host/packstore), each
+// under its SHA-256 in lower-case hex; PacksStream is its stream.
+const (
+	PacksBucket = "TH_PACKS"
+	PacksStream = "OBJ_" + PacksBucket
+)
+
+// PackReadSubjects are the subjects on which an agent asks the hub (the
+// JetStream API) to fetch packs: the object store stream's info and
+// direct gets of its messages. An agent needs to publish on these, and
+// nothing more, to fetch packs; none of them writes.
+func PackReadSubjects() []string {
+	return []string{
+		"$JS.API.STREAM.INFO." + PacksStream,
+		"$JS.API.DIRECT.GET." + PacksStream,        // a message by sequence and subject (a chunk)
+		"$JS.API.DIRECT.GET." + PacksStream + ".>", // the last message on a subject (an object's description)
+	}
+}

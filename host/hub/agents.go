@@ -7,19 +7,18 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/taskhost/taskhost/host/agentwire"
-	"github.com/taskhost/taskhost/host/packstore"
 )
 
 // What an agent may do on the run's hub, and no more: publish on its own
 // subjects (claims, reports, the log chunks and state requests of the
 // attempts it runs, heartbeat: agentwire's th.<rk>.a.<agent>.>), fetch and acknowledge the work
-// of its classes, read the packs' object store (packstore.ReadSubjects),
+// of its classes, read the packs' object store (agentwire.PackReadSubjects),
 // and receive its replies, the host's control requests
 // to it and the host's heartbeat; it may answer a request it received.
 func (h *Hub) agentUser(name string, classes []string) *server.User {
 	n := agentwire.Names{RunKey: h.runKey}
 	pub := []string{n.Agent(name) + ">", agentwire.HeartbeatSubject(name), n.Acks()}
-	pub = append(pub, packstore.ReadSubjects()...)
+	pub = append(pub, agentwire.PackReadSubjects()...)
 	for _, c := range classes {
 		pub = append(pub, n.Fetch(c))
 	}

@@ -13,11 +13,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/taskhost/taskhost/host/agentwire"
 )
 
 // Bucket is the name of the object store that holds pack binaries, each
 // under its SHA-256 in lower-case hex.
-const Bucket = "TH_PACKS"
+const Bucket = agentwire.PacksBucket
 
 // ErrHashMismatch is wrapped when bytes that should have a SHA-256 do
 // not: a fetched object, a cached binary, or a file that changed between
@@ -36,7 +38,7 @@ func parseHex(hexsum string) ([]byte, error) {
 }
 
 // Stream is the name of the object store's stream.
-const Stream = "OBJ_" + Bucket
+const Stream = agentwire.PacksStream
 
 // Store is the packs' object store on a hub.
 type Store struct {
@@ -137,16 +139,8 @@ func (s *Store) Put(ctx context.Context, hexsum, path string) (uploaded bool, er
 }
 
 // ReadSubjects are the subjects on which Open and a Cache's fetches ask
-// the hub (the JetStream API): the object store stream's info and direct
-// gets of its messages. An agent needs to publish on these, and nothing
-// more, to fetch packs; none of them writes.
-func ReadSubjects() []string {
-	return []string{
-		"$JS.API.STREAM.INFO." + Stream,
-		"$JS.API.DIRECT.GET." + Stream,        // a message by sequence and subject (a chunk)
-		"$JS.API.DIRECT.GET." + Stream + ".>", // the last message on a subject (an object's description)
-	}
-}
+// the hub; see agentwire.PackReadSubjects.
+func ReadSubjects() []string { return agentwire.PackReadSubjects() }
 
 // get writes the object hexsum to w. It reads the object's description
 // and then its chunks one by one, each a direct get of the next message
