@@ -4,34 +4,17 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/internal/testbuild"
 )
 
 var demo string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "launch-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	demo = filepath.Join(dir, "demo")
-	cmd := exec.Command("go", "build", "-o", demo, "../../plugins/demo")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbuild.Main(m, map[*string]string{&demo: "../../plugins/demo"}, nil)
 }
 
 // TestPinnedStart: a pinned pack starts only when its binary has the

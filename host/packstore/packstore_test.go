@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/host/packstore"
+	"github.com/taskhost/taskhost/internal/testbuild"
 )
 
 // testpack is internal/testpack built for this machine, once for the
@@ -27,30 +27,10 @@ import (
 var testpack, sum string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "packstore-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testpack = filepath.Join(dir, "testpack")
-	if err := build(testpack, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "build:", err)
-		os.Exit(1)
-	}
-	if sum, err = launch.HexSHA256(testpack); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func build(out string, env []string) error {
-	cmd := exec.Command("go", "build", "-o", out, "../../internal/testpack")
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	return cmd.Run()
+	testbuild.Main(m, map[*string]string{&testpack: "../../internal/testpack"}, func(string) (err error) {
+		sum, err = launch.HexSHA256(testpack)
+		return err
+	})
 }
 
 // newStore starts a hub and makes the packs' store on it; obs is the
@@ -363,7 +343,7 @@ func TestPlatform(t *testing.T) {
 		foreign.OS = "linux"
 	}
 	bin := filepath.Join(t.TempDir(), "testpack-"+foreign.OS)
-	if err := build(bin, []string{"GOOS=" + foreign.OS, "GOARCH=" + foreign.Arch, "CGO_ENABLED=0"}); err != nil {
+	if err := testbuild.Build(bin, "../../internal/testpack", "GOOS="+foreign.OS, "GOARCH="+foreign.Arch, "CGO_ENABLED=0"); err != nil {
 		t.Fatal(err)
 	}
 	if p, err := packstore.PlatformOf(bin); err != nil || p != foreign {

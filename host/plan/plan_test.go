@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/internal/packwire"
+	"github.com/taskhost/taskhost/internal/testbuild"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
@@ -23,32 +23,15 @@ import (
 var hookpack, badpack, badhook string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "plan-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	hookpack = filepath.Join(dir, "hookpack")
-	badpack = filepath.Join(dir, "badpack")
-	badhook = filepath.Join(dir, "badhook")
-	for out, pkg := range map[string]string{hookpack: "../../internal/testpack/hookpack", badpack: "./testdata/badpack"} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build:", err)
-			os.Exit(1)
+	testbuild.Main(m, map[*string]string{&hookpack: "../../internal/testpack/hookpack", &badpack: "./testdata/badpack"}, func(dir string) error {
+		// The same program under another name: its hook is the bad one.
+		badhook = filepath.Join(dir, "badhook")
+		if err := os.Link(badpack, badhook); err != nil {
+			return err
 		}
-	}
-	// The same program under another name: its hook is the bad one.
-	if err := os.Link(badpack, badhook); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	// Every test's cache is this package's own.
-	os.Setenv(CacheDirEnv, filepath.Join(dir, "cache"))
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+		// Every test's cache is this package's own.
+		return os.Setenv(CacheDirEnv, filepath.Join(dir, "cache"))
+	})
 }
 
 // ctyEqual lets cmp compare argument types.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	"github.com/taskhost/taskhost/host/remote"
 	"github.com/taskhost/taskhost/internal/statekv"
 	"github.com/taskhost/taskhost/internal/statekv/statekvtest"
+	"github.com/taskhost/taskhost/internal/testbuild"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
@@ -34,21 +34,7 @@ import (
 var testpack string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "remote-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testpack = filepath.Join(dir, "testpack")
-	cmd := exec.Command("go", "build", "-o", testpack, "../../internal/testpack")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbuild.Main(m, map[*string]string{&testpack: "../../internal/testpack"}, nil)
 }
 
 // rig is a run's hub with a remote.Starter on it, and the agents a test
