@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -85,8 +86,13 @@ func (n Names) Control(agent string) string { return "th." + n.RunKey + ".ctl." 
 // HostHeartbeat is the subject of the host's heartbeat.
 func (n Names) HostHeartbeat() string { return "th." + n.RunKey + ".host.hb" }
 
-// Inbox is the prefix of agent's inboxes (its replies).
-func (n Names) Inbox(agent string) string { return "_th." + n.RunKey + ".a." + agent }
+// Inbox is the prefix of agent's inboxes (its replies). It does not name
+// the run: an agent connects before it knows which run it serves
+// (Hello).
+func (n Names) Inbox(agent string) string { return AgentInbox(agent) }
+
+// AgentInbox is the prefix of agent's inboxes.
+func AgentInbox(agent string) string { return "_th.a." + agent }
 
 // LogStream is the run's stream of the log chunks agents ship.
 func (n Names) LogStream() string { return "TH_" + n.RunKey + "_LOGS" }
@@ -135,6 +141,117 @@ func HeartbeatSubject(agent string) string { return "th.agents." + agent + ".hb"
 
 // AnyHeartbeat is the subject of every agent's heartbeat.
 const AnyHeartbeat = "th.agents.*.hb"
+
+// HelloSubject is the subject on which agent asks the hub it connected
+// to which run it serves (Hello, answered by HelloReply).
+func HelloSubject(agent string) string { return "th.agents." + agent + ".hello" }
+
+// AnyHello is the subject of every agent's Hello.
+const AnyHello = "th.agents.*.hello"
+
+// Hello is an agent's first request on a hub: which run is this, and
+// which of its work is mine?
+type Hello struct {
+	Version int `json:"v"`
+	// Slots is how many packs the agent runs at once.
+	Slots int `json:"slots"`
+}
+
+// HelloReply answers a Hello: the run's key, and the placement classes
+// whose work the agent may take (those whose labels its own satisfy;
+// none is fine: it waits for the next run). Error says why the hub will
+// not have it.
+type HelloReply struct {
+	Version int      `json:"v"`
+	RunKey  string   `json:"run_key,omitempty"`
+	Classes []string `json:"classes,omitempty"`
+	// HostBeat is how often the host sends its heartbeat.
+	HostBeat time.Duration `json:"host_beat,omitempty"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// connNamePrefix starts the connection name of an agent (ConnName).
+const connNamePrefix = "taskhost-agent "
+
+// ConnName is the NATS connection name an agent connects with: its name
+// and labels, which the hub reads when it admits the agent (the labels
+// decide which work it may fetch, before it says anything).
+func ConnName(agent string, labels map[string]string) string {
+	return connNamePrefix + agent + " " + FormatLabels(labels)
+}
+
+// ParseConnName reads a ConnName.
+func ParseConnName(s string) (agent string, labels map[string]string, err error) {
+	rest, ok := strings.CutPrefix(s, connNamePrefix)
+	if !ok {
+		return "", nil, fmt.Errorf("connection name %q is not an agent's", s)
+	}
+	agent, ls, _ := strings.Cut(rest, " ")
+	if err := CheckName("agent", agent); err != nil {
+		return "", nil, err
+	}
+	labels, err = ParseLabels(ls)
+	if err != nil {
+		return "", nil, err
+	}
+	return agent, labels, nil
+}
+
+// labelRE is what a label's key or value may be (as the jobfile's
+// placement requires).
+var labelRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+
+// MaxLabels is the most labels an agent may carry.
+const MaxLabels = 32
+
+// ParseLabels reads labels written as "k=v,k2=v2" ("" is none).
+func ParseLabels(s string) (map[string]string, error) {
+	labels := map[string]string{}
+	if s == "" {
+		return labels, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !labelRE.MatchString(k) || !labelRE.MatchString(v) {
+			return nil, fmt.Errorf("label %q: write KEY=VALUE, each of 1 to 63 of a-z, 0-9, '_', '.' and '-', starting with a letter or digit", kv)
+		}
+		if _, dup := labels[k]; dup {
+			return nil, fmt.Errorf("label %q given twice", k)
+		}
+		labels[k] = v
+	}
+	if len(labels) > MaxLabels {
+		return nil, fmt.Errorf("%d labels: at most %d", len(labels), MaxLabels)
+	}
+	return labels, nil
+}
+
+// FormatLabels writes labels as ParseLabels reads them, sorted by key.
+func FormatLabels(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k + "=" + labels[k])
+	}
+	return b.String()
+}
+
+// Satisfies says whether labels has every label of want, with its value.
+func Satisfies(labels, want map[string]string) bool {
+	for k, v := range want {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
 
 // Work is one attempt to run, published to its class's work subject with
 // the message id "w" + ID. It holds no credentials: those come in Run,

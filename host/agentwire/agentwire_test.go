@@ -64,3 +64,23 @@ func TestLogOf(t *testing.T) {
 		}
 	}
 }
+
+func TestConnName(t *testing.T) {
+	labels := map[string]string{"os": "linux", "lab": "sjc"}
+	s := ConnName("a1", labels)
+	if s != "taskhost-agent a1 lab=sjc,os=linux" {
+		t.Fatalf("ConnName = %q", s)
+	}
+	name, got, err := ParseConnName(s)
+	if err != nil || name != "a1" || len(got) != 2 || got["lab"] != "sjc" || got["os"] != "linux" {
+		t.Fatalf("ParseConnName = %q %v %v", name, got, err)
+	}
+	for _, bad := range []string{"a1 lab=sjc", "taskhost-agent A1 lab=sjc", "taskhost-agent a1 lab", "taskhost-agent a1 lab=sjc,lab=nyc", "taskhost-agent a1 Lab=x"} {
+		if _, _, err := ParseConnName(bad); err == nil {
+			t.Errorf("ParseConnName(%q) took it", bad)
+		}
+	}
+	if !Satisfies(labels, map[string]string{"lab": "sjc"}) || Satisfies(labels, map[string]string{"lab": "nyc"}) || Satisfies(labels, map[string]string{"rack": "1"}) {
+		t.Error("Satisfies")
+	}
+}

@@ -72,6 +72,10 @@ type HubAccess struct {
 	InboxPrefix   string
 	MsgIDPrefix   string
 	StateSocket   string
+	// CA, if set, is the PEM certificate(s) the task must verify the
+	// hub's TLS certificate against: the hub is reached over TLS (a task
+	// on an agent). "" is a plain connection (a task on the host).
+	CA string
 }
 
 // Reply is what a pack's call returned.
