@@ -76,6 +76,10 @@ type HubAccess struct {
 	// hub's TLS certificate against: the hub is reached over TLS (a task
 	// on an agent). "" is a plain connection (a task on the host).
 	CA string
+	// Slot is the attempt's slot in the hub (the index given to AddTask):
+	// it names the attempt on the host's side only, and is not sent to
+	// the pack.
+	Slot int
 }
 
 // Reply is what a pack's call returned.

@@ -351,6 +351,7 @@ func (h *Hub) AddTask(taskID string, index int, logDir string) attempt.HubAccess
 		// task's message ids and have the hub drop its events as duplicates.
 		MsgIDPrefix: tok + "." + randomHex(6) + ".",
 		StateSocket: h.state.Socket(),
+		Slot:        index,
 	}
 }
 
