@@ -465,7 +465,7 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 		r.printf("%s %-8s on attempt %d of %d; running it again", t.ID, strings.ToUpper(a.Result.Value.String()), n, t.Retries+1)
 	}
 	last := attempts[len(attempts)-1]
-	rec.PID, rec.Sections, rec.Logs, rec.Result = last.PID, last.Sections, last.Logs, last.Result
+	rec.PID, rec.Agent, rec.Sections, rec.Logs, rec.Result = last.PID, last.Agent, last.Sections, last.Logs, last.Result
 	rec.Outputs = rawOutputs(tr.outputs)
 	if len(attempts) > 1 {
 		rec.Attempts = attempts
@@ -496,13 +496,18 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 		grace = t.Grace
 	}
 	o := attempt.Options{Slot: slot, RecordDir: filepath.Join("tasks", t.ID), Timeout: t.Timeout, Grace: grace, Out: out,
-		Started: func(pid int) {
-			a.PID = pid
-			rec.PID = pid
+		Started: func(pid int, agent string) {
+			a.PID, a.Agent = pid, agent
+			rec.PID, rec.Agent = pid, agent
 			r.note(hub.Note{Kind: noteTaskStarted, Task: t.ID, Index: tr.index, Slot: slot, Data: mustJSON(taskHeader(rec))})
-			r.log.Info("task started", "task", t.ID, "pack", t.Pack, "pid", pid, "attempt", n)
-			r.event(Event{Type: EventTaskStarted, Time: a.StartTime, Task: t.ID, PID: pid})
-			r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, pid)
+			if agent == "" {
+				r.log.Info("task started", "task", t.ID, "pack", t.Pack, "pid", pid, "attempt", n)
+				r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, pid)
+			} else {
+				r.log.Info("task started", "task", t.ID, "pack", t.Pack, "agent", agent, "pid", pid, "attempt", n)
+				r.printf("%s started (pack %s, agent %s, pid %d)", t.ID, t.Pack, agent, pid)
+			}
+			r.event(Event{Type: EventTaskStarted, Time: a.StartTime, Task: t.ID, PID: pid, Agent: agent})
 		}}
 	if t.ID == r.opts.Debugging.Debug {
 		o.Timeout = 0 // the debugged task waits for the user
@@ -515,7 +520,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	if got.Sections != nil {
 		a.Sections = got.Sections
 	}
-	a.Logs = got.Logs
+	a.Logs, a.Agent = got.Logs, got.Agent
 	a.Result = report.Outcome{Value: got.Result, Reason: got.Reason, Data: got.Data}
 	return a
 }
