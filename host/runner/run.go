@@ -64,6 +64,9 @@ type Options struct {
 	// StoreWait is how long the run's store (its disk) may not write
 	// before the run stops; 0 means hub.DefaultStoreWait.
 	StoreWait time.Duration
+	// Agents, if set, opens the run to taskhost agents (agents.go); the
+	// plan must have been made with plan.Options.Agents.
+	Agents *AgentsOptions
 }
 
 // DefaultGrace is the grace period when none is set.
@@ -145,7 +148,12 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 		return nil, err
 	}
 	defer logFile.Close()
-	defer r.tighten() // last: what the packs wrote in the run directory
+	removed := false // the run directory, of a run refused before it began
+	defer func() {
+		if !removed {
+			r.tighten() // last: what the packs wrote in the run directory
+		}
+	}()
 	jobLog := &watchedWriter{w: logFile}
 	r.log = hclog.New(&hclog.LoggerOptions{Name: "job", Level: hclog.Debug, Output: r.mask.Writer(jobLog)})
 	room := keepReserve(dir, r.log)
@@ -189,6 +197,9 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 		StateSocket: filepath.Join(sockets, "state.sock"),
 		Faults:      opts.Faults, Mask: r.mask,
 		OnStore: r.onStore(stopRun), StoreWait: opts.StoreWait, Limits: hubLimits(job)}
+	if opts.Agents != nil {
+		hcfg.Agents = hubAgents(plan, opts.Agents)
+	}
 	if opts.Events != nil {
 		hcfg.OnEvent = func(task string, ev report.Event) {
 			if e, ok := fromReport(task, ev); ok {
@@ -203,6 +214,24 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 	}
 	defer h.Close()
 	r.hub = h
+	if opts.Agents != nil {
+		r.log.Info("hub listening for agents", "listen", opts.Agents.Listen)
+		agents, err := r.startAgents(ctx)
+		if err != nil {
+			var pe *PlacementError
+			if errors.As(err, &pe) {
+				// Nothing ran: no run to keep.
+				h.Close()
+				removed = true
+				os.RemoveAll(dir)
+			}
+			return nil, err
+		}
+		if agents != nil {
+			defer agents.Close()
+			starter = placedStarter{r: r, local: starter, remote: agents}
+		}
+	}
 	r.attempts = &attempt.Runner{Starter: starter, Hub: h.Attempts(), Log: r.log, RunDir: dir}
 	failed := h.WriteFailed
 	jobLog.failed.Store(&failed)
