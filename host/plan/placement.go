@@ -167,7 +167,7 @@ func CheckAgents(p *Plan, agents []Agent) hcl.Diagnostics {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "No agent for this placement",
-			Detail: fmt.Sprintf("No connected agent carries every label of %s, which %s needs. %s",
+			Detail: fmt.Sprintf("No connected agent carries every label of %s, which %s placed here need. %s",
 				agentwire.FormatLabels(c.Labels), taskList(c.Tasks), connected(agents)),
 			Subject: c.Range.Ptr(),
 		})

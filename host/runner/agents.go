@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/taskhost/taskhost/host/attempt"
@@ -123,4 +125,23 @@ func (s placedStarter) Start(ctx context.Context, c attempt.Call, out io.Writer)
 		return s.remote.Start(ctx, c, out)
 	}
 	return s.local.Start(ctx, c, out)
+}
+
+// CheckAgents opens a hub to agents as a run of p would, waits for them
+// as the run would, and says which placements no agent satisfies: what
+// `taskhost validate --listen` does. Its store is a temporary directory,
+// removed at the end.
+func CheckAgents(ctx context.Context, p *plan.Plan, o *AgentsOptions, log hclog.Logger) ([]hub.AgentInfo, hcl.Diagnostics, error) {
+	dir, err := os.MkdirTemp("", "taskhost-validate-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+	h, err := hub.Start(hub.Config{StoreDir: dir, Agents: hubAgents(p, o), Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer h.Close()
+	as, diags := WaitAgents(ctx, h, p, o.Wait)
+	return as, diags, nil
 }
