@@ -8,12 +8,17 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/taskhost/taskhost/host/attempt"
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/internal/packwire"
 	"github.com/taskhost/taskhost/internal/protocol"
 	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/testtls"
 )
 
 // TestProtocolNegotiation: the host offers every version it speaks, and
@@ -113,5 +118,86 @@ func TestNoSharedVersion(t *testing.T) {
 		if want := "Plugin version: 99, Client versions: [1 2] (the pack speaks pack protocol 99, this taskhost speaks [1 2]: rebuild the pack"; !strings.Contains(err.Error(), want) {
 			t.Fatalf("start: %v\nwant %q", err, want)
 		}
+	}
+}
+
+// tlsHub starts a NATS server that takes only TLS, with a certificate
+// that ca signed, and a JetStream stream on the subject ev, and returns
+// the hub access of a task that reports there (without the CA) and the
+// stream.
+func tlsHub(t *testing.T, ca *testtls.CA) (attempt.HubAccess, jetstream.Stream) {
+	t.Helper()
+	srv, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, NoLog: true, NoSigs: true,
+		JetStream: true, StoreDir: t.TempDir(), Authorization: "task", TLSConfig: ca.ServerConfig(), TLSTimeout: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server did not start")
+	}
+	nc, err := nats.Connect(srv.ClientURL(), nats.Token("task"), nats.Secure(ca.ClientConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EV", Subjects: []string{"ev"}, Storage: jetstream.FileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return attempt.HubAccess{URL: srv.ClientURL(), Token: "task", EventsSubject: "ev", InboxPrefix: "_in.t1", MsgIDPrefix: "t1.x."}, stream
+}
+
+// TestTaskOverTLS: a pack of this SDK, called with the hub's CA, runs its
+// task against a hub that takes only TLS and its events are stored;
+// called with a CA that holds no certificate, or one that did not sign
+// the hub's, the call fails at once and says why.
+func TestTaskOverTLS(t *testing.T) {
+	t.Parallel()
+	ca := testtls.New(t)
+	access, stream := tlsHub(t, ca)
+	for name, tc := range map[string]struct {
+		ca   string
+		want string // in the call's error; "" for the task to pass
+	}{
+		"the hub's CA":        {ca: ca.PEM},
+		"another CA":          {ca: testtls.New(t).PEM, want: "not signed by the CA the task was given"},
+		"a CA that is no PEM": {ca: "not a certificate", want: "the hub's CA (tls_ca_pem) holds no PEM certificate"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p, err := launch.Start(context.Background(), launch.Config{Path: demo})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Stop()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c := attempt.Call{Task: "hello", Args: []byte(`{"name":"agent"}`), RunID: "run", ID: "t1", Attempt: 1, Hub: access}
+			c.Hub.CA = tc.ca
+			resp, err := p.Run(ctx, packwire.RunRequest(c))
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("run: %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.GetResult() != "passed" || resp.GetLastSeq() == 0 {
+				t.Fatalf("result %q (%s), last event %d; want passed", resp.GetResult(), resp.GetReason(), resp.GetLastSeq())
+			}
+			if _, err := stream.GetLastMsgForSubject(ctx, "ev"); err != nil {
+				t.Errorf("nothing stored: %v", err)
+			}
+		})
 	}
 }
