@@ -299,15 +299,31 @@ func (a *agent) end(j *job, flush bool) {
 }
 
 // pull fetches the work of class, one message per free slot.
+//
+// The answers to its fetches come to an inbox of its own, not through
+// the connection's request mechanism: JetStream delivers a work message
+// under the work's subject, which that mechanism cannot match to its
+// request once more than one request of the connection is in flight, and
+// drops. A late answer to a fetch it gave up on is read as the answer to
+// the next.
 func (a *agent) pull(class string) {
 	defer a.wg.Done()
+	inbox := a.names.Inbox(a.cfg.Name) + ".fetch." + class
+	answers := make(chan *nats.Msg, 8)
+	sub, err := a.nc.ChanSubscribe(inbox, answers)
+	if err != nil {
+		a.log.Error("cannot fetch work", "class", class, "error", err)
+		return
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	req := []byte(fmt.Sprintf(`{"batch":1,"expires":%d}`, fetchWait.Nanoseconds()))
 	for {
 		select {
 		case a.slots <- struct{}{}:
 		case <-a.ctx.Done():
 			return
 		}
-		m, err := a.fetch(class)
+		m, err := a.fetch(class, inbox, req, answers)
 		if m == nil {
 			<-a.slots
 			if err != nil {
@@ -332,19 +348,44 @@ func (a *agent) pull(class string) {
 const fetchWait = time.Second
 
 // fetch asks class's consumer for its next message, waiting up to
-// fetchWait; nil, nil if there was none.
-func (a *agent) fetch(class string) (*nats.Msg, error) {
-	ctx, cancel := context.WithTimeout(a.ctx, fetchWait+2*time.Second)
-	defer cancel()
-	req := fmt.Sprintf(`{"batch":1,"expires":%d}`, fetchWait.Nanoseconds())
-	m, err := a.nc.RequestWithContext(ctx, a.names.Fetch(class), []byte(req))
-	if err != nil {
+// fetchWait (and a little more for the answer); nil, nil if there was
+// none.
+func (a *agent) fetch(class, inbox string, req []byte, answers chan *nats.Msg) (*nats.Msg, error) {
+	select {
+	case m := <-answers: // an answer to a fetch given up on
+		return fetched(m)
+	default:
+	}
+	if err := a.nc.PublishRequest(a.names.Fetch(class), inbox, req); err != nil {
 		return nil, err
 	}
-	if m.Header.Get("Status") != "" { // 404 no messages, 408 timed out
+	t := time.NewTimer(fetchWait + 2*time.Second)
+	defer t.Stop()
+	select {
+	case m := <-answers:
+		return fetched(m)
+	case <-t.C:
 		return nil, nil
+	case <-a.ctx.Done():
+		return nil, a.ctx.Err()
 	}
-	return m, nil
+}
+
+// fetched reads a fetch's answer: a work message, none (404 no
+// messages, 408 timed out), or an error (409: too many fetches wait, or
+// the consumer is gone; 503: no JetStream).
+func fetched(m *nats.Msg) (*nats.Msg, error) {
+	switch st := m.Header.Get("Status"); st {
+	case "":
+		if len(m.Data) == 0 {
+			return nil, errors.New("an empty answer to a fetch")
+		}
+		return m, nil
+	case "404", "408":
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("fetch: status %s %s", st, m.Header.Get("Description"))
+	}
 }
 
 // take claims a fetched work and, if the host grants it, starts its
