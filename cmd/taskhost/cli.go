@@ -106,11 +106,13 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout, stderr), newPacksCmd(stdout, stderr),
 		newResultsCmd(stdout, stderr), newLogsCmd(stdout), newFmtCmd(stdout, stderr), newDoctorCmd(stdout, stderr))
 	root.AddCommand(newReportCmd(stdout, stderr))
+	root.AddCommand(newAgentCmd(stdout, stderr))
 	return root
 }
 
 // jobOptions are the flags shared by run and validate.
 type jobOptions struct {
+	agents   agentFlags
 	vars     []string
 	varFiles []string
 	maxTasks int
@@ -155,6 +157,7 @@ func (o *jobOptions) validate(ctx context.Context, path string, stderr io.Writer
 			MaxTasks: o.maxTasks, MaxWork: o.maxWork},
 		PacksDir: o.packsDir,
 		ForRun:   forRun,
+		Agents:   o.agents.listen != "",
 	})
 	if len(diags) > 0 {
 		_ = jobfile.WriteDiagnostics(stderr, nil, diags)
@@ -207,6 +210,7 @@ timestamped lines.
 		},
 	}
 	o.addFlags(cmd)
+	o.agents.addFlags(cmd)
 	o.addSelectFlags(cmd)
 	o.debug.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
@@ -279,8 +283,16 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		Cmdline:   strings.Join(plan.Job.RedactArgs(os.Args), " "),
 		Group:     o.group,
 	}
+	if opts.Agents, err = o.agents.options(); err != nil {
+		return err
+	}
 	if err := o.debug.apply(&opts, plan, stderr); err != nil {
 		return err
+	}
+	for _, id := range []string{opts.Debugging.Debug, opts.Debugging.Interactive} {
+		if id != "" && plan.ClassOf[id] != "" {
+			return usageErr(fmt.Errorf("task %s is placed on agents: --debug and --interactive run a task on the host only (place it with placement { local = true })", id))
+		}
 	}
 	for _, w := range runner.Warnings(plan, opts) {
 		fmt.Fprintln(stderr, "warning:", w)
@@ -294,6 +306,10 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 	view := o.progress(plan, stdout, &opts)
 	file, err := runner.Execute(ctx, plan, opts)
 	view.Close()
+	if pe := (*runner.PlacementError)(nil); errors.As(err, &pe) {
+		_ = jobfile.WriteDiagnostics(stderr, nil, pe.Diags)
+		return &exitError{code: exitUsage, err: fmt.Errorf("%s: %s; nothing ran", path, countErrors(pe.Diags))}
+	}
 	if file == nil {
 		return &exitError{exitFailure, err}
 	}
@@ -336,11 +352,26 @@ a shell) and every goroutine's stack on stderr.`,
 			if err != nil {
 				return err
 			}
+			ao, err := o.agents.options()
+			if err != nil {
+				return err
+			}
+			if ao != nil && len(plan.Classes) > 0 {
+				_, diags, err := runner.CheckAgents(context.Background(), plan, ao, nil)
+				if err != nil {
+					return &exitError{exitFailure, err}
+				}
+				if len(diags) > 0 {
+					_ = jobfile.WriteDiagnostics(stderr, nil, diags)
+					return &exitError{code: exitUsage, err: fmt.Errorf("%s: %s", args[0], countErrors(diags))}
+				}
+			}
 			fmt.Fprintf(stdout, "%s: job %q is valid: %d tasks, %d packs\n", args[0], plan.Job.Name, len(plan.Job.Tasks), len(plan.Job.Packs))
 			return nil
 		},
 	}
 	o.addFlags(cmd)
+	o.agents.addFlags(cmd)
 	return cmd
 }
 

@@ -25,9 +25,16 @@ import (
 // Config configures an agent. Zero values of the optional fields are
 // fine.
 type Config struct {
-	// URL is the hub's NATS address, and Token the agent's credential
-	// there (hub.AddAgent); required.
+	// Conn, if set, is the agent's connection to the run's hub, which Run
+	// uses and leaves open (Serve's); else Run connects to URL with Token
+	// (hub.AddAgent) and closes its connection at the end.
+	Conn       *nats.Conn
 	URL, Token string
+	// TaskURL and CA are how the agent's tasks reach the hub: its address
+	// as seen from the agent, and the PEM certificate(s) its TLS
+	// certificate is verified against. "" keeps what the host sent (a
+	// hub on the same machine).
+	TaskURL, CA string
 	// Name is the agent's name, as the hub admitted it; required.
 	Name string
 	// RunKey is the key of the run to serve (hub.RunKey); required.
@@ -104,8 +111,8 @@ type job struct {
 // Run serves the run until ctx ends, or its connection is closed for
 // good; then it kills every pack it started.
 func Run(ctx context.Context, cfg Config) error {
-	if cfg.URL == "" || cfg.Token == "" || cfg.Name == "" || cfg.RunKey == "" || cfg.CacheDir == "" || len(cfg.Classes) == 0 {
-		return errors.New("agent: URL, Token, Name, RunKey, CacheDir and one class at least are required")
+	if (cfg.Conn == nil && (cfg.URL == "" || cfg.Token == "")) || cfg.Name == "" || cfg.RunKey == "" || cfg.CacheDir == "" || len(cfg.Classes) == 0 {
+		return errors.New("agent: Conn or URL and Token, Name, RunKey, CacheDir and one class at least are required")
 	}
 	if cfg.Slots == 0 {
 		cfg.Slots = 1
@@ -123,36 +130,48 @@ func Run(ctx context.Context, cfg Config) error {
 	a := &agent{cfg: cfg, names: agentwire.Names{RunKey: cfg.RunKey}, log: log,
 		slots: make(chan struct{}, cfg.Slots), jobs: map[string]*job{}, lastHost: time.Now()}
 	closed := make(chan struct{})
-	nc, err := nats.Connect(cfg.URL, nats.Token(cfg.Token), nats.Name("taskhost agent "+cfg.Name),
-		nats.CustomInboxPrefix(a.names.Inbox(cfg.Name)), nats.MaxReconnects(-1), nats.IgnoreAuthErrorAbort(),
-		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
-	if err != nil {
-		return fmt.Errorf("agent %s: connect to %s: %w", cfg.Name, cfg.URL, err)
+	nc := cfg.Conn
+	if nc == nil {
+		var err error
+		nc, err = nats.Connect(cfg.URL, nats.Token(cfg.Token), nats.Name("taskhost agent "+cfg.Name),
+			nats.CustomInboxPrefix(a.names.Inbox(cfg.Name)), nats.MaxReconnects(-1), nats.IgnoreAuthErrorAbort(),
+			nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+		if err != nil {
+			return fmt.Errorf("agent %s: connect to %s: %w", cfg.Name, cfg.URL, err)
+		}
+		defer nc.Close()
 	}
 	a.nc = nc
+	var err error
 	a.front, err = statebridge.NewFront(statebridge.FrontConfig{Conn: nc, RunKey: cfg.RunKey, Agent: cfg.Name, Dir: cfg.SocketDir, Logger: log.Named("state")})
 	if err != nil {
-		nc.Close()
 		return fmt.Errorf("agent %s: %w", cfg.Name, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	a.ctx = ctx
+	var subs []*nats.Subscription
 	defer func() {
 		cancel()
 		a.wg.Wait()
-		a.killAll("the agent stops")
+		a.killAll("the agent stops serving the run")
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
 		a.front.Close()
-		nc.Close()
 	}()
-	if _, err := nc.Subscribe(a.names.Control(cfg.Name), a.control); err != nil {
-		return fmt.Errorf("agent %s: %w", cfg.Name, err)
-	}
-	if _, err := nc.Subscribe(a.names.HostHeartbeat(), func(*nats.Msg) {
-		a.mu.Lock()
-		a.lastHost = time.Now()
-		a.mu.Unlock()
-	}); err != nil {
-		return fmt.Errorf("agent %s: %w", cfg.Name, err)
+	for subject, fn := range map[string]nats.MsgHandler{
+		a.names.Control(cfg.Name): a.control,
+		a.names.HostHeartbeat(): func(*nats.Msg) {
+			a.mu.Lock()
+			a.lastHost = time.Now()
+			a.mu.Unlock()
+		},
+	} {
+		sub, err := nc.Subscribe(subject, fn)
+		if err != nil {
+			return fmt.Errorf("agent %s: %w", cfg.Name, err)
+		}
+		subs = append(subs, sub)
 	}
 	a.wg.Add(1 + len(cfg.Classes))
 	go a.beat()
@@ -519,6 +538,9 @@ func (a *agent) call(ctx context.Context, j *job, proc *launch.Process, c attemp
 		// The host's socket is on the host: the task reaches the state
 		// through the agent's bridge.
 		c.Hub.StateSocket = a.front.Socket()
+	}
+	if a.cfg.TaskURL != "" {
+		c.Hub.URL, c.Hub.CA = a.cfg.TaskURL, a.cfg.CA
 	}
 	if a.cfg.Faults.Call != nil {
 		a.cfg.Faults.Call(j.id, c)

@@ -76,6 +76,10 @@ type HubAccess struct {
 	// hub's TLS certificate against: the hub is reached over TLS (a task
 	// on an agent). "" is a plain connection (a task on the host).
 	CA string
+	// Slot is the attempt's slot in the hub (the index given to AddTask):
+	// it names the attempt on the host's side only, and is not sent to
+	// the pack.
+	Slot int
 }
 
 // Reply is what a pack's call returned.
@@ -111,6 +115,12 @@ type Pack interface {
 	// Kill kills the process and what it started, and waits until they
 	// are gone.
 	Kill()
+}
+
+// Placed is a Pack that runs on an agent, not on the host (host/remote).
+type Placed interface {
+	// Agent is the name of the agent that runs the pack.
+	Agent() string
 }
 
 // Starter starts the pack process that serves a call. Start writes what
@@ -179,15 +189,18 @@ type Options struct {
 	// Out is the call's own log (task.log): the host's messages about
 	// the call and what its pack writes before it serves.
 	Out io.Writer
-	// Started, if set, is called with the pack's process id once it
-	// serves and the call is registered with the hub, before the call.
-	Started func(pid int)
+	// Started, if set, is called with the pack's process id (on its
+	// agent's machine if agent is not "") once it serves and the call is
+	// registered with the hub, before the call.
+	Started func(pid int, agent string)
 }
 
 // Outcome is how a call ended and what it left in its record.
 type Outcome struct {
 	// PID is the pack process's id; 0 if it did not start.
 	PID int
+	// Agent is the agent that ran the pack; "" for the host.
+	Agent string
 	// Result and Reason are the call's result and why.
 	Result result.Result
 	Reason string
@@ -240,9 +253,12 @@ func (r *Runner) Run(ctx context.Context, c Call, o Options) Outcome {
 		return out
 	}
 	out.PID = pack.PID()
+	if pl, ok := pack.(Placed); ok {
+		out.Agent = pl.Agent()
+	}
 	c.Hub = r.Hub.AddTask(c.ID, o.Slot, o.RecordDir)
 	if o.Started != nil {
-		o.Started(out.PID)
+		o.Started(out.PID, out.Agent)
 	}
 
 	runCtx, unwatch := r.Hub.Watch(runCtx, o.Slot) // stopped if it goes over its limits

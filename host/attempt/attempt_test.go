@@ -200,7 +200,7 @@ func TestRun(t *testing.T) {
 			o := tc.opts
 			o.Slot, o.Out = 1, &log
 			var startedPID int
-			o.Started = func(pid int) { startedPID = pid }
+			o.Started = func(pid int, _ string) { startedPID = pid }
 
 			got := r.Run(context.Background(), c, o)
 

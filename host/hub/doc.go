@@ -8,4 +8,11 @@
 // The hub also composes the run's state server (host/state): it admits
 // the tokens the hub gives out, and the hub's JetStream key/value bucket,
 // beside the events, is its record.
+//
+// Opened to taskhost agents (Config.Agents), the hub listens on a TCP
+// address with TLS, which every client not on loopback must use; agents
+// authenticate with their nkeys and connection names (agentwire.ConnName),
+// are granted the work of the run's classes their labels satisfy, learn
+// the run in answer to their Hello, and are kept in a registry (Agents,
+// WaitAgents) until they leave or their key is revoked.
 package hub

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -56,6 +58,10 @@ type Config struct {
 	// Limits bound what the tasks may send; the zero value is the
 	// defaults.
 	Limits Limits
+	// Agents, if set, opens the hub to taskhost agents on a TCP listener
+	// (agentnet.go); nil keeps the hub on loopback only, for the host's
+	// own tasks.
+	Agents *AgentsConfig
 	// sendBounds, for tests: the zero value is defaultSendBounds.
 	sendBounds sendBounds
 }
@@ -75,6 +81,8 @@ type Hub struct {
 	closeOnce sync.Once
 	auth      *authenticator
 	runKey    string // random token that scopes this run's subjects
+	url       string // where the host's own tasks connect
+	agents    *agentNet
 
 	dropEvery int
 	drops     int // connections dropped for tests
@@ -141,7 +149,8 @@ const (
 )
 
 // Start starts an embedded NATS server with JetStream on a random loopback
-// port, and the run's event stream in cfg.StoreDir.
+// port (or, with cfg.Agents, where it says), and the run's event stream in
+// cfg.StoreDir.
 func Start(cfg Config) (*Hub, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -185,6 +194,24 @@ func Start(cfg Config) (*Hub, error) {
 		StreamMaxBufferedMsgs: ingestMsgs,
 		MaxPending:            maxPending,
 	}
+	localHost := ""
+	if cfg.Agents != nil {
+		host, port, lh, err := listenAddr(cfg.Agents.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("hub: agents: %w", err)
+		}
+		if h.agents, err = newAgentNet(*cfg.Agents, log.Named("agents"), h.agentUser); err != nil {
+			return nil, fmt.Errorf("hub: %w", err)
+		}
+		h.auth.agentNet = h.agents
+		localHost = lh
+		// One listener: TLS for every client not on loopback, which the
+		// authenticator makes sure of (AllowNonTLS lets the local ones in
+		// plain); the nonce is what agents sign with their keys.
+		opts.Host, opts.Port = host, port
+		opts.TLS, opts.TLSConfig, opts.AllowNonTLS = true, cfg.Agents.TLS, true
+		opts.AlwaysEnableNonce = true
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
@@ -198,6 +225,15 @@ func Start(cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("hub: the embedded NATS server did not start within 10s")
 	}
 	h.srv = srv
+	h.url = srv.ClientURL()
+	if h.agents != nil {
+		addr, ok := srv.Addr().(*net.TCPAddr)
+		if !ok {
+			srv.Shutdown()
+			return nil, fmt.Errorf("hub: the embedded NATS server has no TCP listener")
+		}
+		h.url = "nats://" + net.JoinHostPort(localHost, strconv.Itoa(addr.Port))
+	}
 	h.nc, err = nats.Connect("", nats.InProcessServer(srv), nats.Token(hostToken), nats.Name("taskhost host"))
 	if err != nil {
 		srv.Shutdown()
@@ -275,11 +311,22 @@ func Start(cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("hub: consume events: %w", err)
 	}
 	h.watchStore(cfg)
+	if h.agents != nil {
+		if _, err := h.answerHellos(); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("hub: answer the agents' hellos: %w", err)
+		}
+		if err := h.nc.Flush(); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("hub: answer the agents' hellos: %w", err)
+		}
+		go h.watchAgents()
+	}
 	return h, nil
 }
 
-// URL is where task processes connect.
-func (h *Hub) URL() string { return h.srv.ClientURL() }
+// URL is where the host's task processes connect: on loopback, in plain.
+func (h *Hub) URL() string { return h.url }
 
 func (h *Hub) subjectPrefix() string { return "th." + h.runKey + ".ev." }
 
@@ -351,6 +398,7 @@ func (h *Hub) AddTask(taskID string, index int, logDir string) attempt.HubAccess
 		// task's message ids and have the hub drop its events as duplicates.
 		MsgIDPrefix: tok + "." + randomHex(6) + ".",
 		StateSocket: h.state.Socket(),
+		Slot:        index,
 	}
 }
 
@@ -635,6 +683,9 @@ type authenticator struct {
 	// agents maps each agent's token to its user (agents.go); nil until
 	// the first AddAgent.
 	agents map[string]*server.User
+	// agentNet admits agents by their nkeys, and only clients on loopback
+	// without TLS; nil without Config.Agents.
+	agentNet *agentNet
 }
 
 // looked records which of token's connections the hub saw closed (they
@@ -725,8 +776,24 @@ func (a *authenticator) taskOf(token string) (task string, ok bool) {
 }
 
 // Check lets a client in only with a token the hub made, and a task's
-// only while it holds fewer than maxTaskConns connections.
+// only while it holds fewer than maxTaskConns connections; with agents
+// (agentNet), an agent with its listed nkey, and only over TLS if it is
+// not on loopback.
 func (a *authenticator) Check(c server.ClientAuthentication) bool {
+	if a.agentNet != nil {
+		if c.GetTLSConnectionState() == nil && !local(c.RemoteAddress()) {
+			a.agentNet.log.Warn("refused a client that did not use TLS from a non-loopback address", "remote", c.RemoteAddress())
+			return false
+		}
+		if c.GetOpts().Nkey != "" {
+			u := a.agentNet.admit(c)
+			if u == nil {
+				return false
+			}
+			c.RegisterUser(u)
+			return true
+		}
+	}
 	token := c.GetOpts().Token
 	a.mu.Lock()
 	u := a.users[token]

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -48,16 +49,16 @@ task "c" {
 			t.Errorf("unexpected diagnostic: %s: %s", d.Summary, d.Detail)
 			continue
 		}
-		if !strings.Contains(d.Detail, "placement needs taskhost agent workers, which it does not have") {
+		if !strings.Contains(d.Detail, "which only a taskhost agent may run, and this run serves no agents. Start it with --listen") {
 			t.Errorf("detail: %s", d.Detail)
 		}
 		switch d.Subject.Start.Line {
 		case 2:
-			if !strings.Contains(d.Detail, "applies to task a.") {
+			if !strings.Contains(d.Detail, "applies to task a,") {
 				t.Errorf("the job's placement: %s", d.Detail)
 			}
 		case 18:
-			if !strings.Contains(d.Detail, "applies to tasks c[0], c[1].") {
+			if !strings.Contains(d.Detail, "applies to tasks c[0], c[1],") {
 				t.Errorf("c's placement: %s", d.Detail)
 			}
 		default:
@@ -127,5 +128,81 @@ task "a" {
 	job.Tasks[0].Placement = jobfile.Placement{}
 	if p, diags := Check(job, descs, nil); p == nil || diags.HasErrors() {
 		t.Errorf("Check of a local task: plan %v, diagnostics:\n%s", p, summaries(diags))
+	}
+}
+
+// TestPlacementClasses: with Options.Agents, tasks placed on agents get
+// the class of their labels and their pack binary's platform; tasks of
+// the same labels share one; a placement naming another os than the
+// binary's is an error on its line. CheckAgents refuses a class no
+// connected agent satisfies, on its placement's line, naming the
+// connected agents and their labels.
+func TestPlacementClasses(t *testing.T) {
+	t.Parallel()
+	path := writeJob(t, `job "x" {
+  placement { labels = { lab = "sjc" } }
+}
+pack "p" { path = "`+hookpack+`" }
+task "a" {
+  pack = "p"
+  task = "pass"
+}
+task "b" {
+  pack = "p"
+  task = "pass"
+  placement { labels = { lab = "nyc" } }
+}
+task "c" {
+  pack = "p"
+  task = "pass"
+}
+task "d" {
+  pack = "p"
+  task = "pass"
+  placement { local = true }
+}
+`)
+	p, diags := Make(context.Background(), path, Options{Agents: true})
+	if diags.HasErrors() || p == nil {
+		t.Fatalf("diagnostics:\n%s", summaries(diags))
+	}
+	if len(p.Classes) != 2 || p.ClassOf["a"] != p.ClassOf["c"] || p.ClassOf["a"] == p.ClassOf["b"] || p.ClassOf["d"] != "" {
+		t.Fatalf("classes %+v, of %v", p.Classes, p.ClassOf)
+	}
+	sjc := p.Classes[0]
+	if sjc.ID != p.ClassOf["a"] || sjc.Labels["lab"] != "sjc" || sjc.Labels["os"] != runtime.GOOS || sjc.Labels["arch"] != runtime.GOARCH ||
+		strings.Join(sjc.Tasks, ",") != "a,c" || sjc.Range.Start.Line != 2 {
+		t.Errorf("class sjc: %+v", sjc)
+	}
+
+	agents := []Agent{{Name: "a1", Labels: map[string]string{"lab": "sjc", "os": runtime.GOOS, "arch": runtime.GOARCH, "rack": "4"}}}
+	diags = CheckAgents(p, agents)
+	if len(diags) != 1 || diags[0].Subject.Start.Line != 12 || !strings.Contains(diags[0].Detail, "task b") ||
+		!strings.Contains(diags[0].Detail, "1 agent is connected: a1 (arch="+runtime.GOARCH+",lab=sjc,os="+runtime.GOOS+",rack=4)") {
+		t.Errorf("CheckAgents, a1 only:\n%s", summaries(diags))
+	}
+	agents = append(agents, Agent{Name: "a2", Labels: map[string]string{"lab": "nyc", "os": runtime.GOOS, "arch": runtime.GOARCH}})
+	if diags := CheckAgents(p, agents); len(diags) != 0 {
+		t.Errorf("CheckAgents, a1 and a2:\n%s", summaries(diags))
+	}
+	if diags := CheckAgents(p, nil); len(diags) != 2 || !strings.Contains(diags[0].Detail, "No agent is connected") {
+		t.Errorf("CheckAgents, none:\n%s", summaries(diags))
+	}
+
+	other := "windows"
+	if runtime.GOOS == "windows" {
+		other = "linux"
+	}
+	path = writeJob(t, `job "x" {}
+pack "p" { path = "`+hookpack+`" }
+task "a" {
+  pack = "p"
+  task = "pass"
+  placement { labels = { os = "`+other+`" } }
+}
+`)
+	if p, diags := Make(context.Background(), path, Options{Agents: true}); p != nil || len(diags) != 1 ||
+		diags[0].Summary != "Placement the pack cannot run on" || diags[0].Subject.Start.Line != 6 {
+		t.Errorf("os clash: plan %v, diagnostics:\n%s", p, summaries(diags))
 	}
 }

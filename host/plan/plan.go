@@ -33,6 +33,11 @@ type Plan struct {
 	// HookArgs holds each hook's checked arguments as a JSON object, by
 	// hook name.
 	HookArgs map[string][]byte
+	// Classes are the placement classes of the tasks placed on agents
+	// (Options.Agents), in the order of their first task; ClassOf gives
+	// a task's class id.
+	Classes []*Class
+	ClassOf map[string]string
 }
 
 // Options say how Make reads the jobfile and finds its packs. The zero
@@ -48,6 +53,10 @@ type Options struct {
 	// started or described does not stop it; it is a warning, its tasks
 	// end Errored with the reason (Plan.PackErrors), and the others run.
 	ForRun bool
+	// Agents says the run serves taskhost agents (`--listen`): tasks may
+	// be placed on them, and the plan has their classes. Without it, a
+	// task placed on agents is an error.
+	Agents bool
 }
 
 // Make loads the jobfile at path, finds its packs and checks them against
@@ -62,7 +71,7 @@ func Make(ctx context.Context, path string, o Options) (*Plan, hcl.Diagnostics) 
 		return nil, diags
 	}
 	// Placement is refused before any pack starts.
-	diags = append(diags, checkPlacements(job)...)
+	diags = append(diags, checkPlacements(job, o.Agents)...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -87,8 +96,17 @@ func Make(ctx context.Context, path string, o Options) (*Plan, hcl.Diagnostics) 
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	p, cdiags := Check(job, descs, packErrors)
-	return p, append(diags, cdiags...)
+	p, cdiags := check(job, descs, packErrors, o.Agents)
+	diags = append(diags, cdiags...)
+	if p != nil && o.Agents {
+		var pdiags hcl.Diagnostics
+		p.Classes, p.ClassOf, pdiags = classes(job)
+		diags = append(diags, pdiags...)
+		if pdiags.HasErrors() {
+			return nil, diags
+		}
+	}
+	return p, diags
 }
 
 // Check checks job's task and hook arguments against the packs'
@@ -96,6 +114,10 @@ func Make(ctx context.Context, path string, o Options) (*Plan, hcl.Diagnostics) 
 // error: this build runs every task on the host. The tasks of the packs in
 // packErrors are not checked: they will not run.
 func Check(job *jobfile.Job, descs map[string]*packwire.Description, packErrors map[string]error) (*Plan, hcl.Diagnostics) {
+	return check(job, descs, packErrors, false)
+}
+
+func check(job *jobfile.Job, descs map[string]*packwire.Description, packErrors map[string]error, agents bool) (*Plan, hcl.Diagnostics) {
 	if packErrors == nil {
 		packErrors = map[string]error{}
 	}
@@ -111,7 +133,7 @@ func Check(job *jobfile.Job, descs map[string]*packwire.Description, packErrors 
 		}
 	}
 	args, diags := jobfile.CheckArgs(&checked, schemas)
-	diags = append(diags, checkPlacements(job)...)
+	diags = append(diags, checkPlacements(job, agents)...)
 	hookArgs, hdiags := checkHooks(job, schemas)
 	diags = append(diags, hdiags...)
 	if diags.HasErrors() {

@@ -433,7 +433,7 @@ func TestLostAgent(t *testing.T) {
 	r := newRig(t, remote.Config{AgentTimeout: time.Second, HostBeat: 200 * time.Millisecond})
 	r.agent("a1", agent.Config{HostTimeout: time.Second})
 	var pid int
-	out, _ := r.run("hold", `{"duration":"5m"}`, attempt.Options{Started: func(p int) {
+	out, _ := r.run("hold", `{"duration":"5m"}`, attempt.Options{Started: func(p int, _ string) {
 		pid = p
 		go func() {
 			time.Sleep(300 * time.Millisecond) // into the call

@@ -51,10 +51,13 @@ type Report struct {
 
 // Task is the record of one task.
 type Task struct {
-	ID        string         `json:"id"`
-	Pack      string         `json:"pack"`
-	Task      string         `json:"task"`
-	PID       int            `json:"pid,omitempty"`
+	ID   string `json:"id"`
+	Pack string `json:"pack"`
+	Task string `json:"task"`
+	PID  int    `json:"pid,omitempty"`
+	// Agent is the taskhost agent that ran the task's last attempt; ""
+	// for the host.
+	Agent     string         `json:"agent,omitempty"`
 	Logfile   string         `json:"logfile,omitempty"`
 	Logs      []string       `json:"logs,omitempty"`
 	StartTime time.Time      `json:"starttime,omitzero"`
@@ -74,6 +77,7 @@ type Task struct {
 type Attempt struct {
 	Attempt   int            `json:"attempt"`
 	PID       int            `json:"pid,omitempty"`
+	Agent     string         `json:"agent,omitempty"`
 	StartTime time.Time      `json:"starttime"`
 	StopTime  time.Time      `json:"stoptime"`
 	Result    report.Outcome `json:"result"`

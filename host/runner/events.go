@@ -13,14 +13,17 @@ import (
 // --json`. Type is one of the Event* constants; the other fields are set
 // as they apply.
 type Event struct {
-	Type    string           `json:"type"`
-	Time    time.Time        `json:"time"`
-	Task    string           `json:"task,omitempty"`
-	Step    string           `json:"step,omitempty"`
-	Parent  string           `json:"parent,omitempty"`
-	Name    string           `json:"name,omitempty"`
-	Kind    string           `json:"kind,omitempty"`
-	PID     int              `json:"pid,omitempty"`
+	Type   string    `json:"type"`
+	Time   time.Time `json:"time"`
+	Task   string    `json:"task,omitempty"`
+	Step   string    `json:"step,omitempty"`
+	Parent string    `json:"parent,omitempty"`
+	Name   string    `json:"name,omitempty"`
+	Kind   string    `json:"kind,omitempty"`
+	PID    int       `json:"pid,omitempty"`
+	// Agent is the agent a task started on (task_started); "" for the
+	// host.
+	Agent   string           `json:"agent,omitempty"`
 	Result  result.Result    `json:"result,omitempty"`
 	Reason  string           `json:"reason,omitempty"`
 	Data    json.RawMessage  `json:"data,omitempty"`

@@ -61,7 +61,7 @@ func Recover(runDir string) (*results.File, error) {
 			if err := json.Unmarshal(n.Data, &h); err != nil {
 				return nil, fmt.Errorf("recover: note on task %s: %w", n.Task, err)
 			}
-			t.PID, t.StartTime = h.PID, h.StartTime
+			t.PID, t.Agent, t.StartTime = h.PID, h.Agent, h.StartTime
 			t.Logfile = h.Logfile
 			if n.Kind == noteTaskStarted {
 				started[n.Index] = true

@@ -64,6 +64,9 @@ type Options struct {
 	// StoreWait is how long the run's store (its disk) may not write
 	// before the run stops; 0 means hub.DefaultStoreWait.
 	StoreWait time.Duration
+	// Agents, if set, opens the run to taskhost agents (agents.go); the
+	// plan must have been made with plan.Options.Agents.
+	Agents *AgentsOptions
 }
 
 // DefaultGrace is the grace period when none is set.
@@ -145,7 +148,12 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 		return nil, err
 	}
 	defer logFile.Close()
-	defer r.tighten() // last: what the packs wrote in the run directory
+	removed := false // the run directory, of a run refused before it began
+	defer func() {
+		if !removed {
+			r.tighten() // last: what the packs wrote in the run directory
+		}
+	}()
 	jobLog := &watchedWriter{w: logFile}
 	r.log = hclog.New(&hclog.LoggerOptions{Name: "job", Level: hclog.Debug, Output: r.mask.Writer(jobLog)})
 	room := keepReserve(dir, r.log)
@@ -189,6 +197,9 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 		StateSocket: filepath.Join(sockets, "state.sock"),
 		Faults:      opts.Faults, Mask: r.mask,
 		OnStore: r.onStore(stopRun), StoreWait: opts.StoreWait, Limits: hubLimits(job)}
+	if opts.Agents != nil {
+		hcfg.Agents = hubAgents(plan, opts.Agents)
+	}
 	if opts.Events != nil {
 		hcfg.OnEvent = func(task string, ev report.Event) {
 			if e, ok := fromReport(task, ev); ok {
@@ -203,6 +214,24 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 	}
 	defer h.Close()
 	r.hub = h
+	if opts.Agents != nil {
+		r.log.Info("hub listening for agents", "listen", opts.Agents.Listen)
+		agents, err := r.startAgents(ctx)
+		if err != nil {
+			var pe *PlacementError
+			if errors.As(err, &pe) {
+				// Nothing ran: no run to keep.
+				h.Close()
+				removed = true
+				os.RemoveAll(dir)
+			}
+			return nil, err
+		}
+		if agents != nil {
+			defer agents.Close()
+			starter = placedStarter{r: r, local: starter, remote: agents}
+		}
+	}
 	r.attempts = &attempt.Runner{Starter: starter, Hub: h.Attempts(), Log: r.log, RunDir: dir}
 	failed := h.WriteFailed
 	jobLog.failed.Store(&failed)
@@ -465,7 +494,7 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 		r.printf("%s %-8s on attempt %d of %d; running it again", t.ID, strings.ToUpper(a.Result.Value.String()), n, t.Retries+1)
 	}
 	last := attempts[len(attempts)-1]
-	rec.PID, rec.Sections, rec.Logs, rec.Result = last.PID, last.Sections, last.Logs, last.Result
+	rec.PID, rec.Agent, rec.Sections, rec.Logs, rec.Result = last.PID, last.Agent, last.Sections, last.Logs, last.Result
 	rec.Outputs = rawOutputs(tr.outputs)
 	if len(attempts) > 1 {
 		rec.Attempts = attempts
@@ -496,13 +525,18 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 		grace = t.Grace
 	}
 	o := attempt.Options{Slot: slot, RecordDir: filepath.Join("tasks", t.ID), Timeout: t.Timeout, Grace: grace, Out: out,
-		Started: func(pid int) {
-			a.PID = pid
-			rec.PID = pid
+		Started: func(pid int, agent string) {
+			a.PID, a.Agent = pid, agent
+			rec.PID, rec.Agent = pid, agent
 			r.note(hub.Note{Kind: noteTaskStarted, Task: t.ID, Index: tr.index, Slot: slot, Data: mustJSON(taskHeader(rec))})
-			r.log.Info("task started", "task", t.ID, "pack", t.Pack, "pid", pid, "attempt", n)
-			r.event(Event{Type: EventTaskStarted, Time: a.StartTime, Task: t.ID, PID: pid})
-			r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, pid)
+			if agent == "" {
+				r.log.Info("task started", "task", t.ID, "pack", t.Pack, "pid", pid, "attempt", n)
+				r.printf("%s started (pack %s, pid %d)", t.ID, t.Pack, pid)
+			} else {
+				r.log.Info("task started", "task", t.ID, "pack", t.Pack, "agent", agent, "pid", pid, "attempt", n)
+				r.printf("%s started (pack %s, agent %s, pid %d)", t.ID, t.Pack, agent, pid)
+			}
+			r.event(Event{Type: EventTaskStarted, Time: a.StartTime, Task: t.ID, PID: pid, Agent: agent})
 		}}
 	if t.ID == r.opts.Debugging.Debug {
 		o.Timeout = 0 // the debugged task waits for the user
@@ -515,7 +549,7 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	if got.Sections != nil {
 		a.Sections = got.Sections
 	}
-	a.Logs = got.Logs
+	a.Logs, a.Agent = got.Logs, got.Agent
 	a.Result = report.Outcome{Value: got.Result, Reason: got.Reason, Data: got.Data}
 	return a
 }
