@@ -86,13 +86,13 @@ type agentProc struct {
 // names the host's address on each agent's link.
 func newAgentsLab(t *testing.T, n int) *agentsLab {
 	t.Helper()
-	l := &agentsLab{net: netnstest.New(t, n), dir: t.TempDir()}
+	l := &agentsLab{net: netnstest.New(t, n), dir: filepath.Join(t.TempDir(), "lab")} // init makes it, 0700
 	var hosts []string
 	for k := 1; k <= n; k++ {
 		hosts = append(hosts, l.net.HostAddr(k))
 	}
 	l.taskhost(t, "agent", "init", "--lab", l.dir, "--host", strings.Join(hosts, ","))
-	for _, f := range []string{"hub-cert.pem", "hub-key.pem", "agents.json"} {
+	for _, f := range []string{"hub-cert.pem", "hub-key.pem"} {
 		if _, err := os.Stat(filepath.Join(l.dir, f)); err != nil {
 			t.Fatalf("agent init: %v", err)
 		}
@@ -130,7 +130,7 @@ func (l *agentsLab) start(t *testing.T, k int, name, seed, labels string) *agent
 	a.cmd = l.net.Command(a.ns, filepath.Join(bin, "taskhost"), "agent",
 		"--hub", "tls://"+l.net.HostAddr(k)+":"+hubPort, "--name", name, "--key", seed,
 		"--ca", filepath.Join(l.dir, "hub-cert.pem"), "--labels", labels, "--slots", "2",
-		"--cache", t.TempDir(), "--work-dir", t.TempDir(), "--host-timeout", hostTimeout.String())
+		"--cache", filepath.Join(t.TempDir(), "cache"), "--host-timeout", hostTimeout.String())
 	a.cmd.Stdout, a.cmd.Stderr = &a.out, &a.out
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -178,6 +178,19 @@ func (l *agentsLab) host(t *testing.T, agentWait time.Duration, args ...string) 
 		<-h.done
 	})
 	return h
+}
+
+// wait is hostRun.wait, with the agents' output in the message of a hang.
+func (l *agentsLab) wait(t *testing.T, h *hostRun, limit time.Duration, what string) runResult {
+	t.Helper()
+	select {
+	case <-h.done:
+	case <-time.After(limit):
+		_ = h.cmd.Process.Kill()
+		<-h.done
+		t.Fatalf("the host was still running %s after %s; killed it\nstdout:\n%s\nstderr:\n%s\n%s", limit, what, h.stdout.String(), h.stderr.String(), l.logs())
+	}
+	return runResult{code: h.cmd.ProcessState.ExitCode(), stdout: h.stdout.String(), stderr: h.stderr.String(), runsDir: h.runsDir}
 }
 
 // logs is every agent's output, for a failing test's message.
@@ -364,9 +377,9 @@ func TestAgentsMixedPlacement(t *testing.T) {
 	for k, name := range []string{"a1", "a2", "a3"} {
 		l.start(t, k+1, name, seeds[name], "lab="+labs[name])
 	}
-	r := h.wait(t, 180*time.Second, "its tasks should have ended")
+	r := l.wait(t, h, 180*time.Second, "its tasks should have ended")
 	if r.code != 0 {
-		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s\n%s", r.code, r.stdout, r.stderr, l.logs())
+		t.Errorf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s\n%s", r.code, r.stdout, r.stderr, l.logs())
 	}
 	f := readAgentResults(t, r)
 	want := map[string]string{ // task: the lab its agent must be in, "" on the host
@@ -414,7 +427,7 @@ func TestAgentsMixedPlacement(t *testing.T) {
 func TestAgentRefused(t *testing.T) {
 	t.Parallel()
 	l := newAgentsLab(t, 3)
-	other := t.TempDir()
+	other := filepath.Join(t.TempDir(), "lab")
 	l.taskhost(t, "agent", "init", "--lab", other, "--host", l.net.HostAddr(1))
 	l.taskhost(t, "agent", "add", "a1", "--lab", other)
 	unknown := filepath.Join(other, "a1.seed")
@@ -429,7 +442,7 @@ func TestAgentRefused(t *testing.T) {
 	a1 := l.start(t, 1, "a1", unknown, "lab=sjc")
 	a2 := l.start(t, 2, "a2", revoked, "lab=sjc")
 	l.start(t, 3, "a3", good, "lab=nyc")
-	r := h.wait(t, 90*time.Second, "its agent wait should have ended")
+	r := l.wait(t, h, 90*time.Second, "its agent wait should have ended")
 	if r.code != 2 || !strings.Contains(r.stderr, "No agent for this placement") || !strings.Contains(r.stderr, "a3") {
 		t.Errorf("exit %d, want 2 and No agent for this placement naming a3\nstdout:\n%s\nstderr:\n%s\n%s", r.code, r.stdout, r.stderr, l.logs())
 	}
@@ -437,9 +450,6 @@ func TestAgentRefused(t *testing.T) {
 		if strings.Contains(r.stderr, name+" ") || strings.Contains(r.stderr, name+",") {
 			t.Errorf("the host names the refused agent %s among those connected:\n%s", name, r.stderr)
 		}
-	}
-	if _, err := os.Stat(r.runsDir); !os.IsNotExist(err) {
-		t.Errorf("a refused placement made a runs directory: %v", err)
 	}
 	for _, a := range []*agentProc{a1, a2} {
 		out := strings.ToLower(a.out.String())
@@ -470,7 +480,7 @@ func TestAgentKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-victim.done
-	r := h.wait(t, 120*time.Second, "the killed agent's attempt was retried")
+	r := l.wait(t, h, 120*time.Second, "the killed agent's attempt was retried")
 	if r.code != 0 {
 		t.Errorf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s\n%s", r.code, r.stdout, r.stderr, l.logs())
 	}
@@ -541,7 +551,7 @@ func TestAgentPartitioned(t *testing.T) {
 	time.Sleep(time.Until(down.Add(hostTimeout + 5*time.Second)))
 	l.net.LinkUp(cut.k)
 	upped = true
-	r := h.wait(t, 120*time.Second, "the cut-off agent's attempt was retried")
+	r := l.wait(t, h, 120*time.Second, "the cut-off agent's attempt was retried")
 	if r.code != 0 {
 		t.Errorf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s\n%s", r.code, r.stdout, r.stderr, l.logs())
 	}
@@ -587,7 +597,7 @@ func TestHostKilledAgentsStay(t *testing.T) {
 	}
 	dir2 := t.TempDir()
 	h2 := l.host(t, 60*time.Second, "--var", "dir="+dir2, "--var", "hold=0s", path)
-	r := h2.wait(t, 120*time.Second, "its tasks should have ended")
+	r := l.wait(t, h2, 120*time.Second, "its tasks should have ended")
 	if r.code != 0 {
 		t.Fatalf("second run: exit %d, want 0\nstdout:\n%s\nstderr:\n%s\n%s", r.code, r.stdout, r.stderr, l.logs())
 	}
