@@ -595,6 +595,19 @@ func TestHostKilledAgentsStay(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
+	// The killed run is rebuilt from its record: each task on an agent
+	// was running, and is aborted because the host stopped, on its
+	// agent.
+	killed := runResult{runsDir: h.runsDir}
+	if rec := taskhost(t, "results", "recover", killed.runDir(t)); rec.code != 0 {
+		t.Fatalf("recover: exit %d\n%s\n%s", rec.code, rec.stdout, rec.stderr)
+	}
+	f1 := readAgentResults(t, killed)
+	for name, agent := range map[string]string{"sjc": "a1", "nyc": "a2"} {
+		if task := f1.task(t, name); task.Result.Value != result.Aborted || !strings.Contains(task.Result.Reason, "host stopped") || task.Agent != agent {
+			t.Errorf("recovered run, %s: %s (%s) on %q; want aborted, the host stopped, on %s", name, task.Result.Value, task.Result.Reason, task.Agent, agent)
+		}
+	}
 	dir2 := t.TempDir()
 	h2 := l.host(t, 60*time.Second, "--var", "dir="+dir2, "--var", "hold=0s", path)
 	r := l.wait(t, h2, 120*time.Second, "its tasks should have ended")
