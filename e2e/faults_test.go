@@ -79,7 +79,7 @@ task "other" {
 		"notexec": "is not executable: chmod +x it",
 		"script":  "Unrecognized remote plugin message: I am not a pack",
 		"chatty":  "must not print to stdout before Set.Run",
-		"other":   "Plugin version: 99, Client versions: [1] (the pack speaks pack protocol 99, this taskhost speaks [1]",
+		"other":   "Plugin version: 99, Client versions: [1 2] (the pack speaks pack protocol 99, this taskhost speaks [1 2]",
 	}
 	for id, reason := range want {
 		task := taskByID(t, f, id)

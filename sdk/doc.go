@@ -119,14 +119,17 @@
 // The wire protocol (go-plugin, gRPC, the hub's NATS subjects) is never
 // part of the API: it lives in internal packages, and a pack author never
 // imports grpc or nats. It is versioned by its own protocol version (now
-// 1; docs/protocol.md). Within a protocol version, changes are additive
-// only (new fields with new numbers, new RPCs a host may find
-// unimplemented), so a pack built with any SDK that speaks protocol 1 runs
-// under any host that speaks protocol 1, either side being newer. An
+// 2, served beside 1; docs/protocol.md). Within a protocol version,
+// changes are additive only (new fields with new numbers, new RPCs a host
+// may find unimplemented), so a pack built with any SDK that speaks
+// protocol 1 runs under any host that speaks protocol 1, either side
+// being newer. An
 // incompatible change is a new protocol version, served beside the old
 // one (go-plugin's VersionedPlugins): the host offers the versions it
 // speaks and the pack picks the highest both share; a pack that shares
 // none is refused with both sides' versions in the message. A new SDK
 // keeps speaking the old version for at least one major version of the
-// SDK, so that rebuilding a pack is enough to move.
+// SDK, so that rebuilding a pack is enough to move. Version 2 gave a task
+// the hub's CA, to reach it over TLS from an agent: a pack of an SDK that
+// speaks only version 1 runs on the host, and is refused on agents.
 package sdk

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/taskhost/taskhost/host/agentwire"
 	"github.com/taskhost/taskhost/host/attempt"
 	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/host/logship"
 	"github.com/taskhost/taskhost/host/packstore"
 	"github.com/taskhost/taskhost/host/statebridge"
 	"github.com/taskhost/taskhost/internal/packwire"
@@ -48,6 +51,11 @@ type Config struct {
 	// hub's packs store by the hash each work names (host/packstore);
 	// required.
 	CacheDir string
+	// WorkDir is where each call gets a log directory of its own,
+	// <WorkDir>/<run key>/<work id>/tasks/<id>, from which its files are
+	// shipped to the host (host/logship); each is removed when its job
+	// ends, and the run's when Run returns. "" is CacheDir's "work".
+	WorkDir string
 	// Heartbeat is how often it says it is there; 0 is 1s.
 	Heartbeat time.Duration
 	// HostTimeout is how long it runs a run's packs without hearing the
@@ -77,6 +85,12 @@ type Faults struct {
 	// Call, if set, is called with each call as the agent makes it in
 	// the pack.
 	Call func(id string, c attempt.Call)
+	// Returned, if set, is called when a call returned in the pack,
+	// before its logs are shipped to their end.
+	Returned func(id string)
+	// Shipped, if set, is called with a call's log directory once its
+	// files are shipped, before the directory is removed.
+	Shipped func(id, dir string)
 }
 
 type agent struct {
@@ -100,12 +114,17 @@ type agent struct {
 // job is a work the agent was granted, from the grant until its pack is
 // killed.
 type job struct {
-	id      string
-	proc    *launch.Process
-	cancel  context.CancelFunc // the call's, once it is made
-	gone    bool               // end took it: a pack started now is killed
-	ended   chan struct{}      // closed once the pack is killed
-	endOnce sync.Once
+	id     string
+	proc   *launch.Process
+	cancel context.CancelFunc // the call's, once it is made
+	// stopShip stops its log shipping at once, without finishing it;
+	// called is closed when the call's goroutine is over (its logs
+	// shipped and its end reported); both are set with cancel.
+	stopShip context.CancelFunc
+	called   chan struct{}
+	gone     bool          // end took it: a pack started now is killed
+	ended    chan struct{} // closed once the pack is killed
+	endOnce  sync.Once
 }
 
 // Run serves the run until ctx ends, or its connection is closed for
@@ -122,6 +141,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.HostTimeout == 0 {
 		cfg.HostTimeout = 5 * time.Second
+	}
+	if cfg.WorkDir == "" {
+		cfg.WorkDir = filepath.Join(cfg.CacheDir, "work")
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -158,6 +180,9 @@ func Run(ctx context.Context, cfg Config) error {
 			_ = s.Unsubscribe()
 		}
 		a.front.Close()
+		if err := os.RemoveAll(a.runDir()); err != nil {
+			a.log.Warn("the run's log directories not removed", "error", err)
+		}
 	}()
 	for subject, fn := range map[string]nats.MsgHandler{
 		a.names.Control(cfg.Name): a.control,
@@ -231,18 +256,25 @@ func (a *agent) killAll(why string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a.end(j)
+			a.end(j, false)
 		}()
 	}
 	wg.Wait()
 }
 
+// flushWait bounds how long the end of a job the host asked for waits
+// for the call's logs to be shipped and its end reported.
+const flushWait = 25 * time.Second
+
 // end kills the job's pack and everything it started, and frees its
-// slot.
-func (a *agent) end(j *job) {
+// slot. With flush (the host asked for it), what the call's files hold
+// is shipped and the call's end reported before it returns (up to
+// flushWait); else (the host is not heard, or the agent stops) the
+// shipping stops at once.
+func (a *agent) end(j *job, flush bool) {
 	j.endOnce.Do(func() {
 		a.mu.Lock()
-		proc, cancel := j.proc, j.cancel
+		proc, cancel, stopShip, called := j.proc, j.cancel, j.stopShip, j.called
 		j.gone = true
 		delete(a.jobs, j.id)
 		a.mu.Unlock()
@@ -252,21 +284,46 @@ func (a *agent) end(j *job) {
 		if proc != nil {
 			proc.Kill()
 		}
+		if stopShip != nil {
+			if flush {
+				select {
+				case <-called:
+				case <-time.After(flushWait):
+				}
+			}
+			stopShip()
+		}
 		close(j.ended)
 		<-a.slots
 	})
 }
 
 // pull fetches the work of class, one message per free slot.
+//
+// The answers to its fetches come to an inbox of its own, not through
+// the connection's request mechanism: JetStream delivers a work message
+// under the work's subject, which that mechanism cannot match to its
+// request once more than one request of the connection is in flight, and
+// drops. A late answer to a fetch it gave up on is read as the answer to
+// the next.
 func (a *agent) pull(class string) {
 	defer a.wg.Done()
+	inbox := a.names.Inbox(a.cfg.Name) + ".fetch." + class
+	answers := make(chan *nats.Msg, 8)
+	sub, err := a.nc.ChanSubscribe(inbox, answers)
+	if err != nil {
+		a.log.Error("cannot fetch work", "class", class, "error", err)
+		return
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	req := []byte(fmt.Sprintf(`{"batch":1,"expires":%d}`, fetchWait.Nanoseconds()))
 	for {
 		select {
 		case a.slots <- struct{}{}:
 		case <-a.ctx.Done():
 			return
 		}
-		m, err := a.fetch(class)
+		m, err := a.fetch(class, inbox, req, answers)
 		if m == nil {
 			<-a.slots
 			if err != nil {
@@ -291,19 +348,44 @@ func (a *agent) pull(class string) {
 const fetchWait = time.Second
 
 // fetch asks class's consumer for its next message, waiting up to
-// fetchWait; nil, nil if there was none.
-func (a *agent) fetch(class string) (*nats.Msg, error) {
-	ctx, cancel := context.WithTimeout(a.ctx, fetchWait+2*time.Second)
-	defer cancel()
-	req := fmt.Sprintf(`{"batch":1,"expires":%d}`, fetchWait.Nanoseconds())
-	m, err := a.nc.RequestWithContext(ctx, a.names.Fetch(class), []byte(req))
-	if err != nil {
+// fetchWait (and a little more for the answer); nil, nil if there was
+// none.
+func (a *agent) fetch(class, inbox string, req []byte, answers chan *nats.Msg) (*nats.Msg, error) {
+	select {
+	case m := <-answers: // an answer to a fetch given up on
+		return fetched(m)
+	default:
+	}
+	if err := a.nc.PublishRequest(a.names.Fetch(class), inbox, req); err != nil {
 		return nil, err
 	}
-	if m.Header.Get("Status") != "" { // 404 no messages, 408 timed out
+	t := time.NewTimer(fetchWait + 2*time.Second)
+	defer t.Stop()
+	select {
+	case m := <-answers:
+		return fetched(m)
+	case <-t.C:
 		return nil, nil
+	case <-a.ctx.Done():
+		return nil, a.ctx.Err()
 	}
-	return m, nil
+}
+
+// fetched reads a fetch's answer: a work message, none (404 no
+// messages, 408 timed out), or an error (409: too many fetches wait, or
+// the consumer is gone; 503: no JetStream).
+func fetched(m *nats.Msg) (*nats.Msg, error) {
+	switch st := m.Header.Get("Status"); st {
+	case "":
+		if len(m.Data) == 0 {
+			return nil, errors.New("an empty answer to a fetch")
+		}
+		return m, nil
+	case "404", "408":
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("fetch: status %s %s", st, m.Header.Get("Description"))
+	}
 }
 
 // take claims a fetched work and, if the host grants it, starts its
@@ -373,7 +455,7 @@ func (a *agent) start(j *job, w agentwire.Work) {
 	}
 	st.Output = out.take()
 	if _, err := a.report(j, a.names.Started(a.cfg.Name), st); err != nil || st.Error != "" {
-		a.end(j)
+		a.end(j, true)
 	}
 }
 
@@ -468,7 +550,7 @@ func (a *agent) control(m *nats.Msg) {
 	a.mu.Unlock()
 	if j != nil && proc == nil && c.Op == agentwire.OpKill {
 		go func() { // withdrawn as it starts
-			a.end(j)
+			a.end(j, true)
 			a.answer(m, agentwire.Answer{Version: agentwire.Version})
 		}()
 		return
@@ -491,19 +573,22 @@ func (a *agent) control(m *nats.Msg) {
 			return
 		}
 		ctx, cancel := context.WithCancel(a.ctx)
+		shipCtx, stopShip := context.WithCancel(a.ctx)
 		a.mu.Lock()
 		if j.cancel != nil { // asked again: it runs once
 			a.mu.Unlock()
 			cancel()
+			stopShip()
 			a.answer(m, agentwire.Answer{Version: agentwire.Version})
 			return
 		}
-		j.cancel = cancel
+		j.cancel, j.stopShip, j.called = cancel, stopShip, make(chan struct{})
 		a.mu.Unlock()
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			a.call(ctx, j, proc, c.Run.Call)
+			defer close(j.called)
+			a.call(ctx, shipCtx, j, proc, c.Run)
 		}()
 		a.answer(m, agentwire.Answer{Version: agentwire.Version})
 	case agentwire.OpCancel:
@@ -524,7 +609,7 @@ func (a *agent) control(m *nats.Msg) {
 		a.answer(m, agentwire.Answer{Version: agentwire.Version})
 	case agentwire.OpKill:
 		go func() {
-			a.end(j)
+			a.end(j, true)
 			a.answer(m, agentwire.Answer{Version: agentwire.Version})
 		}()
 	default:
@@ -533,7 +618,32 @@ func (a *agent) control(m *nats.Msg) {
 }
 
 // call makes the call in the job's pack and reports how it returned.
-func (a *agent) call(ctx context.Context, j *job, proc *launch.Process, c attempt.Call) {
+// The call's log files are written in a directory of the job's own
+// (logDir), and shipped from there if the host takes them.
+func (a *agent) call(ctx, shipCtx context.Context, j *job, proc *launch.Process, run *agentwire.Run) {
+	c := run.Call
+	var ship *logship.Shipper
+	if c.LogDir != "" {
+		dir, err := a.logDir(j.id, run)
+		if err != nil {
+			a.log.Error("no log directory for the call; it is not made", "work", j.id, "error", err)
+			a.reportDone(j, agentwire.Done{Version: agentwire.Version, ID: j.id, Error: err.Error()})
+			return
+		}
+		defer func() {
+			if err := os.RemoveAll(filepath.Dir(filepath.Dir(dir))); err != nil {
+				a.log.Warn("the call's log directory not removed", "work", j.id, "error", err)
+			}
+		}()
+		c.LogDir = dir
+		if run.ShipLogs {
+			ship, err = logship.Ship(shipCtx, logship.ShipperConfig{Conn: a.nc, RunKey: a.cfg.RunKey, Agent: a.cfg.Name,
+				Slot: run.Slot, Dir: dir, From: run.LogSizes, Logger: a.log.Named("logs")})
+			if err != nil {
+				a.log.Error("the call's logs are not shipped", "work", j.id, "error", err)
+			}
+		}
+	}
 	if c.Hub.StateSocket != "" {
 		// The host's socket is on the host: the task reaches the state
 		// through the agent's bridge.
@@ -550,9 +660,75 @@ func (a *agent) call(ctx context.Context, j *job, proc *launch.Process, c attemp
 	if err != nil {
 		d.Error, d.Cancelled = err.Error(), errors.Is(err, attempt.ErrCancelled)
 	}
+	if f := a.cfg.Faults.Returned; f != nil {
+		f(j.id)
+	}
+	if ship != nil {
+		fctx, cancel := context.WithTimeout(shipCtx, finishTimeout)
+		if err := ship.Finish(fctx); err != nil {
+			a.log.Warn("the call's logs are not all shipped", "work", j.id, "error", err)
+		}
+		cancel()
+		d.Logs = ship.Acked()
+	}
+	if f := a.cfg.Faults.Shipped; f != nil && c.LogDir != "" {
+		f(j.id, c.LogDir)
+	}
+	a.reportDone(j, d)
+}
+
+// finishTimeout bounds how long a call's end waits for its logs to be
+// shipped.
+const finishTimeout = 20 * time.Second
+
+func (a *agent) reportDone(j *job, d agentwire.Done) {
 	if _, err := a.report(j, a.names.Done(a.cfg.Name), d); err != nil {
 		a.log.Warn("the call's end not reported", "work", j.id, "error", err)
 	}
+}
+
+// runDir is the directory of the run's log directories.
+func (a *agent) runDir() string { return filepath.Join(a.cfg.WorkDir, a.cfg.RunKey) }
+
+// maxLogSize bounds the size of a file the host says it has already.
+const maxLogSize = 1 << 40
+
+// logDir makes the call's log directory, <run>/<work>/tasks/<id> (its
+// last two names are those of the host's, as the pack names its log files
+// by them), with each file of run.LogSizes in it as long as the host's
+// (sparse).
+func (a *agent) logDir(work string, run *agentwire.Run) (string, error) {
+	kind, id := filepath.Base(filepath.Dir(run.Call.LogDir)), filepath.Base(run.Call.LogDir)
+	if logship.CheckName(work) != nil {
+		return "", fmt.Errorf("work id %q: not a plain name", work)
+	}
+	if logship.CheckName(kind) != nil || logship.CheckName(id) != nil {
+		return "", fmt.Errorf("log directory %q: it must end in two plain names (tasks/<id>)", run.Call.LogDir)
+	}
+	dir := filepath.Join(a.runDir(), work, kind, id)
+	if err := os.RemoveAll(filepath.Dir(filepath.Dir(dir))); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	for name, size := range run.LogSizes {
+		if logship.CheckName(name) != nil || size < 0 || size > maxLogSize {
+			return "", fmt.Errorf("log file %q of %d bytes: not a file the host can have", name, size)
+		}
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
+		if err != nil {
+			return "", err
+		}
+		err = f.Truncate(size)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
 }
 
 func (a *agent) answer(m *nats.Msg, v agentwire.Answer) {

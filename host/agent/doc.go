@@ -8,7 +8,13 @@
 // heard the host for its host timeout it kills every pack of the run.
 //
 // Its tasks reach the run's shared state through the agent's state bridge
-// (host/statebridge): the call's state socket is the bridge's.
+// (host/statebridge): the call's state socket is the bridge's. Each call
+// writes its log files in a directory of the agent's own
+// (Config.WorkDir), which, when the host takes them, is shipped to the
+// host's run directory (host/logship) before the call's end is reported;
+// a pack the host asks it to kill has its logs shipped before the agent
+// answers, while one it kills by itself (the host not heard, the agent
+// stopping) stops shipping at once.
 //
 // It fetches each pack binary from the hub's packs store by the SHA-256
 // the work names, into its cache (host/packstore), which checks the hash

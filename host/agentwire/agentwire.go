@@ -298,6 +298,16 @@ type Run struct {
 	Version int          `json:"v"`
 	ID      string       `json:"id"`
 	Call    attempt.Call `json:"call"`
+	// ShipLogs says the host takes the call's log files (host/logship):
+	// the agent ships them on its log subject of Slot, the attempt's hub
+	// slot.
+	ShipLogs bool `json:"ship_logs,omitempty"`
+	Slot     int  `json:"slot,omitempty"`
+	// LogSizes are the sizes of the files already in the call's log
+	// directory on the host (an earlier attempt's): the agent makes each
+	// that long before the call, so that the pack's appends land at the
+	// same offsets as on the host.
+	LogSizes map[string]int64 `json:"log_sizes,omitempty"`
 }
 
 // Done is how the call of the work ID returned: Reply, or Error (and
@@ -308,6 +318,9 @@ type Done struct {
 	Reply     attempt.Reply `json:"reply"`
 	Error     string        `json:"error,omitempty"`
 	Cancelled bool          `json:"cancelled,omitempty"`
+	// Logs are where each shipped log file is acknowledged up to by the
+	// log stream, once the agent finished shipping (Run.ShipLogs).
+	Logs map[string]int64 `json:"logs,omitempty"`
 }
 
 // Ops of a Control.

@@ -209,6 +209,15 @@ func Start(cfg Config) (*Hub, error) {
 		// authenticator makes sure of (AllowNonTLS lets the local ones in
 		// plain); the nonce is what agents sign with their keys.
 		opts.Host, opts.Port = host, port
+		if port != 0 {
+			// The server says only that it did not start when its port
+			// is taken: say which port, and by what error.
+			l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+			if err != nil {
+				return nil, fmt.Errorf("hub: agents: %w", err)
+			}
+			l.Close()
+		}
 		opts.TLS, opts.TLSConfig, opts.AllowNonTLS = true, cfg.Agents.TLS, true
 		opts.AlwaysEnableNonce = true
 	}

@@ -210,6 +210,7 @@ func (p *Process) startHint(err error) string {
 	}
 	switch {
 	case strings.Contains(lower, "incompatible api version"):
+		msg = sortedClientVersions(msg)
 		return msg + fmt.Sprintf(" (the pack speaks pack protocol %s, this taskhost speaks %v: rebuild the pack with an SDK that speaks one of them, or use a taskhost that speaks the pack's)", packVersion(msg), protocol.Versions)
 	case strings.Contains(lower, "unrecognized remote plugin message"):
 		return msg + " (the pack wrote that to stdout before serving, which breaks the plugin handshake: pack code must not print to stdout before Set.Run, and a program that is not a taskhost pack cannot be one)"
@@ -221,6 +222,22 @@ func (p *Process) startHint(err error) string {
 
 // Exited reports whether the pack process has ended and been reaped.
 func (p *Process) Exited() bool { return p.run.exited() }
+
+// sortedClientVersions writes the host's versions in go-plugin's
+// "Plugin version: 99, Client versions: [2 1]" in order: go-plugin lists
+// them in the random order of a map. They are protocol.Versions.
+func sortedClientVersions(msg string) string {
+	const key = "Client versions: ["
+	before, rest, ok := strings.Cut(msg, key)
+	if !ok {
+		return msg
+	}
+	_, after, ok := strings.Cut(rest, "]")
+	if !ok {
+		return msg
+	}
+	return before + key[:len(key)-1] + fmt.Sprint(protocol.Versions) + after
+}
 
 // packVersion picks the pack's protocol version out of go-plugin's
 // "Plugin version: 99, Client versions: [1]".
@@ -269,10 +286,27 @@ func Describe(ctx context.Context, cfg Config) (*packwire.Description, error) {
 	return d, nil
 }
 
+// ProtocolVersion is the pack protocol version the host and the pack
+// agreed on at the start: the highest both speak (protocol.Versions).
+func (p *Process) ProtocolVersion() int { return p.client.NegotiatedVersion() }
+
+// ErrHubTLSUnsupported is wrapped by Run when the call's hub is reached
+// over TLS (Hub.tls_ca_pem) and the pack speaks a protocol version
+// older than protocol.HubTLSVersion: it would ignore the CA, and fail to
+// reach the hub in a way that says nothing of why.
+var ErrHubTLSUnsupported = errors.New("the pack's SDK cannot reach a hub over TLS")
+
 // Run runs one task in the pack. Cancelling ctx cancels the task's context
 // in the pack; the call then returns at once, while the pack may still be
-// finishing.
+// finishing. A call whose hub is reached over TLS fails with
+// ErrHubTLSUnsupported, before it reaches the pack, when the pack speaks
+// a protocol too old for it.
 func (p *Process) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunResponse, error) {
+	if req.GetHub().GetTlsCaPem() != "" {
+		if v := p.ProtocolVersion(); v < protocol.HubTLSVersion {
+			return nil, fmt.Errorf("%w: it speaks pack protocol %d, and a hub over TLS needs %d: rebuild the pack with this taskhost's SDK", ErrHubTLSUnsupported, v, protocol.HubTLSVersion)
+		}
+	}
 	return p.pack.Run(ctx, req)
 }
 

@@ -11,10 +11,17 @@ import (
 	"github.com/taskhost/taskhost/internal/testbuild"
 )
 
-var demo string
+// demo is a pack built with this SDK; v1pack one that speaks only pack
+// protocol 1, as a pack built with an older SDK does; otherproto one
+// that speaks only a version no host speaks.
+var demo, v1pack, otherproto string
 
 func TestMain(m *testing.M) {
-	testbuild.Main(m, map[*string]string{&demo: "../../plugins/demo"}, nil)
+	testbuild.Main(m, map[*string]string{
+		&demo:       "../../plugins/demo",
+		&v1pack:     "../../sdk/internal/packserver/testdata/v1pack",
+		&otherproto: "../../internal/testpack/otherproto",
+	}, nil)
 }
 
 // TestPinnedStart: a pinned pack starts only when its binary has the

@@ -22,7 +22,11 @@
 // told runs it (Allow), and refuses a file name that is not a plain name
 // in that directory (CheckName).
 //
-// Neither side is used by host/agent or host/remote yet: an agent does
-// not yet give its attempts a log directory of its own, and the host
-// does not yet tell a Sink which agent runs which slot.
+// host/agent gives each call a log directory of its own, ending in
+// tasks/<id> as the host's does, with the files the host already has
+// (an earlier attempt's) made as long as the host's copies, and ships it
+// from there (ShipperConfig.From); host/remote allows the slot before
+// the call, and once the agent reports the call's end with where each
+// file is acknowledged (Shipper.Acked), waits for the sink to have that
+// (Sink.Await) before it ends the slot.
 package logship

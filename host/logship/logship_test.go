@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -382,5 +383,64 @@ func TestFinishIsBounded(t *testing.T) {
 	err = s.Finish(fctx)
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Finish: %v, want the deadline's error", err)
+	}
+}
+
+// A retry's shipper starts each file where the host's copy ends (From):
+// what the earlier attempt left on the host stays, the new bytes land
+// after it, Acked says where each file is acknowledged up to, and Await
+// returns once the host has that; an end the host does not have is an
+// error that says which file is short.
+func TestFromKeepsTheEarlierAttempts(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	nc := r.agent("a1")
+	earlier := randomBytes(10 << 10)
+	if err := os.MkdirAll(filepath.Join(r.runDir, "tasks/t8"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.runDir, "tasks/t8/task.log"), earlier, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.sink.Allow("a1", 8, "tasks/t8"); err != nil {
+		t.Fatal(err)
+	}
+	// The agent's copy: as long as the host's, its bytes zero (sparse).
+	dir := t.TempDir()
+	path := filepath.Join(dir, "task.log")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, int64(len(earlier))); err != nil {
+		t.Fatal(err)
+	}
+	later := randomBytes(100 << 10)
+	appendFile(t, path, later)
+	s, err := logship.Ship(context.Background(), logship.ShipperConfig{Conn: nc, RunKey: r.hub.RunKey(), Agent: "a1", Slot: 8, Dir: dir,
+		From: map[string]int64{"task.log": int64(len(earlier))}, ChunkBytes: 4 << 10, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	finish(t, s)
+	acked := s.Acked()
+	want := int64(len(earlier) + len(later))
+	if acked["task.log"] != want {
+		t.Fatalf("acked %v, want task.log at %d", acked, want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.sink.Await(ctx, 8, acked); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(r.runDir, "tasks/t8/task.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, append(slices.Clone(earlier), later...)) {
+		t.Fatalf("the host has %d bytes, want the earlier attempt's %d then the %d shipped", len(got), len(earlier), len(later))
+	}
+	err = r.sink.Await(ctx, 8, map[string]int64{"task.log": want + 1})
+	if err == nil || !strings.Contains(err.Error(), "tasks/t8/task.log has "+strconv.FormatInt(want, 10)) {
+		t.Fatalf("Await past what was shipped: %v, want the short file named", err)
 	}
 }

@@ -30,6 +30,10 @@ type ShipperConfig struct {
 	Slot          int
 	// Dir is the attempt's log directory on the agent; required.
 	Dir string
+	// From says where shipping each file starts: a file the agent made
+	// as long as the host's copy already is (an earlier attempt's) is
+	// shipped from there on. A file it does not name starts at 0.
+	From map[string]int64
 	// Poll is how often the directory is looked at; 0 is 250ms.
 	Poll time.Duration
 	// ChunkBytes bounds a chunk; 0 (or more than MaxChunk) is MaxChunk.
@@ -124,6 +128,21 @@ func (s *Shipper) Stop() {
 	<-s.done
 }
 
+// Acked waits until the shipper stopped (Finish or Stop), and returns
+// where each file it shipped is acknowledged up to, the files of From
+// included.
+func (s *Shipper) Acked() map[string]int64 {
+	<-s.done
+	acked := make(map[string]int64, len(s.files)+len(s.cfg.From))
+	for name, n := range s.cfg.From {
+		acked[name] = max(n, 0)
+	}
+	for name, t := range s.files {
+		acked[name] = t.acked
+	}
+	return acked
+}
+
 func (s *Shipper) run(ctx context.Context) {
 	defer close(s.done)
 	defer func() {
@@ -191,7 +210,7 @@ func (s *Shipper) scan() map[string]int64 {
 			s.log.Warn("log file not opened; not shipped", "file", name, "error", err)
 			continue
 		}
-		s.files[name] = &tail{name: name, f: f}
+		s.files[name] = &tail{name: name, f: f, acked: max(s.cfg.From[name], 0)}
 	}
 	ends := make(map[string]int64, len(s.files))
 	for name, t := range s.files {

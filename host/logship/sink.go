@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -182,6 +184,41 @@ func (s *Sink) Sync(ctx context.Context) error {
 			return fmt.Errorf("logship: chunks not all written: %w", context.Cause(ctx))
 		}
 	}
+}
+
+// Await returns once slot n's files reach the ends given (where the
+// agent says each is acknowledged): every chunk the stream held when it
+// was called has been written, and each file is at least that long. It
+// fails if ctx ends first, or a file is shorter (its chunks were
+// refused). The slot must be allowed and not ended.
+func (s *Sink) Await(ctx context.Context, n int, ends map[string]int64) error {
+	if err := s.Sync(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl := s.slots[n]
+	if sl == nil {
+		return fmt.Errorf("logship: slot %d is not allowed", n)
+	}
+	var short []string
+	for name, end := range ends {
+		if CheckName(name) != nil || end <= 0 {
+			continue // nothing to have (a bad name's chunks are all refused)
+		}
+		var size int64
+		if st, err := sl.root.Stat(name); err == nil {
+			size = st.Size()
+		}
+		if size < end {
+			short = append(short, fmt.Sprintf("%s has %d of %d bytes", filepath.Join(sl.dir, name), size, end))
+		}
+	}
+	if len(short) > 0 {
+		sort.Strings(short)
+		return fmt.Errorf("logship: slot %d: %s", n, strings.Join(short, "; "))
+	}
+	return nil
 }
 
 // Close stops reading the stream and closes every file.

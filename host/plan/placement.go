@@ -11,6 +11,7 @@ import (
 	"github.com/taskhost/taskhost/host/agentwire"
 	"github.com/taskhost/taskhost/host/jobfile"
 	"github.com/taskhost/taskhost/host/packstore"
+	"github.com/taskhost/taskhost/internal/packwire"
 )
 
 // Class is a placement class of a run: the tasks an agent may run if it
@@ -87,7 +88,7 @@ func checkPlacements(job *jobfile.Job, agents bool) hcl.Diagnostics {
 // platform. A placement that names an os or arch its pack's binary is not
 // built for is an error; so is a pack whose binary's platform cannot be
 // read.
-func classes(job *jobfile.Job) ([]*Class, map[string]string, hcl.Diagnostics) {
+func classes(job *jobfile.Job, descs map[string]*packwire.Description) ([]*Class, map[string]string, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var out []*Class
 	byID := map[string]*Class{}
@@ -103,6 +104,14 @@ func classes(job *jobfile.Job) ([]*Class, map[string]string, hcl.Diagnostics) {
 			continue
 		}
 		plat, ok := platforms[t.Pack]
+		if d := descs[t.Pack]; !ok && d != nil {
+			if err := RemoteCapable(d); err != nil {
+				bad[t.Pack] = true
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Pack cannot run on agents",
+					Detail: fmt.Sprintf("Task %s is placed on agents, and %v.", t.ID, err), Subject: t.Placement.DeclRange.Ptr()})
+				continue
+			}
+		}
 		if !ok {
 			var err error
 			plat, err = packstore.PlatformOf(p.Path)

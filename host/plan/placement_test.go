@@ -206,3 +206,27 @@ task "a" {
 		t.Errorf("os clash: plan %v, diagnostics:\n%s", p, summaries(diags))
 	}
 }
+
+// TestPlacementOldPack: a pack that speaks only pack protocol 1 runs on
+// the host, and placing its tasks on agents is an error on the
+// placement's line that says to rebuild it.
+func TestPlacementOldPack(t *testing.T) {
+	t.Parallel()
+	src := `job "x" {}
+pack "p" { path = "` + v1pack + `" }
+task "a" {
+  pack = "p"
+  task = "pass"
+  placement { labels = { lab = "sjc" } }
+}
+`
+	p, diags := Make(context.Background(), writeJob(t, src), Options{Agents: true})
+	if p != nil || len(diags) != 1 || diags[0].Summary != "Pack cannot run on agents" || diags[0].Subject.Start.Line != 6 ||
+		!strings.Contains(diags[0].Detail, "rebuild it") {
+		t.Fatalf("plan %v, diagnostics:\n%s", p, summaries(diags))
+	}
+	src = strings.Replace(src, `placement { labels = { lab = "sjc" } }`, `placement { local = true }`, 1)
+	if p, diags := Make(context.Background(), writeJob(t, src), Options{Agents: true}); p == nil || diags.HasErrors() {
+		t.Fatalf("on the host: plan %v, diagnostics:\n%s", p, summaries(diags))
+	}
+}

@@ -100,7 +100,7 @@ func Make(ctx context.Context, path string, o Options) (*Plan, hcl.Diagnostics) 
 	diags = append(diags, cdiags...)
 	if p != nil && o.Agents {
 		var pdiags hcl.Diagnostics
-		p.Classes, p.ClassOf, pdiags = classes(job)
+		p.Classes, p.ClassOf, pdiags = classes(job, descs)
 		diags = append(diags, pdiags...)
 		if pdiags.HasErrors() {
 			return nil, diags

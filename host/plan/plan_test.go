@@ -20,10 +20,10 @@ import (
 )
 
 // Pack binaries built once for the package's tests.
-var hookpack, badpack, badhook string
+var hookpack, badpack, badhook, v1pack string
 
 func TestMain(m *testing.M) {
-	testbuild.Main(m, map[*string]string{&hookpack: "../../internal/testpack/hookpack", &badpack: "./testdata/badpack"}, func(dir string) error {
+	testbuild.Main(m, map[*string]string{&hookpack: "../../internal/testpack/hookpack", &badpack: "./testdata/badpack", &v1pack: "../../sdk/internal/packserver/testdata/v1pack"}, func(dir string) error {
 		// The same program under another name: its hook is the bad one.
 		badhook = filepath.Join(dir, "badhook")
 		if err := os.Link(badpack, badhook); err != nil {

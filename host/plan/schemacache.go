@@ -9,7 +9,6 @@ import (
 
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/internal/packwire"
-	"github.com/taskhost/taskhost/internal/protocol"
 )
 
 // CacheDirEnv names the environment variable that sets the directory of
@@ -34,8 +33,14 @@ func SchemaCacheDir() string {
 	}
 }
 
+// cacheFormat numbers the form of a cache entry: a DescribeResponse, the
+// same in pack protocol versions 1 and 2. A change of that message that is
+// a new protocol version bumps it, so that no entry of the old form is
+// read.
+const cacheFormat = 1
+
 // cacheEntryName is the name of the cache file for the pack binary at
-// path with the given SHA-256: the protocol version, the hash, and the
+// path with the given SHA-256: the entry's form, the hash, and the
 // binary's name, which a program may read (os.Args[0]) and act on.
 func cacheEntryName(path, sum string) string {
 	name := strings.Map(func(r rune) rune {
@@ -44,7 +49,7 @@ func cacheEntryName(path, sum string) string {
 		}
 		return '_'
 	}, filepath.Base(path))
-	return fmt.Sprintf("pack-v%d-%s-%s.pb", protocol.Versions[len(protocol.Versions)-1], sum, name)
+	return fmt.Sprintf("pack-v%d-%s-%s.pb", cacheFormat, sum, name)
 }
 
 // describeCached returns the description of the pack that cfg starts

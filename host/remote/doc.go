@@ -13,6 +13,9 @@
 //
 // With Config.StateSocket, it also answers the agents' state bridges
 // (host/statebridge), for the tasks of the work each was granted only.
+// With Config.Logs, each call's log files are shipped into its log
+// directory in the run directory (host/logship), and are all there once
+// Run (or, for a call Run left, Kill) returns.
 //
 // The run's hub is the one authority on who runs a work; the agent's
 // side is host/agent, and what they say to each other is host/agentwire.

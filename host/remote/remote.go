@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	"github.com/taskhost/taskhost/host/agentwire"
 	"github.com/taskhost/taskhost/host/attempt"
 	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/host/logship"
 	"github.com/taskhost/taskhost/host/packstore"
 	"github.com/taskhost/taskhost/host/statebridge"
 )
@@ -59,6 +62,12 @@ type Config struct {
 	// the Starter answers the agents' state bridges (host/statebridge)
 	// through it, for the tasks of the work each agent was granted.
 	StateSocket string
+	// Logs, if set, takes the log files the agents ship (host/logship)
+	// into RunDir, the run directory the sink writes to: a call whose
+	// LogDir is in RunDir has its files shipped, and Run returns once the
+	// host has every byte of them the agent shipped. Nil ships none.
+	Logs   *logship.Sink
+	RunDir string
 	// Logger gets the Starter's messages (grants, lost agents); nil
 	// discards them.
 	Logger hclog.Logger
@@ -479,6 +488,12 @@ type Pack struct {
 	w     *work
 	agent string
 	pid   int
+
+	// The call's log shipping, once Run allowed it: logSlot is its hub
+	// slot in Config.Logs, and logsOnce ends it.
+	shipping bool
+	logSlot  int
+	logsOnce sync.Once
 }
 
 // Agent is the name of the agent that runs the pack.
@@ -531,8 +546,15 @@ func (p *Pack) isLost() bool {
 // until the agent reports how it returned. Cancelling ctx tells the agent
 // to cancel the call, and Run returns at once; if the agent is lost, Run
 // fails.
+//
+// With Config.Logs, the call's log files are shipped into its LogDir:
+// Run returns once every byte the agent says it shipped is there (up to
+// logsWait), or the agent is lost (what came, came).
 func (p *Pack) Run(ctx context.Context, c attempt.Call) (attempt.Reply, error) {
 	run := &agentwire.Run{Version: agentwire.Version, ID: p.w.id, Call: c}
+	if err := p.allowLogs(run); err != nil {
+		return attempt.Reply{}, err
+	}
 	if c.Hub.Token != "" {
 		p.s.mu.Lock()
 		p.w.token = c.Hub.Token
@@ -547,6 +569,7 @@ func (p *Pack) Run(ctx context.Context, c attempt.Call) (attempt.Reply, error) {
 	}
 	select {
 	case d := <-p.w.done:
+		p.endLogs(d.Logs)
 		switch {
 		case d.Cancelled:
 			return d.Reply, fmt.Errorf("%w: %s", attempt.ErrCancelled, d.Error)
@@ -555,8 +578,11 @@ func (p *Pack) Run(ctx context.Context, c attempt.Call) (attempt.Reply, error) {
 		}
 		return d.Reply, nil
 	case <-p.w.lost:
+		p.endLogs(nil)
 		return attempt.Reply{}, p.lostErr()
 	case <-ctx.Done():
+		// The agent reports the call's end, and its logs, later: Kill
+		// takes them.
 		go func() {
 			_, _ = p.control(context.Background(), agentwire.Control{Op: agentwire.OpCancel}, p.s.cfg.ControlTimeout)
 		}()
@@ -588,8 +614,13 @@ func (p *Pack) KillNow() {
 // Kill tells the agent to kill the pack, and waits until it says the
 // pack and what it started are gone (or the agent is lost, or does not
 // answer in time); then the host forgets the work.
+//
+// A call that Run left (it was cancelled) has its logs ended here: the
+// agent ships what the call wrote before it answers, and reports the
+// call's end, whose acknowledged ends Kill waits for.
 func (p *Pack) Kill() {
 	defer p.s.forget(p.w)
+	defer p.endReported()
 	if p.isLost() {
 		// Should it hear this, it kills the pack; it does so by itself
 		// when it has not heard the host for its host timeout.
@@ -598,5 +629,85 @@ func (p *Pack) Kill() {
 	}
 	if _, err := p.control(context.Background(), agentwire.Control{Op: agentwire.OpKill}, 30*time.Second); err != nil {
 		p.s.log.Warn("the agent did not say it killed the pack", "agent", p.agent, "work", p.w.id, "error", err)
+	}
+}
+
+// logsWait bounds how long the host waits for the log chunks an agent
+// says it shipped.
+const logsWait = 30 * time.Second
+
+// allowLogs tells the log sink that the pack's agent ships the call's
+// log files, if the host takes them, and says so in run: the slot, and
+// the sizes of the files already in the call's directory.
+func (p *Pack) allowLogs(run *agentwire.Run) error {
+	cfg := p.s.cfg
+	if cfg.Logs == nil || run.Call.LogDir == "" {
+		return nil
+	}
+	rel, err := filepath.Rel(cfg.RunDir, run.Call.LogDir)
+	if err != nil || !filepath.IsLocal(rel) {
+		return fmt.Errorf("the call's log directory %s is not in the run directory %s", run.Call.LogDir, cfg.RunDir)
+	}
+	slot := run.Call.Hub.Slot
+	if err := cfg.Logs.Allow(p.agent, slot, rel); err != nil {
+		return err
+	}
+	sizes, err := logSizes(run.Call.LogDir)
+	if err != nil {
+		cfg.Logs.End(slot)
+		return err
+	}
+	p.shipping, p.logSlot = true, slot
+	run.ShipLogs, run.Slot, run.LogSizes = true, slot, sizes
+	return nil
+}
+
+// logSizes are the sizes of the regular files in dir that a shipper may
+// ship.
+func logSizes(dir string) (map[string]int64, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("the call's log directory: %w", err)
+	}
+	sizes := map[string]int64{}
+	for _, de := range des {
+		if !de.Type().IsRegular() || logship.CheckName(de.Name()) != nil {
+			continue
+		}
+		if fi, err := de.Info(); err == nil && fi.Size() > 0 {
+			sizes[de.Name()] = fi.Size()
+		}
+	}
+	return sizes, nil
+}
+
+// endLogs waits (up to logsWait) until the sink has the call's files up
+// to ends, and then ends the slot in the sink: chunks that come later are
+// refused. Only the first call does anything.
+func (p *Pack) endLogs(ends map[string]int64) {
+	if !p.shipping {
+		return
+	}
+	p.logsOnce.Do(func() {
+		defer p.s.cfg.Logs.End(p.logSlot)
+		if len(ends) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), logsWait)
+		defer cancel()
+		if err := p.s.cfg.Logs.Await(ctx, p.logSlot, ends); err != nil {
+			p.s.log.Warn("the call's logs are not all on the host", "agent", p.agent, "work", p.w.id, "error", err)
+		}
+	})
+}
+
+// endReported ends the call's logs with the ends of the agent's report of
+// the call's end, if it came and Run did not take it.
+func (p *Pack) endReported() {
+	select {
+	case d := <-p.w.done:
+		p.endLogs(d.Logs)
+	default:
+		p.endLogs(nil)
 	}
 }

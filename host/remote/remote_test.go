@@ -22,6 +22,7 @@ import (
 	"github.com/taskhost/taskhost/host/attempt"
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/host/logship"
 	"github.com/taskhost/taskhost/host/packstore"
 	"github.com/taskhost/taskhost/host/remote"
 	"github.com/taskhost/taskhost/internal/statekv"
@@ -44,10 +45,15 @@ type rig struct {
 	hub     *hub.Hub
 	starter *remote.Starter
 	runner  *attempt.Runner
-	sum     string // testpack's hex SHA-256
+	sum     string        // testpack's hex SHA-256
+	logs    *logship.Sink // nil unless the rig takes the tasks' logs
 }
 
-func newRig(t *testing.T, cfg remote.Config) *rig {
+func newRig(t *testing.T, cfg remote.Config) *rig { return newRigLogs(t, cfg, false) }
+
+// newRigLogs makes a rig that, with logs, takes the log files the agents
+// ship into the run directory, and gives each call a log directory.
+func newRigLogs(t *testing.T, cfg remote.Config, logs bool) *rig {
 	t.Helper()
 	h, err := hub.Start(hub.Config{StoreDir: t.TempDir()})
 	if err != nil {
@@ -66,14 +72,23 @@ func newRig(t *testing.T, cfg remote.Config) *rig {
 	cfg.PackPath = func(string) string { return testpack }
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	runDir := t.TempDir()
+	if logs {
+		sink, err := logship.NewSink(ctx, logship.SinkConfig{Conn: h.Conn(), RunKey: h.RunKey(), RunDir: runDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sink.Close)
+		cfg.Logs, cfg.RunDir = sink, runDir
+	}
 	s, err := remote.NewStarter(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	r := &attempt.Runner{Starter: s, Hub: h.Attempts(), RunDir: t.TempDir()}
+	r := &attempt.Runner{Starter: s, Hub: h.Attempts(), RunDir: runDir}
 	t.Cleanup(r.Wait)
-	return &rig{t: t, hub: h, starter: s, runner: r, sum: sum}
+	return &rig{t: t, hub: h, starter: s, runner: r, sum: sum, logs: cfg.Logs}
 }
 
 // agent starts an agent named name for class "any", until the test ends
@@ -109,8 +124,15 @@ func (r *rig) agent(name string, cfg agent.Config) (stop func()) {
 }
 
 // run runs task of testpack with args through the runner, in o.Slot (1
-// if 0).
+// if 0), as task t<slot>.
 func (r *rig) run(task, args string, o attempt.Options) (attempt.Outcome, *remote.Pack) {
+	r.t.Helper()
+	return r.runAs("", task, args, o)
+}
+
+// runAs runs task of testpack as id ("" is t<slot>), in o.Slot (1 if 0),
+// with its log directory tasks/<id> if the rig takes the logs.
+func (r *rig) runAs(id, task, args string, o attempt.Options) (attempt.Outcome, *remote.Pack) {
 	r.t.Helper()
 	var pack *remote.Pack
 	var mu sync.Mutex
@@ -126,10 +148,16 @@ func (r *rig) run(task, args string, o attempt.Options) (attempt.Outcome, *remot
 	if o.Slot == 0 {
 		o.Slot = 1
 	}
-	o.RecordDir = fmt.Sprintf("tasks/t%d", o.Slot)
+	if id == "" {
+		id = fmt.Sprintf("t%d", o.Slot)
+	}
+	o.RecordDir = "tasks/" + id
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := attempt.Call{Pack: "testpack", Task: task, Args: []byte(args), RunID: "run", ID: fmt.Sprintf("t%d", o.Slot), Attempt: 1}
+	c := attempt.Call{Pack: "testpack", Task: task, Args: []byte(args), RunID: "run", ID: id, Attempt: 1}
+	if r.logs != nil {
+		c.LogDir = filepath.Join(r.runner.RunDir, o.RecordDir)
+	}
 	out := r.runner.Run(ctx, c, o)
 	mu.Lock()
 	defer mu.Unlock()

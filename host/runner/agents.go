@@ -14,6 +14,7 @@ import (
 
 	"github.com/taskhost/taskhost/host/attempt"
 	"github.com/taskhost/taskhost/host/hub"
+	"github.com/taskhost/taskhost/host/logship"
 	"github.com/taskhost/taskhost/host/plan"
 	"github.com/taskhost/taskhost/host/remote"
 )
@@ -78,9 +79,9 @@ func WaitAgents(ctx context.Context, h *hub.Hub, p *plan.Plan, wait time.Duratio
 
 // startAgents waits for the run's agents and starts the host's side of
 // their work; nil if the run places nothing on agents.
-func (r *execution) startAgents(ctx context.Context) (*remote.Starter, error) {
+func (r *execution) startAgents(ctx context.Context) (*remote.Starter, *logship.Sink, error) {
 	if len(r.plan.Classes) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	as, diags := WaitAgents(ctx, r.hub, r.plan, r.opts.Agents.Wait)
 	for _, a := range as {
@@ -90,14 +91,19 @@ func (r *execution) startAgents(ctx context.Context) (*remote.Starter, error) {
 		for _, d := range diags {
 			r.log.Error(d.Summary, "detail", d.Detail)
 		}
-		return nil, &PlacementError{Diags: diags}
+		return nil, nil, &PlacementError{Diags: diags}
 	}
 	ids := make([]string, len(r.plan.Classes))
 	for i, c := range r.plan.Classes {
 		ids[i] = c.ID
 	}
 	job := r.plan.Job
-	return remote.NewStarter(ctx, remote.Config{
+	sink, err := logship.NewSink(ctx, logship.SinkConfig{Conn: r.hub.Conn(), RunKey: r.hub.RunKey(), RunDir: r.dir,
+		Logger: r.log.Named("logs")})
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := remote.NewStarter(ctx, remote.Config{
 		Conn: r.hub.Conn(), RunKey: r.hub.RunKey(), Classes: ids,
 		ClassOf:  func(c attempt.Call) string { return r.plan.ClassOf[c.ID] },
 		PackPath: func(pack string) string { return job.Pack(pack).Path },
@@ -108,8 +114,14 @@ func (r *execution) startAgents(ctx context.Context) (*remote.Starter, error) {
 			return ""
 		},
 		StateSocket: r.hub.StateSocket(),
-		Logger:      r.log.Named("agents"),
+		Logs:        sink, RunDir: r.dir,
+		Logger: r.log.Named("agents"),
 	})
+	if err != nil {
+		sink.Close()
+		return nil, nil, err
+	}
+	return s, sink, nil
 }
 
 // placedStarter starts the calls of tasks placed on agents there, and

@@ -216,7 +216,7 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 	r.hub = h
 	if opts.Agents != nil {
 		r.log.Info("hub listening for agents", "listen", opts.Agents.Listen)
-		agents, err := r.startAgents(ctx)
+		agents, logs, err := r.startAgents(ctx)
 		if err != nil {
 			var pe *PlacementError
 			if errors.As(err, &pe) {
@@ -228,6 +228,7 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 			return nil, err
 		}
 		if agents != nil {
+			defer logs.Close()
 			defer agents.Close()
 			starter = placedStarter{r: r, local: starter, remote: agents}
 		}
@@ -523,6 +524,15 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 	grace := r.opts.Grace
 	if t.Grace > 0 {
 		grace = t.Grace
+	}
+	if r.plan.ClassOf[t.ID] != "" {
+		// On an agent, the task's task.log is shipped into the run
+		// directory at the offsets the agent wrote it at: the host's own
+		// lines about the attempt wait until the attempt is over, and
+		// then follow the agent's.
+		held := &bytes.Buffer{}
+		defer func() { _, _ = out.Write(held.Bytes()) }()
+		out = held
 	}
 	o := attempt.Options{Slot: slot, RecordDir: filepath.Join("tasks", t.ID), Timeout: t.Timeout, Grace: grace, Out: out,
 		Started: func(pid int, agent string) {

@@ -59,7 +59,7 @@ func Call(req *packv1.RunRequest) attempt.Call {
 	}
 	if h := req.GetHub(); h != nil {
 		c.Hub = attempt.HubAccess{URL: h.GetUrl(), Token: h.GetToken(), EventsSubject: h.GetEventsSubject(),
-			InboxPrefix: h.GetInboxPrefix(), MsgIDPrefix: h.GetMsgIdPrefix(), StateSocket: h.GetStateSocket()}
+			InboxPrefix: h.GetInboxPrefix(), MsgIDPrefix: h.GetMsgIdPrefix(), StateSocket: h.GetStateSocket(), CA: h.GetTlsCaPem()}
 	}
 	if dl := req.GetDeadlineUnixNano(); dl != 0 {
 		c.Deadline = time.Unix(0, dl)
@@ -70,10 +70,12 @@ func Call(req *packv1.RunRequest) attempt.Call {
 	return c
 }
 
-// Hub is the pack protocol's form of a call's hub credentials.
+// Hub is the pack protocol's form of a call's hub credentials. Its CA
+// (tls_ca_pem) is a field of protocol version 2: a pack that speaks
+// only version 1 ignores it (launch.Process.Run refuses such a call).
 func Hub(a attempt.HubAccess) *packv1.Hub {
 	return &packv1.Hub{Url: a.URL, Token: a.Token, EventsSubject: a.EventsSubject, InboxPrefix: a.InboxPrefix,
-		MsgIdPrefix: a.MsgIDPrefix, StateSocket: a.StateSocket}
+		MsgIdPrefix: a.MsgIDPrefix, StateSocket: a.StateSocket, TlsCaPem: a.CA}
 }
 
 // Reply is the host's form of a pack's RunResponse. A result the host

@@ -25,6 +25,11 @@ func TestRunRequest(t *testing.T) {
 		InboxPrefix: "_th.k.t3", MsgIDPrefix: "t3.ab.", StateSocket: "/s/state.sock"}
 	hubv1 := &packv1.Hub{Url: "nats://127.0.0.1:4222", Token: "tok", EventsSubject: "th.k.ev.t3",
 		InboxPrefix: "_th.k.t3", MsgIdPrefix: "t3.ab.", StateSocket: "/s/state.sock"}
+	const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	remote := access
+	remote.URL, remote.CA = "tls://hub.example:4222", ca
+	remotev1 := &packv1.Hub{Url: "tls://hub.example:4222", Token: "tok", EventsSubject: "th.k.ev.t3",
+		InboxPrefix: "_th.k.t3", MsgIdPrefix: "t3.ab.", StateSocket: "/s/state.sock", TlsCaPem: ca}
 	for name, tc := range map[string]struct {
 		call attempt.Call
 		want *packv1.RunRequest
@@ -40,6 +45,10 @@ func TestRunRequest(t *testing.T) {
 				Hook: &attempt.HookCall{Name: "h", Stage: "pre_task", TaskID: "t1", Results: []byte(`{"job":"j"}`)}},
 			want: &packv1.RunRequest{ArgsJson: []byte(`{}`), RunId: "job.1", TaskId: "h.pre_task.t1", Attempt: 1, Hub: hubv1,
 				Hook: &packv1.HookCall{Name: "h", Stage: "pre_task", TaskId: "t1", ResultsJson: []byte(`{"job":"j"}`)}},
+		},
+		"task on an agent: the hub over TLS": {
+			call: attempt.Call{Task: "ping", Args: []byte(`{}`), RunID: "job.1", ID: "t2", Attempt: 1, Hub: remote},
+			want: &packv1.RunRequest{Task: "ping", ArgsJson: []byte(`{}`), RunId: "job.1", TaskId: "t2", Attempt: 1, Hub: remotev1},
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

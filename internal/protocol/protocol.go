@@ -10,17 +10,32 @@ import (
 )
 
 // Version is the newest pack protocol version this build speaks.
-const Version = 1
+//
+// Version 2 added Hub.tls_ca_pem: a task reaches the hub over TLS,
+// verifying it against that CA (a task on an agent). A change of what a
+// message means to its reader (here: a field whose absence changes what
+// the pack does) is a new version; the host and the SDK speak every
+// version they list, and go-plugin picks the highest both speak. See
+// docs/protocol.md.
+const Version = 2
 
-// Versions lists every pack protocol version this build speaks.
-var Versions = []int{1}
+// HubTLSVersion is the first version whose packs can reach a hub over
+// TLS (Hub.tls_ca_pem): a pack that does not speak it cannot run on an
+// agent.
+const HubTLSVersion = 2
+
+// Versions lists every pack protocol version this build speaks, oldest
+// first. A host offers them all; a pack serves them all.
+var Versions = []int{1, 2}
 
 // PluginName is the one plugin a pack serves.
 const PluginName = "pack"
 
 // Handshake is shared by host and packs. The cookie is not a secret: it only
 // tells a pack binary that a host started it, and tells a user who runs a
-// pack by hand that it is not meant to be run as a plugin that way.
+// pack by hand that it is not meant to be run as a plugin that way. Its
+// ProtocolVersion is not what is negotiated: both sides give go-plugin
+// VersionedPlugins (PluginSets), which it uses instead.
 var Handshake = plugin.HandshakeConfig{
 	ProtocolVersion:  Version,
 	MagicCookieKey:   "TASKHOST_PACK_PLUGIN",
@@ -33,11 +48,16 @@ func Started(getenv func(string) string) bool {
 }
 
 // PluginSets returns the versioned plugin sets for a pack served by impl
-// (impl may be nil on the host side).
+// (impl may be nil on the host side): one for each of Versions, all the
+// same gRPC service. What differs between versions is what the host may
+// send (Hub.tls_ca_pem from version 2 on), which the host decides by the
+// version negotiated.
 func PluginSets(impl packv1.PackServer) map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{
-		1: {PluginName: &PackPlugin{Impl: impl}},
+	sets := make(map[int]plugin.PluginSet, len(Versions))
+	for _, v := range Versions {
+		sets[v] = plugin.PluginSet{PluginName: &PackPlugin{Impl: impl}}
 	}
+	return sets
 }
 
 // PackPlugin is the go-plugin Plugin for the pack service. It speaks gRPC only.

@@ -3,6 +3,8 @@ package emit
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -186,11 +188,47 @@ const (
 // A variable for tests.
 var ackWait = time.Minute
 
+// ErrBadCA is wrapped by Dial when the hub's CA (Hub.tls_ca_pem) holds
+// no certificate.
+var ErrBadCA = errors.New("the hub's CA (tls_ca_pem) holds no PEM certificate")
+
+// tlsOptions are the options that reach the hub h describes over TLS,
+// trusting its CA alone, when it names one (tls:// and nats:// URLs
+// alike); none for a plain connection.
+func tlsOptions(h *packv1.Hub) ([]nats.Option, error) {
+	ca := h.GetTlsCaPem()
+	if ca == "" {
+		return nil, nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(ca)) {
+		return nil, fmt.Errorf("connect to the hub at %s: %w", h.GetUrl(), ErrBadCA)
+	}
+	return []nats.Option{nats.Secure(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})}, nil
+}
+
+// connectError says why connecting to the hub at url failed, with what
+// to look at when its certificate is not one the CA the task was given
+// signed.
+func connectError(url string, withCA bool, err error) error {
+	var unknown x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	if withCA && (errors.As(err, &unknown) || errors.As(err, &verify)) {
+		return fmt.Errorf("connect to the hub at %s over TLS: %w (the hub's certificate is not signed by the CA the task was given, or does not name the hub's address)", url, err)
+	}
+	return fmt.Errorf("connect to the hub at %s: %w", url, err)
+}
+
 // Dial connects to the hub as the task that h describes; src names
-// this process's events ("" for the task process itself).
+// this process's events ("" for the task process itself). With a CA
+// (Hub.tls_ca_pem), the connection is TLS, verified against that CA.
 func Dial(h *packv1.Hub, name, src string) (*Hub, error) {
+	secure, err := tlsOptions(h)
+	if err != nil {
+		return nil, err
+	}
 	e := &Hub{reconnected: make(chan struct{}), stop: make(chan struct{}), closed: make(chan struct{})}
-	nc, err := nats.Connect(h.GetUrl(),
+	nc, err := nats.Connect(h.GetUrl(), append(secure,
 		nats.ClosedHandler(func(*nats.Conn) { e.closeOnce.Do(func() { close(e.closed) }) }),
 		nats.ReconnectHandler(func(*nats.Conn) {
 			e.rmu.Lock()
@@ -206,9 +244,9 @@ func Dial(h *packv1.Hub, name, src string) (*Hub, error) {
 		nats.ReconnectWait(50*time.Millisecond),
 		nats.ReconnectBufSize(64<<20),
 		nats.RetryOnFailedConnect(false),
-	)
+	)...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to the hub at %s: %w", h.GetUrl(), err)
+		return nil, connectError(h.GetUrl(), secure != nil, err)
 	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxUnacked*2))
 	if err != nil {

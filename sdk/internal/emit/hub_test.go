@@ -2,6 +2,7 @@ package emit
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -151,7 +152,13 @@ func jetStreamHub(t *testing.T, opts func(*natsserver.Options), cfg func(*jetstr
 	if !srv.ReadyForConnections(10 * time.Second) {
 		t.Fatal("server did not start")
 	}
-	nc, err := nats.Connect(srv.ClientURL(), nats.Token("admin"))
+	admin := []nats.Option{nats.Token("admin")}
+	if o.TLSConfig != nil {
+		// A hub over TLS: the test's own connection trusts the CAs the
+		// server's configuration names.
+		admin = append(admin, nats.Secure(&tls.Config{RootCAs: o.TLSConfig.RootCAs, MinVersion: tls.VersionTLS12}))
+	}
+	nc, err := nats.Connect(srv.ClientURL(), admin...)
 	if err != nil {
 		t.Fatal(err)
 	}

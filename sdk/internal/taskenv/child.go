@@ -22,8 +22,9 @@ import (
 )
 
 // childEnv is the environment variable through which a task hands a child
-// process what it needs to join the task: the hub, its credentials, the
-// step it runs under, and where to log.
+// process what it needs to join the task: the hub (and its CA when it is
+// reached over TLS), its credentials, the step it runs under, and where
+// to log.
 const childEnv = "TASKHOST_CHILD"
 
 type childInfo struct {
@@ -33,14 +34,16 @@ type childInfo struct {
 	InboxPrefix string `json:"inbox_prefix"`
 	MsgIDPrefix string `json:"msg_id_prefix"`
 	StateSocket string `json:"state_socket,omitempty"`
+	CA          string `json:"tls_ca_pem,omitempty"`
 	TaskID      string `json:"task_id"`
 	Parent      string `json:"parent"`
 	LogDir      string `json:"log_dir,omitempty"`
 }
 
 // StartChild starts x, a child process of the task, joined to it: its
-// environment (x.Env, or this process's) gets TASKHOST_CHILD with the hub,
-// the task's credentials, the step parent it runs under and where to log;
+// environment (x.Env, or this process's) gets TASKHOST_CHILD with the hub
+// (its CA too, when the task reaches it over TLS), the task's
+// credentials, the step parent it runs under and where to log;
 // its SysProcAttr, if nil, asks for the parent-death signal where there
 // is one; and its stdout and stderr, those of them nil, go to a log file
 // of its own in the task's log directory, which the task reports (an
@@ -56,7 +59,7 @@ func (e *Env) StartChild(x *exec.Cmd, parent string, logger hclog.Logger) (logFi
 		b, _ := json.Marshal(childInfo{
 			URL: e.Hub.GetUrl(), Token: e.Hub.GetToken(), Subject: e.Hub.GetEventsSubject(),
 			InboxPrefix: e.Hub.GetInboxPrefix(), MsgIDPrefix: e.Hub.GetMsgIdPrefix(), StateSocket: e.Hub.GetStateSocket(),
-			TaskID: e.TaskID, Parent: parent, LogDir: e.LogDir,
+			CA: e.Hub.GetTlsCaPem(), TaskID: e.TaskID, Parent: parent, LogDir: e.LogDir,
 		})
 		env = append(env, childEnv+"="+string(b))
 	}
@@ -133,7 +136,7 @@ func Attach(name string, stderr io.Writer) (env *Env, logger hclog.Logger, done 
 	pid := os.Getpid()
 	src := "pid-" + strconv.Itoa(pid)
 	hub := &packv1.Hub{Url: ci.URL, Token: ci.Token, EventsSubject: ci.Subject, InboxPrefix: ci.InboxPrefix,
-		MsgIdPrefix: ci.MsgIDPrefix, StateSocket: ci.StateSocket}
+		MsgIdPrefix: ci.MsgIDPrefix, StateSocket: ci.StateSocket, TlsCaPem: ci.CA}
 	em, err := emit.Dial(hub, fmt.Sprintf("task %s child (pid %d)", ci.TaskID, pid), src)
 	if err != nil {
 		return nil, nil, nil, err
