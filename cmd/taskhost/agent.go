@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/taskhost/taskhost/host/agent"
 	"github.com/taskhost/taskhost/host/agentwire"
+	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/lab"
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/host/runner"
@@ -48,6 +50,9 @@ func (o *agentFlags) options() (*runner.AgentsOptions, error) {
 			return nil, usageErr(fmt.Errorf("--lab and --agent-wait are for runs that let agents in: add --listen"))
 		}
 		return nil, nil
+	}
+	if err := hub.CheckListen(o.listen); err != nil {
+		return nil, usageErr(fmt.Errorf("--listen: %w", err))
 	}
 	dir := o.labDir()
 	tlsConf, err := lab.ServerTLS(dir)
@@ -212,6 +217,9 @@ func newAgentAddCmd(stdout io.Writer) *cobra.Command {
 				out = filepath.Join(dir, args[0]+".seed")
 			}
 			pub, err := lab.Add(dir, args[0], out)
+			if errors.Is(err, os.ErrExist) {
+				return usageErr(fmt.Errorf("%w (the agent's key file is there already: remove it to make a new key, or give --out)", err))
+			}
 			if err != nil {
 				return usageErr(err)
 			}

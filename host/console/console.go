@@ -88,10 +88,14 @@ func (p *plain) line(e runner.Event) string {
 		if p.o.Quiet {
 			return ""
 		}
-		if n := p.attempts[e.Task]; n > 1 {
-			return fmt.Sprintf("%s started again, attempt %d (pid %d)", e.Task, n, e.PID)
+		where := fmt.Sprintf("pid %d", e.PID)
+		if e.Agent != "" {
+			where = fmt.Sprintf("agent %s, pid %d", e.Agent, e.PID)
 		}
-		return fmt.Sprintf("%s started (pack %s, pid %d)", e.Task, p.o.Packs[e.Task], e.PID)
+		if n := p.attempts[e.Task]; n > 1 {
+			return fmt.Sprintf("%s started again, attempt %d (%s)", e.Task, n, where)
+		}
+		return fmt.Sprintf("%s started (pack %s, %s)", e.Task, p.o.Packs[e.Task], where)
 	case runner.EventStepStarted:
 		if p.o.Verbose {
 			p.steps[e.Task+" "+e.Step] = e.Name

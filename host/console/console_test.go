@@ -19,7 +19,7 @@ func events() []runner.Event {
 	return []runner.Event{
 		{Type: runner.EventJobStarted, Time: at(0), Name: "j", RunDir: "/runs/j.1"},
 		{Type: runner.EventTaskStarted, Time: at(10), Task: "a", PID: 7},
-		{Type: runner.EventTaskStarted, Time: at(20), Task: "b", PID: 8},
+		{Type: runner.EventTaskStarted, Time: at(20), Task: "b", PID: 8, Agent: "a1"},
 		{Type: runner.EventStepStarted, Time: at(30), Task: "b", Step: "1", Name: "check"},
 		{Type: runner.EventStepFinished, Time: at(40), Task: "b", Step: "1", Result: result.Failed, Reason: "bad\nmore"},
 		{Type: runner.EventTaskFinished, Time: at(50), Task: "b", Result: result.Failed, Reason: "1 check: bad"},
@@ -35,7 +35,7 @@ func TestPlainLines(t *testing.T) {
 	}{
 		{Options{}, `04:00:00 job j started: 3 tasks, run directory /runs/j.1
 04:00:00 a started (pack p, pid 7)
-04:00:00 b started (pack p, pid 8)
+04:00:00 b started (pack p, agent a1, pid 8)
 04:00:00 b FAILED in 30ms (1 check: bad)
 04:00:00 c BLOCKED dependency b ended Failed
 `},
@@ -44,7 +44,7 @@ func TestPlainLines(t *testing.T) {
 `},
 		{Options{Verbose: true}, `04:00:00 job j started: 3 tasks, run directory /runs/j.1
 04:00:00 a started (pack p, pid 7)
-04:00:00 b started (pack p, pid 8)
+04:00:00 b started (pack p, agent a1, pid 8)
 04:00:00 b 1 check: FAILED (bad)
 04:00:00 b FAILED in 30ms (1 check: bad)
 04:00:00 c BLOCKED dependency b ended Failed

@@ -419,3 +419,9 @@ func (h *Hub) answerHellos() (*nats.Subscription, error) {
 		}
 	})
 }
+
+// CheckListen says why listen cannot be AgentsConfig.Listen, or nil.
+func CheckListen(listen string) error {
+	_, _, _, err := listenAddr(listen)
+	return err
+}

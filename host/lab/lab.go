@@ -79,7 +79,12 @@ func Init(dir string, hosts []string) (made bool, err error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true, // its own CA: agents verify against it
 	}
+	seen := map[string]bool{}
 	for _, h := range append([]string{"localhost", "127.0.0.1"}, hosts...) {
+		if h == "" || seen[h] {
+			continue
+		}
+		seen[h] = true
 		if ip := net.ParseIP(h); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
 		} else if h != "" {

@@ -10,7 +10,7 @@ import (
 )
 
 // ErrPackTooOldForAgents is wrapped by RemoteCapable's refusal.
-var ErrPackTooOldForAgents = errors.New("built with an SDK too old for tasks on agents")
+var ErrPackTooOldForAgents = errors.New("was built with an SDK too old for tasks on agents")
 
 // RemoteCapable says why the pack that d describes cannot run a task on
 // an agent, or nil when it can: a task on an agent reaches the run's hub
