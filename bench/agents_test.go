@@ -54,7 +54,13 @@ func BenchmarkAgents(b *testing.B) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	var cmds []*exec.Cmd
+	defer func() {
+		cancel()
+		for _, c := range cmds {
+			_ = c.Wait()
+		}
+	}()
 	for i := 1; i <= agents; i++ {
 		name := fmt.Sprintf("b%d", i)
 		run("agent", "add", name)
@@ -68,7 +74,7 @@ func BenchmarkAgents(b *testing.B) {
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
-		defer cmd.Wait()
+		cmds = append(cmds, cmd)
 	}
 	local := agentsJob(b, n, agents*slots, false)
 	placed := agentsJob(b, n, agents*slots, true)

@@ -171,33 +171,79 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	a.ctx = ctx
-	var subs []*nats.Subscription
-	defer func() {
-		cancel()
-		a.wg.Wait()
-		a.killAll("the agent stops serving the run")
-		for _, s := range subs {
-			_ = s.Unsubscribe()
-		}
-		a.front.Close()
-		if err := os.RemoveAll(a.runDir()); err != nil {
-			a.log.Warn("the run's log directories not removed", "error", err)
-		}
-	}()
-	for subject, fn := range map[string]nats.MsgHandler{
+	// The run's subscriptions name its run key. When the connection is
+	// lost they are dropped, and made again only if it comes back to the
+	// same server: a connection that comes back to another server (the
+	// next run's hub, Serve's) must not ask it for the old run's
+	// subjects, which it would refuse as a violation.
+	handlers := map[string]nats.MsgHandler{
 		a.names.Control(cfg.Name): a.control,
 		a.names.HostHeartbeat(): func(*nats.Msg) {
 			a.mu.Lock()
 			a.lastHost = time.Now()
 			a.mu.Unlock()
 		},
-	} {
-		sub, err := nc.Subscribe(subject, fn)
-		if err != nil {
-			return fmt.Errorf("agent %s: %w", cfg.Name, err)
-		}
-		subs = append(subs, sub)
 	}
+	var subMu sync.Mutex
+	var subs []*nats.Subscription
+	subscribe := func() error {
+		for subject, fn := range handlers {
+			sub, err := nc.Subscribe(subject, fn)
+			if err != nil {
+				return fmt.Errorf("agent %s: %w", cfg.Name, err)
+			}
+			subs = append(subs, sub)
+		}
+		return nil
+	}
+	unsubscribe := func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+		subs = nil
+	}
+	defer func() {
+		cancel()
+		a.wg.Wait()
+		a.killAll("the agent stops serving the run")
+		subMu.Lock()
+		unsubscribe()
+		subMu.Unlock()
+		a.front.Close()
+		if err := os.RemoveAll(a.runDir()); err != nil {
+			a.log.Warn("the run's log directories not removed", "error", err)
+		}
+	}()
+	server := nc.ConnectedServerId()
+	statuses := nc.StatusChanged(nats.RECONNECTING, nats.DISCONNECTED, nats.CONNECTED)
+	defer nc.RemoveStatusListener(statuses)
+	subMu.Lock()
+	err = subscribe()
+	subMu.Unlock()
+	if err != nil {
+		return err
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case st := <-statuses:
+				subMu.Lock()
+				switch {
+				case st != nats.CONNECTED:
+					unsubscribe()
+				case subs == nil && nc.ConnectedServerId() == server:
+					if err := subscribe(); err != nil {
+						a.log.Warn("the run's subscriptions not made again", "error", err)
+					}
+				}
+				subMu.Unlock()
+			}
+		}
+	}()
 	a.wg.Add(1 + len(cfg.Classes))
 	go a.beat()
 	for _, c := range cfg.Classes {
