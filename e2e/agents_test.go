@@ -413,6 +413,14 @@ func TestAgentsMixedPlacement(t *testing.T) {
 		if got := loggedLines(id, b); !slices.Equal(got, oneTo(20)) {
 			t.Errorf("%s: task.log has its lines %v, want 1 to 20 once each in order:\n%s", id, got, b)
 		}
+		// `taskhost logs` finds a step's lines by the offsets its events
+		// gave, which for a task on an agent are those of the agent's
+		// file: the same in the host's copy.
+		lr := taskhost(t, "logs", r.runDir(t), id, "1")
+		if lr.code != 0 || !slices.Equal(loggedLines(id, []byte(lr.stdout)), oneTo(20)) {
+			t.Errorf("%s: taskhost logs of step 1 (log): exit %d, lines %v, want 1 to 20\n%s%s", id, lr.code,
+				loggedLines(id, []byte(lr.stdout)), lr.stdout, lr.stderr)
+		}
 	}
 	if got := string(f.Report.State["count"]); got != strconv.Itoa(len(want)) {
 		t.Errorf("count = %s, want %d (one Add per task)", got, len(want))

@@ -109,6 +109,9 @@ type agent struct {
 
 	cacheMu sync.Mutex
 	cache   *packstore.Cache // once the packs store is open
+
+	spareMu sync.Mutex
+	spares  map[string]*spare // by binary hash (spare.go); nil once the run ends
 }
 
 // job is a work the agent was granted, from the grant until its pack is
@@ -150,7 +153,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log = hclog.NewNullLogger()
 	}
 	a := &agent{cfg: cfg, names: agentwire.Names{RunKey: cfg.RunKey}, log: log,
-		slots: make(chan struct{}, cfg.Slots), jobs: map[string]*job{}, lastHost: time.Now()}
+		slots: make(chan struct{}, cfg.Slots), jobs: map[string]*job{}, lastHost: time.Now(), spares: map[string]*spare{}}
 	closed := make(chan struct{})
 	nc := cfg.Conn
 	if nc == nil {
@@ -205,6 +208,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer func() {
 		cancel()
 		a.wg.Wait()
+		a.stopSpares(true)
 		a.killAll("the agent stops serving the run")
 		subMu.Lock()
 		unsubscribe()
@@ -280,8 +284,11 @@ func (a *agent) beat() {
 		_ = a.nc.Publish(agentwire.HeartbeatSubject(a.cfg.Name), agentwire.Encode(agentwire.Heartbeat{
 			Version: agentwire.Version, Agent: a.cfg.Name, Classes: a.cfg.Classes, Slots: a.cfg.Slots,
 			Free: a.cfg.Slots - len(a.slots), Running: running, Time: time.Now()}))
-		if silent > a.cfg.HostTimeout && len(running) > 0 {
-			a.killAll(fmt.Sprintf("the host was not heard for %s", silent.Round(time.Millisecond)))
+		if silent > a.cfg.HostTimeout {
+			a.stopSpares(false)
+			if len(running) > 0 {
+				a.killAll(fmt.Sprintf("the host was not heard for %s", silent.Round(time.Millisecond)))
+			}
 		}
 	}
 }
@@ -521,8 +528,19 @@ func (a *agent) launch(w agentwire.Work, out io.Writer) (*launch.Process, error)
 		return nil, fmt.Errorf("pack %s: %w", w.Call.Pack, err)
 	}
 	sum, _ := hex.DecodeString(w.PackSHA256) // Path took it: it is hex
-	return launch.Start(a.ctx, launch.Config{Path: path, SHA256: sum, Stderr: out, SocketDir: a.cfg.SocketDir,
-		Supervisor: a.cfg.Supervisor})
+	cfg := launch.Config{Path: path, SHA256: sum, Stderr: out, SocketDir: a.cfg.SocketDir, Supervisor: a.cfg.Supervisor}
+	if sp := a.takeSpare(w.PackSHA256, cfg); sp != nil {
+		select {
+		case <-sp.done:
+		case <-a.ctx.Done():
+		}
+		if sp.err == nil && sp.proc != nil && launch.StillVerified(path, sum) {
+			_, _ = io.WriteString(out, sp.out.take())
+			return sp.proc, nil
+		}
+		a.stopSpare(sp)
+	}
+	return launch.Start(a.ctx, cfg)
 }
 
 // packs is the agent's cache of pack binaries, on the hub's packs store,

@@ -257,9 +257,9 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 			limits[p.Name] = p.MaxParallel
 		}
 	}
-	left := map[string]int{}
+	left := map[string]int{} // the attempts the host will start, for its spares
 	for _, t := range job.Tasks {
-		if plan.PackErrors[t.Pack] == nil {
+		if plan.PackErrors[t.Pack] == nil && plan.ClassOf[t.ID] == "" {
 			left[t.Pack]++
 		}
 	}
@@ -484,7 +484,9 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 		slot := tr.index
 		if n > 1 {
 			slot = int(r.slots.Add(1))
-			r.spare.more(t.Pack)
+			if r.plan.ClassOf[t.ID] == "" {
+				r.spare.more(t.Pack)
+			}
 		}
 		a := r.attempt(ctx, tr, n, slot, tdir, out)
 		attempts = append(attempts, a)
