@@ -162,6 +162,9 @@ func NewStarter(ctx context.Context, cfg Config) (*Starter, error) {
 			FilterSubject: s.names.Work(c),
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       cfg.AckWait,
+			// Every idle agent of the class keeps a fetch waiting: past this
+			// many, fetches are refused (409) and the agents pause.
+			MaxWaiting: 4096,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("remote: the consumer of class %s: %w", c, err)
