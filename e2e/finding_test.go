@@ -76,6 +76,10 @@ func TestEveryCommandNamesARunTheSameWays(t *testing.T) {
 			if logs.code != 0 || !strings.Contains(logs.stdout, "failed on purpose") {
 				t.Errorf("logs %s bad: exit %d\n%s%s", ref, logs.code, logs.stdout, logs.stderr)
 			}
+			// An error names the run as found, not a temporary directory.
+			if nosuch := taskhost(t, "logs", "--runs-dir", runs, ref, "nosuch"); nosuch.code != 2 || strings.Contains(nosuch.stderr, os.TempDir()+"/taskhost-run-") {
+				t.Errorf("logs %s nosuch: exit %d\n%s", ref, nosuch.code, nosuch.stderr)
+			}
 			rep := taskhost(t, "report", "--runs-dir", runs, ref)
 			if rep.code != 0 || !strings.Contains(rep.stdout, "report.html") {
 				t.Errorf("report %s: exit %d\n%s%s", ref, rep.code, rep.stdout, rep.stderr)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -27,12 +28,16 @@ that step's lines.
 ` + runRefHelp,
 		Args: cobra.RangeArgs(1, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, done, err := runDirOf(args[0], runsDir)
+			dir, where, done, err := runDirOf(args[0], runsDir)
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
 			defer done()
 			if err := printLogs(stdout, dir, args[1:]); err != nil {
+				if dir != where {
+					// An archive's temporary directory means nothing to the user.
+					err = errors.New(strings.ReplaceAll(err.Error(), dir, where))
+				}
 				return &exitError{exitUsage, err}
 			}
 			return nil

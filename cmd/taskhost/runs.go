@@ -104,27 +104,28 @@ func openRun(ref, runsDir string) (*results.File, string, error) {
 	return f, r.where(), err
 }
 
-// runDirOf finds the run ref names as a directory: an archive is unpacked
-// into a temporary directory that done removes.
-func runDirOf(ref, runsDir string) (dir string, done func(), err error) {
+// runDirOf finds the run ref names as a directory, and where it was
+// found: an archive is unpacked into a temporary directory that done
+// removes.
+func runDirOf(ref, runsDir string) (dir, where string, done func(), err error) {
 	r, err := findRun(ref, runsDir)
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	if r.dir != "" {
-		return r.dir, func() {}, nil
+		return r.dir, r.dir, func() {}, nil
 	}
 	tmp, err := os.MkdirTemp("", "taskhost-run-")
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	done = func() { os.RemoveAll(tmp) }
 	dir, err = archive.Extract(r.archive, tmp)
 	if err != nil {
 		done()
-		return "", nil, err
+		return "", "", nil, err
 	}
-	return dir, done, nil
+	return dir, r.archive, done, nil
 }
 
 // addRunsDirFlag adds --runs-dir for a command that reads past runs.
