@@ -107,6 +107,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newResultsCmd(stdout, stderr), newLogsCmd(stdout), newFmtCmd(stdout, stderr), newDoctorCmd(stdout, stderr))
 	root.AddCommand(newReportCmd(stdout, stderr))
 	root.AddCommand(newAgentCmd(stdout, stderr))
+	root.AddCommand(newHubCmd(stdout))
 	return root
 }
 
@@ -211,6 +212,7 @@ timestamped lines.
 	}
 	o.addFlags(cmd)
 	o.agents.addFlags(cmd)
+	o.agents.addHubFlags(cmd)
 	o.addSelectFlags(cmd)
 	o.debug.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
@@ -284,6 +286,9 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		Group:     o.group,
 	}
 	if opts.Agents, err = o.agents.options(); err != nil {
+		return err
+	}
+	if opts.Hub, err = o.agents.hubOptions(); err != nil {
 		return err
 	}
 	if err := o.debug.apply(&opts, plan, stderr); err != nil {
