@@ -61,7 +61,13 @@ func (o *agentFlags) hubOptions() (*hub.ExternalConfig, error) {
 	if o.listen != "" {
 		return nil, usageErr(fmt.Errorf("--hub and --listen: a hub on a cluster has no listener of its own; agents connect to the cluster"))
 	}
-	keys, err := lab.ClusterKeys(o.labDir())
+	return o.clusterKeys()
+}
+
+// clusterKeys is the hub's cluster at --hub ("": wherever the record
+// says), with the lab's keys and --hub-ca.
+func (o *agentFlags) clusterKeys() (*hub.ExternalConfig, error) {
+	keys, err := lab.ReadClusterKeys(o.labDir())
 	if err != nil {
 		return nil, usageErr(err)
 	}

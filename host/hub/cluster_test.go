@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
@@ -72,38 +73,65 @@ func programs(t *testing.T) {
 type cluster struct {
 	t          *testing.T
 	urls       []string
-	cmds       []*exec.Cmd
+	nodes      []*node
 	hostSeed   []byte
 	issuerSeed []byte
-	mu         sync.Mutex
-	killed     map[int]bool
+	logs       []string
 }
 
-func freePort(t *testing.T) int {
+// node is one nats-server process; done is closed when it has exited.
+type node struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// freePorts returns n ports free on loopback, each held until all are
+// found (so that they differ).
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
+// startCluster starts a cluster and waits until its JetStream is ready;
+// a start that fails (a port taken meanwhile by another program) is tried
+// again on other ports, twice.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	programs(t)
+	var err error
+	for try := 0; try < 3; try++ {
+		var c *cluster
+		if c, err = tryCluster(t); err == nil {
+			return c
+		}
+		t.Logf("the cluster did not start: %v", err)
+	}
+	t.Fatal(err)
+	return nil
+}
+
+func tryCluster(t *testing.T) (*cluster, error) {
 	hostKey, _ := nkeys.CreateUser()
 	issuerKey, _ := nkeys.CreateAccount()
-	c := &cluster{t: t, killed: map[int]bool{}}
+	c := &cluster{t: t}
 	c.hostSeed, _ = hostKey.Seed()
 	c.issuerSeed, _ = issuerKey.Seed()
 	hostPub, _ := hostKey.PublicKey()
 	issuerPub, _ := issuerKey.PublicKey()
 	auth := hub.ClusterConfig([]string{hostPub}, issuerPub)
 	const n = 3
-	ports, routes := make([]int, n), make([]int, n)
+	all := freePorts(t, 2*n)
+	ports, routes := all[:n], all[n:]
 	for i := range n {
-		ports[i], routes[i] = freePort(t), freePort(t)
 		c.urls = append(c.urls, "nats://127.0.0.1:"+strconv.Itoa(ports[i]))
 	}
 	dir := t.TempDir()
@@ -123,35 +151,48 @@ cluster { name: th, listen: "127.0.0.1:%d", routes: [%s] }
 		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		log, err := os.Create(filepath.Join(dir, fmt.Sprintf("n%d.log", i+1)))
+		c.logs = append(c.logs, filepath.Join(dir, fmt.Sprintf("n%d.log", i+1)))
+		log, err := os.Create(c.logs[i])
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(natsBin, "-c", path)
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
+		nd := &node{cmd: exec.Command(natsBin, "-c", path), done: make(chan struct{})}
+		nd.cmd.Stdout, nd.cmd.Stderr = log, log
+		if err := nd.cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		c.cmds = append(c.cmds, cmd)
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+		go func() {
+			_ = nd.cmd.Wait()
 			log.Close()
+			close(nd.done)
+		}()
+		c.nodes = append(c.nodes, nd)
+		t.Cleanup(func() {
+			_ = nd.cmd.Process.Kill()
+			<-nd.done
 			if t.Failed() {
 				b, _ := os.ReadFile(log.Name())
-				t.Logf("node n%d's log (its last 3000 bytes):\n%s", i+1, tail(b, 3000))
+				t.Logf("node n%d's log, its last lines but the routes' dial errors:\n%s", i+1, lastLines(b, 40))
 			}
 		})
 	}
-	c.waitReady()
-	return c
+	if err := c.waitReady(); err != nil {
+		for _, nd := range c.nodes {
+			_ = nd.cmd.Process.Kill()
+		}
+		return nil, err
+	}
+	return c, nil
 }
 
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
+func lastLines(b []byte, n int) string {
+	var keep []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.Contains(l, "Error trying to connect to route") {
+			keep = append(keep, l)
+		}
 	}
-	return b
+	return strings.Join(keep[max(0, len(keep)-n):], "\n")
 }
 
 // conn is a connection of the host's user, which may do anything.
@@ -171,20 +212,35 @@ func (c *cluster) conn() *nats.Conn {
 	return nc
 }
 
+// exited says which node has exited, if one has.
+func (c *cluster) exited() error {
+	for i, nd := range c.nodes {
+		select {
+		case <-nd.done:
+			b, _ := os.ReadFile(c.logs[i])
+			return fmt.Errorf("node n%d exited:\n%s", i+1, lastLines(b, 5))
+		default:
+		}
+	}
+	return nil
+}
+
 // waitReady waits until the cluster's JetStream makes a replicated
 // stream (its meta leader elected, its nodes' JetStream up).
-func (c *cluster) waitReady() {
-	c.t.Helper()
+func (c *cluster) waitReady() error {
 	var nc *nats.Conn
 	deadline := time.Now().Add(60 * time.Second)
+	kp, _ := nkeys.FromSeed(c.hostSeed)
+	pub, _ := kp.PublicKey()
 	for nc == nil {
-		kp, _ := nkeys.FromSeed(c.hostSeed)
-		pub, _ := kp.PublicKey()
+		if err := c.exited(); err != nil {
+			return err
+		}
 		var err error
 		nc, err = nats.Connect(strings.Join(c.urls, ","), nats.Nkey(pub, kp.Sign))
 		if err != nil {
 			if time.Now().After(deadline) {
-				c.t.Fatalf("the cluster did not take connections within 60s: %v", err)
+				return fmt.Errorf("the cluster did not take connections within 60s: %w", err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -192,9 +248,12 @@ func (c *cluster) waitReady() {
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		c.t.Fatal(err)
+		return err
 	}
 	for {
+		if err := c.exited(); err != nil {
+			return err
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "READY", Subjects: []string{"ready"}, Replicas: 3})
 		cancel()
@@ -202,31 +261,38 @@ func (c *cluster) waitReady() {
 			break
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("the cluster's JetStream was not ready within 60s: %v", err)
+			return fmt.Errorf("the cluster's JetStream was not ready within 60s: %w", err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = js.DeleteStream(ctx, "READY")
+	return nil
 }
 
 // kill kills (SIGKILL) the node named name ("n1").
 func (c *cluster) kill(name string) error {
 	i, err := strconv.Atoi(strings.TrimPrefix(name, "n"))
-	if err != nil || i < 1 || i > len(c.cmds) {
+	if err != nil || i < 1 || i > len(c.nodes) {
 		return fmt.Errorf("no node %q", name)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.killed[i-1] = true
-	return c.cmds[i-1].Process.Kill()
+	return c.nodes[i-1].cmd.Process.Kill()
 }
 
+func (c *cluster) ext() hub.ExternalConfig {
+	return hub.ExternalConfig{URLs: strings.Join(c.urls, ","), HostSeed: c.hostSeed, IssuerSeed: c.issuerSeed}
+}
+
+// hub starts a hub on the cluster, its StoreDir storeDir (if "", one of
+// its own).
 func (c *cluster) hub(t *testing.T, cfg hub.Config) *hub.Hub {
 	t.Helper()
-	cfg.StoreDir = t.TempDir()
-	cfg.External = &hub.ExternalConfig{URLs: strings.Join(c.urls, ","), HostSeed: c.hostSeed, IssuerSeed: c.issuerSeed}
+	if cfg.StoreDir == "" {
+		cfg.StoreDir = t.TempDir()
+	}
+	ext := c.ext()
+	cfg.External = &ext
 	h, err := hub.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +339,8 @@ func (b *syncBuffer) String() string {
 // reporting many steps and adding to a counter in the shared state; the
 // node that leads the run's event stream is killed (SIGKILL) while they
 // run. Every task passes, each step is in its record exactly once, and
-// the counter is exact.
+// the counter is exact; the record replayed from the cluster after the
+// hub closed has the same.
 func TestClusterNodeKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-node cluster")
@@ -283,11 +350,19 @@ func TestClusterNodeKilled(t *testing.T) {
 	killAt := make(chan struct{})
 	var once sync.Once
 	const steps, tasks, adds = 1500, 4, 400
-	h := c.hub(t, hub.Config{OnEvent: func(string, report.Event) {
-		if events.Add(1) == steps/2 {
-			once.Do(func() { close(killAt) })
+	storeDir := t.TempDir()
+	var hubLog syncBuffer
+	defer func() {
+		if t.Failed() {
+			t.Logf("the hub's log:\n%s", hubLog.String())
 		}
-	}})
+	}()
+	h := c.hub(t, hub.Config{StoreDir: storeDir, Logger: hclog.New(&hclog.LoggerOptions{Output: &hubLog, Level: hclog.Debug}),
+		OnEvent: func(string, report.Event) {
+			if events.Add(1) == steps/2 {
+				once.Do(func() { close(killAt) })
+			}
+		}})
 	stream := hub.ExternalStreamName(h.RunKey())
 
 	// The stream's leader is killed once the hub has read a part of the
@@ -386,6 +461,22 @@ func TestClusterNodeKilled(t *testing.T) {
 	var n int
 	if err := json.Unmarshal(state["c"], &n); err != nil || n != adds {
 		t.Errorf("counter %s, want %d", state["c"], adds)
+	}
+
+	// The record on the cluster (two nodes of three left) has it all too.
+	h.Close()
+	rec, err := hub.ReplayCluster(storeDir, hub.ExternalConfig{HostSeed: c.hostSeed, IssuerSeed: c.issuerSeed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range tasks {
+		tree := rec.Trees[i+1]
+		if tree == nil || len(tree.Sections) != steps || !tree.Ended {
+			t.Errorf("replayed task %d: %+v, want %d steps and its end", i, tree, steps)
+		}
+	}
+	if string(rec.State["c"]) != strconv.Itoa(adds) {
+		t.Errorf("replayed counter %s, want %d", rec.State["c"], adds)
 	}
 }
 

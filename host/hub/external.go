@@ -2,10 +2,14 @@ package hub
 
 import (
 	"cmp"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +17,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
+
+	"github.com/taskhost/taskhost/internal/statekv"
 )
 
 // ExternalConfig runs the hub on a NATS cluster that the user runs
@@ -40,6 +46,9 @@ type ExternalConfig struct {
 	// DefaultReplicas.
 	Replicas int
 }
+
+// clusterAPIWait bounds each JetStream request to a cluster (apiRetry).
+const clusterAPIWait = 3 * time.Second
 
 // DefaultReplicas is ExternalConfig.Replicas when it is 0: the run loses
 // nothing while one node of three is down.
@@ -118,6 +127,11 @@ func (h *Hub) startExternal(cfg Config) error {
 	h.replicas = cmp.Or(cfg.External.Replicas, DefaultReplicas)
 	h.streamName = ExternalStreamName(h.runKey)
 	h.url = strings.Join(e.urls, ",")
+	// Where the run's record is, for a replay after the host died.
+	if err := writeClusterRecord(cfg.StoreDir, ClusterRecord{RunKey: h.runKey, URLs: h.url, Stream: h.streamName,
+		Bucket: statekv.Bucket(h.runKey)}); err != nil {
+		return fmt.Errorf("hub: %w", err)
+	}
 	if cfg.Agents != nil {
 		if h.agents, err = newAgentNet(*cfg.Agents, h.log.Named("agents"), h.agentUser, true); err != nil {
 			return fmt.Errorf("hub: %w", err)
@@ -157,4 +171,169 @@ func (h *Hub) consumeOpts() []jetstream.PullConsumeOpt {
 		opts = append(opts, jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	}
 	return opts
+}
+
+// ClusterRecordFile is the file, in the StoreDir of a hub on a cluster
+// (the run directory's hub/), that says where the run's record is:
+// ReplayCluster reads it.
+const ClusterRecordFile = "hub.json"
+
+// ClusterRecord is what ClusterRecordFile holds.
+type ClusterRecord struct {
+	RunKey string `json:"run_key"`
+	// URLs are the nodes' URLs the hub connected to.
+	URLs string `json:"urls"`
+	// Stream and Bucket are the run's event stream and state bucket.
+	Stream string `json:"stream"`
+	Bucket string `json:"bucket"`
+}
+
+// writeClusterRecord writes the run's ClusterRecordFile into dir.
+func writeClusterRecord(dir string, rec ClusterRecord) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, "."+ClusterRecordFile)
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, ClusterRecordFile))
+}
+
+// ReadClusterRecord reads the ClusterRecordFile in storeDir; an error that
+// wraps fs.ErrNotExist if there is none (the run's hub was embedded).
+func ReadClusterRecord(storeDir string) (*ClusterRecord, error) {
+	b, err := os.ReadFile(filepath.Join(storeDir, ClusterRecordFile))
+	if err != nil {
+		return nil, err
+	}
+	var rec ClusterRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(storeDir, ClusterRecordFile), err)
+	}
+	if rec.Stream == "" || rec.Bucket == "" {
+		return nil, fmt.Errorf("%s: no stream or bucket named", filepath.Join(storeDir, ClusterRecordFile))
+	}
+	return &rec, nil
+}
+
+// ReplayCluster is Replay for a run whose hub was on a cluster: it reads
+// the run's stream and state bucket that storeDir's ClusterRecordFile
+// names, on the cluster, connecting as ext's host (at ext.URLs, or if
+// "", at the URLs the record has).
+func ReplayCluster(storeDir string, ext ExternalConfig) (*Record, error) {
+	rec, err := ReadClusterRecord(storeDir)
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	if ext.URLs == "" {
+		ext.URLs = rec.URLs
+	}
+	e, err := readExternal(&ext)
+	if err != nil {
+		return nil, fmt.Errorf("replay: cluster: %w", err)
+	}
+	nc, err := e.connect("taskhost replay", e.urls)
+	if err != nil {
+		return nil, fmt.Errorf("replay: connect to the cluster: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	return replay(js, rec.Stream, rec.Bucket, fmt.Sprintf("%s on the cluster", rec.Stream), clusterAPIWait)
+}
+
+// apiRetry calls f with ctx, bounded to each for each call, and again
+// while it fails for want of an answer, until ctx ends; each 0 calls f
+// once with ctx. A cluster drops a JetStream request made while it
+// elects a leader (the node that led went down): it is never answered,
+// and a request waiting for its answer until ctx ends would wait in vain.
+func apiRetry(ctx context.Context, each time.Duration, f func(context.Context) error) error {
+	if each == 0 {
+		return f(ctx)
+	}
+	for {
+		actx, cancel := context.WithTimeout(ctx, each)
+		err := f(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !unanswered(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// unanswered tells an error of a request that had no answer.
+func unanswered(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)
+}
+
+// replayBucket reads the state's record from the run's bucket on a
+// cluster.
+func replayBucket(ctx context.Context, js jetstream.JetStream, bucket string, each time.Duration) (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	var kv jetstream.KeyValue
+	err := apiRetry(ctx, each, func(ctx context.Context) (err error) {
+		kv, err = js.KeyValue(ctx, bucket)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay: the state's record: %w", err)
+	}
+	var keys []string
+	err = apiRetry(ctx, each, func(ctx context.Context) error {
+		l, err := kv.ListKeys(ctx)
+		if err != nil {
+			return err
+		}
+		keys = keys[:0]
+		for k := range l.Keys() {
+			keys = append(keys, k)
+		}
+		return ctx.Err() // the list ended early if ctx did
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay: the state's record: %w", err)
+	}
+	for _, k := range keys {
+		if strings.HasPrefix(k, statekv.Reserved) {
+			continue
+		}
+		var e jetstream.KeyValueEntry
+		err := apiRetry(ctx, each, func(ctx context.Context) (err error) {
+			e, err = kv.Get(ctx, k)
+			return err
+		})
+		if err != nil {
+			if errors.Is(err, jetstream.ErrKeyNotFound) {
+				continue // deleted since listed
+			}
+			return nil, fmt.Errorf("replay: the state's record: %w", err)
+		}
+		var env statekv.Envelope
+		if json.Unmarshal(e.Value(), &env) == nil && env.V != nil {
+			out[k] = env.V
+		}
+	}
+	return out, nil
+}
+
+// apiWait is how long the hub waits for the answer to one JetStream
+// request: on a cluster, clusterAPIWait; else 0 (as long as its context says).
+func (h *Hub) apiWait() time.Duration {
+	if h.external != nil {
+		return clusterAPIWait
+	}
+	return 0
 }

@@ -623,7 +623,11 @@ func (h *Hub) WaitEnded(ctx context.Context, taskIndex int) error {
 func (h *Hub) Drain(ctx context.Context) error {
 	ctx, cancel := bounded(ctx, time.Minute)
 	defer cancel()
-	info, err := h.stream.Info(ctx)
+	var info *jetstream.StreamInfo
+	err := apiRetry(ctx, h.apiWait(), func(ctx context.Context) (err error) {
+		info, err = h.stream.Info(ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("hub: stream info: %w", err)
 	}

@@ -335,7 +335,14 @@ func (h *Hub) publishNote(ctx context.Context, b []byte) error {
 			h.holdNote(b)
 			return fmt.Errorf("%w; the note is held until it can", ErrStoreFailing)
 		}
-		_, err := h.js.Publish(ctx, h.noteSubject(), b, opts...)
+		pctx, pcancel := context.WithCancel(ctx)
+		if h.external != nil {
+			// A note sent while the cluster elects the stream's leader
+			// is not answered: it is sent again after clusterAPIWait.
+			pctx, pcancel = context.WithTimeout(ctx, clusterAPIWait)
+		}
+		_, err := h.js.Publish(pctx, h.noteSubject(), b, opts...)
+		pcancel()
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeTooManyRequests {
 			// The stream drops what comes in faster than it can store (a

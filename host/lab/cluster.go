@@ -48,9 +48,35 @@ func ClusterKeys(dir string) (Cluster, error) {
 	return c, nil
 }
 
+// ReadClusterKeys returns dir's keys for a hub on a cluster, which
+// ClusterKeys made; it makes none.
+func ReadClusterKeys(dir string) (Cluster, error) {
+	var c Cluster
+	if err := checkPrivate(dir); err != nil {
+		return c, err
+	}
+	var err error
+	if c.HostSeed, c.HostPub, err = readClusterKey(filepath.Join(dir, HostSeedFile), nkeys.PrefixByteUser, false); err != nil {
+		return c, err
+	}
+	if c.IssuerSeed, c.IssuerPub, err = readClusterKey(filepath.Join(dir, IssuerSeedFile), nkeys.PrefixByteAccount, false); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
 // clusterKey reads the seed at path, or makes one of kind there.
 func clusterKey(path string, kind nkeys.PrefixByte) (seed []byte, pub string, err error) {
+	return readClusterKey(path, kind, true)
+}
+
+// readClusterKey reads the seed at path, or if create, makes one of kind
+// there when there is none.
+func readClusterKey(path string, kind nkeys.PrefixByte, create bool) (seed []byte, pub string, err error) {
 	seed, err = ReadSeed(path)
+	if errors.Is(err, os.ErrNotExist) && !create {
+		return nil, "", fmt.Errorf("%s: no key: 'taskhost hub config' makes the lab's keys and prints the block the cluster's nodes need", path)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		kp, err := nkeys.CreatePair(kind)
 		if err != nil {

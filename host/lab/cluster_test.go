@@ -9,10 +9,17 @@ import (
 )
 
 // TestClusterKeys: ClusterKeys makes a user key and an account key, each
-// private, once (again it reads the same), and refuses a seed others may
-// read or a seed of the wrong kind.
+// private, once (again it reads the same; ReadClusterKeys reads them and
+// makes none), and refuses a seed others may read or a seed of the wrong
+// kind.
 func TestClusterKeys(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "lab")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadClusterKeys(dir); err == nil {
+		t.Errorf("ReadClusterKeys before ClusterKeys: no error")
+	}
 	c, err := ClusterKeys(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -29,6 +36,9 @@ func TestClusterKeys(t *testing.T) {
 	again, err := ClusterKeys(dir)
 	if err != nil || again.HostPub != c.HostPub || again.IssuerPub != c.IssuerPub || string(again.HostSeed) != string(c.HostSeed) {
 		t.Errorf("again: %s %s %v, want the same keys", again.HostPub, again.IssuerPub, err)
+	}
+	if read, err := ReadClusterKeys(dir); err != nil || read.HostPub != c.HostPub || read.IssuerPub != c.IssuerPub {
+		t.Errorf("ReadClusterKeys: %s %s %v, want the keys made", read.HostPub, read.IssuerPub, err)
 	}
 	kp, err := nkeys.FromSeed(c.HostSeed)
 	if err != nil {
