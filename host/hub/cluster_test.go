@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
+	"github.com/taskhost/taskhost/host/agentwire"
 	"github.com/taskhost/taskhost/host/attempt"
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/launch"
@@ -480,8 +481,10 @@ func TestClusterNodeKilled(t *testing.T) {
 	}
 }
 
-// TestClusterRefusals: the cluster lets in a task's token as the hub gave
-// it, with its permissions, and refuses a token that no hub gave; a
+// TestClusterRefusals: the cluster lets in an agent by its listed nkey,
+// with the classes its labels satisfy, and refuses it by another key; it
+// lets in a task's token as the hub gave it, with its permissions, and
+// refuses a token that no hub gave; a
 // task's token cannot publish on another task's subject, and is refused
 // once its attempt is sealed.
 func TestClusterRefusals(t *testing.T) {
@@ -489,8 +492,46 @@ func TestClusterRefusals(t *testing.T) {
 		t.Skip("starts a three-node cluster")
 	}
 	c := startCluster(t)
-	h := c.hub(t, hub.Config{})
+	agentKey, _ := nkeys.CreateUser()
+	agentPub, _ := agentKey.PublicKey()
+	otherKey, _ := nkeys.CreateUser()
+	h := c.hub(t, hub.Config{Agents: &hub.AgentsConfig{
+		Keys:     func() (map[string]string, error) { return map[string]string{"a1": agentPub}, nil },
+		Classes:  map[string]map[string]string{"gpu": {"gpu": "yes"}, "win": {"os": "windows"}},
+		HostBeat: time.Second,
+	}})
 	urls := strings.Join(c.urls, ",")
+
+	// An agent by its listed key is let in, with its classes' work, and
+	// its hello is answered; by another key, it is refused.
+	agentOpts := func(kp nkeys.KeyPair) []nats.Option {
+		pub, _ := kp.PublicKey()
+		return []nats.Option{nats.Name(agentwire.ConnName("a1", map[string]string{"gpu": "yes", "os": "linux", "arch": "amd64"})),
+			nats.Nkey(pub, kp.Sign), nats.CustomInboxPrefix(agentwire.AgentInbox("a1")), nats.MaxReconnects(0), nats.Timeout(10 * time.Second)}
+	}
+	if nc, err := nats.Connect(urls, agentOpts(otherKey)...); err == nil {
+		nc.Close()
+		t.Errorf("an agent with a key not listed was let in")
+	}
+	anc, err := nats.Connect(urls, agentOpts(agentKey)...)
+	if err != nil {
+		t.Fatalf("the agent with its listed key: %v", err)
+	}
+	defer anc.Close()
+	m, err := anc.Request(agentwire.HelloSubject("a1"), agentwire.Encode(agentwire.Hello{Version: agentwire.Version, Slots: 1}), 10*time.Second)
+	if err != nil {
+		t.Fatalf("the agent's hello: %v", err)
+	}
+	var reply agentwire.HelloReply
+	if err := agentwire.Decode(m.Data, &reply); err != nil {
+		t.Fatal(err)
+	}
+	if reply.Error != "" || reply.RunKey != h.RunKey() || strings.Join(reply.Classes, ",") != "gpu" {
+		t.Errorf("hello reply %+v, want run key %s and class gpu", reply, h.RunKey())
+	}
+	if got := h.Agents(); len(got) != 1 || got[0].Name != "a1" {
+		t.Errorf("Agents() = %+v, want a1", got)
+	}
 
 	if nc, err := nats.Connect(urls, nats.Token("not-a-token"), nats.MaxReconnects(0), nats.Timeout(10*time.Second)); err == nil {
 		nc.Close()
