@@ -286,7 +286,7 @@ task "big" {
 			t.Errorf("suite deep: tests=%d failures=%d skipped=%d, want 3 1 1: %+v", s.Tests, s.Failures, s.Skipped, s.Cases)
 		}
 	}
-	for _, name := range []string{"junit.xml"} {
+	for _, name := range []string{"junit.xml", "report.html"} {
 		st, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
