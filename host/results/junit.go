@@ -105,7 +105,7 @@ type junitProblem struct {
 // readable by default XML parsers (which refuse a text node of more than
 // 10 MB) whatever a task logs: a case's log lines past junitTextMax bytes
 // keep their first quarter and their end, and say where the whole log is;
-// a message past junitMessageMax bytes is cut.
+// a name or message past junitMessageMax bytes is cut.
 const (
 	junitTextMax    = 64 << 10
 	junitMessageMax = 4 << 10
@@ -279,7 +279,7 @@ func clip(s string, max int) string {
 }
 
 func junitNewCase(task, name string, runtime float64, o report.Outcome) junitCase {
-	c := junitCase{Name: name, Classname: task, Time: seconds(runtime)}
+	c := junitCase{Name: clip(name, junitMessageMax), Classname: task, Time: seconds(runtime)}
 	msg := clip(o.Reason, junitMessageMax)
 	if msg == "" {
 		msg = o.Value.Title()

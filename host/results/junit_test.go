@@ -249,7 +249,8 @@ func TestJUnitBoundsWhatACaseHolds(t *testing.T) {
 	f := &File{Version: 1, Report: Report{Name: "job", Tasks: []*Task{
 		{ID: "a", Pack: "p", Task: "t", Result: report.Outcome{Value: result.Failed, Reason: reason}, Logfile: "tasks/a/task.log",
 			Sections: []*report.Node{{Type: "step", ID: "1", Name: "big", Result: report.Outcome{Value: result.Failed, Reason: reason},
-				Logs: &report.LogRef{File: "tasks/a/task.log", Begin: begin, Size: int64(len(line))}}}},
+				Logs: &report.LogRef{File: "tasks/a/task.log", Begin: begin, Size: int64(len(line))}},
+				{Type: "step", ID: "2", Name: strings.Repeat("name ", 3<<20), Result: report.Outcome{Value: result.Passed}}}},
 		{ID: "b", Pack: "p", Task: "t", Result: report.Outcome{Value: result.Passed}, Logfile: "tasks/b/task.log", Sections: []*report.Node{}},
 	}}}
 	path := filepath.Join(dir, "junit.xml")
@@ -273,6 +274,9 @@ func TestJUnitBoundsWhatACaseHolds(t *testing.T) {
 	}
 	if c.Failure == nil || len(c.Failure.Message) > 5<<10 || !strings.HasPrefix(c.Failure.Message, "why why") {
 		t.Errorf("failure message not bounded: %d bytes", len(c.Failure.Message))
+	}
+	if c := doc.Suites[0].Cases[1]; len(c.Name) > 5<<10 || !strings.HasPrefix(c.Name, "2 name name") {
+		t.Errorf("case name not bounded: %d bytes", len(c.Name))
 	}
 	c = doc.Suites[1].Cases[0]
 	if c.Name != "b" || !strings.Contains(c.SystemOut, "of tasks/b/task.log in the run directory") || !strings.HasSuffix(c.SystemOut, " end\n") {
