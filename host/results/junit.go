@@ -256,12 +256,12 @@ func junitSuiteOf(r *Report, i int, t *Task, logs *LogReader, emit func(junitCas
 func junitLogText(logs *LogReader, ref *report.LogRef, dir, task, step string) *junitText {
 	head, tail, cut, err := logs.Bounded(ref, dir, junitTextMax)
 	if err != nil {
-		return newJUnitText(fmt.Sprintf("(log lines not read: %v; `taskhost logs RUNDIR %s %s` prints them)\n", err, task, step))
+		return newJUnitText(fmt.Sprintf("(log lines not read: %v; `taskhost logs RUN %s %s` prints them)\n", err, task, step))
 	}
 	if cut == 0 {
 		return newJUnitText(string(head))
 	}
-	cmd := strings.TrimSpace("taskhost logs RUNDIR " + task + " " + step)
+	cmd := strings.TrimSpace("taskhost logs RUN " + task + " " + step)
 	return newJUnitText(fmt.Sprintf("%s\n[… %d bytes left out here: these log lines are bytes %d to %d of %s in the run directory; `%s` prints them]\n%s",
 		head, cut, ref.Begin, ref.Begin+ref.Size, ref.File, cmd, tail))
 }

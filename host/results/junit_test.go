@@ -267,7 +267,7 @@ func TestJUnitBoundsWhatACaseHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := doc.Suites[0].Cases[0]
-	where := fmt.Sprintf("bytes %d to %d of tasks/a/task.log in the run directory; `taskhost logs RUNDIR a 1` prints them", begin, begin+int64(len(line)))
+	where := fmt.Sprintf("bytes %d to %d of tasks/a/task.log in the run directory; `taskhost logs RUN a 1` prints them", begin, begin+int64(len(line)))
 	if !strings.HasPrefix(c.SystemOut, "start ééé") || !strings.HasSuffix(c.SystemOut, "éé end\n") ||
 		!strings.Contains(c.SystemOut, where) || strings.Contains(c.SystemOut, "\uFFFD") {
 		t.Errorf("the step's cut lines: %.200q … %.400q", c.SystemOut, c.SystemOut[len(c.SystemOut)-400:])
