@@ -67,6 +67,11 @@ type Options struct {
 	// Agents, if set, opens the run to taskhost agents (agents.go); the
 	// plan must have been made with plan.Options.Agents.
 	Agents *AgentsOptions
+	// MaxFail, if above 0, stops starting tasks once that many tasks
+	// have ended without passing; the tasks not started end Blocked, with
+	// a reason naming MaxFailName (how the command line asked for it).
+	MaxFail     int
+	MaxFailName string
 }
 
 // DefaultGrace is the grace period when none is set.
@@ -290,6 +295,8 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 	schedule.Run(ctx, sched, schedule.Config{
 		MaxParallel: maxPar,
 		GroupLimits: limits,
+		MaxFail:     r.opts.MaxFail,
+		MaxFailName: r.opts.MaxFailName,
 		Run: func(ctx context.Context, id string) result.Result {
 			tr := r.tasks[id]
 			r.runTask(ctx, tr)
