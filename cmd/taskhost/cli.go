@@ -107,6 +107,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newResultsCmd(stdout, stderr), newLogsCmd(stdout), newFmtCmd(stdout, stderr), newDoctorCmd(stdout, stderr))
 	root.AddCommand(newReportCmd(stdout, stderr))
 	root.AddCommand(newAgentCmd(stdout, stderr))
+	root.AddCommand(newVersionCmd(stdout))
+	addCompletions(root)
 	return root
 }
 
@@ -179,6 +181,7 @@ func countErrors(diags hcl.Diagnostics) string {
 type runOptions struct {
 	jobOptions
 	selectOptions
+	failFastOptions
 	runsDir      string
 	json         bool
 	dropEvery    int
@@ -212,6 +215,7 @@ timestamped lines.
 	o.addFlags(cmd)
 	o.agents.addFlags(cmd)
 	o.addSelectFlags(cmd)
+	o.addFailFastFlags(cmd)
 	o.debug.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
 	cmd.Flags().StringVar(&o.group, "group", "", "let the members of this group (a name or id) read the run directory; by default only this user may")
@@ -238,6 +242,9 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		return err
 	}
 	if err := o.checkAccess(); err != nil {
+		return err
+	}
+	if err := o.checkFailFast(); err != nil {
 		return err
 	}
 	if err := preflight(o.runsDir, stderr); err != nil {
@@ -283,6 +290,7 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		Cmdline:   strings.Join(plan.Job.RedactArgs(os.Args), " "),
 		Group:     o.group,
 	}
+	o.setFailFast(&opts)
 	if opts.Agents, err = o.agents.options(); err != nil {
 		return err
 	}
