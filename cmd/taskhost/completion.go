@@ -22,9 +22,10 @@ func addCompletions(root *cobra.Command) {
 		switch cmd.Name() {
 		case "run":
 			for _, flag := range []string{"task", "skip"} {
-				if cmd.Flags().Lookup(flag) != nil {
-					_ = cmd.RegisterFlagCompletionFunc(flag, completeTasks)
-				}
+				_ = cmd.RegisterFlagCompletionFunc(flag, completeTasks(taskNames))
+			}
+			for _, flag := range []string{"debug", "interactive"} {
+				_ = cmd.RegisterFlagCompletionFunc(flag, completeTasks(taskIDs))
 			}
 			_ = cmd.RegisterFlagCompletionFunc("rerun", func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 				return withPrefix(append([]string{"last"}, runIDs(cmd)...), toComplete), cobra.ShellCompDirectiveDefault
@@ -50,11 +51,17 @@ func addCompletions(root *cobra.Command) {
 	}
 }
 
-// completeTasks completes --task and --skip: the names of the task
-// blocks of the jobfile given as argument and the ids of their tasks.
-// The jobfile is read as validate reads it, with -var and -var-file,
-// without starting its packs.
-func completeTasks(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+// completeTasks completes a flag that names tasks of the jobfile given as
+// argument: what names lists (taskNames for --task and --skip, taskIDs
+// for --debug). The jobfile is read as validate reads it, with -var and
+// -var-file, without starting its packs.
+func completeTasks(names func(*jobfile.Job) []string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return jobTaskNames(cmd, args, names, toComplete)
+	}
+}
+
+func jobTaskNames(cmd *cobra.Command, args []string, names func(*jobfile.Job) []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(args) == 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
@@ -74,7 +81,7 @@ func completeTasks(cmd *cobra.Command, args []string, toComplete string) ([]stri
 	if job == nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	return withPrefix(taskNames(job), toComplete), cobra.ShellCompDirectiveNoFileComp
+	return withPrefix(names(job), toComplete), cobra.ShellCompDirectiveNoFileComp
 }
 
 // taskNames lists each task block's name, then the ids of its tasks
@@ -96,28 +103,55 @@ func taskNames(job *jobfile.Job) []string {
 	return names
 }
 
-// completeRunArg completes a RUN argument: the run ids of --runs-dir
-// (or of ./runs, for a command without it), newest first, and the
-// directories and archives of the file system.
+// taskIDs lists the ids of the job's tasks, in the order of the jobfile.
+func taskIDs(job *jobfile.Job) []string {
+	ids := make([]string, len(job.Tasks))
+	for i, t := range job.Tasks {
+		ids[i] = t.ID
+	}
+	return ids
+}
+
+// completeRunArg completes a RUN argument: the run ids of --runs-dir,
+// newest first (for a command without --runs-dir, the run directories
+// of ./runs), and the files of the file system.
 func completeRunArg(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveDefault
 	}
-	return withPrefix(runIDs(cmd), toComplete), cobra.ShellCompDirectiveDefault
+	var runs []string
+	if cmd.Flags().Lookup("runs-dir") != nil {
+		runs = runIDs(cmd)
+	} else {
+		for _, r := range newestRuns(cmd) {
+			if r.Dir != "" {
+				runs = append(runs, r.Dir)
+			}
+		}
+	}
+	return withPrefix(runs, toComplete), cobra.ShellCompDirectiveDefault
 }
 
-// runIDs lists the runs of the command's --runs-dir, newest first.
+// runIDs lists the ids of the runs of the command's --runs-dir, newest
+// first.
 func runIDs(cmd *cobra.Command) []string {
+	var ids []string
+	for _, r := range newestRuns(cmd) {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+// newestRuns lists the runs of the command's --runs-dir (or of ./runs),
+// newest first.
+func newestRuns(cmd *cobra.Command) []*archive.Run {
 	dir := "runs"
 	if f := cmd.Flags().Lookup("runs-dir"); f != nil {
 		dir = f.Value.String()
 	}
 	runs, _ := archive.List(dir, "")
-	ids := make([]string, 0, len(runs))
-	for i := len(runs) - 1; i >= 0; i-- {
-		ids = append(ids, runs[i].ID)
-	}
-	return ids
+	slices.Reverse(runs)
+	return runs
 }
 
 // completePacks completes a pack NAME from the packs directory; with
