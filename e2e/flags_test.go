@@ -312,12 +312,15 @@ task "site" {
 			t.Fatal(err)
 		}
 	}
-	wantRuns := []string{"26-01-03_10-00-00", "26-01-02_10-00-00"}
-	if got := complete(t, "results", "show", "--runs-dir", runs, ""); !slices.Equal(got, wantRuns) {
-		t.Errorf("results show: completions %q, want %q", got, wantRuns)
+	wantRuns := []string{"last", "26-01-03_10-00-00", "26-01-02_10-00-00"}
+	for _, args := range [][]string{{"results", "show", "--runs-dir", runs, ""}, {"logs", "--runs-dir", runs, ""},
+		{"report", "--runs-dir", runs, ""}, {"run", "--runs-dir", runs, "--rerun", ""}} {
+		if got := complete(t, args...); !slices.Equal(got, wantRuns) {
+			t.Errorf("%s: completions %q, want %q", args, got, wantRuns)
+		}
 	}
-	if got := complete(t, "run", "--runs-dir", runs, "--rerun", ""); !slices.Equal(got, append([]string{"last"}, wantRuns...)) {
-		t.Errorf("run --rerun: completions %q, want last and %q", got, wantRuns)
+	if got := complete(t, "logs", "--runs-dir", runs, "26-01-02"); !slices.Equal(got, wantRuns[2:]) {
+		t.Errorf("logs 26-01-02: completions %q, want %q", got, wantRuns[2:])
 	}
 
 	// Pack names from the packs directory.

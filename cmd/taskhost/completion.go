@@ -28,7 +28,7 @@ func addCompletions(root *cobra.Command) {
 				_ = cmd.RegisterFlagCompletionFunc(flag, completeTasks(taskIDs))
 			}
 			_ = cmd.RegisterFlagCompletionFunc("rerun", func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-				return withPrefix(append([]string{"last"}, runIDs(cmd)...), toComplete), cobra.ShellCompDirectiveDefault
+				return completeRunArg(cmd, nil, toComplete)
 			})
 		case "logs", "report":
 			cmd.ValidArgsFunction = completeRunArg
@@ -112,24 +112,14 @@ func taskIDs(job *jobfile.Job) []string {
 	return ids
 }
 
-// completeRunArg completes a RUN argument: the run ids of --runs-dir,
-// newest first (for a command without --runs-dir, the run directories
-// of ./runs), and the files of the file system.
+// completeRunArg completes a RUN argument: last and the run ids of
+// --runs-dir, newest first, and the files of the file system (a run
+// directory, an archive).
 func completeRunArg(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveDefault
 	}
-	var runs []string
-	if cmd.Flags().Lookup("runs-dir") != nil {
-		runs = runIDs(cmd)
-	} else {
-		for _, r := range newestRuns(cmd) {
-			if r.Dir != "" {
-				runs = append(runs, r.Dir)
-			}
-		}
-	}
-	return withPrefix(runs, toComplete), cobra.ShellCompDirectiveDefault
+	return withPrefix(append([]string{lastRun}, runIDs(cmd)...), toComplete), cobra.ShellCompDirectiveDefault
 }
 
 // runIDs lists the ids of the runs of the command's --runs-dir, newest
@@ -142,8 +132,7 @@ func runIDs(cmd *cobra.Command) []string {
 	return ids
 }
 
-// newestRuns lists the runs of the command's --runs-dir (or of ./runs),
-// newest first.
+// newestRuns lists the runs of the command's --runs-dir, newest first.
 func newestRuns(cmd *cobra.Command) []*archive.Run {
 	dir := "runs"
 	if f := cmd.Flags().Lookup("runs-dir"); f != nil {
