@@ -109,6 +109,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newReportCmd(stdout, stderr))
 	root.AddCommand(newAgentCmd(stdout, stderr))
 	root.AddCommand(newHubCmd(stdout))
+	root.AddCommand(newVersionCmd(stdout))
+	addCompletions(root)
 	return root
 }
 
@@ -181,6 +183,7 @@ func countErrors(diags hcl.Diagnostics) string {
 type runOptions struct {
 	jobOptions
 	selectOptions
+	failFastOptions
 	runsDir      string
 	json         bool
 	dropEvery    int
@@ -215,6 +218,7 @@ timestamped lines.
 	o.agents.addFlags(cmd)
 	o.agents.addHubFlags(cmd)
 	o.addSelectFlags(cmd)
+	o.addFailFastFlags(cmd)
 	o.debug.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
 	cmd.Flags().StringVar(&o.group, "group", "", "let the members of this group (a name or id) read the run directory; by default only this user may")
@@ -241,6 +245,9 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		return err
 	}
 	if err := o.checkAccess(); err != nil {
+		return err
+	}
+	if err := o.checkFailFast(); err != nil {
 		return err
 	}
 	if err := preflight(o.runsDir, stderr); err != nil {
@@ -290,6 +297,7 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 	if opts.Hub, err = o.agents.hubOptions(); err != nil {
 		return err
 	}
+	o.setFailFast(&opts)
 	if opts.Agents, err = o.agents.options(); err != nil {
 		return err
 	}

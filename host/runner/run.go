@@ -70,6 +70,11 @@ type Options struct {
 	// Hub, if set, runs the run's hub on a NATS cluster rather than on a
 	// server of its own (hub.ExternalConfig).
 	Hub *hub.ExternalConfig
+	// MaxFail, if above 0, stops starting tasks once that many tasks
+	// have ended without passing; the tasks not started end Blocked, with
+	// a reason naming MaxFailName (how the command line asked for it).
+	MaxFail     int
+	MaxFailName string
 }
 
 // DefaultGrace is the grace period when none is set.
@@ -294,6 +299,8 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 	schedule.Run(ctx, sched, schedule.Config{
 		MaxParallel: maxPar,
 		GroupLimits: limits,
+		MaxFail:     r.opts.MaxFail,
+		MaxFailName: r.opts.MaxFailName,
 		Run: func(ctx context.Context, id string) result.Result {
 			tr := r.tasks[id]
 			r.runTask(ctx, tr)
