@@ -109,6 +109,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // event updates the view and returns a line to print above it, if any.
 func (m *model) event(e runner.Event) tea.Cmd {
+	e = shown(e)
 	if e.Time.After(m.now) {
 		m.now = e.Time
 	}

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/taskhost/taskhost/host/printable"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/sdk/result"
 )
@@ -293,8 +294,8 @@ func WriteSummary(w io.Writer, r *Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TASK\tRESULT\tDURATION\tREASON")
 	for _, t := range r.Tasks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, strings.ToUpper(t.Result.Value.String()),
-			(time.Duration(t.Runtime * float64(time.Second))).Round(time.Millisecond), oneLine(t.Result.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", printable.Text(t.ID), strings.ToUpper(t.Result.Value.String()),
+			(time.Duration(t.Runtime * float64(time.Second))).Round(time.Millisecond), printable.Text(oneLine(t.Result.Reason)))
 	}
 	tw.Flush()
 	s := r.Summary
@@ -306,8 +307,8 @@ func WriteSummary(w io.Writer, r *Report) {
 
 func oneLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 100 {
-		s = s[:97] + "..."
+	if r := []rune(s); len(r) > 100 {
+		s = string(r[:97]) + "..."
 	}
 	return s
 }
