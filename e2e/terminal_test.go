@@ -6,10 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	xansi "github.com/charmbracelet/x/ansi"
 	"github.com/creack/pty"
@@ -70,6 +73,169 @@ func onTerminal(t *testing.T, cols uint16, guard time.Duration, seen func(string
 		t.Fatal(err)
 	}
 	return out.String(), code
+}
+
+// terminalQuery matches what a program writes to ask the terminal
+// something: its background colour (OSC 11) or the cursor's position.
+var terminalQuery = regexp.MustCompile(`\x1b\]1[01];\?|\x1b\[6n`)
+
+// A command that draws no live view does not ask the terminal anything,
+// so a terminal that never answers (a pseudo-terminal of a CI runner, an
+// editor's shell) does not hold it up.
+func TestCommandsDoNotQueryTheTerminal(t *testing.T) {
+	path := job(t, `
+job "fine" {}
+task "fine" {
+  pack = "testpack"
+  task = "pass"
+}
+`)
+	// The guard only catches a hang: a query unanswered waits 5 s.
+	for _, args := range [][]string{{"--help"}, {"validate", path}} {
+		out, code := onTerminal(t, 120, 4*time.Second, nil, args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d\n%q", args, code, out)
+		}
+		if terminalQuery.MatchString(out) {
+			t.Errorf("%v: the terminal was queried:\n%q", args, out)
+		}
+	}
+	// Nor does the live view: it is drawn without asking.
+	runs := filepath.Join(t.TempDir(), "runs")
+	out, code := onTerminal(t, 120, 60*time.Second, nil, "run", "--runs-dir", runs, path)
+	if code != 0 {
+		t.Fatalf("run: exit %d\n%q", code, out)
+	}
+	if terminalQuery.MatchString(out) {
+		t.Errorf("run: the terminal was queried:\n%q", out)
+	}
+	if !strings.Contains(xansi.Strip(out), "fine PASSED") {
+		t.Errorf("run: no line for the task:\n%q", out)
+	}
+}
+
+// On an 80-column terminal, the live view leaves nothing behind: a line
+// printed above it that wraps covers the view's old lines, and a view
+// line wider than the terminal would wrap and be redrawn one row off.
+func TestLiveViewLeavesNoDebris(t *testing.T) {
+	dir := t.TempDir()
+	src := `
+job "narrow" { max_parallel = 6 }
+task "waiter_` + strings.Repeat("w", 90) + `" {
+  pack = "testpack"
+  task = "meet"
+  args = { dir = "` + dir + `", name = "waiter", peer = "go" }
+}
+`
+	// Lines of the failed tasks a little wider than the terminal, and
+	// much wider.
+	for _, n := range []int{38, 42, 46, 50, 90} {
+		src += `
+task "bad_` + strings.Repeat("b", n) + `" {
+  pack = "testpack"
+  task = "tree"
+  args = { steps = [{name = "a", result = "failed"}] }
+}
+`
+	}
+	path := job(t, src)
+	runs := filepath.Join(t.TempDir(), "runs")
+	released := false
+	out, code := onTerminal(t, 80, 90*time.Second, func(s string) {
+		s = xansi.Strip(s)
+		if !released && strings.Contains(s, "▸ waiter") && strings.Contains(s, "5 failed") {
+			released = true
+			if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+	}, "run", "--runs-dir", runs, path)
+	if code != 1 || !released {
+		t.Fatalf("exit %d (want 1), view shown %v:\n%q", code, released, out)
+	}
+	screen := emulate(out, 80)
+	for i, row := range screen {
+		for _, s := range []string{"▸", "tasks ended", "no task has ended", "latest failure", "more running"} {
+			if strings.Contains(row, s) {
+				t.Errorf("row %d: the live view left %q behind: %q", i, s, row)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("screen:\n%s", strings.Join(screen, "\n"))
+	}
+	if !strings.Contains(strings.Join(screen, "\n"), "Run directory: ") {
+		t.Errorf("no summary on the screen:\n%s", strings.Join(screen, "\n"))
+	}
+}
+
+// emulate plays a terminal's output on a screen of cols columns with an
+// endless scrollback, as a terminal would show it, and returns its rows.
+// It knows what the live view writes: text that wraps at the last column,
+// carriage return, line feed, cursor up and down, erase to the end of the
+// line and of the screen; other sequences are passed over.
+func emulate(out string, cols int) []string {
+	var rows [][]rune
+	r, c, wrap := 0, 0, false
+	row := func(i int) []rune {
+		for len(rows) <= i {
+			rows = append(rows, []rune(strings.Repeat(" ", cols)))
+		}
+		return rows[i]
+	}
+	seq := regexp.MustCompile(`^\x1b(\[([0-9;?]*)([A-Za-z@])|\][^\x07\x1b]*(\x07|\x1b\\)|[^\[\]])`)
+	for s := out; s != ""; {
+		if m := seq.FindStringSubmatch(s); m != nil {
+			s = s[len(m[0]):]
+			n := 1
+			if m[2] != "" && !strings.ContainsAny(m[2], ";?") {
+				n, _ = strconv.Atoi(m[2])
+				n = max(n, 1)
+			}
+			switch m[3] {
+			case "A":
+				r, wrap = max(r-n, 0), false
+			case "B":
+				r, wrap = r+n, false
+			case "K":
+				if m[2] == "" || m[2] == "0" {
+					copy(row(r)[c:], []rune(strings.Repeat(" ", cols-c)))
+				}
+			case "J":
+				if m[2] == "" || m[2] == "0" {
+					copy(row(r)[c:], []rune(strings.Repeat(" ", cols-c)))
+					rows = rows[:r+1]
+				}
+			}
+			continue
+		}
+		ch, size := utf8.DecodeRuneInString(s)
+		s = s[size:]
+		switch ch {
+		case '\r':
+			c, wrap = 0, false
+		case '\n':
+			r, wrap = r+1, false
+		default:
+			if ch < ' ' {
+				continue
+			}
+			if wrap {
+				r, c, wrap = r+1, 0, false
+			}
+			row(r)[c] = ch
+			if c == cols-1 {
+				wrap = true
+			} else {
+				c++
+			}
+		}
+	}
+	var lines []string
+	for _, l := range rows {
+		lines = append(lines, strings.TrimRight(string(l), " "))
+	}
+	return lines
 }
 
 // Text a pack sends (a step's name, a reason) is shown with its control
