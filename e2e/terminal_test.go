@@ -154,11 +154,17 @@ task "bad_` + strings.Repeat("b", n) + `" {
 		t.Fatalf("exit %d (want 1), view shown %v:\n%q", code, released, out)
 	}
 	screen := emulate(out, 80)
-	for i, row := range screen {
+	// Each line printed above the view is whole, with nothing of the view
+	// after it on the rows it wrapped onto.
+	printed := regexp.MustCompile(`^\d\d:\d\d:\d\d (job narrow: 6 tasks, run directory \S+|(bad|waiter)_\S+ (PASSED|FAILED) in [\d.]+m?s( \(1 a: set to failed\))?)$`)
+	for i, line := range screen {
 		for _, s := range []string{"▸", "tasks ended", "no task has ended", "latest failure", "more running"} {
-			if strings.Contains(row, s) {
-				t.Errorf("row %d: the live view left %q behind: %q", i, s, row)
+			if strings.Contains(line, s) {
+				t.Errorf("line %d: the live view left %q behind: %q", i, s, line)
 			}
+		}
+		if regexp.MustCompile(`^\d\d:\d\d:\d\d `).MatchString(line) && !printed.MatchString(line) {
+			t.Errorf("line %d: debris of the live view after a printed line: %q", i, line)
 		}
 	}
 	if t.Failed() {
@@ -170,16 +176,19 @@ task "bad_` + strings.Repeat("b", n) + `" {
 }
 
 // emulate plays a terminal's output on a screen of cols columns with an
-// endless scrollback, as a terminal would show it, and returns its rows.
+// endless scrollback, as a terminal would show it, and returns its lines
+// (the rows a line wrapped onto joined to it).
 // It knows what the live view writes: text that wraps at the last column,
 // carriage return, line feed, cursor up and down, erase to the end of the
 // line and of the screen; other sequences are passed over.
 func emulate(out string, cols int) []string {
 	var rows [][]rune
+	var wrapped []bool // the row continues the one above it
 	r, c, wrap := 0, 0, false
 	row := func(i int) []rune {
 		for len(rows) <= i {
 			rows = append(rows, []rune(strings.Repeat(" ", cols)))
+			wrapped = append(wrapped, false)
 		}
 		return rows[i]
 	}
@@ -204,7 +213,7 @@ func emulate(out string, cols int) []string {
 			case "J":
 				if m[2] == "" || m[2] == "0" {
 					copy(row(r)[c:], []rune(strings.Repeat(" ", cols-c)))
-					rows = rows[:r+1]
+					rows, wrapped = rows[:r+1], wrapped[:r+1]
 				}
 			}
 			continue
@@ -220,8 +229,17 @@ func emulate(out string, cols int) []string {
 			if ch < ' ' {
 				continue
 			}
-			if wrap {
-				r, c, wrap = r+1, 0, false
+			if c == 0 || wrap {
+				// A row written from its start continues the one above
+				// only when the text wrapped onto it.
+				if wrap {
+					r, c, wrap = r+1, 0, false
+					row(r)
+					wrapped[r] = true
+				} else {
+					row(r)
+					wrapped[r] = false
+				}
 			}
 			row(r)[c] = ch
 			if c == cols-1 {
@@ -232,8 +250,15 @@ func emulate(out string, cols int) []string {
 		}
 	}
 	var lines []string
-	for _, l := range rows {
-		lines = append(lines, strings.TrimRight(string(l), " "))
+	for i, l := range rows {
+		if wrapped[i] && len(lines) > 0 {
+			lines[len(lines)-1] += string(l)
+			continue
+		}
+		lines = append(lines, string(l))
+	}
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], " ")
 	}
 	return lines
 }
