@@ -223,7 +223,7 @@ timestamped lines.
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
 	cmd.Flags().StringVar(&o.group, "group", "", "let the members of this group (a name or id) read the run directory; by default only this user may")
 	cmd.Flags().StringVar(&o.rerun, "rerun", "", "run only the tasks that did not pass in RUN (a run directory, an archive, a run id, or last: the newest run), and what they depend on")
-	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "show only the tasks that did not pass, and the summary")
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "show only the tasks that did not pass, in the lines and the summary table")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show each section and step as it ends, too")
 	cmd.Flags().BoolVar(&o.archive, "archive", false, "zip the run directory at the end, into --archive-dir/YY-MM/RUN.zip")
 	cmd.Flags().StringVar(&o.archiveDir, "archive-dir", "", "where archives go (default: RUNS-DIR/archive)")
@@ -329,7 +329,7 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		return &exitError{exitFailure, err}
 	}
 	fmt.Fprintln(summary)
-	results.WriteSummary(summary, &file.Report)
+	o.writeSummary(summary, &file.Report)
 	fmt.Fprintf(summary, "Run directory: %s\n", file.Report.RunDir)
 	if aerr := archiveRun(o, plan, file, summary); aerr != nil && err == nil {
 		err = aerr

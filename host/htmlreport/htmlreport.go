@@ -12,6 +12,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/taskhost/taskhost/host/printable"
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/sdk/result"
@@ -127,7 +128,7 @@ func Render(w io.Writer, runDir string, f *results.File) error {
 	l := &logs{dir: runDir, budget: MaxLogBytes, index: map[string]int{}}
 	bw := bufio.NewWriter(w)
 	for _, t := range r.Tasks {
-		tv := &taskView{ID: t.ID, Pack: t.Pack, Task: t.Task, Result: t.Result.Value.String(), Reason: t.Result.Reason,
+		tv := &taskView{ID: printable.Text(t.ID), Pack: t.Pack, Task: t.Task, Result: t.Result.Value.String(), Reason: printable.Text(t.Result.Reason),
 			Runtime: dur(t.Runtime), PID: t.PID, Attempts: len(t.Attempts), Data: pretty(t.Result.Data),
 			Logfile: t.Logfile, LogFile: -1, Success: t.Result.Value.Success()}
 		if !t.StartTime.IsZero() {
@@ -169,6 +170,8 @@ func Render(w io.Writer, runDir string, f *results.File) error {
 // which is seconds for a task of 100,000 steps (bench/reports_test.go).
 func writeNodes(b *bufio.Writer, l *logs, task, dir string, ns []*report.Node) {
 	e := html.EscapeString
+	// Text a pack sent, shown with its control characters escaped.
+	shown := func(s string) string { return e(printable.Text(s)) }
 	for _, n := range ns {
 		res := n.Result.Value.String()
 		ok := ""
@@ -182,9 +185,9 @@ func writeNodes(b *bufio.Writer, l *logs, task, dir string, ns []*report.Node) {
 			b.WriteString(`<span class="fold"></span>`)
 		}
 		fmt.Fprintf(b, `<span class="badge r-%s">%s</span><span class="id">%s</span><span class="name">%s</span><span class="time">%s</span>`,
-			res, res, e(n.ID), e(n.Name), dur(n.Runtime))
+			res, res, shown(n.ID), shown(n.Name), dur(n.Runtime))
 		if n.Result.Reason != "" {
-			fmt.Fprintf(b, `<span class="reason">%s</span>`, e(n.Result.Reason))
+			fmt.Fprintf(b, `<span class="reason">%s</span>`, shown(n.Result.Reason))
 		}
 		switch i, why := -1, "no log lines on record for this step"; {
 		case n.Logs != nil:

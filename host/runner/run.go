@@ -110,6 +110,9 @@ type taskRun struct {
 	// outputs what its last attempt set.
 	args    []byte
 	outputs map[string][]byte
+	// started counts the attempts started, for the run's events (under
+	// evM).
+	started int
 }
 
 // Execute runs the plan to its end and writes the run directory. It returns
@@ -210,8 +213,9 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 	}
 	hcfg.External = opts.Hub
 	if opts.Events != nil {
+		steps := &stepClock{}
 		hcfg.OnEvent = func(task string, ev report.Event) {
-			if e, ok := fromReport(task, ev); ok {
+			if e, ok := steps.fromReport(task, ev); ok {
 				r.event(e)
 			}
 		}
@@ -428,6 +432,16 @@ func (r *execution) event(e Event) {
 	r.evM.Lock()
 	defer r.evM.Unlock()
 	e.Reason = r.mask.String(e.Reason)
+	if tr := r.tasks[e.Task]; tr != nil && (e.Type == EventTaskStarted || e.Type == EventTaskFinished) {
+		e.Pack = tr.task.Pack
+		if e.Type == EventTaskStarted {
+			tr.started++
+		}
+		e.Attempt = tr.started
+		if e.Type == EventTaskFinished && tr.started > 0 {
+			e.Duration = e.Time.Sub(tr.rec.StartTime).Seconds()
+		}
+	}
 	r.opts.Events(e)
 }
 
