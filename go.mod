@@ -3,6 +3,7 @@ module github.com/taskhost/taskhost
 go 1.26.8
 
 require (
+	github.com/aymanbagabas/go-udiff v0.2.0
 	github.com/charmbracelet/bubbletea v1.3.10
 	github.com/charmbracelet/lipgloss v1.1.0
 	github.com/chromedp/chromedp v0.23.0

@@ -81,12 +81,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// terraformFlags accepts -var, -var-file and -check with one dash, as
-// Terraform users type them.
+// terraformFlags accepts -var, -var-file, -check, -diff, -recursive and
+// -json with one dash, as Terraform users type them.
 func terraformFlags(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		if a == "-var" || strings.HasPrefix(a, "-var=") || a == "-var-file" || strings.HasPrefix(a, "-var-file=") || a == "-check" {
+		if a == "-var" || strings.HasPrefix(a, "-var=") || a == "-var-file" || strings.HasPrefix(a, "-var-file=") ||
+			a == "-check" || a == "-diff" || a == "-recursive" || a == "-json" {
 			a = "-" + a
 		}
 		out[i] = a
