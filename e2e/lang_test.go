@@ -166,6 +166,14 @@ task "hi" {
 		t.Errorf("snippet: %s", r.stdout)
 	}
 
+	// A bad command line is a diagnostic, with nothing on stderr.
+	r = taskhost(t, "validate", "-json", "-var", "novalue", good)
+	v = validateJSON{}
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || r.code != 2 || v.Valid || len(v.Diagnostics) != 1 ||
+		v.Diagnostics[0].Summary != "Invalid command line" || !strings.Contains(v.Diagnostics[0].Detail, "NAME=VALUE") || r.stderr != "" {
+		t.Errorf("validate -json with a bad -var: exit %d, %v\nstdout %s\nstderr %s", r.code, err, r.stdout, r.stderr)
+	}
+
 	// A jobfile that cannot be read is a diagnostic too.
 	r = taskhost(t, "validate", "-json", filepath.Join(t.TempDir(), "none.hcl"))
 	v = validateJSON{}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/taskhost/taskhost/host/jobfile"
 	"github.com/taskhost/taskhost/host/runner"
 )
@@ -22,18 +24,18 @@ type validateOutput struct {
 
 // validateJSONRun checks the jobfile as validate does and prints the
 // result and the diagnostics as one JSON object on stdout. A jobfile with
-// errors exits with 2, as without -json; a bad command line is reported on
-// stderr as text.
+// errors exits with 2, as without -json, and so does a bad command line,
+// reported as a diagnostic too.
 func validateJSONRun(o *jobOptions, path string, stdout io.Writer) error {
 	ctx := context.Background()
 	p, diags, err := o.makePlan(ctx, path, false)
 	if err != nil {
-		return err
+		return writeValidateJSON(stdout, commandLineDiag(err))
 	}
 	if !diags.HasErrors() {
 		ao, err := o.agents.options()
 		if err != nil {
-			return err
+			return writeValidateJSON(stdout, commandLineDiag(err))
 		}
 		if ao != nil && len(p.Classes) > 0 {
 			_, more, err := runner.CheckAgents(ctx, p, ao, nil)
@@ -43,6 +45,18 @@ func validateJSONRun(o *jobOptions, path string, stdout io.Writer) error {
 			diags = append(diags, more...)
 		}
 	}
+	return writeValidateJSON(stdout, diags)
+}
+
+// commandLineDiag is a bad command line (a -var without =) as a
+// diagnostic with no place in a file, as Terraform reports it with -json.
+func commandLineDiag(err error) hcl.Diagnostics {
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid command line", Detail: err.Error()}}
+}
+
+// writeValidateJSON prints the result and diags as one JSON object; the
+// exit code is 2 if there is any error.
+func writeValidateJSON(stdout io.Writer, diags hcl.Diagnostics) error {
 	out := validateOutput{
 		FormatVersion: "1.0",
 		Valid:         !diags.HasErrors(),
