@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/jobfile"
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/host/plan"
@@ -108,6 +109,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newResultsCmd(stdout, stderr), newLogsCmd(stdout), newFmtCmd(stdout, stderr), newDoctorCmd(stdout, stderr))
 	root.AddCommand(newReportCmd(stdout, stderr))
 	root.AddCommand(newAgentCmd(stdout, stderr))
+	root.AddCommand(newHubCmd(stdout))
 	return root
 }
 
@@ -221,6 +223,7 @@ timestamped lines.
 	}
 	o.addFlags(cmd)
 	o.agents.addFlags(cmd)
+	o.agents.addHubFlags(cmd)
 	o.addSelectFlags(cmd)
 	o.debug.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
@@ -293,6 +296,9 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		StoreWait: o.storeWait,
 		Cmdline:   strings.Join(plan.Job.RedactArgs(os.Args), " "),
 		Group:     o.group,
+	}
+	if opts.Hub, err = o.agents.hubOptions(); err != nil {
+		return err
 	}
 	if opts.Agents, err = o.agents.options(); err != nil {
 		return err
@@ -393,12 +399,25 @@ a shell) and every goroutine's stack on stderr.`,
 
 func newResultsCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "results", Short: "Work with the results of past runs"}
+	var hubFlags agentFlags
 	recover := &cobra.Command{
 		Use:   "recover RUNDIR",
-		Short: "Rebuild results.json of a run whose host died, from the hub's store in the run directory",
+		Short: "Rebuild results.json of a run whose host died, from the hub's store in the run directory (or on the NATS cluster it ran on)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			file, err := runner.Recover(args[0])
+			var file *results.File
+			var err error
+			if _, cerr := hub.ReadClusterRecord(filepath.Join(args[0], "hub")); cerr == nil || hubFlags.hub != "" {
+				// Its hub was on a cluster: its URLs are those the run
+				// used, unless --hub says where the cluster is now.
+				var ext *hub.ExternalConfig
+				if ext, err = hubFlags.clusterKeys(); err != nil {
+					return err
+				}
+				file, err = runner.RecoverCluster(args[0], *ext)
+			} else {
+				file, err = runner.Recover(args[0])
+			}
 			if err != nil {
 				return &exitError{exitFailure, err}
 			}
@@ -407,6 +426,9 @@ func newResultsCmd(stdout, stderr io.Writer) *cobra.Command {
 			return nil
 		},
 	}
+	recover.Flags().StringVar(&hubFlags.hub, "hub", "", "for a run whose hub was on a NATS cluster: the nodes' URLs, comma-separated (default: those the run used)")
+	recover.Flags().StringVar(&hubFlags.hubCA, "hub-ca", "", "with a cluster: the CA certificate (PEM file) to verify the nodes' TLS certificates against")
+	recover.Flags().StringVar(&hubFlags.lab, "lab", "", "with a cluster: the lab directory, whose host key reads the run's record (default $TASKHOST_LAB, else ~/.config/taskhost/lab)")
 	cmd.AddCommand(recover, newResultsListCmd(stdout), newResultsShowCmd(stdout))
 	return cmd
 }

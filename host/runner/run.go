@@ -67,6 +67,9 @@ type Options struct {
 	// Agents, if set, opens the run to taskhost agents (agents.go); the
 	// plan must have been made with plan.Options.Agents.
 	Agents *AgentsOptions
+	// Hub, if set, runs the run's hub on a NATS cluster rather than on a
+	// server of its own (hub.ExternalConfig).
+	Hub *hub.ExternalConfig
 }
 
 // DefaultGrace is the grace period when none is set.
@@ -200,6 +203,7 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 	if opts.Agents != nil {
 		hcfg.Agents = hubAgents(plan, opts.Agents)
 	}
+	hcfg.External = opts.Hub
 	if opts.Events != nil {
 		hcfg.OnEvent = func(task string, ev report.Event) {
 			if e, ok := fromReport(task, ev); ok {
