@@ -201,7 +201,7 @@ func TestReportServe(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "report.html")); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(bin, "taskhost"), "report", dir, "--serve")
+	cmd := exec.Command(filepath.Join(bin, "taskhost"), "report", "--runs-dir", r.runsDir, dir, "--serve")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -251,5 +251,13 @@ func TestReportServe(t *testing.T) {
 	tasks := do(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#tree .task").length`))
 	if tasks != 4 {
 		t.Errorf("served page shows %d tasks, want 4", tasks)
+	}
+	// One level up, the runs of the runs directory, each linked to its
+	// page.
+	id := filepath.Base(dir)
+	up := strings.TrimSuffix(url, id+"/")
+	if err := chromedp.Do(ctx, chromedp.Navigate(up), chromedp.WaitVisible(chromedp.CSS(`table`)),
+		chromedp.Click(chromedp.CSS(`a[href="`+id+`/"]`)), chromedp.WaitVisible(chromedp.CSS(`#tree`))); err != nil {
+		t.Fatalf("from the runs page %s to the run %s: %v", up, id, err)
 	}
 }

@@ -215,7 +215,7 @@ timestamped lines.
 	o.debug.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
 	cmd.Flags().StringVar(&o.group, "group", "", "let the members of this group (a name or id) read the run directory; by default only this user may")
-	cmd.Flags().StringVar(&o.rerun, "rerun", "", "run only the tasks that did not pass in this run (a run directory, archive or id), and what they depend on")
+	cmd.Flags().StringVar(&o.rerun, "rerun", "", "run only the tasks that did not pass in RUN (a run directory, an archive, a run id, or last: the newest run), and what they depend on")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "show only the tasks that did not pass, and the summary")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show each section and step as it ends, too")
 	cmd.Flags().BoolVar(&o.archive, "archive", false, "zip the run directory at the end, into --archive-dir/YY-MM/RUN.zip")
@@ -247,13 +247,14 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	if done, err := o.selectTasks(plan, stdout, stderr); done || err != nil {
-		return err
-	}
+	// --rerun first, so that --task narrows and --list prints the rerun.
 	if o.rerun != "" {
 		if some, err := selectRerun(plan, o.rerun, o.runsDir, summaryOut(o, stdout, stderr)); err != nil || !some {
 			return usageErr(err)
 		}
+	}
+	if done, err := o.selectTasks(plan, stdout, stderr); done || err != nil {
+		return err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,21 +16,35 @@ import (
 )
 
 func newLogsCmd(stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:   "logs RUNDIR [TASK [STEP]]",
+	var runsDir string
+	cmd := &cobra.Command{
+		Use:   "logs RUN [TASK [STEP]]",
 		Short: "Print the logs of a run, of one task, or of one step",
-		Long: `Print the logs of a run directory: with no TASK, job.log and then every
-task's logs; with TASK, its task.log and the log of each process it started
-(pid-<pid>.log); with STEP (an id such as 2.1, as in results.json), only that
-step's lines.`,
+		Long: `Print the logs of a run: with no TASK, job.log and then every task's logs;
+with TASK, its task.log and the log of each process it started
+(pid-<pid>.log); with STEP (an id such as 2.1, as in results.json), only
+that step's lines.
+
+` + runRefHelp,
 		Args: cobra.RangeArgs(1, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := printLogs(stdout, args[0], args[1:]); err != nil {
+			dir, where, done, err := runDirOf(args[0], runsDir)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			defer done()
+			if err := printLogs(stdout, dir, args[1:]); err != nil {
+				if dir != where {
+					// An archive's temporary directory means nothing to the user.
+					err = errors.New(strings.ReplaceAll(err.Error(), dir, where))
+				}
 				return &exitError{exitUsage, err}
 			}
 			return nil
 		},
 	}
+	addRunsDirFlag(cmd, &runsDir)
+	return cmd
 }
 
 func printLogs(w io.Writer, runDir string, args []string) error {

@@ -20,7 +20,7 @@ import (
 
 // addPacksDirFlag adds --packs-dir.
 func addPacksDirFlag(fs *pflag.FlagSet, dir *string) {
-	fs.StringVar(dir, "packs-dir", "", "the packs directory (default $"+packs.EnvDir+", or .taskhost/packs)")
+	fs.StringVar(dir, "packs-dir", "", "the packs directory (default $"+packs.EnvDir+", or the nearest .taskhost/packs at or above the jobfile's directory, or else the current directory)")
 }
 
 func newPacksCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -30,9 +30,12 @@ func newPacksCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Install, pin, check and write task packs",
 		Long: `Install, pin, check and write task packs.
 
-Installed packs live in the packs directory: .taskhost/packs under the
-current directory, or $` + packs.EnvDir + `, or --packs-dir; one directory per
-pack, version and platform (NAME/VERSION/OS_ARCH). See docs/packs.md.`,
+Installed packs live in the packs directory: --packs-dir, or $` + packs.EnvDir + `,
+or else the nearest .taskhost/packs at or above the jobfile's directory
+(for run, validate, packs lock and packs verify JOBFILE, which find the
+lock file there too) or the current directory (for the other commands);
+one directory per pack, version and platform (NAME/VERSION/OS_ARCH). See
+docs/packs.md.`,
 	}
 	addPacksDirFlag(cmd.PersistentFlags(), &dir)
 	d := func() packs.Dir { return packs.Dir{Root: dir} }
@@ -142,7 +145,7 @@ installed pack's name).`,
 			if !strings.Contains(path, "/") {
 				in, err := findInstalled(d(), path)
 				if st, serr := os.Stat(path); err != nil && serr == nil && !st.IsDir() {
-					in, err = &packs.Installed{Path: path}, nil // a binary in this directory
+					in, err = &packs.Installed{Path: "./" + path}, nil // a binary in this directory, not one on $PATH
 				}
 				if err != nil {
 					return &exitError{exitFailure, err}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,35 +16,121 @@ import (
 	"github.com/taskhost/taskhost/host/results"
 )
 
-// openRun reads the results.json of a run given as a run directory, an
-// archive of one (.zip), or a run id looked up in runsDir and its
-// archives. It returns the record and where it was found.
-func openRun(ref, runsDir string) (*results.File, string, error) {
+// lastRun names the newest run of the runs directory, wherever a run is
+// named.
+const lastRun = "last"
+
+// runRefHelp says how a run is named, for the help of every command that
+// takes one.
+const runRefHelp = `RUN is a run directory, an archive of one (.zip), the id of a run in
+--runs-dir (a directory there, or an archive in its archive/), or last:
+the newest run there.`
+
+// foundRun is where a run named on the command line is: a run directory,
+// or else an archive.
+type foundRun struct {
+	dir, archive string
+}
+
+// findRun finds the run ref names: a run directory, an archive of one
+// (.zip), "last" (the newest finished run in runsDir), or a run id looked
+// up in runsDir and then in its archives.
+func findRun(ref, runsDir string) (foundRun, error) {
+	if ref == lastRun {
+		runs, err := archive.List(runsDir, "")
+		if err != nil {
+			return foundRun{}, err
+		}
+		for i := len(runs) - 1; i >= 0; i-- {
+			if r := runs[i]; r.File != nil {
+				return foundRun{dir: r.Dir, archive: r.Archive}, nil
+			}
+		}
+		if len(runs) > 0 {
+			return foundRun{}, fmt.Errorf("no finished run in %s: %q names the newest run there with a results.json (`taskhost results recover` makes one after a crash)", runsDir, lastRun)
+		}
+		return foundRun{}, fmt.Errorf("no run in %s: %q names the newest run there (give another --runs-dir, a run directory or an archive)", runsDir, lastRun)
+	}
 	if strings.HasSuffix(ref, ".zip") {
-		f, err := archive.ReadResults(ref)
-		return f, ref, err
+		if _, err := os.Stat(ref); err != nil {
+			return foundRun{}, fmt.Errorf("no archive %s: %w", ref, err)
+		}
+		return foundRun{archive: ref}, nil
 	}
 	if st, err := os.Stat(ref); err == nil && st.IsDir() {
-		f, err := results.Read(filepath.Join(ref, "results.json"))
-		if err != nil {
-			return nil, "", fmt.Errorf("%s is not a finished run: %w", ref, err)
-		}
-		return f, ref, nil
+		return foundRun{dir: ref}, nil
 	}
-	if strings.ContainsRune(ref, os.PathSeparator) {
-		return nil, "", fmt.Errorf("%s: no such run directory or archive", ref)
+	if strings.ContainsRune(ref, os.PathSeparator) || ref == "." || ref == ".." {
+		return foundRun{}, fmt.Errorf("%s: no such run directory or archive", ref)
 	}
 	dir := filepath.Join(runsDir, ref)
-	if f, err := results.Read(filepath.Join(dir, "results.json")); err == nil {
-		return f, dir, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, "", err
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		return foundRun{dir: dir}, nil
 	}
 	if zips, _ := filepath.Glob(filepath.Join(runsDir, archive.DirName, "*", ref+".zip")); len(zips) > 0 {
-		f, err := archive.ReadResults(zips[len(zips)-1])
-		return f, zips[len(zips)-1], err
+		return foundRun{archive: zips[len(zips)-1]}, nil
 	}
-	return nil, "", fmt.Errorf("no run %s in %s (give a run directory, an archive, or the id of a run in --runs-dir)", ref, runsDir)
+	return foundRun{}, fmt.Errorf("no run %s in %s (give a run directory, an archive, the id of a run in --runs-dir, or %s)", ref, runsDir, lastRun)
+}
+
+// where says where the run was found.
+func (r foundRun) where() string {
+	if r.dir != "" {
+		return r.dir
+	}
+	return r.archive
+}
+
+// results reads the run's results.json.
+func (r foundRun) results() (*results.File, error) {
+	if r.dir == "" {
+		return archive.ReadResults(r.archive)
+	}
+	f, err := results.Read(filepath.Join(r.dir, "results.json"))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a finished run: %w", r.dir, err)
+	}
+	return f, nil
+}
+
+// openRun reads the results.json of the run ref names (see findRun). It
+// returns the record and where it was found.
+func openRun(ref, runsDir string) (*results.File, string, error) {
+	r, err := findRun(ref, runsDir)
+	if err != nil {
+		return nil, "", err
+	}
+	f, err := r.results()
+	return f, r.where(), err
+}
+
+// runDirOf finds the run ref names as a directory, and where it was
+// found: an archive is unpacked into a temporary directory that done
+// removes.
+func runDirOf(ref, runsDir string) (dir, where string, done func(), err error) {
+	r, err := findRun(ref, runsDir)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if r.dir != "" {
+		return r.dir, r.dir, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", "taskhost-run-")
+	if err != nil {
+		return "", "", nil, err
+	}
+	done = func() { os.RemoveAll(tmp) }
+	dir, err = archive.Extract(r.archive, tmp)
+	if err != nil {
+		done()
+		return "", "", nil, err
+	}
+	return dir, r.archive, done, nil
+}
+
+// addRunsDirFlag adds --runs-dir for a command that reads past runs.
+func addRunsDirFlag(cmd *cobra.Command, dir *string) {
+	cmd.Flags().StringVar(dir, "runs-dir", "runs", "where to look for a run given by id or as last")
 }
 
 // archiveRun zips the run directory if the command line or the jobfile
@@ -115,7 +199,8 @@ func newResultsShowCmd(stdout io.Writer) *cobra.Command {
 	var runsDir string
 	cmd := &cobra.Command{
 		Use:   "show RUN",
-		Short: "Print the summary of one run: a run directory, an archive (.zip) or a run id",
+		Short: "Print the summary of one run: a run directory, an archive (.zip), a run id or last",
+		Long:  "Print the summary of one run, and where it was read from.\n\n" + runRefHelp,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, where, err := openRun(args[0], runsDir)
@@ -127,6 +212,6 @@ func newResultsShowCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&runsDir, "runs-dir", "runs", "where to look for a run given by id")
+	addRunsDirFlag(cmd, &runsDir)
 	return cmd
 }

@@ -56,3 +56,50 @@ func TestZipAndList(t *testing.T) {
 		t.Fatalf("List: %v %+v", err, list)
 	}
 }
+
+// Extract makes only regular files and directories under the archive's
+// top folder: an entry that would land elsewhere, or a link, is refused.
+func TestExtractRefuses(t *testing.T) {
+	t.Parallel()
+	for name, entries := range map[string][]zip.FileHeader{
+		"dotdot":   {{Name: "run/ok.txt"}, {Name: "run/../../evil.txt"}},
+		"absolute": {{Name: "/etc/evil.txt"}},
+		"two tops": {{Name: "run/a.txt"}, {Name: "other/b.txt"}},
+		"link":     {{Name: "run/link"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			zname := filepath.Join(dir, "run.zip")
+			f, err := os.Create(zname)
+			if err != nil {
+				t.Fatal(err)
+			}
+			z := zip.NewWriter(f)
+			for _, h := range entries {
+				h.Method = zip.Store
+				if name == "link" {
+					h.SetMode(os.ModeSymlink | 0o777)
+				}
+				w, err := z.CreateHeader(&h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.Write([]byte("/etc/passwd"))
+			}
+			z.Close()
+			f.Close()
+			dest := filepath.Join(dir, "dest", "in")
+			os.MkdirAll(dest, 0o755)
+			if got, err := Extract(zname, dest); err == nil {
+				t.Errorf("Extract made %s, want an error", got)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "evil.txt")); err == nil {
+				t.Error("a file was written outside the destination")
+			}
+			if _, err := os.Lstat(filepath.Join(dest, "run", "link")); err == nil {
+				t.Error("a link was made")
+			}
+		})
+	}
+}

@@ -290,7 +290,7 @@ func checkLock(dir string) Check {
 		}
 		bin := filepath.Join(dir, e.Path)
 		if e.Path == "" {
-			in, err := packs.Dir{}.Find(e.Name, e.Version)
+			in, err := packs.Dir{From: dir}.Find(e.Name, e.Version)
 			if err != nil {
 				c.Status, c.Detail, c.Fix = Failed, err.Error(), fmt.Sprintf("install %s %s (`taskhost packs install`), or %s", e.Name, e.Version, relock)
 				return c

@@ -209,7 +209,7 @@ func Start(cfg Config) (*Hub, error) {
 		// authenticator makes sure of (AllowNonTLS lets the local ones in
 		// plain); the nonce is what agents sign with their keys.
 		opts.Host, opts.Port = host, port
-		if port != 0 {
+		if port > 0 { // not server.RANDOM_PORT
 			// The server says only that it did not start when its port
 			// is taken: say which port, and by what error.
 			l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))

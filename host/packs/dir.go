@@ -20,14 +20,12 @@ import (
 // EnvDir names the environment variable that sets the packs directory.
 const EnvDir = "TASKHOST_PACKS_DIR"
 
-// DefaultDir is the packs directory: $TASKHOST_PACKS_DIR, or .taskhost/packs
-// under the current directory.
-func DefaultDir() string {
-	if d := os.Getenv(EnvDir); d != "" {
-		return d
-	}
-	return filepath.Join(".taskhost", "packs")
-}
+// DirName is the packs directory's path under the directory it is found
+// from.
+var DirName = filepath.Join(".taskhost", "packs")
+
+// DefaultDir is the packs directory of the current directory (see Dir).
+func DefaultDir() string { return Dir{}.root() }
 
 // Platform is this host's os_arch, such as "linux_amd64": the directory
 // of the packs directory that holds binaries for it.
@@ -35,15 +33,74 @@ func Platform() string { return runtime.GOOS + "_" + runtime.GOARCH }
 
 // Dir is a packs directory.
 type Dir struct {
-	// Root is the directory's path; "" means DefaultDir().
+	// Root is the directory's path. When it is "", it is
+	// $TASKHOST_PACKS_DIR, or else the nearest .taskhost/packs in From or
+	// a directory above it, or else .taskhost/packs in From.
 	Root string
+	// From is where the packs directory is found from when Root is "": the
+	// jobfile's directory, for the packs of a jobfile (where its lock file
+	// is); "" means the current directory.
+	From string
+}
+
+// ForJob is d for the packs of the jobfile at jobFile: found from the
+// jobfile's directory, as its lock file is, unless d has a Root.
+func (d Dir) ForJob(jobFile string) Dir {
+	if d.Root == "" {
+		d.From = filepath.Dir(jobFile)
+	}
+	return d
 }
 
 func (d Dir) root() string {
-	if d.Root == "" {
-		return DefaultDir()
+	if d.Root != "" {
+		return d.Root
 	}
-	return d.Root
+	if e := os.Getenv(EnvDir); e != "" {
+		return e
+	}
+	from := d.From
+	if from == "" {
+		from = "."
+	}
+	here := filepath.Join(from, DirName)
+	abs, err := filepath.Abs(from)
+	if err != nil {
+		return here
+	}
+	for dir := abs; ; {
+		p := filepath.Join(dir, DirName)
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			if dir == abs {
+				return here
+			}
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return here
+		}
+		dir = parent
+	}
+}
+
+// Path is the packs directory's path.
+func (d Dir) Path() string { return d.root() }
+
+// Where says how the packs directory was found, for an error that names
+// it.
+func (d Dir) Where() string {
+	switch {
+	case d.Root != "":
+		return "the packs directory is " + d.Root + " (--packs-dir)"
+	case os.Getenv(EnvDir) != "":
+		return fmt.Sprintf("the packs directory is %s ($%s); give another with --packs-dir", d.root(), EnvDir)
+	}
+	from := "the current directory"
+	if d.From != "" {
+		from = "the jobfile's directory"
+	}
+	return fmt.Sprintf("packs are looked for in the nearest %s at or above %s; give another packs directory with --packs-dir or $%s", DirName, from, EnvDir)
 }
 
 // Installed is a pack in the packs directory, as pack.json records it.

@@ -24,6 +24,7 @@ import (
 // Without a lock file, packs given by path run unpinned; once there is
 // one, every pack must be in it.
 func Resolve(job *jobfile.Job, d Dir) hcl.Diagnostics {
+	d = d.ForJob(job.File)
 	lockPath := LockPath(job.File)
 	lock, diags := ReadLock(lockPath)
 	if diags.HasErrors() {
@@ -73,7 +74,7 @@ func resolvePack(job *jobfile.Job, p *jobfile.Pack, d Dir, lock *Lock, lockPath 
 		in, err := d.Find(p.Name, e.Version)
 		if err != nil {
 			return errDiag("Locked pack not installed",
-				fmt.Sprintf("The lock pins the pack %q to %s, which is not installed (%v). Install it with `taskhost packs install SOURCE`.", p.Name, e.Version, err),
+				fmt.Sprintf("The lock pins the pack %q to %s, which is not installed (%v). Install it with `taskhost packs install SOURCE`; %s.", p.Name, e.Version, err, d.Where()),
 				p.DeclRange)
 		}
 		p.Path = in.Path
@@ -108,6 +109,7 @@ type LockChange struct {
 // constraint allows; a pack given by path to its binary as it is. Entries
 // of other packs in old (other jobfiles beside this one) are kept.
 func MakeLock(ctx context.Context, job *jobfile.Job, d Dir, old *Lock, upgrade bool) (*Lock, []LockChange, error) {
+	d = d.ForJob(job.File)
 	lock := &Lock{}
 	if old != nil {
 		lock.Packs = append(lock.Packs, old.Packs...)
@@ -126,7 +128,7 @@ func MakeLock(ctx context.Context, job *jobfile.Job, d Dir, old *Lock, upgrade b
 			if in == nil {
 				var err error
 				if in, err = d.Newest(p.Name, rp.Constraints); err != nil {
-					return nil, nil, fmt.Errorf("pack %q: %w", p.Name, err)
+					return nil, nil, fmt.Errorf("pack %q: %w; %s", p.Name, err, d.Where())
 				}
 			}
 			sum, err := launch.HexSHA256(in.Path)

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/taskhost/taskhost/host/agentwire"
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/host/packstore"
@@ -397,7 +398,7 @@ func TestAgentReadsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	errs := make(chan error, 16)
-	nc, err := nats.Connect(h.URL(), nats.Token(token), nats.CustomInboxPrefix("_th."+h.RunKey()+".a.a1"),
+	nc, err := nats.Connect(h.URL(), nats.Token(token), nats.CustomInboxPrefix(agentwire.AgentInbox("a1")),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
 	if err != nil {
 		t.Fatal(err)

@@ -458,7 +458,9 @@ func TestLostAgent(t *testing.T) {
 	t.Parallel()
 	// The host beats well within the agent's host timeout, so that only
 	// being cut off makes the agent kill its pack.
-	r := newRig(t, remote.Config{AgentTimeout: time.Second, HostBeat: 200 * time.Millisecond})
+	// The agent timeout is long enough that a loaded machine's late
+	// heartbeats do not lose the agent before its pack started.
+	r := newRig(t, remote.Config{AgentTimeout: 3 * time.Second, HostBeat: 200 * time.Millisecond})
 	r.agent("a1", agent.Config{HostTimeout: time.Second})
 	var pid int
 	out, _ := r.run("hold", `{"duration":"5m"}`, attempt.Options{Started: func(p int, _ string) {
