@@ -28,6 +28,8 @@ type agentFlags struct {
 	listen string
 	lab    string
 	wait   time.Duration
+	// hub and hubCA run the hub on a NATS cluster (run only).
+	hub, hubCA string
 }
 
 func (o *agentFlags) addFlags(cmd *cobra.Command) {
@@ -43,10 +45,48 @@ func (o *agentFlags) labDir() string {
 	return lab.DefaultDir()
 }
 
+// addHubFlags adds run's flags for a hub on a NATS cluster.
+func (o *agentFlags) addHubFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.hub, "hub", "", "run the hub on a NATS cluster: its nodes' URLs, comma-separated (nats://a:4222,nats://b:4222); the lab's host and issuer keys admit the host and its tasks ('taskhost hub config'; docs/cluster.md)")
+	cmd.Flags().StringVar(&o.hubCA, "hub-ca", "", "with --hub: the CA certificate (PEM file) to verify the nodes' TLS certificates against")
+}
+
+// hubOptions are the hub's cluster, with --hub; nil without.
+func (o *agentFlags) hubOptions() (*hub.ExternalConfig, error) {
+	if o.hub == "" {
+		if o.hubCA != "" {
+			return nil, usageErr(fmt.Errorf("--hub-ca is for a hub on a cluster: add --hub"))
+		}
+		return nil, nil
+	}
+	if o.listen != "" {
+		return nil, usageErr(fmt.Errorf("--hub and --listen: a hub on a cluster has no listener of its own; agents connect to the cluster"))
+	}
+	return o.clusterKeys()
+}
+
+// clusterKeys is the hub's cluster at --hub ("": wherever the record
+// says), with the lab's keys and --hub-ca.
+func (o *agentFlags) clusterKeys() (*hub.ExternalConfig, error) {
+	keys, err := lab.ReadClusterKeys(o.labDir())
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	ext := &hub.ExternalConfig{URLs: o.hub, HostSeed: keys.HostSeed, IssuerSeed: keys.IssuerSeed}
+	if o.hubCA != "" {
+		b, err := os.ReadFile(o.hubCA)
+		if err != nil {
+			return nil, usageErr(fmt.Errorf("--hub-ca: %w", err))
+		}
+		ext.CA = string(b)
+	}
+	return ext, nil
+}
+
 // options are the runner's options for agents; nil without --listen.
 func (o *agentFlags) options() (*runner.AgentsOptions, error) {
 	if o.listen == "" {
-		if o.lab != "" || o.wait != 0 {
+		if o.lab != "" && o.hub == "" || o.wait != 0 {
 			return nil, usageErr(fmt.Errorf("--lab and --agent-wait are for runs that let agents in: add --listen"))
 		}
 		return nil, nil

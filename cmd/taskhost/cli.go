@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/jobfile"
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/host/plan"
@@ -107,6 +108,9 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newResultsCmd(stdout, stderr), newLogsCmd(stdout), newFmtCmd(stdout, stderr), newDoctorCmd(stdout, stderr))
 	root.AddCommand(newReportCmd(stdout, stderr))
 	root.AddCommand(newAgentCmd(stdout, stderr))
+	root.AddCommand(newHubCmd(stdout))
+	root.AddCommand(newVersionCmd(stdout))
+	addCompletions(root)
 	return root
 }
 
@@ -179,6 +183,7 @@ func countErrors(diags hcl.Diagnostics) string {
 type runOptions struct {
 	jobOptions
 	selectOptions
+	failFastOptions
 	runsDir      string
 	json         bool
 	dropEvery    int
@@ -211,12 +216,14 @@ timestamped lines.
 	}
 	o.addFlags(cmd)
 	o.agents.addFlags(cmd)
+	o.agents.addHubFlags(cmd)
 	o.addSelectFlags(cmd)
+	o.addFailFastFlags(cmd)
 	o.debug.addFlags(cmd)
 	cmd.Flags().StringVar(&o.runsDir, "runs-dir", "runs", "directory to make the run directory in")
 	cmd.Flags().StringVar(&o.group, "group", "", "let the members of this group (a name or id) read the run directory; by default only this user may")
 	cmd.Flags().StringVar(&o.rerun, "rerun", "", "run only the tasks that did not pass in RUN (a run directory, an archive, a run id, or last: the newest run), and what they depend on")
-	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "show only the tasks that did not pass, and the summary")
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "show only the tasks that did not pass, in the lines and the summary table")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show each section and step as it ends, too")
 	cmd.Flags().BoolVar(&o.archive, "archive", false, "zip the run directory at the end, into --archive-dir/YY-MM/RUN.zip")
 	cmd.Flags().StringVar(&o.archiveDir, "archive-dir", "", "where archives go (default: RUNS-DIR/archive)")
@@ -238,6 +245,9 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		return err
 	}
 	if err := o.checkAccess(); err != nil {
+		return err
+	}
+	if err := o.checkFailFast(); err != nil {
 		return err
 	}
 	if err := preflight(o.runsDir, stderr); err != nil {
@@ -284,6 +294,10 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		Cmdline:   strings.Join(plan.Job.RedactArgs(os.Args), " "),
 		Group:     o.group,
 	}
+	if opts.Hub, err = o.agents.hubOptions(); err != nil {
+		return err
+	}
+	o.setFailFast(&opts)
 	if opts.Agents, err = o.agents.options(); err != nil {
 		return err
 	}
@@ -315,7 +329,7 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 		return &exitError{exitFailure, err}
 	}
 	fmt.Fprintln(summary)
-	results.WriteSummary(summary, &file.Report)
+	o.writeSummary(summary, &file.Report)
 	fmt.Fprintf(summary, "Run directory: %s\n", file.Report.RunDir)
 	if aerr := archiveRun(o, plan, file, summary); aerr != nil && err == nil {
 		err = aerr
@@ -378,12 +392,25 @@ a shell) and every goroutine's stack on stderr.`,
 
 func newResultsCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "results", Short: "Work with the results of past runs"}
+	var hubFlags agentFlags
 	recover := &cobra.Command{
 		Use:   "recover RUNDIR",
-		Short: "Rebuild results.json of a run whose host died, from the hub's store in the run directory",
+		Short: "Rebuild results.json of a run whose host died, from the hub's store in the run directory (or on the NATS cluster it ran on)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			file, err := runner.Recover(args[0])
+			var file *results.File
+			var err error
+			if _, cerr := hub.ReadClusterRecord(filepath.Join(args[0], "hub")); cerr == nil || hubFlags.hub != "" {
+				// Its hub was on a cluster: its URLs are those the run
+				// used, unless --hub says where the cluster is now.
+				var ext *hub.ExternalConfig
+				if ext, err = hubFlags.clusterKeys(); err != nil {
+					return err
+				}
+				file, err = runner.RecoverCluster(args[0], *ext)
+			} else {
+				file, err = runner.Recover(args[0])
+			}
 			if err != nil {
 				return &exitError{exitFailure, err}
 			}
@@ -392,6 +419,9 @@ func newResultsCmd(stdout, stderr io.Writer) *cobra.Command {
 			return nil
 		},
 	}
+	recover.Flags().StringVar(&hubFlags.hub, "hub", "", "for a run whose hub was on a NATS cluster: the nodes' URLs, comma-separated (default: those the run used)")
+	recover.Flags().StringVar(&hubFlags.hubCA, "hub-ca", "", "with a cluster: the CA certificate (PEM file) to verify the nodes' TLS certificates against")
+	recover.Flags().StringVar(&hubFlags.lab, "lab", "", "with a cluster: the lab directory, whose host key reads the run's record (default $TASKHOST_LAB, else ~/.config/taskhost/lab)")
 	cmd.AddCommand(recover, newResultsListCmd(stdout), newResultsShowCmd(stdout))
 	return cmd
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/taskhost/taskhost/host/jobfile"
 	"github.com/taskhost/taskhost/host/plan"
 	"github.com/taskhost/taskhost/host/runner"
 )
@@ -28,7 +30,11 @@ func (f *debugFlags) addFlags(cmd *cobra.Command) {
 func (f *debugFlags) apply(opts *runner.Options, plan *plan.Plan, stderr io.Writer) error {
 	for flag, id := range map[string]string{"--debug": f.debug, "--interactive": f.interactive} {
 		if id != "" && plan.Job.Task(id) == nil {
-			return &exitError{exitUsage, fmt.Errorf("%s %s: the job has no task %q", flag, id, id)}
+			msg := fmt.Sprintf("%s %s: the job has no task %q", flag, id, id)
+			if s := jobfile.Suggest(id, taskIDs(plan.Job)); s != "" {
+				msg += fmt.Sprintf(". Did you mean %q?", s)
+			}
+			return &exitError{exitUsage, errors.New(msg)}
 		}
 	}
 	if f.debug != "" && f.debug == f.interactive {

@@ -93,12 +93,15 @@ func printLogs(w io.Writer, runDir string, args []string) error {
 		_, err = w.Write(b[n.Logs.Begin:end])
 		return err
 	}
-	return fmt.Errorf("no task %s in %s", task, runDir)
+	return fmt.Errorf("no task %s in %s%s", task, runDir, runTaskSuggestion(runDir, task))
 }
 
 func printTaskLogs(w io.Writer, runDir, task string) error {
 	dir := filepath.Join(runDir, "tasks", task)
 	if _, err := os.Stat(dir); err != nil {
+		if s := runTaskSuggestion(runDir, task); s != "" {
+			return fmt.Errorf("no task %s in %s%s", task, runDir, s)
+		}
 		return fmt.Errorf("task %s has no logs in %s (it never started, or there is no such task)", task, runDir)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "pid-*.log"))

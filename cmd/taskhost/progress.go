@@ -6,6 +6,7 @@ import (
 
 	"github.com/taskhost/taskhost/host/console"
 	"github.com/taskhost/taskhost/host/plan"
+	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/host/runner"
 )
 
@@ -29,6 +30,16 @@ func (o *runOptions) progress(plan *plan.Plan, stdout io.Writer, opts *runner.Op
 	v := console.New(stdout, copts)
 	opts.Out, opts.Events = nil, v.Event
 	return v
+}
+
+// writeSummary prints the summary table that ends a run: with -q, only the
+// tasks that did not pass.
+func (o *runOptions) writeSummary(w io.Writer, r *results.Report) {
+	if o.quiet {
+		results.WriteQuietSummary(w, r)
+		return
+	}
+	results.WriteSummary(w, r)
 }
 
 // checkVerbosity refuses -q with -v.

@@ -7,8 +7,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"text/template"
 
@@ -36,11 +38,13 @@ var scaffoldFiles = map[string]string{
 
 // newOptions are the options of `packs new`.
 type newOptions struct {
-	Name    string
-	Dir     string
-	Module  string
-	Replace string
-	Out     io.Writer
+	Name   string
+	Dir    string
+	Module string
+	// SDK is the taskhost checkout the new module takes the SDK from (a
+	// replace directive); empty for the one this taskhost was built from.
+	SDK string
+	Out io.Writer
 }
 
 func newPacksNewCmd(stdout io.Writer) *cobra.Command {
@@ -51,7 +55,12 @@ func newPacksNewCmd(stdout io.Writer) *cobra.Command {
 		Long: `Make a new pack module in its own directory (./NAME, or --dir): go.mod
 requiring the taskhost SDK, a main with one task, a test of it with
 sdk/sdktest, a Makefile whose dist target builds the release archive and
-SHA256SUMS, and a jobfile that runs the installed pack. See docs/packs.md.`,
+SHA256SUMS, and a jobfile that runs the installed pack. See docs/packs.md.
+
+The SDK module is not published: go.mod takes it from a checkout of
+taskhost with a replace directive, by default the checkout this taskhost
+was built from (--sdk names another). The next steps it prints build,
+test, install and run the pack as they are typed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
@@ -60,7 +69,10 @@ SHA256SUMS, and a jobfile that runs the installed pack. See docs/packs.md.`,
 	}
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "the directory to make (default ./NAME); it must not exist or be empty")
 	cmd.Flags().StringVar(&o.Module, "module", "", "the Go module path (default example.com/NAME)")
-	cmd.Flags().StringVar(&o.Replace, "replace", "", "use the SDK from this local taskhost checkout (a replace directive in go.mod)")
+	cmd.Flags().StringVar(&o.SDK, "sdk", "", "the taskhost checkout to take the SDK from (a replace directive in go.mod; default: the one this taskhost was built from)")
+	// The flag's first name, kept for the commands already typed.
+	cmd.Flags().StringVar(&o.SDK, "replace", "", "the same as --sdk")
+	_ = cmd.Flags().MarkHidden("replace")
 	return cmd
 }
 
@@ -74,15 +86,9 @@ func packsNewRun(o *newOptions) error {
 	if o.Module == "" {
 		o.Module = "example.com/" + o.Name
 	}
-	if o.Replace != "" {
-		abs, err := filepath.Abs(o.Replace)
-		if err != nil {
-			return &exitError{exitUsage, err}
-		}
-		if _, err := os.Stat(filepath.Join(abs, "sdk", "doc.go")); err != nil {
-			return &exitError{exitUsage, fmt.Errorf("--replace %s: not a taskhost checkout (no sdk/doc.go)", o.Replace)}
-		}
-		o.Replace = abs
+	sdkVersion, replace, err := scaffoldSDK(o.SDK)
+	if err != nil {
+		return &exitError{exitUsage, err}
 	}
 	if entries, err := os.ReadDir(o.Dir); err == nil && len(entries) > 0 {
 		return &exitError{exitUsage, fmt.Errorf("%s exists and is not empty: choose another --dir", o.Dir)}
@@ -92,7 +98,7 @@ func packsNewRun(o *newOptions) error {
 	data := struct {
 		Name, Module, SDKVersion, GoVersion, Replace, JobName string
 	}{
-		Name: o.Name, Module: o.Module, SDKVersion: sdk.Version, GoVersion: goVersion(), Replace: o.Replace,
+		Name: o.Name, Module: o.Module, SDKVersion: sdkVersion, GoVersion: goVersion(), Replace: replace,
 		JobName: strings.ReplaceAll(o.Name, ".", "_") + "_example",
 	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
@@ -115,19 +121,96 @@ func packsNewRun(o *newOptions) error {
 			return &exitError{exitFailure, err}
 		}
 	}
+	th := taskhostCommand()
 	fmt.Fprintf(o.Out, `Made the pack %s in %s. Next:
 
     cd %s
     go mod tidy
     make test
     make dist
-    taskhost packs install dist/%s_0.1.0_%s_%s.tar.gz
-    taskhost packs lock example.hcl
-    taskhost run example.hcl
+    %s packs install dist/%s_0.1.0_%s_%s.tar.gz
+    %s packs lock example.hcl
+    %s run example.hcl
 
 See docs/packs.md in taskhost for versioning and publishing.
-`, o.Name, o.Dir, o.Dir, o.Name, runtime.GOOS, runtime.GOARCH)
+`, o.Name, o.Dir, shellQuote(o.Dir), th, o.Name, runtime.GOOS, runtime.GOARCH, th, th)
 	return nil
+}
+
+// taskhostModule is the module of the SDK (and of this program).
+const taskhostModule = "github.com/taskhost/taskhost"
+
+// scaffoldSDK returns the SDK version a new pack requires and the
+// taskhost checkout it takes the SDK from (empty for the published
+// module). The SDK is not published yet, so a pack builds only from a
+// checkout: dir if given, else the one this taskhost was built from,
+// which is where its source files were compiled (a taskhost installed
+// from a published version requires that version instead).
+func scaffoldSDK(dir string) (version, replace string, err error) {
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return "", "", err
+		}
+		if !isCheckout(abs) {
+			return "", "", fmt.Errorf("--sdk %s: not a taskhost checkout (no go.mod of %s with sdk/doc.go beside it)", dir, taskhostModule)
+		}
+		return sdk.Version, abs, nil
+	}
+	// A module fetched by `go install …@version` has a checksum; a build
+	// in a checkout has none, whatever version the VCS stamped on it.
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == taskhostModule && bi.Main.Sum != "" {
+		return strings.TrimPrefix(bi.Main.Version, "v"), "", nil
+	}
+	// This file's path as the compiler saw it: in the checkout, unless
+	// the build trimmed paths.
+	_, file, _, _ := runtime.Caller(0)
+	if root := filepath.Dir(filepath.Dir(filepath.Dir(file))); filepath.IsAbs(file) && isCheckout(root) {
+		return sdk.Version, root, nil
+	}
+	return "", "", errors.New("cannot tell which taskhost checkout this taskhost was built from (it was built with -trimpath, or the checkout moved): " +
+		"give --sdk DIR, a checkout of taskhost, to take the SDK from; the SDK module is not published")
+}
+
+// isCheckout says whether dir holds the taskhost module with its SDK.
+func isCheckout(dir string) bool {
+	mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil || !strings.HasPrefix(string(mod), "module "+taskhostModule+"\n") {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(dir, "sdk", "doc.go"))
+	return err == nil
+}
+
+// taskhostCommand is how the next steps name this program: "taskhost"
+// when that is what the PATH finds, else the path of this executable, so
+// that the steps work as typed.
+func taskhostCommand() string {
+	self, err := os.Executable()
+	if err != nil {
+		return "taskhost"
+	}
+	if found, err := exec.LookPath("taskhost"); err == nil && sameFile(found, self) {
+		return "taskhost"
+	}
+	return shellQuote(self)
+}
+
+func sameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+,:@%=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // goVersion is the go directive for the new module: this Go's major and

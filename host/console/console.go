@@ -10,6 +10,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"github.com/taskhost/taskhost/host/printable"
 	"github.com/taskhost/taskhost/host/runner"
 	"github.com/taskhost/taskhost/sdk/result"
 )
@@ -69,7 +70,7 @@ func (p *plain) Event(e runner.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if line := p.line(e); line != "" {
-		fmt.Fprintf(p.w, "%s %s\n", e.Time.Local().Format("15:04:05"), line)
+		fmt.Fprintf(p.w, "%s %s\n", e.Time.Local().Format("15:04:05"), printable.Text(line))
 	}
 }
 
@@ -138,10 +139,21 @@ func because(reason string) string {
 	return " (" + firstLine(reason) + ")"
 }
 
+// firstLine is the first line of s, cut to 160 characters.
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 160 {
-		s = s[:157] + "..."
+	if r := []rune(s); len(r) > 160 {
+		s = string(r[:157]) + "..."
 	}
 	return s
+}
+
+// shown is e with the text a pack or a jobfile gave it made safe to show
+// (the reason cut to its first line first).
+func shown(e runner.Event) runner.Event {
+	e.Task, e.Step, e.Name, e.RunDir, e.Agent = printable.Text(e.Task), printable.Text(e.Step), printable.Text(e.Name), printable.Text(e.RunDir), printable.Text(e.Agent)
+	if e.Reason != "" {
+		e.Reason = printable.Text(firstLine(e.Reason))
+	}
+	return e
 }

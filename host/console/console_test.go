@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/taskhost/taskhost/host/runner"
 	"github.com/taskhost/taskhost/sdk/result"
@@ -80,5 +81,39 @@ func TestLiveModel(t *testing.T) {
 	m.closed = true
 	if m.View() != "" {
 		t.Errorf("the view stays after it is closed")
+	}
+}
+
+// The live view cuts its lines to the terminal's width and erases itself
+// before printing lines above it.
+func TestLiveDrawFitsTheWidth(t *testing.T) {
+	var b bytes.Buffer
+	m := &model{o: Options{Tasks: 3}, running: map[string]*running{}, counts: map[result.Result]int{},
+		style: newStyles(lipgloss.NewRenderer(&bytes.Buffer{}))}
+	l := &live{w: &b, m: m, size: func() (int, int) { return 20, 10 }}
+	for _, e := range events() {
+		if line := m.event(e); line != "" {
+			l.pending = append(l.pending, line)
+		}
+	}
+	l.draw()
+	m.closed = true
+	l.draw()
+	out := b.String()
+	if !strings.Contains(out, "c BLOCKED (dependency b ended Failed)") {
+		t.Errorf("a line printed above the view is cut:\n%q", out)
+	}
+	view := out[strings.LastIndex(out, "Failed)\r\n")+len("Failed)\r\n"):]
+	for _, line := range strings.Split(view, "\r\n") {
+		if i := strings.Index(line, "\r"); i >= 0 {
+			line = line[:i] // the next frame's start
+		}
+		if w := ansi.StringWidth(line); w > 20 {
+			t.Errorf("a line of the view is %d wide on a terminal of 20 columns: %q", w, line)
+		}
+	}
+	// Closed, the view's four rows are erased and nothing is drawn.
+	if want := "\r" + ansi.CursorUp(3) + ansi.EraseScreenBelow; l.drawn != 0 || !strings.HasSuffix(out, want) {
+		t.Errorf("the closed view is not erased (%d rows drawn): %q", l.drawn, out)
 	}
 }

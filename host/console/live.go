@@ -3,12 +3,15 @@ package console
 import (
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/term"
 
 	"github.com/taskhost/taskhost/host/runner"
 	"github.com/taskhost/taskhost/sdk/result"
@@ -17,36 +20,137 @@ import (
 // maxRunning is how many running tasks the live view lists.
 const maxRunning = 12
 
+// frame is how often the live view is redrawn when something changed;
+// clock how often its times move on.
+const (
+	frame = 50 * time.Millisecond
+	clock = 250 * time.Millisecond
+)
+
 // live is the view on a terminal: lines for tasks that ended scroll above
-// a block that is redrawn in place.
+// a block that is redrawn in place. It draws without asking the terminal
+// anything: the width and height come from the kernel (the window size of
+// the terminal), the colours from the environment (TERM, NO_COLOR), so a
+// terminal that does not answer queries holds nothing up.
 type live struct {
-	p    *tea.Program
+	w    io.Writer
+	size func() (cols, rows int)
+
+	mu      sync.Mutex
+	m       *model
+	pending []string // lines to print above the view
+	dirty   bool
+	drawn   int // rows the view took when last drawn
+
+	stop chan struct{}
 	done chan struct{}
 }
-
-type (
-	eventMsg runner.Event
-	tickMsg  time.Time
-	closeMsg struct{}
-)
 
 func newLive(w io.Writer, o Options) *live {
 	m := &model{o: o, running: map[string]*running{}, counts: map[result.Result]int{}, now: time.Now(),
 		style: newStyles(lipgloss.NewRenderer(w))}
-	l := &live{done: make(chan struct{})}
-	l.p = tea.NewProgram(m, tea.WithOutput(w), tea.WithInput(nil), tea.WithoutSignalHandler())
-	go func() {
-		defer close(l.done)
-		_, _ = l.p.Run()
-	}()
+	l := &live{w: w, m: m, size: windowSize(w), dirty: true, stop: make(chan struct{}), done: make(chan struct{})}
+	io.WriteString(w, ansi.HideCursor)
+	go l.loop()
 	return l
 }
 
-func (l *live) Event(e runner.Event) { l.p.Send(eventMsg(e)) }
+// windowSize returns how to read the size of the terminal w is; 0 when
+// it is not known.
+func windowSize(w io.Writer) func() (int, int) {
+	f, ok := w.(*os.File)
+	return func() (int, int) {
+		if !ok {
+			return 0, 0
+		}
+		cols, rows, err := term.GetSize(f.Fd())
+		if err != nil {
+			return 0, 0
+		}
+		return cols, rows
+	}
+}
+
+func (l *live) loop() {
+	defer close(l.done)
+	draw, tick := time.NewTicker(frame), time.NewTicker(clock)
+	defer draw.Stop()
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.stop:
+			l.mu.Lock()
+			l.m.closed = true
+			l.draw()
+			io.WriteString(l.w, ansi.ShowCursor)
+			l.mu.Unlock()
+			return
+		case t := <-tick.C:
+			l.mu.Lock()
+			if t.After(l.m.now) {
+				l.m.now = t
+			}
+			l.dirty = true
+			l.mu.Unlock()
+		case <-draw.C:
+			l.mu.Lock()
+			if l.dirty {
+				l.draw()
+			}
+			l.mu.Unlock()
+		}
+	}
+}
+
+func (l *live) Event(e runner.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if line := l.m.event(e); line != "" {
+		l.pending = append(l.pending, line)
+	}
+	l.dirty = true
+}
 
 func (l *live) Close() {
-	l.p.Send(closeMsg{})
+	close(l.stop)
 	<-l.done
+}
+
+// draw erases the view drawn last, prints the pending lines above where
+// it was, and draws the view again below them. The view's lines are cut
+// to the terminal's width, so each takes one row and the cursor goes
+// back up exactly over them; it is erased to the end of the screen first,
+// so a printed line that wraps leaves nothing of it behind.
+func (l *live) draw() {
+	var b strings.Builder
+	b.WriteString("\r")
+	if l.drawn > 1 {
+		b.WriteString(ansi.CursorUp(l.drawn - 1))
+	}
+	b.WriteString(ansi.EraseScreenBelow)
+	for _, line := range l.pending {
+		b.WriteString(line + "\r\n")
+	}
+	l.pending = l.pending[:0]
+	view := strings.Split(strings.TrimSuffix(l.m.View(), "\n"), "\n")
+	if len(view) == 1 && view[0] == "" {
+		view = nil
+	}
+	cols, rows := l.size()
+	if rows > 1 && len(view) > rows-1 {
+		view = view[:rows-1]
+	}
+	for i, line := range view {
+		if cols > 0 {
+			line = ansi.Truncate(line, cols, "")
+		}
+		if i > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString(line)
+	}
+	l.drawn, l.dirty = len(view), false
+	io.WriteString(l.w, b.String())
 }
 
 type running struct {
@@ -84,31 +188,9 @@ func newStyles(r *lipgloss.Renderer) styles {
 	return s
 }
 
-func tick() tea.Cmd {
-	return tea.Tick(250*time.Millisecond, func(t time.Time) tea.Msg { return tickMsg(t) })
-}
-
-func (m *model) Init() tea.Cmd { return tick() }
-
-func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	switch msg := msg.(type) {
-	case tickMsg:
-		m.now = time.Time(msg)
-		if m.closed {
-			return m, nil
-		}
-		return m, tick()
-	case closeMsg:
-		m.closed = true
-		return m, tea.Quit
-	case eventMsg:
-		return m, m.event(runner.Event(msg))
-	}
-	return m, nil
-}
-
 // event updates the view and returns a line to print above it, if any.
-func (m *model) event(e runner.Event) tea.Cmd {
+func (m *model) event(e runner.Event) string {
+	e = shown(e)
 	if e.Time.After(m.now) {
 		m.now = e.Time
 	}
@@ -156,9 +238,9 @@ func (m *model) event(e runner.Event) tea.Cmd {
 		}
 	}
 	if line == "" {
-		return nil
+		return ""
 	}
-	return tea.Println(m.style.dim.Render(e.Time.Local().Format("15:04:05")) + " " + line)
+	return m.style.dim.Render(e.Time.Local().Format("15:04:05")) + " " + line
 }
 
 func (m *model) res(r result.Result) string {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/taskhost/taskhost/host/printable"
 	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/sdk/result"
@@ -78,6 +79,7 @@ type logs struct {
 	index  map[string]int
 	files  []string
 	dirs   []string // the directory each file was let in for
+	cuts   []cuts   // each file's lines too long for the page
 }
 
 // get returns the index of file, a log file of the task whose directory
@@ -91,18 +93,26 @@ func (l *logs) get(file, dir string) (int, string) {
 	if err != nil {
 		return -1, fmt.Sprintf("log file %s not read: %v", file, err)
 	}
+	defer f.Close()
 	st, err := f.Stat()
-	f.Close()
 	if err != nil {
 		return -1, fmt.Sprintf("log file %s not read: %v", file, err)
 	}
-	if st.Size() > l.budget {
+	var cs cuts
+	if st.Size() > MaxLineBytes {
+		if cs, err = findCuts(f, file, MaxLineBytes); err != nil {
+			return -1, fmt.Sprintf("log file %s not read: %v", file, err)
+		}
+	}
+	size := cs.size(st.Size())
+	if size > l.budget {
 		return -1, fmt.Sprintf("%s is too large for the page", file)
 	}
-	l.budget -= st.Size()
+	l.budget -= size
 	i := len(l.files)
 	l.files = append(l.files, file)
 	l.dirs = append(l.dirs, dir)
+	l.cuts = append(l.cuts, cs)
 	l.index[file] = i
 	return i, ""
 }
@@ -118,7 +128,7 @@ func Render(w io.Writer, runDir string, f *results.File) error {
 	l := &logs{dir: runDir, budget: MaxLogBytes, index: map[string]int{}}
 	bw := bufio.NewWriter(w)
 	for _, t := range r.Tasks {
-		tv := &taskView{ID: t.ID, Pack: t.Pack, Task: t.Task, Result: t.Result.Value.String(), Reason: t.Result.Reason,
+		tv := &taskView{ID: printable.Text(t.ID), Pack: t.Pack, Task: t.Task, Result: t.Result.Value.String(), Reason: printable.Text(t.Result.Reason),
 			Runtime: dur(t.Runtime), PID: t.PID, Attempts: len(t.Attempts), Data: pretty(t.Result.Data),
 			Logfile: t.Logfile, LogFile: -1, Success: t.Result.Value.Success()}
 		if !t.StartTime.IsZero() {
@@ -143,7 +153,7 @@ func Render(w io.Writer, runDir string, f *results.File) error {
 	for i, file := range l.files {
 		fmt.Fprintf(bw, `<div class="logdata" hidden data-index="%d" data-file="%s" data-b64="`, i, html.EscapeString(file))
 		enc := base64.NewEncoder(base64.StdEncoding, bw)
-		if err := copyLog(enc, runDir, l.dirs[i], file); err != nil {
+		if err := copyLog(enc, runDir, l.dirs[i], file, l.cuts[i]); err != nil {
 			fmt.Fprintf(enc, "\n(%s could not be read: %v)\n", file, err)
 		}
 		enc.Close()
@@ -160,6 +170,8 @@ func Render(w io.Writer, runDir string, f *results.File) error {
 // which is seconds for a task of 100,000 steps (bench/reports_test.go).
 func writeNodes(b *bufio.Writer, l *logs, task, dir string, ns []*report.Node) {
 	e := html.EscapeString
+	// Text a pack sent, shown with its control characters escaped.
+	shown := func(s string) string { return e(printable.Text(s)) }
 	for _, n := range ns {
 		res := n.Result.Value.String()
 		ok := ""
@@ -173,14 +185,17 @@ func writeNodes(b *bufio.Writer, l *logs, task, dir string, ns []*report.Node) {
 			b.WriteString(`<span class="fold"></span>`)
 		}
 		fmt.Fprintf(b, `<span class="badge r-%s">%s</span><span class="id">%s</span><span class="name">%s</span><span class="time">%s</span>`,
-			res, res, e(n.ID), e(n.Name), dur(n.Runtime))
+			res, res, shown(n.ID), shown(n.Name), dur(n.Runtime))
 		if n.Result.Reason != "" {
-			fmt.Fprintf(b, `<span class="reason">%s</span>`, e(n.Result.Reason))
+			fmt.Fprintf(b, `<span class="reason">%s</span>`, shown(n.Result.Reason))
 		}
 		switch i, why := -1, "no log lines on record for this step"; {
 		case n.Logs != nil:
 			if i, why = l.get(n.Logs.File, dir); i >= 0 {
-				fmt.Fprintf(b, `<button type="button" class="logbtn" data-log="%d" data-begin="%d" data-size="%d">log</button>`, i, n.Logs.Begin, n.Logs.Size)
+				// Where its lines are in the page's copy of the file.
+				cs := l.cuts[i]
+				begin := cs.pos(n.Logs.Begin, false)
+				fmt.Fprintf(b, `<button type="button" class="logbtn" data-log="%d" data-begin="%d" data-size="%d">log</button>`, i, begin, cs.pos(n.Logs.Begin+n.Logs.Size, true)-begin)
 				break
 			}
 			why += "; `taskhost logs RUNDIR " + task + " " + n.ID + "` prints them"
@@ -236,13 +251,12 @@ func pretty(raw json.RawMessage) string {
 }
 
 // copyLog copies a log file that get let into the page, opened the same
-// way again.
-func copyLog(w io.Writer, runDir, dir, file string) error {
+// way again, with its cuts.
+func copyLog(w io.Writer, runDir, dir, file string, cs cuts) error {
 	f, err := results.OpenLog(runDir, dir, file)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	_, err = io.Copy(w, f)
-	return err
+	return cs.copy(w, f)
 }

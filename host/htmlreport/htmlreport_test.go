@@ -1,8 +1,12 @@
 package htmlreport
 
 import (
+	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +79,60 @@ func TestRenderReadsOnlyTheTasksOwnLogs(t *testing.T) {
 	}
 	if n := strings.Count(page, `class="nolog"`); n != len(steps) {
 		t.Errorf("%d steps say they have no log in the page, want %d", n, len(steps))
+	}
+}
+
+// One huge log line goes into the page cut, saying where the whole line
+// is, and the steps after it still point at their own lines.
+func TestRenderCutsAHugeLine(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "tasks", "x"), 0o755)
+	big := "start " + strings.Repeat("x", 10<<20) + " end\n"
+	log := "before\n" + big + "after\n"
+	os.WriteFile(filepath.Join(dir, "tasks", "x", "task.log"), []byte(log), 0o644)
+	ref := func(s string) *report.LogRef {
+		i := strings.Index(log, s)
+		return &report.LogRef{File: "tasks/x/task.log", Begin: int64(i), Size: int64(len(s))}
+	}
+	step := func(id, s string) *report.Node {
+		return &report.Node{Type: "step", ID: id, Name: "s" + id, Result: report.Outcome{Value: result.Passed}, Logs: ref(s)}
+	}
+	f := &results.File{Version: 1, Report: results.Report{Name: "j", StartTime: time.Now(), Result: result.Passed,
+		Tasks: []*results.Task{{ID: "x", Pack: "p", Task: "t", Result: report.Outcome{Value: result.Passed},
+			Sections: []*report.Node{step("1", "before\n"), step("2", big), step("3", "after\n"), step("4", log)}}}}}
+	var b strings.Builder
+	if err := Render(&b, dir, f); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if len(page) > 1<<20 {
+		t.Errorf("the page is %d bytes for a log of one 10 MB line", len(page))
+	}
+	m := regexp.MustCompile(`data-file="tasks/x/task.log" data-b64="([^"]*)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("the log file is not in the page")
+	}
+	data, err := base64.StdEncoding.DecodeString(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]string{}
+	for _, m := range regexp.MustCompile(`data-step="(\d)".*?data-begin="(\d+)" data-size="(\d+)"`).FindAllStringSubmatch(page, -1) {
+		begin, _ := strconv.Atoi(m[2])
+		size, _ := strconv.Atoi(m[3])
+		if begin+size > len(data) {
+			t.Fatalf("step %s points past the page's copy of the log: %d+%d > %d", m[1], begin, size, len(data))
+		}
+		lines[m[1]] = string(data[begin : begin+size])
+	}
+	note := fmt.Sprintf("bytes 7 to %d of tasks/x/task.log in the run directory", 7+len(big))
+	if s := lines["2"]; !strings.HasPrefix(s, "start xxx") || !strings.HasSuffix(s, "xxx end\n") || !strings.Contains(s, note) {
+		t.Errorf("the big step's lines: %.100q … %.300q", s, s[max(0, len(s)-300):])
+	}
+	if lines["1"] != "before\n" || lines["3"] != "after\n" {
+		t.Errorf("the steps around it: %q, %q", lines["1"], lines["3"])
+	}
+	if s := lines["4"]; !strings.HasPrefix(s, "before\nstart ") || !strings.HasSuffix(s, " end\nafter\n") || !strings.Contains(s, note) {
+		t.Errorf("the section around it: %.100q … %.300q", s, s[max(0, len(s)-300):])
 	}
 }

@@ -124,11 +124,14 @@ type agentNet struct {
 
 	mu      sync.Mutex
 	conns   map[uint64]*agentConn
+	nextID  uint64        // ids given to connections on a cluster
 	changed chan struct{} // closed and replaced when conns changes
 }
 
-func newAgentNet(cfg AgentsConfig, log hclog.Logger, user func(string, []string) *server.User) (*agentNet, error) {
-	if cfg.TLS == nil {
+// newAgentNet checks cfg; on a cluster (external), there is no listener of
+// the hub's own, and no TLS config.
+func newAgentNet(cfg AgentsConfig, log hclog.Logger, user func(string, []string) *server.User, external bool) (*agentNet, error) {
+	if cfg.TLS == nil && !external {
 		return nil, errors.New("agents: a TLS config (the hub's certificate) is required")
 	}
 	if cfg.Keys == nil {
@@ -179,11 +182,19 @@ func (a *agentNet) admit(c server.ClientAuthentication) *server.User {
 	if addr := c.RemoteAddress(); addr != nil {
 		remote = addr.String()
 	}
+	return a.admitKey(o.Name, o.Nkey, o.Sig, c.GetNonce(), remote, c.GetID())
+}
+
+// admitKey checks an agent's connection name, its nkey and its signature
+// sig over nonce, and registers its connection id (0: a connection the
+// hub cannot tell, on a cluster, given an id of its own). It returns the
+// agent's user, or nil.
+func (a *agentNet) admitKey(connName, nkey, sigText string, nonce []byte, remote string, id uint64) *server.User {
 	refuse := func(why string, args ...any) *server.User {
-		a.log.Warn("refused an agent: "+why, append([]any{"remote", remote, "conn_name", o.Name}, args...)...)
+		a.log.Warn("refused an agent: "+why, append([]any{"remote", remote, "conn_name", connName}, args...)...)
 		return nil
 	}
-	name, labels, err := agentwire.ParseConnName(o.Name)
+	name, labels, err := agentwire.ParseConnName(connName)
 	if err != nil {
 		return refuse("its connection name is not an agent's", "error", err)
 	}
@@ -191,27 +202,34 @@ func (a *agentNet) admit(c server.ClientAuthentication) *server.User {
 	if err != nil {
 		return refuse("the agents' keys could not be read", "agent", name, "error", err)
 	}
-	if keys[name] == "" || keys[name] != o.Nkey {
-		return refuse("its key is not the agent's listed key", "agent", name, "nkey", o.Nkey)
+	if keys[name] == "" || keys[name] != nkey {
+		return refuse("its key is not the agent's listed key", "agent", name, "nkey", nkey)
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(o.Sig)
+	sig, err := base64.RawURLEncoding.DecodeString(sigText)
 	if err != nil {
-		if sig, err = base64.StdEncoding.DecodeString(o.Sig); err != nil {
+		if sig, err = base64.StdEncoding.DecodeString(sigText); err != nil {
 			return refuse("its signature is not base64", "agent", name)
 		}
 	}
-	pk, err := nkeys.FromPublicKey(o.Nkey)
+	pk, err := nkeys.FromPublicKey(nkey)
 	if err != nil {
 		return refuse("its public key is not an nkey", "agent", name, "error", err)
 	}
-	if err := pk.Verify(c.GetNonce(), sig); err != nil {
+	if len(nonce) == 0 {
+		return refuse("no nonce to check its signature against", "agent", name)
+	}
+	if err := pk.Verify(nonce, sig); err != nil {
 		return refuse("its signature does not verify with its listed key", "agent", name)
 	}
 	classes := a.classesOf(labels)
 	u := a.user(name, classes)
 	u.Permissions.Publish.Allow = append(u.Permissions.Publish.Allow, agentwire.HelloSubject(name))
 	a.mu.Lock()
-	a.conns[c.GetID()] = &agentConn{name: name, pub: o.Nkey, labels: labels, classes: classes, remote: remote, since: time.Now()}
+	if id == 0 {
+		a.nextID++
+		id = 1<<63 | a.nextID
+	}
+	a.conns[id] = &agentConn{name: name, pub: nkey, labels: labels, classes: classes, remote: remote, since: time.Now()}
 	a.touch()
 	a.mu.Unlock()
 	a.log.Info("agent connected", "agent", name, "remote", remote, "labels", agentwire.FormatLabels(labels), "classes", strings.Join(classes, ","))
@@ -386,9 +404,7 @@ func (h *Hub) revokeAgents() {
 	for name := range revoked {
 		a.log.Warn("agent revoked: its key is no longer listed; closing its connections", "agent", name)
 	}
-	for _, id := range ids {
-		_ = h.srv.DisconnectClientByID(id)
-	}
+	h.disconnect(ids)
 }
 
 // answerHellos answers each agent's Hello on the host's connection with

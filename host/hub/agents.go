@@ -71,9 +71,7 @@ func (h *Hub) RemoveAgent(name string) {
 		}
 	}
 	a.mu.Unlock()
-	for _, id := range ids {
-		_ = h.srv.DisconnectClientByID(id)
-	}
+	h.disconnect(ids)
 }
 
 // RunKey is the random key that scopes the run's subjects and streams

@@ -15,4 +15,12 @@
 // are granted the work of the run's classes their labels satisfy, learn
 // the run in answer to their Hello, and are kept in a registry (Agents,
 // WaitAgents) until they leave or their key is revoked.
+//
+// On a NATS cluster that the user runs (Config.External), the hub embeds
+// no server: the host is a client of the cluster, the run's stream and
+// state bucket are replicated over its nodes, and the host admits its
+// tasks' tokens and its agents' nkeys through the nodes' auth callout
+// (callout.go), with the same permissions as on the embedded server. A
+// node may go down during the run and nothing is lost; ReplayCluster
+// reads the run's record back from the cluster.
 package hub

@@ -62,6 +62,10 @@ type Config struct {
 	// (agentnet.go); nil keeps the hub on loopback only, for the host's
 	// own tasks.
 	Agents *AgentsConfig
+	// External, if set, runs the hub on a NATS cluster rather than on an
+	// embedded server (external.go); Agents' Listen and TLS are not used
+	// then: the agents connect to the cluster.
+	External *ExternalConfig
 	// sendBounds, for tests: the zero value is defaultSendBounds.
 	sendBounds sendBounds
 }
@@ -83,6 +87,13 @@ type Hub struct {
 	runKey    string // random token that scopes this run's subjects
 	url       string // where the host's own tasks connect
 	agents    *agentNet
+	// On a cluster (Config.External): its config, the callout service's
+	// connections, and the stream's name and replicas. streamName is
+	// the embedded server's "EVENTS" otherwise.
+	external   *ExternalConfig
+	callout    []*nats.Conn
+	streamName string
+	replicas   int
 
 	dropEvery int
 	drops     int // connections dropped for tests
@@ -160,94 +171,29 @@ func Start(cfg Config) (*Hub, error) {
 		log: log,
 		auth: &authenticator{users: map[string]*server.User{}, tasks: map[string]string{}, clients: map[string][]uint64{},
 			all: map[string][]uint64{}},
-		dropEvery: cfg.Faults.DropEvery,
-		onEvent:   cfg.OnEvent,
-		stop:      make(chan struct{}),
-		runKey:    randomHex(6),
-		ledger:    ledger{tasks: map[string]*taskRec{}, mask: cfg.Mask},
-		changed:   make(chan struct{}),
-		limits:    cfg.Limits.withDefaults(),
-		bounds:    cmp.Or(cfg.sendBounds, defaultSendBounds),
+		dropEvery:  cfg.Faults.DropEvery,
+		onEvent:    cfg.OnEvent,
+		stop:       make(chan struct{}),
+		runKey:     randomHex(6),
+		ledger:     ledger{tasks: map[string]*taskRec{}, mask: cfg.Mask},
+		changed:    make(chan struct{}),
+		limits:     cfg.Limits.withDefaults(),
+		bounds:     cmp.Or(cfg.sendBounds, defaultSendBounds),
+		streamName: streamName,
 	}
 	h.store.init()
 	if err := cfg.Limits.Check(); err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
 	h.ledger.onOver = h.overLimit
-	hostToken := randomHex(24)
-	h.auth.users[hostToken] = &server.User{Username: "host"} // no permissions: may do anything
-
-	opts := &server.Options{
-		ServerName:                 "taskhost-hub",
-		Host:                       "127.0.0.1",
-		Port:                       server.RANDOM_PORT,
-		JetStream:                  true,
-		StoreDir:                   cfg.StoreDir,
-		JetStreamMaxStore:          maxStore,
-		NoLog:                      true,
-		NoSigs:                     true,
-		CustomClientAuthentication: h.auth,
-		// What the stream holds before it stores it is in the host's
-		// memory: a task that floods the hub has its messages dropped
-		// past this (the SDK sends them again), rather than grow it.
-		StreamMaxBufferedSize: ingestBytes,
-		StreamMaxBufferedMsgs: ingestMsgs,
-		MaxPending:            maxPending,
-	}
-	localHost := ""
-	if cfg.Agents != nil {
-		host, port, lh, err := listenAddr(cfg.Agents.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("hub: agents: %w", err)
+	if cfg.External != nil {
+		if err := h.startExternal(cfg); err != nil {
+			return nil, err
 		}
-		if h.agents, err = newAgentNet(*cfg.Agents, log.Named("agents"), h.agentUser); err != nil {
-			return nil, fmt.Errorf("hub: %w", err)
-		}
-		h.auth.agentNet = h.agents
-		localHost = lh
-		// One listener: TLS for every client not on loopback, which the
-		// authenticator makes sure of (AllowNonTLS lets the local ones in
-		// plain); the nonce is what agents sign with their keys.
-		opts.Host, opts.Port = host, port
-		if port > 0 { // not server.RANDOM_PORT
-			// The server says only that it did not start when its port
-			// is taken: say which port, and by what error.
-			l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-			if err != nil {
-				return nil, fmt.Errorf("hub: agents: %w", err)
-			}
-			l.Close()
-		}
-		opts.TLS, opts.TLSConfig, opts.AllowNonTLS = true, cfg.Agents.TLS, true
-		opts.AlwaysEnableNonce = true
+	} else if err := h.startEmbedded(cfg); err != nil {
+		return nil, err
 	}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		return nil, fmt.Errorf("hub: %w", err)
-	}
-	// The server's own messages go to the hub's log; those that say its
-	// store cannot write also wake the store's watch.
-	srv.SetLoggerV2(natsLogger{log: log.Named("nats"), trouble: h.storeTrouble}, false, false, false)
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return nil, fmt.Errorf("hub: the embedded NATS server did not start within 10s")
-	}
-	h.srv = srv
-	h.url = srv.ClientURL()
-	if h.agents != nil {
-		addr, ok := srv.Addr().(*net.TCPAddr)
-		if !ok {
-			srv.Shutdown()
-			return nil, fmt.Errorf("hub: the embedded NATS server has no TCP listener")
-		}
-		h.url = "nats://" + net.JoinHostPort(localHost, strconv.Itoa(addr.Port))
-	}
-	h.nc, err = nats.Connect("", nats.InProcessServer(srv), nats.Token(hostToken), nats.Name("taskhost host"))
-	if err != nil {
-		srv.Shutdown()
-		return nil, fmt.Errorf("hub: host connection: %w", err)
-	}
+	var err error
 	if h.js, err = jetstream.New(h.nc); err != nil {
 		h.Close()
 		return nil, fmt.Errorf("hub: %w", err)
@@ -256,12 +202,15 @@ func Start(cfg Config) (*Hub, error) {
 	defer cancel()
 	// The stream refuses a message that would take it over the run's
 	// limit, or over the largest a batch can be.
-	if free := srv.JetStreamConfig().MaxStore - bucketRoom; free < h.limits.RunBytes {
-		log.Warn("the run's stream is limited by the free disk space", "max_run_bytes", h.limits.RunBytes, "bytes", free)
-		h.limits.RunBytes = max(free, minLimit)
+	if h.srv != nil {
+		if free := h.srv.JetStreamConfig().MaxStore - bucketRoom; free < h.limits.RunBytes {
+			log.Warn("the run's stream is limited by the free disk space", "max_run_bytes", h.limits.RunBytes, "bytes", free)
+			h.limits.RunBytes = max(free, minLimit)
+		}
 	}
 	h.stream, err = h.js.CreateStream(ctx, jetstream.StreamConfig{
-		Name:       streamName,
+		Name:       h.streamName,
+		Replicas:   h.replicas,
 		Subjects:   []string{h.subjectPrefix() + ">", h.noteSubject()},
 		Storage:    jetstream.FileStorage,
 		Duplicates: 2 * time.Minute,
@@ -286,6 +235,7 @@ func Start(cfg Config) (*Hub, error) {
 		History:      1,
 		Storage:      jetstream.FileStorage,
 		MaxValueSize: 1 << 20,
+		Replicas:     h.replicas,
 	})
 	if err != nil {
 		h.Close()
@@ -306,7 +256,13 @@ func Start(cfg Config) (*Hub, error) {
 	if cfg.Faults.DropInterval > 0 {
 		go h.dropLoop(cfg.Faults.DropInterval)
 	}
-	go h.watchSends()
+	if h.srv != nil {
+		// On a cluster, the hub cannot see the tasks' connections: the
+		// ledger's limits hold (what the tasks' events bring), and the
+		// nodes' own bounds (max_pending, slow consumers) those of the
+		// connections.
+		go h.watchSends()
+	}
 	cons, err := h.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		h.Close()
@@ -314,12 +270,16 @@ func Start(cfg Config) (*Hub, error) {
 	}
 	// What the host holds of messages read ahead is bounded in bytes,
 	// whatever size the tasks' messages are.
-	h.cc, err = cons.Consume(h.read, jetstream.PullMaxBytes(readAheadBytes))
+	h.cc, err = cons.Consume(h.read, h.consumeOpts()...)
 	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("hub: consume events: %w", err)
 	}
-	h.watchStore(cfg)
+	if h.srv != nil {
+		// A cluster's nodes' disks are the cluster's business: the hub
+		// watches the store it embeds only.
+		h.watchStore(cfg)
+	}
 	if h.agents != nil {
 		if _, err := h.answerHellos(); err != nil {
 			h.Close()
@@ -329,12 +289,95 @@ func Start(cfg Config) (*Hub, error) {
 			h.Close()
 			return nil, fmt.Errorf("hub: answer the agents' hellos: %w", err)
 		}
-		go h.watchAgents()
+		if h.srv != nil {
+			go h.watchAgents()
+		}
 	}
 	return h, nil
 }
 
-// URL is where the host's task processes connect: on loopback, in plain.
+// startEmbedded starts the embedded server and the host's connection to
+// it.
+func (h *Hub) startEmbedded(cfg Config) error {
+	hostToken := randomHex(24)
+	h.auth.users[hostToken] = &server.User{Username: "host"} // no permissions: may do anything
+
+	opts := &server.Options{
+		ServerName:                 "taskhost-hub",
+		Host:                       "127.0.0.1",
+		Port:                       server.RANDOM_PORT,
+		JetStream:                  true,
+		StoreDir:                   cfg.StoreDir,
+		JetStreamMaxStore:          maxStore,
+		NoLog:                      true,
+		NoSigs:                     true,
+		CustomClientAuthentication: h.auth,
+		// What the stream holds before it stores it is in the host's
+		// memory: a task that floods the hub has its messages dropped
+		// past this (the SDK sends them again), rather than grow it.
+		StreamMaxBufferedSize: ingestBytes,
+		StreamMaxBufferedMsgs: ingestMsgs,
+		MaxPending:            maxPending,
+	}
+	localHost := ""
+	if cfg.Agents != nil {
+		host, port, lh, err := listenAddr(cfg.Agents.Listen)
+		if err != nil {
+			return fmt.Errorf("hub: agents: %w", err)
+		}
+		if h.agents, err = newAgentNet(*cfg.Agents, h.log.Named("agents"), h.agentUser, false); err != nil {
+			return fmt.Errorf("hub: %w", err)
+		}
+		h.auth.agentNet = h.agents
+		localHost = lh
+		// One listener: TLS for every client not on loopback, which the
+		// authenticator makes sure of (AllowNonTLS lets the local ones in
+		// plain); the nonce is what agents sign with their keys.
+		opts.Host, opts.Port = host, port
+		if port > 0 { // not server.RANDOM_PORT
+			// The server says only that it did not start when its port
+			// is taken: say which port, and by what error.
+			l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+			if err != nil {
+				return fmt.Errorf("hub: agents: %w", err)
+			}
+			l.Close()
+		}
+		opts.TLS, opts.TLSConfig, opts.AllowNonTLS = true, cfg.Agents.TLS, true
+		opts.AlwaysEnableNonce = true
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return fmt.Errorf("hub: %w", err)
+	}
+	// The server's own messages go to the hub's log; those that say its
+	// store cannot write also wake the store's watch.
+	srv.SetLoggerV2(natsLogger{log: h.log.Named("nats"), trouble: h.storeTrouble}, false, false, false)
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return fmt.Errorf("hub: the embedded NATS server did not start within 10s")
+	}
+	h.srv = srv
+	h.url = srv.ClientURL()
+	if h.agents != nil {
+		addr, ok := srv.Addr().(*net.TCPAddr)
+		if !ok {
+			srv.Shutdown()
+			return fmt.Errorf("hub: the embedded NATS server has no TCP listener")
+		}
+		h.url = "nats://" + net.JoinHostPort(localHost, strconv.Itoa(addr.Port))
+	}
+	h.nc, err = nats.Connect("", nats.InProcessServer(srv), nats.Token(hostToken), nats.Name("taskhost host"))
+	if err != nil {
+		srv.Shutdown()
+		return fmt.Errorf("hub: host connection: %w", err)
+	}
+	return nil
+}
+
+// URL is where the host's task processes connect: on loopback, in plain;
+// on a cluster, its nodes' URLs (comma-separated).
 func (h *Hub) URL() string { return h.url }
 
 func (h *Hub) subjectPrefix() string { return "th." + h.runKey + ".ev." }
@@ -398,7 +441,12 @@ func (h *Hub) AddTask(taskID string, index int, logDir string) attempt.HubAccess
 		rec.tree.OnApply = func(ev report.Event) { h.onEvent(taskID, ev) }
 	}
 	h.mu.Unlock()
+	ca := ""
+	if h.external != nil {
+		ca = h.external.CA
+	}
 	return attempt.HubAccess{
+		CA:            ca,
 		URL:           h.URL(),
 		Token:         token,
 		EventsSubject: subject,
@@ -448,11 +496,7 @@ func (h *Hub) read(m jetstream.Msg) {
 		ids := h.auth.takeClients(rec.token)
 		h.drops += len(ids)
 		h.log.Warn("test fault: dropping the task's connections", "task", rec.id, "events", rec.read, "connections", len(ids))
-		go func() {
-			for _, id := range ids {
-				_ = h.srv.DisconnectClientByID(id)
-			}
-		}()
+		go h.disconnect(ids)
 	}
 }
 
@@ -460,9 +504,7 @@ func (h *Hub) read(m jetstream.Msg) {
 // it, and close the connections that used it.
 func (h *Hub) revoke(token string) {
 	task, isTask, ids := h.auth.remove(token)
-	for _, id := range ids {
-		_ = h.srv.DisconnectClientByID(id)
-	}
+	h.disconnect(ids)
 	if isTask {
 		h.state.CloseTask(task)
 	}
@@ -581,7 +623,11 @@ func (h *Hub) WaitEnded(ctx context.Context, taskIndex int) error {
 func (h *Hub) Drain(ctx context.Context) error {
 	ctx, cancel := bounded(ctx, time.Minute)
 	defer cancel()
-	info, err := h.stream.Info(ctx)
+	var info *jetstream.StreamInfo
+	err := apiRetry(ctx, h.apiWait(), func(ctx context.Context) (err error) {
+		info, err = h.stream.Info(ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("hub: stream info: %w", err)
 	}
@@ -617,9 +663,7 @@ func (h *Hub) dropLoop(d time.Duration) {
 		h.mu.Unlock()
 		n := h.state.DropAll()
 		h.log.Warn("test fault: dropping every task connection", "connections", len(ids), "state_connections", n)
-		for _, id := range ids {
-			_ = h.srv.DisconnectClientByID(id)
-		}
+		h.disconnect(ids)
 	}
 }
 
@@ -669,8 +713,11 @@ func (h *Hub) close() {
 	if h.nc != nil {
 		h.nc.Close()
 	}
-	h.srv.Shutdown()
-	h.srv.WaitForShutdown()
+	h.closeCallout()
+	if h.srv != nil {
+		h.srv.Shutdown()
+		h.srv.WaitForShutdown()
+	}
 }
 
 // authenticator maps each token to the user it stands for, and remembers

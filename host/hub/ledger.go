@@ -256,27 +256,48 @@ func Replay(storeDir string) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
+	return replay(js, streamName, "", "in "+storeDir, 0)
+}
+
+// replay rebuilds the run from its stream (the stream named name) and its
+// state's bucket (bucket; "" is any run's bucket there is, the one of an
+// embedded server's store); where says where the stream is, for errors.
+// each, if not 0, bounds each JetStream request, which is made again
+// while it is not answered (apiRetry: on a cluster).
+func replay(js jetstream.JetStream, name, bucket, where string, each time.Duration) (*Record, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	stream, err := js.Stream(ctx, streamName)
+	var stream jetstream.Stream
+	err := apiRetry(ctx, each, func(ctx context.Context) (err error) {
+		stream, err = js.Stream(ctx, name)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("replay: no event stream in %s: %w", storeDir, err)
+		return nil, fmt.Errorf("replay: no event stream %s: %w", where, err)
 	}
-	info, err := stream.Info(ctx)
+	var info *jetstream.StreamInfo
+	err = apiRetry(ctx, each, func(ctx context.Context) (err error) {
+		info, err = stream.Info(ctx)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("replay: %w", err)
+		return nil, fmt.Errorf("replay: the stream's info: %w", err)
 	}
 	l := ledger{tasks: map[string]*taskRec{}}
 	last := info.State.LastSeq
 	if last > 0 {
-		cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+		var cons jetstream.Consumer
+		err := apiRetry(ctx, each, func(ctx context.Context) (err error) {
+			cons, err = stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+			return err
+		})
 		if err != nil {
-			return nil, fmt.Errorf("replay: %w", err)
+			return nil, fmt.Errorf("replay: read the stream: %w", err)
 		}
 		for done := false; !done; {
 			batch, err := cons.FetchBytes(readAheadBytes, jetstream.FetchMaxWait(5*time.Second))
 			if err != nil {
-				return nil, fmt.Errorf("replay: %w", err)
+				return nil, fmt.Errorf("replay: read the stream: %w", err)
 			}
 			n := 0
 			for m := range batch.Messages() {
@@ -293,7 +314,7 @@ func Replay(storeDir string) (*Record, error) {
 				}
 			}
 			if err := batch.Error(); err != nil && n == 0 {
-				return nil, fmt.Errorf("replay: %w", err)
+				return nil, fmt.Errorf("replay: read the stream: %w", err)
 			}
 			if n == 0 {
 				break
@@ -303,7 +324,12 @@ func Replay(storeDir string) (*Record, error) {
 	rec := &Record{Notes: l.notes, Trees: map[int]*report.Tree{}}
 	sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
 	defer scancel()
-	if rec.State, err = replayState(sctx, js); err != nil {
+	if bucket != "" {
+		rec.State, err = replayBucket(sctx, js, bucket, each)
+	} else {
+		rec.State, err = replayState(sctx, js)
+	}
+	if err != nil {
 		return nil, err
 	}
 	for tok, t := range l.tasks {

@@ -324,13 +324,25 @@ func (h *Hub) publishNote(ctx context.Context, b []byte) error {
 	ctx, cancel := bounded(ctx, 10*time.Second)
 	defer cancel()
 	pause := time.Millisecond
+	var opts []jetstream.PublishOpt
+	if h.external != nil {
+		// Sent again through a change of the stream's leader: stored once.
+		opts = append(opts, jetstream.WithMsgID("note."+randomHex(12)))
+	}
 	for try := 0; ; try++ {
 		gen, failing := h.storeGen()
 		if failing {
 			h.holdNote(b)
 			return fmt.Errorf("%w; the note is held until it can", ErrStoreFailing)
 		}
-		_, err := h.js.Publish(ctx, h.noteSubject(), b)
+		pctx, pcancel := context.WithCancel(ctx)
+		if h.external != nil {
+			// A note sent while the cluster elects the stream's leader
+			// is not answered: it is sent again after clusterAPIWait.
+			pctx, pcancel = context.WithTimeout(ctx, clusterAPIWait)
+		}
+		_, err := h.js.Publish(pctx, h.noteSubject(), b, opts...)
+		pcancel()
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeTooManyRequests {
 			// The stream drops what comes in faster than it can store (a
@@ -346,6 +358,17 @@ func (h *Hub) publishNote(ctx context.Context, b []byte) error {
 		}
 		if err == nil || !isStoreTrouble(err) {
 			return err
+		}
+		if h.external != nil {
+			// On a cluster, no answer while the stream's nodes choose a
+			// leader (its leader's node went down): again, until ctx ends.
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(pause):
+			}
+			pause = min(2*pause, 250*time.Millisecond)
+			continue
 		}
 		if h.troubleAt(gen, fmt.Errorf("store a note: %w", err)) || try > 0 {
 			h.holdNote(b)
@@ -373,8 +396,12 @@ func (h *Hub) storeGen() (int, bool) {
 // troubleAt reports a write that failed, which began when storeGen
 // returned gen: unless the store failed since (the write may have been
 // lost to that failure, which is known), it is a failure of its own.
-// It says whether the store is failing (or now fails).
+// It says whether the store is failing (or now fails); on a cluster,
+// never.
 func (h *Hub) troubleAt(gen int, err error) bool {
+	if h.external != nil {
+		return false // a cluster's store is not watched: try again
+	}
 	g, failing := h.storeGen()
 	if g != gen {
 		return failing

@@ -146,7 +146,9 @@ func loadWithMeter(filename string, src []byte, opts Options, m *meter) (job *Jo
 		return nil, hcl.Diagnostics{stop}
 	}
 	rewriteLimitDiags(diags)
-	return job, capDiagnostics(diags)
+	diags = capDiagnostics(diags)
+	suggestAttributes(diags)
+	return job, diags
 }
 
 func loadSource(filename string, src []byte, opts Options, m *meter) (*Job, hcl.Diagnostics) {

@@ -12,6 +12,15 @@ import (
 // options near its length are compared, so a jobfile of many names and
 // many mistakes costs time linear in them.
 func didYouMean(given string, options []string) string {
+	best := closest(given, options)
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" Did you mean %q?", best)
+}
+
+// closest is the option of didYouMean, or "".
+func closest(given string, options []string) string {
 	n := utf8.RuneCountInString(given)
 	if n > suggestMaxLen {
 		return ""
@@ -31,10 +40,7 @@ func didYouMean(given string, options []string) string {
 			best, bestDist = option, d
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" Did you mean %q?", best)
+	return best
 }
 
 // editDistance returns the Levenshtein distance between a and b.
@@ -91,3 +97,10 @@ const (
 	suggestMaxCalls   = 4 * MaxDiagnostics
 	quotedListMax     = 20
 )
+
+// Suggest returns the option closest to given, for a did-you-mean of
+// the command line (a mistyped task id), or "" when none is close: the
+// measure and bounds of the jobfile's own suggestions.
+func Suggest(given string, options []string) string {
+	return closest(given, options)
+}

@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/taskhost/taskhost/internal/packwire"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
@@ -163,6 +165,10 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		err = errAborted // stopped as it finished starting
 	}
 	p.pid = p.run.pid
+	if v := p.run.handshake.tlsVersion(); v != "" {
+		p.Kill()
+		return nil, errOverTLS(cfg.Path, v)
+	}
 	if err != nil {
 		p.Kill()
 		switch {
@@ -281,6 +287,9 @@ func Describe(ctx context.Context, cfg Config) (*packwire.Description, error) {
 	defer cancel()
 	d, err := proc.Describe(ctx)
 	if err != nil {
+		if status.Code(err) == codes.Unavailable && proc.servesTLS() {
+			return nil, errNotPlain(cfg.Path, proc.ProtocolVersion())
+		}
 		return nil, fmt.Errorf("%w: %s: describe: %w", ErrNotAPack, cfg.Path, err)
 	}
 	return d, nil

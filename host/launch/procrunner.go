@@ -30,6 +30,7 @@ type procRunner struct {
 	path   string
 
 	stdout, stderr *outPipe
+	handshake      *handshakeReader // stdout as go-plugin reads it
 
 	mu      sync.Mutex
 	pid     int
@@ -185,7 +186,10 @@ func (r *procRunner) Stdout() io.ReadCloser {
 	if r.stdout == nil {
 		return io.NopCloser(eofReader{})
 	}
-	return r.stdout
+	if r.handshake == nil {
+		r.handshake = newHandshakeReader(r.stdout)
+	}
+	return r.handshake
 }
 
 func (r *procRunner) Stderr() io.ReadCloser {

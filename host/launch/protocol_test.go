@@ -2,12 +2,17 @@ package launch_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,6 +21,7 @@ import (
 	"github.com/taskhost/taskhost/host/hub"
 	"github.com/taskhost/taskhost/host/launch"
 	"github.com/taskhost/taskhost/internal/packwire"
+	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/protocol"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/internal/testtls"
@@ -118,6 +124,74 @@ func TestNoSharedVersion(t *testing.T) {
 		if want := "Plugin version: 99, Client versions: [1 2] (the pack speaks pack protocol 99, this taskhost speaks [1 2]: rebuild the pack"; !strings.Contains(err.Error(), want) {
 			t.Fatalf("start: %v\nwant %q", err, want)
 		}
+	}
+}
+
+// TestPackOverTLS: a pack that serves the protocol over TLS speaks a
+// transport this host does not. The host says so with the versions of
+// both sides and what to do, and does not crash: whether the pack sends
+// its certificate on the handshake line (go-plugin's AutoMTLS), which
+// the host sees at the start, or takes only TLS without saying so, which
+// the host sees at its first call.
+func TestPackOverTLS(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		env  []string
+		want []string
+	}{
+		"with its certificate on the handshake line": {
+			want: []string{"the pack serves pack protocol 1 over TLS", "this taskhost speaks pack protocol [1 2] without TLS", "rebuild the pack with this taskhost's SDK"},
+		},
+		"without a word": {
+			env:  []string{"TLSPROTO_PROVIDER=1"},
+			want: []string{"the pack does not answer pack protocol 1 without TLS: it serves it over TLS", "this taskhost speaks pack protocol [1 2] without TLS", "rebuild the pack with this taskhost's SDK"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := launch.Describe(context.Background(), launch.Config{Path: tlsproto, Env: tc.env})
+			if !errors.Is(err, launch.ErrNotAPack) {
+				t.Fatalf("describe: %v, want ErrNotAPack", err)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("describe: %v\nwant %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestHostOverTLS: a host that dials its packs over TLS, handing them
+// the key pairs in TASKHOST_PACK_TLS, and speaks only version 1 (as
+// development builds of the host once did) meets a pack of this SDK. The
+// pack does not serve it version 1 in plain text, so the host reports the
+// versions of both sides instead of a TLS error.
+func TestHostOverTLS(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(demo)
+	cmd.Env = append(os.Environ(), protocol.TLSHostEnv+`={"server_name":"localhost"}`)
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  protocol.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{1: protocol.PluginSets(nil)[1]},
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		TLSConfig:        &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS13},
+		Logger:           hclog.NewNullLogger(),
+	})
+	defer client.Kill()
+	rpc, err := client.Client()
+	if err == nil {
+		var raw any
+		if raw, err = rpc.Dispense(protocol.PluginName); err == nil {
+			_, err = raw.(packv1.PackClient).Describe(context.Background(), &packv1.DescribeRequest{})
+		}
+	}
+	if err == nil {
+		t.Fatal("a host that speaks only version 1 over TLS started a pack of this SDK")
+	}
+	if want := "incompatible api version with plugin. plugin version: 2, client versions: [1]"; !strings.Contains(strings.ToLower(err.Error()), want) {
+		t.Errorf("the host's error: %v\nwant %q", err, want)
 	}
 }
 

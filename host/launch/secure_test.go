@@ -14,13 +14,14 @@ import (
 // demo is a pack built with this SDK; v1pack one that speaks only pack
 // protocol 1, as a pack built with an older SDK does; otherproto one
 // that speaks only a version no host speaks.
-var demo, v1pack, otherproto string
+var demo, v1pack, otherproto, tlsproto string
 
 func TestMain(m *testing.M) {
 	testbuild.Main(m, map[*string]string{
 		&demo:       "../../plugins/demo",
 		&v1pack:     "../../sdk/internal/packserver/testdata/v1pack",
 		&otherproto: "../../internal/testpack/otherproto",
+		&tlsproto:   "../../internal/testpack/tlsproto",
 	}, nil)
 }
 

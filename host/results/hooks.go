@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taskhost/taskhost/host/printable"
 	"github.com/taskhost/taskhost/internal/report"
 )
 
@@ -57,6 +58,6 @@ func writeHookFailures(w io.Writer, r *Report) {
 		if h.Task != "" {
 			where += " of " + h.Task
 		}
-		fmt.Fprintf(w, "  hook %s (%s) at %s: %s %s\n", h.Name, h.Hook, where, strings.ToUpper(h.Result.Value.String()), oneLine(h.Result.Reason))
+		fmt.Fprintf(w, "  hook %s (%s) at %s: %s %s\n", h.Name, h.Hook, where, strings.ToUpper(h.Result.Value.String()), printable.Text(oneLine(h.Result.Reason)))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -39,7 +40,6 @@ type junitCase struct {
 	Name      string
 	Classname string
 	Time      string
-	Status    string
 	Skipped   *string
 	Error     *junitProblem
 	Failure   *junitProblem
@@ -101,9 +101,15 @@ type junitProblem struct {
 	Text    string
 }
 
-// junitLogLimit bounds the log file read for system-out; a larger file's
-// steps say where their lines are instead.
-const junitLogLimit = 64 << 20
+// The text a testcase holds is bounded, so that junit.xml stays small and
+// readable by default XML parsers (which refuse a text node of more than
+// 10 MB) whatever a task logs: a case's log lines past junitTextMax bytes
+// keep their first quarter and their end, and say where the whole log is;
+// a name or message past junitMessageMax bytes is cut.
+const (
+	junitTextMax    = 64 << 10
+	junitMessageMax = 4 << 10
+)
 
 // WriteJUnit writes the run's record as JUnit XML to path, with each
 // case's log lines read from the run directory runDir. It writes a suite
@@ -126,7 +132,7 @@ func writeJUnit(w *bufio.Writer, runDir string, f *File) error {
 	w.WriteString(xml.Header)
 	fmt.Fprintf(w, "<testsuites name=\"%s\" tests=\"%d\" failures=\"%d\" errors=\"%d\" time=\"%s\">\n",
 		xmlAttr(r.Name), tests, failures, errors, seconds(r.Runtime))
-	logs := NewLogReader(runDir, junitLogLimit)
+	logs := NewLogReader(runDir, 0)
 	defer logs.Close()
 	for i, t := range r.Tasks {
 		// Counted first, for the suite's attributes; then each case is
@@ -162,9 +168,9 @@ func writeSuiteHead(w *bufio.Writer, s junitSuite) {
 func writeCase(w *bufio.Writer, c junitCase) {
 	a := xmlAttr
 	{
-		fmt.Fprintf(w, "    <testcase name=\"%s\" classname=\"%s\" time=\"%s\" status=\"%s\">\n", a(c.Name), a(c.Classname), c.Time, c.Status)
+		fmt.Fprintf(w, "    <testcase name=\"%s\" classname=\"%s\" time=\"%s\">\n", a(c.Name), a(c.Classname), c.Time)
 		if c.Skipped != nil {
-			fmt.Fprintf(w, "      <skipped>%s</skipped>\n", newJUnitText(*c.Skipped).Inner)
+			fmt.Fprintf(w, "      <skipped message=\"%s\"></skipped>\n", a(*c.Skipped))
 		}
 		if p := c.Error; p != nil {
 			fmt.Fprintf(w, "      <error message=\"%s\" type=\"%s\">%s</error>\n", a(p.Message), a(p.Type), newJUnitText(p.Text).Inner)
@@ -186,50 +192,58 @@ func xmlAttr(s string) string {
 	return strings.ReplaceAll(b.String(), `"`, "&#34;")
 }
 
-// junitSuiteOf maps a task to a testsuite: a testcase per section and
-// step (depth first), and one more case for the task itself when its
-// result is not told by any of them (a task that never started, or one
-// that failed outside its steps). With logs nil, the cases have no
+// junitSuiteOf maps a task to a testsuite: a testcase per leaf step (a
+// section or step with no steps of its own, depth first), named by its
+// id and the path of names down to it, as CI tools count tests. A
+// section gets a case of its own only when it failed, errored or was
+// aborted and none of its steps tells why (it failed outside them); the
+// task likewise, when no case has its result (a task that never started,
+// one that failed outside its steps). With logs nil, the cases have no
 // system-out.
 func junitSuiteOf(r *Report, i int, t *Task, logs *LogReader, emit func(junitCase)) junitSuite {
 	s := junitSuite{emit: emit, Name: t.ID, ID: i, Package: r.Name, Time: seconds(t.Runtime), Hostname: r.Host,
 		Properties: []junitProperty{{"pack", t.Pack}, {"task", t.Task}, {"result", t.Result.Value.String()}}}
 	if t.Result.Reason != "" {
-		s.Properties = append(s.Properties, junitProperty{"reason", t.Result.Reason})
+		s.Properties = append(s.Properties, junitProperty{"reason", clip(t.Result.Reason, junitMessageMax)})
 	}
 	if !t.StartTime.IsZero() {
 		s.Timestamp = t.StartTime.Local().Format("2006-01-02T15:04:05")
 	}
-	told := false
-	var walk func(ns []*report.Node)
-	walk = func(ns []*report.Node) {
+	dir := TaskDir(t.ID)
+	told := map[result.Result]bool{} // the results of the cases made
+	var walk func(ns []*report.Node, path string)
+	walk = func(ns []*report.Node, path string) {
 		for _, n := range ns {
-			if n.Result.Value == t.Result.Value {
-				told = true
+			p := n.Name
+			if path != "" {
+				p = path + " / " + n.Name
 			}
-			o := n.Result
-			if o.Reason == "" {
-				o.Reason = causeOf(n.Sections, o.Value)
-			}
-			c := junitNewCase(t.ID, n.ID+" "+n.Name, n.Runtime, o)
-			if n.Logs != nil && logs != nil {
-				b, err := logs.Lines(n.Logs, TaskDir(t.ID))
-				if err != nil {
-					c.SystemOut = newJUnitText(fmt.Sprintf("(log lines not read: %v; `taskhost logs RUNDIR %s %s` prints them)\n", err, t.ID, n.ID))
-				} else {
-					c.SystemOut = newJUnitText(string(b))
+			if len(n.Sections) == 0 {
+				c := junitNewCase(t.ID, n.ID+" "+p, n.Runtime, n.Result)
+				if n.Logs != nil && logs != nil {
+					c.SystemOut = junitLogText(logs, n.Logs, dir, t.ID, n.ID)
 				}
+				told[n.Result.Value] = true
+				s.add(c)
+				continue
 			}
-			s.add(c)
-			walk(n.Sections)
+			before := maps.Clone(told)
+			clear(told)
+			walk(n.Sections, p)
+			if v := n.Result.Value; (v == result.Failed || v == result.Errored || v == result.Aborted) && !told[v] {
+				// Failed outside its steps: the section's own case.
+				told[v] = true
+				s.add(junitNewCase(t.ID, n.ID+" "+p, n.Runtime, n.Result))
+			}
+			maps.Copy(told, before)
 		}
 	}
-	walk(t.Sections)
-	if !told || len(t.Sections) == 0 {
+	walk(t.Sections, "")
+	if !told[t.Result.Value] || len(t.Sections) == 0 {
 		c := junitNewCase(t.ID, t.ID, t.Runtime, t.Result)
 		if t.Logfile != "" && len(t.Sections) == 0 && logs != nil {
-			if b, err := logs.File(t.Logfile, TaskDir(t.ID)); err == nil {
-				c.SystemOut = newJUnitText(string(b))
+			if ref, err := logs.Whole(t.Logfile, dir); err == nil {
+				c.SystemOut = junitLogText(logs, ref, dir, t.ID, "")
 			}
 		}
 		s.add(c)
@@ -237,44 +251,54 @@ func junitSuiteOf(r *Report, i int, t *Task, logs *LogReader, emit func(junitCas
 	return s
 }
 
+// junitLogText is the system-out of a case: its log lines, bounded by
+// junitTextMax; cut, they say where the whole of them is.
+func junitLogText(logs *LogReader, ref *report.LogRef, dir, task, step string) *junitText {
+	head, tail, cut, err := logs.Bounded(ref, dir, junitTextMax)
+	if err != nil {
+		return newJUnitText(fmt.Sprintf("(log lines not read: %v; `taskhost logs RUN %s %s` prints them)\n", err, task, step))
+	}
+	if cut == 0 {
+		return newJUnitText(string(head))
+	}
+	cmd := strings.TrimSpace("taskhost logs RUN " + task + " " + step)
+	return newJUnitText(fmt.Sprintf("%s\n[… %d bytes left out here: these log lines are bytes %d to %d of %s in the run directory; `%s` prints them]\n%s",
+		head, cut, ref.Begin, ref.Begin+ref.Size, ref.File, cmd, tail))
+}
+
+// clip cuts s to at most max bytes (at a character's start), saying so.
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + fmt.Sprintf("… (%d bytes more)", len(s)-i)
+}
+
 func junitNewCase(task, name string, runtime float64, o report.Outcome) junitCase {
-	c := junitCase{Name: name, Classname: task, Time: seconds(runtime), Status: o.Value.String()}
-	msg := o.Reason
+	c := junitCase{Name: clip(name, junitMessageMax), Classname: task, Time: seconds(runtime)}
+	msg := clip(o.Reason, junitMessageMax)
 	if msg == "" {
 		msg = o.Value.Title()
 	}
 	switch o.Value {
 	case result.Failed:
-		c.Failure = &junitProblem{Message: msg, Type: "Failed", Text: o.Reason}
+		c.Failure = &junitProblem{Message: msg, Type: "Failed", Text: clip(o.Reason, junitTextMax)}
 	case result.Errored, result.Aborted:
-		c.Error = &junitProblem{Message: msg, Type: o.Value.Title(), Text: o.Reason}
+		c.Error = &junitProblem{Message: msg, Type: o.Value.Title(), Text: clip(o.Reason, junitTextMax)}
 	case result.Skipped:
 		c.Skipped = &msg
 	case result.Blocked:
-		s := "blocked: " + o.Reason
+		s := "blocked: " + msg
 		if o.Reason == "" {
 			s = "blocked"
 		}
 		c.Skipped = &s
 	}
 	return c
-}
-
-// causeOf tells which nested step gave a section its result, for a
-// section that has no reason of its own: "2.2 Gi0/2 is up: Gi0/2 is down".
-func causeOf(ns []*report.Node, r result.Result) string {
-	for _, n := range ns {
-		if n.Result.Value != r {
-			continue
-		}
-		if n.Result.Reason != "" {
-			return n.ID + " " + n.Name + ": " + n.Result.Reason
-		}
-		if c := causeOf(n.Sections, r); c != "" {
-			return c
-		}
-	}
-	return ""
 }
 
 func (s *junitSuite) add(c junitCase) {

@@ -1,11 +1,13 @@
 package results
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/taskhost/taskhost/internal/report"
 )
@@ -142,4 +144,54 @@ func (l *LogReader) Lines(ref *report.LogRef, dir string) ([]byte, error) {
 		return nil, err
 	}
 	return l.read(ref.Begin, ref.Size)
+}
+
+// Whole returns a reference to all of rel, a log file of the task whose
+// directory is dir (see OpenLog).
+func (l *LogReader) Whole(rel, dir string) (*report.LogRef, error) {
+	if err := l.open(rel, dir); err != nil {
+		return nil, err
+	}
+	return &report.LogRef{File: rel, Size: l.size}, nil
+}
+
+// Bounded returns what ref points at, in at most max bytes: all of it in
+// head, or, when it is larger, its first quarter in head and the rest of
+// max from its end in tail, with cut the number of bytes left out between
+// them (each part ends and starts on a character of UTF-8). tail is valid
+// until the next call.
+func (l *LogReader) Bounded(ref *report.LogRef, dir string, max int64) (head, tail []byte, cut int64, err error) {
+	if ref.Size <= max {
+		head, err = l.Lines(ref, dir)
+		return head, nil, 0, err
+	}
+	if err := l.open(ref.File, dir); err != nil {
+		return nil, nil, 0, err
+	}
+	b, err := l.read(ref.Begin, max/4)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	head = bytes.Clone(b[:runeEnd(b)])
+	n := max - max/4
+	if tail, err = l.read(ref.Begin+ref.Size-n, n); err != nil {
+		return nil, nil, 0, err
+	}
+	for i := 0; i < utf8.UTFMax && len(tail) > 0 && !utf8.RuneStart(tail[0]); i++ {
+		tail = tail[1:]
+	}
+	return head, tail, ref.Size - int64(len(head)) - int64(len(tail)), nil
+}
+
+// runeEnd is the length of b without a character cut at its end.
+func runeEnd(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if utf8.FullRune(b[i:]) {
+				return len(b)
+			}
+			return i
+		}
+	}
+	return len(b)
 }

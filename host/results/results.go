@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/taskhost/taskhost/host/printable"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/sdk/result"
 )
@@ -289,14 +290,36 @@ func Read(path string) (*File, error) {
 
 // WriteSummary prints the table that ends a run: one line per task with
 // its result, duration and reason, then the job's result.
-func WriteSummary(w io.Writer, r *Report) {
+func WriteSummary(w io.Writer, r *Report) { writeSummary(w, r, false) }
+
+// WriteQuietSummary is WriteSummary with only the tasks that did not pass
+// in the table (`run -q`), and how many did.
+func WriteQuietSummary(w io.Writer, r *Report) { writeSummary(w, r, true) }
+
+func writeSummary(w io.Writer, r *Report, quiet bool) {
+	passed := 0
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TASK\tRESULT\tDURATION\tREASON")
-	for _, t := range r.Tasks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, strings.ToUpper(t.Result.Value.String()),
-			(time.Duration(t.Runtime * float64(time.Second))).Round(time.Millisecond), oneLine(t.Result.Reason))
+	if !quiet {
+		fmt.Fprintln(tw, "TASK\tRESULT\tDURATION\tREASON")
+	}
+	for i, t := range r.Tasks {
+		if quiet && t.Result.Value.Success() {
+			passed++
+			continue
+		}
+		if quiet && i == passed {
+			fmt.Fprintln(tw, "TASK\tRESULT\tDURATION\tREASON")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", printable.Text(t.ID), strings.ToUpper(t.Result.Value.String()),
+			(time.Duration(t.Runtime * float64(time.Second))).Round(time.Millisecond), printable.Text(oneLine(t.Result.Reason)))
 	}
 	tw.Flush()
+	switch {
+	case passed == 1:
+		fmt.Fprintln(w, "1 task that passed is not listed (-q)")
+	case passed > 1:
+		fmt.Fprintf(w, "%d tasks that passed are not listed (-q)\n", passed)
+	}
 	s := r.Summary
 	fmt.Fprintf(w, "\nJob %s: %s — %d tasks: %d passed, %d passx, %d failed, %d errored, %d aborted, %d blocked, %d skipped (success rate %.1f%%) in %s\n",
 		r.Name, strings.ToUpper(r.Result.String()), s.Total, s.Passed, s.Passx, s.Failed, s.Errored, s.Aborted, s.Blocked, s.Skipped,
@@ -306,8 +329,8 @@ func WriteSummary(w io.Writer, r *Report) {
 
 func oneLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 100 {
-		s = s[:97] + "..."
+	if r := []rune(s); len(r) > 100 {
+		s = string(r[:97]) + "..."
 	}
 	return s
 }

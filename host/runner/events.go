@@ -2,6 +2,7 @@ package runner
 
 import (
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/taskhost/taskhost/host/results"
@@ -23,24 +24,35 @@ type Event struct {
 	PID    int       `json:"pid,omitempty"`
 	// Agent is the agent a task started on (task_started); "" for the
 	// host.
-	Agent   string           `json:"agent,omitempty"`
-	Result  result.Result    `json:"result,omitempty"`
-	Reason  string           `json:"reason,omitempty"`
-	Data    json.RawMessage  `json:"data,omitempty"`
-	Logs    *report.LogRef   `json:"logs,omitempty"`
-	File    string           `json:"file,omitempty"`
-	RunDir  string           `json:"rundir,omitempty"`
-	Summary *results.Summary `json:"summary,omitempty"`
+	Agent string `json:"agent,omitempty"`
+	// Pack is the task's pack (task_started, task_finished).
+	Pack string `json:"pack,omitempty"`
+	// Attempt is the attempt's number, from 1 (task_started); in
+	// task_finished, how many attempts were started (0, left out, for a
+	// task never started).
+	Attempt int `json:"attempt,omitempty"`
+	// Duration is how long it took, in seconds: a step from its start to
+	// its end (step_finished), a task from when it was taken up to its
+	// end, as `runtime` in results.json (task_finished of a task that
+	// started).
+	Duration float64          `json:"duration,omitempty"`
+	Result   result.Result    `json:"result,omitempty"`
+	Reason   string           `json:"reason,omitempty"`
+	Data     json.RawMessage  `json:"data,omitempty"`
+	Logs     *report.LogRef   `json:"logs,omitempty"`
+	File     string           `json:"file,omitempty"`
+	RunDir   string           `json:"rundir,omitempty"`
+	Summary  *results.Summary `json:"summary,omitempty"`
 }
 
 // Event types.
 const (
 	EventJobStarted   = "job_started"   // RunDir, Name
-	EventTaskStarted  = "task_started"  // Task, PID
+	EventTaskStarted  = "task_started"  // Task, Pack, Attempt, PID, Agent
 	EventStepStarted  = "step_started"  // Task, Step, Parent, Name, Kind, PID
-	EventStepFinished = "step_finished" // Task, Step, Result, Reason, Data, Logs
+	EventStepFinished = "step_finished" // Task, Step, Result, Reason, Duration, Data, Logs
 	EventLogFile      = "log_file"      // Task, File, PID: a process of the task made a log file
-	EventTaskFinished = "task_finished" // Task, Result, Reason (also for tasks never started)
+	EventTaskFinished = "task_finished" // Task, Pack, Attempt, Result, Reason, Duration (also for tasks never started)
 	EventJobFinished  = "job_finished"  // Result, Summary, RunDir
 	// The run's store (its disk) stopped writing, or gave up (the run
 	// stops), and writes again: Reason says what happened.
@@ -61,6 +73,37 @@ func fromReport(task string, ev report.Event) (Event, bool) {
 		out.Type, out.File, out.Step = EventLogFile, ev.Name, ev.Parent
 	default:
 		return out, false
+	}
+	return out, true
+}
+
+// stepClock turns a task's result events into run events, giving each
+// step_finished the time since its step_started. Its events come from
+// any goroutine.
+type stepClock struct {
+	mu     sync.Mutex
+	starts map[string]time.Time // by task, process and step
+}
+
+func (c *stepClock) fromReport(task string, ev report.Event) (Event, bool) {
+	out, ok := fromReport(task, ev)
+	if !ok {
+		return out, false
+	}
+	key := task + "\x00" + ev.Src + "\x00" + ev.ID
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch out.Type {
+	case EventStepStarted:
+		if c.starts == nil {
+			c.starts = map[string]time.Time{}
+		}
+		c.starts[key] = ev.Time
+	case EventStepFinished:
+		if start, ok := c.starts[key]; ok {
+			out.Duration = ev.Time.Sub(start).Seconds()
+			delete(c.starts, key)
+		}
 	}
 	return out, true
 }

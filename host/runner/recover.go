@@ -22,7 +22,24 @@ import (
 // that had not ended is Aborted, with its open steps; one that had not
 // started is Aborted "not started". It writes results.json and returns
 // it.
+//
+// A run whose hub was on a cluster (its hub/ has hub.ClusterRecordFile)
+// is recovered from the cluster, with RecoverCluster.
 func Recover(runDir string) (*results.File, error) {
+	if _, err := hub.ReadClusterRecord(filepath.Join(runDir, "hub")); err == nil {
+		return nil, fmt.Errorf("recover: the hub of %s was on a NATS cluster: recover it from there (taskhost results recover --hub)", runDir)
+	}
+	return recoverFrom(runDir, hub.Replay)
+}
+
+// RecoverCluster is Recover for a run whose hub was on a cluster: the
+// run's record is read there, as ext's host (ext.URLs "" is the URLs the
+// run used).
+func RecoverCluster(runDir string, ext hub.ExternalConfig) (*results.File, error) {
+	return recoverFrom(runDir, func(dir string) (*hub.Record, error) { return hub.ReplayCluster(dir, ext) })
+}
+
+func recoverFrom(runDir string, replay func(storeDir string) (*hub.Record, error)) (*results.File, error) {
 	for _, p := range []string{"job.log", "hub"} {
 		if _, err := os.Stat(filepath.Join(runDir, p)); err != nil {
 			return nil, fmt.Errorf("recover: %s is not a run directory: %w", runDir, err)
@@ -30,7 +47,7 @@ func Recover(runDir string) (*results.File, error) {
 	}
 	// The room a run kept for its record is for this one now.
 	os.Remove(filepath.Join(runDir, reserveName))
-	rec, err := hub.Replay(filepath.Join(runDir, "hub"))
+	rec, err := replay(filepath.Join(runDir, "hub"))
 	if err != nil {
 		return nil, err
 	}

@@ -67,6 +67,14 @@ type Options struct {
 	// Agents, if set, opens the run to taskhost agents (agents.go); the
 	// plan must have been made with plan.Options.Agents.
 	Agents *AgentsOptions
+	// Hub, if set, runs the run's hub on a NATS cluster rather than on a
+	// server of its own (hub.ExternalConfig).
+	Hub *hub.ExternalConfig
+	// MaxFail, if above 0, stops starting tasks once that many tasks
+	// have ended without passing; the tasks not started end Blocked, with
+	// a reason naming MaxFailName (how the command line asked for it).
+	MaxFail     int
+	MaxFailName string
 }
 
 // DefaultGrace is the grace period when none is set.
@@ -102,6 +110,9 @@ type taskRun struct {
 	// outputs what its last attempt set.
 	args    []byte
 	outputs map[string][]byte
+	// started counts the attempts started, for the run's events (under
+	// evM).
+	started int
 }
 
 // Execute runs the plan to its end and writes the run directory. It returns
@@ -200,9 +211,11 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 	if opts.Agents != nil {
 		hcfg.Agents = hubAgents(plan, opts.Agents)
 	}
+	hcfg.External = opts.Hub
 	if opts.Events != nil {
+		steps := &stepClock{}
 		hcfg.OnEvent = func(task string, ev report.Event) {
-			if e, ok := fromReport(task, ev); ok {
+			if e, ok := steps.fromReport(task, ev); ok {
 				r.event(e)
 			}
 		}
@@ -290,6 +303,8 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 	schedule.Run(ctx, sched, schedule.Config{
 		MaxParallel: maxPar,
 		GroupLimits: limits,
+		MaxFail:     r.opts.MaxFail,
+		MaxFailName: r.opts.MaxFailName,
 		Run: func(ctx context.Context, id string) result.Result {
 			tr := r.tasks[id]
 			r.runTask(ctx, tr)
@@ -417,6 +432,16 @@ func (r *execution) event(e Event) {
 	r.evM.Lock()
 	defer r.evM.Unlock()
 	e.Reason = r.mask.String(e.Reason)
+	if tr := r.tasks[e.Task]; tr != nil && (e.Type == EventTaskStarted || e.Type == EventTaskFinished) {
+		e.Pack = tr.task.Pack
+		if e.Type == EventTaskStarted {
+			tr.started++
+		}
+		e.Attempt = tr.started
+		if e.Type == EventTaskFinished && tr.started > 0 {
+			e.Duration = e.Time.Sub(tr.rec.StartTime).Seconds()
+		}
+	}
 	r.opts.Events(e)
 }
 

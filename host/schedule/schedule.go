@@ -26,8 +26,17 @@ type Config struct {
 	// of its own; ctx ends when the schedule's context does.
 	Run func(ctx context.Context, id string) result.Result
 	// NotRun records a task that was not started: Blocked because a
-	// dependency did not succeed, or Aborted because ctx ended first.
+	// dependency did not succeed or MaxFail was reached, or Aborted
+	// because ctx ended first.
 	NotRun func(id string, r result.Result, reason string)
+	// MaxFail, if above 0, stops the schedule starting tasks once that
+	// many of the tasks it started did not succeed (a task Blocked
+	// without starting does not count); those not started by then end
+	// Blocked. The tasks running at that moment go on to their end.
+	MaxFail int
+	// MaxFailName is how MaxFail was asked for ("--fail-fast"), named in
+	// the reason of the tasks it stops; "" names it "max fail N".
+	MaxFailName string
 }
 
 // Run runs every task once, in dependency order, and returns each one's
@@ -66,11 +75,13 @@ func Run(ctx context.Context, tasks []Task, cfg Config) map[string]result.Result
 	doneCh := make(chan done)
 	running, ended := 0, 0
 	inGroup := map[string]int{}
+	failed := 0   // tasks started that did not succeed
+	stopped := "" // why no more tasks start, once MaxFail is reached
 	// next takes the first ready task whose group has room, in order.
 	next := func() (int, bool) {
 		for k, i := range ready {
 			g := tasks[i].Group
-			if lim, ok := cfg.GroupLimits[g]; ok && lim > 0 && inGroup[g] >= lim && ctx.Err() == nil {
+			if lim, ok := cfg.GroupLimits[g]; ok && lim > 0 && inGroup[g] >= lim && ctx.Err() == nil && stopped == "" {
 				continue
 			}
 			ready = append(ready[:k], ready[k+1:]...)
@@ -95,6 +106,9 @@ func Run(ctx context.Context, tasks []Task, cfg Config) map[string]result.Result
 					// is what ended the dependency too.
 					cfg.NotRun(tasks[d].ID, result.Aborted, "not started: "+context.Cause(ctx).Error())
 					finish(d, result.Aborted)
+				case stopped != "":
+					cfg.NotRun(tasks[d].ID, result.Blocked, stopped)
+					finish(d, result.Blocked)
 				case blockedBy[d] != "":
 					cfg.NotRun(tasks[d].ID, result.Blocked, blockedBy[d])
 					finish(d, result.Blocked)
@@ -116,6 +130,11 @@ func Run(ctx context.Context, tasks []Task, cfg Config) map[string]result.Result
 				finish(i, result.Aborted)
 				continue
 			}
+			if stopped != "" {
+				cfg.NotRun(tasks[i].ID, result.Blocked, stopped)
+				finish(i, result.Blocked)
+				continue
+			}
 			running++
 			inGroup[tasks[i].Group]++
 			go func(i int) {
@@ -131,7 +150,25 @@ func Run(ctx context.Context, tasks []Task, cfg Config) map[string]result.Result
 		d := <-doneCh
 		running--
 		inGroup[tasks[d.i].Group]--
+		if !d.r.Success() && cfg.MaxFail > 0 && stopped == "" {
+			if failed++; failed >= cfg.MaxFail {
+				stopped = stopReason(cfg, failed, tasks[d.i].ID, d.r)
+			}
+		}
 		finish(d.i, d.r)
 	}
 	return results
+}
+
+// stopReason is the reason of the tasks not started once MaxFail is
+// reached, the last time by task id ending r.
+func stopReason(cfg Config, failed int, id string, r result.Result) string {
+	name := cfg.MaxFailName
+	if name == "" {
+		name = fmt.Sprintf("max fail %d", cfg.MaxFail)
+	}
+	if failed == 1 {
+		return fmt.Sprintf("not started: %s ended %s (%s)", id, r.Title(), name)
+	}
+	return fmt.Sprintf("not started: %d tasks did not pass, the last %s ended %s (%s)", failed, id, r.Title(), name)
 }

@@ -698,3 +698,64 @@ func TestCyclePanics(t *testing.T) {
 		{ID: "b", DependsOn: []string{"a"}},
 	}, schedule.Config{Run: func(context.Context, string) result.Result { return result.Passed }})
 }
+
+func TestMaxFailStopsStartingTasks(t *testing.T) {
+	t.Parallel()
+	tasks := []schedule.Task{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "d", DependsOn: []string{"c"}}, {ID: "e"}}
+	f := newFake(tasks)
+	cfg := f.config(2)
+	cfg.MaxFail = 1
+	cfg.MaxFailName = "--fail-fast"
+	done := runAsync(context.Background(), tasks, cfg)
+	// a and b start; a fails while b still runs: b goes on to its end,
+	// nothing else starts.
+	if first, second := f.waitStart(t), f.waitStart(t); first+second != "ab" && first+second != "ba" {
+		t.Fatalf("started %s and %s, want a and b", first, second)
+	}
+	f.release["a"] <- result.Failed
+	// b ends once the schedule has stopped: it does not start c.
+	for deadline := time.Now().Add(guard); ; time.Sleep(time.Millisecond) {
+		f.mu.Lock()
+		_, stopped := f.notRun["e"]
+		f.mu.Unlock()
+		if stopped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the schedule did not stop after a failed")
+		}
+	}
+	f.release["b"] <- result.Passed
+	got := waitResults(t, done)
+	want := map[string]result.Result{"a": result.Failed, "b": result.Passed, "c": result.Blocked, "d": result.Blocked, "e": result.Blocked}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	reason := "not started: a ended Failed (--fail-fast)"
+	wantNotRun := map[string]notRun{"c": {result.Blocked, reason}, "d": {result.Blocked, reason}, "e": {result.Blocked, reason}}
+	if diff := cmp.Diff(wantNotRun, f.notRun); diff != "" {
+		t.Errorf("not run (-want +got):\n%s", diff)
+	}
+	if len(f.violation) > 0 {
+		t.Errorf("violations: %v", f.violation)
+	}
+}
+
+func TestMaxFailCountsOnlyTasksThatRan(t *testing.T) {
+	t.Parallel()
+	// b is Blocked by a: it does not count, so the limit of 2 is reached
+	// only by c.
+	tasks := []schedule.Task{{ID: "a"}, {ID: "b", DependsOn: []string{"a"}}, {ID: "p"}, {ID: "c"}, {ID: "z"}}
+	f := newFake(tasks)
+	cfg := f.config(1)
+	cfg.MaxFail = 2
+	done := runAsync(context.Background(), tasks, cfg)
+	got := drive(t, f, map[string]result.Result{"a": result.Errored, "p": result.Passed, "c": result.Failed}, done)
+	want := map[string]result.Result{"a": result.Errored, "b": result.Blocked, "p": result.Passed, "c": result.Failed, "z": result.Blocked}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	if r := f.notRun["z"].Reason; r != "not started: 2 tasks did not pass, the last c ended Failed (max fail 2)" {
+		t.Errorf("z's reason: %q", r)
+	}
+}

@@ -14,9 +14,10 @@ import (
 // Version 2 added Hub.tls_ca_pem: a task reaches the hub over TLS,
 // verifying it against that CA (a task on an agent). A change of what a
 // message means to its reader (here: a field whose absence changes what
-// the pack does) is a new version; the host and the SDK speak every
+// the pack does) is a new version, and so is a change of the transport
+// or the encoding (transport.go); the host and the SDK speak every
 // version they list, and go-plugin picks the highest both speak. See
-// docs/protocol.md.
+// docs/protocol.md, "What is an incompatible change".
 const Version = 2
 
 // HubTLSVersion is the first version whose packs can reach a hub over

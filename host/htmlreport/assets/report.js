@@ -13,13 +13,22 @@
     }
     return decoded[i];
   }
+  // printable writes the control characters of a log (but its tabs,
+  // carriage returns and line breaks) and the characters that reorder
+  // text as escapes, as the host does on the terminal.
+  function printable(s) {
+    return s.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, function (c) {
+      var n = c.charCodeAt(0);
+      return n < 0x80 ? "\\x" + ("0" + n.toString(16)).slice(-2) : "\\u" + ("000" + n.toString(16)).slice(-4);
+    });
+  }
   function showLog(btn) {
     var pre = btn.closest(".node").querySelector(":scope > pre.log");
     if (!pre.hidden) { pre.hidden = true; btn.classList.remove("on"); return; }
     if (!pre.dataset.filled) {
       var b = logBytes(btn.dataset.log), begin = +btn.dataset.begin, size = +btn.dataset.size;
       var part = size < 0 ? b.subarray(begin) : b.subarray(begin, begin + size);
-      var text = new TextDecoder("utf-8").decode(part);
+      var text = printable(new TextDecoder("utf-8").decode(part));
       pre.textContent = text === "" ? "(no lines)" : text;
       pre.dataset.filled = "1";
     }

@@ -248,7 +248,13 @@ func Dial(h *packv1.Hub, name, src string) (*Hub, error) {
 	if err != nil {
 		return nil, connectError(h.GetUrl(), secure != nil, err)
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxUnacked*2))
+	// A batch sent again (resendAfter) leaves its first send's answer
+	// pending in nats.go until it comes, which it may never do (the
+	// stream's leader died with it): the pending answers may then
+	// outnumber the batches, and each is dropped after ackWait, when
+	// settle has given up on it anyway.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxUnacked*16),
+		jetstream.WithPublishAsyncTimeout(ackWait))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)

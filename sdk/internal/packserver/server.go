@@ -64,7 +64,7 @@ func Serve(p pack.Pack) {
 	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  protocol.Handshake,
-		VersionedPlugins: protocol.PluginSets(&server{pack: p, logger: logger}),
+		VersionedPlugins: protocol.ServedPluginSets(os.Getenv, &server{pack: p, logger: logger}),
 		GRPCServer:       plugin.DefaultGRPCServer,
 		// go-plugin's own chatter is of no use in a task's log.
 		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: os.Stderr, JSONFormat: true}),
