@@ -82,12 +82,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// terraformFlags accepts -var, -var-file and -check with one dash, as
-// Terraform users type them.
+// terraformFlags accepts -var, -var-file, -check, -diff, -recursive and
+// -json with one dash, as Terraform users type them.
 func terraformFlags(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		if a == "-var" || strings.HasPrefix(a, "-var=") || a == "-var-file" || strings.HasPrefix(a, "-var-file=") || a == "-check" {
+		if a == "-var" || strings.HasPrefix(a, "-var=") || a == "-var-file" || strings.HasPrefix(a, "-var-file=") ||
+			a == "-check" || a == "-diff" || a == "-recursive" || a == "-json" {
 			a = "-" + a
 		}
 		out[i] = a
@@ -148,13 +149,28 @@ func (o *jobOptions) varMap() (map[string]string, error) {
 // For a run, a pack that cannot be started is a warning (its tasks end
 // Errored); for validate, an error.
 func (o *jobOptions) validate(ctx context.Context, path string, stderr io.Writer, forRun bool) (*plan.Plan, error) {
-	vars, err := o.varMap()
+	p, diags, err := o.makePlan(ctx, path, forRun)
 	if err != nil {
 		return nil, err
 	}
+	if len(diags) > 0 {
+		_ = jobfile.WriteDiagnostics(stderr, nil, diags)
+	}
+	if diags.HasErrors() {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("%s: %s", path, countErrors(diags))}
+	}
+	return p, nil
+}
+
+// makePlan loads and checks the jobfile; err is a bad command line.
+func (o *jobOptions) makePlan(ctx context.Context, path string, forRun bool) (*plan.Plan, hcl.Diagnostics, error) {
+	vars, err := o.varMap()
+	if err != nil {
+		return nil, nil, err
+	}
 	stdin, err := stdinVars(o.varFiles, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p, diags := plan.Make(ctx, path, plan.Options{
 		Jobfile: jobfile.Options{Vars: vars, VarFiles: o.varFiles, Environ: os.Environ(), Stdin: stdin,
@@ -163,13 +179,7 @@ func (o *jobOptions) validate(ctx context.Context, path string, stderr io.Writer
 		ForRun:   forRun,
 		Agents:   o.agents.listen != "",
 	})
-	if len(diags) > 0 {
-		_ = jobfile.WriteDiagnostics(stderr, nil, diags)
-	}
-	if diags.HasErrors() {
-		return nil, &exitError{code: exitUsage, err: fmt.Errorf("%s: %s", path, countErrors(diags))}
-	}
-	return p, nil
+	return p, diags, nil
 }
 
 func countErrors(diags hcl.Diagnostics) string {
@@ -351,6 +361,7 @@ func runRun(ctx context.Context, o *runOptions, path string, stdout, stderr io.W
 
 func newValidateCmd(stdout, stderr io.Writer) *cobra.Command {
 	o := &jobOptions{}
+	var jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "validate JOBFILE",
 		Short: "Check a jobfile and its tasks' arguments against their packs, without running anything",
@@ -363,6 +374,9 @@ fatal error (out of memory, a stack overflow) aborts with SIGABRT (134 in
 a shell) and every goroutine's stack on stderr.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if jsonOut {
+				return validateJSONRun(o, args[0], stdout)
+			}
 			plan, err := o.validate(context.Background(), args[0], stderr, false)
 			if err != nil {
 				return err
@@ -387,6 +401,7 @@ a shell) and every goroutine's stack on stderr.`,
 	}
 	o.addFlags(cmd)
 	o.agents.addFlags(cmd)
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the result and the diagnostics as one JSON object on stdout, in the shape of terraform validate -json")
 	return cmd
 }
 

@@ -31,33 +31,7 @@ import (
 //	No pack named "dmeo" is declared. Did you mean "demo"?
 func WriteDiagnostics(w io.Writer, files map[string][]byte, diags hcl.Diagnostics) error {
 	parsed := map[string]*hcl.File{}
-	source := func(name string) *hcl.File {
-		if f, done := parsed[name]; done {
-			return f
-		}
-		src, ok := files[name]
-		if !ok {
-			var err error
-			if src, err = readFile(name, MaxFileBytes); err != nil {
-				parsed[name] = nil
-				return nil
-			}
-		}
-		// Parsing gives the block structure that says which block a
-		// diagnostic is in. The source may well be invalid (that is often
-		// why there are diagnostics), so errors are ignored; one past the
-		// limits (nested too deeply for the parser) is not parsed.
-		var f *hcl.File
-		if !checkSource(src, name, sourceConfig).HasErrors() {
-			f, _ = hclsyntax.ParseConfig(src, name, hcl.InitialPos)
-		}
-		if f == nil {
-			f = &hcl.File{}
-		}
-		f.Bytes = src
-		parsed[name] = f
-		return f
-	}
+	source := func(name string) *hcl.File { return sourceFile(parsed, files, name) }
 	var b bytes.Buffer
 	for _, d := range capDiagnostics(diags) {
 		sev := "Error"
@@ -136,6 +110,22 @@ func writeSnippet(b *bytes.Buffer, src []byte, rng hcl.Range) {
 		}
 		ls = le + 1
 	}
+}
+
+// parseForNav parses src for its block structure, which says which block
+// a diagnostic is in. The source may well be invalid (that is often why
+// there are diagnostics), so errors are ignored; one past the limits
+// (nested too deeply for the parser) is not parsed.
+func parseForNav(src []byte, name string) *hcl.File {
+	var f *hcl.File
+	if !checkSource(src, name, sourceConfig).HasErrors() {
+		f, _ = hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	}
+	if f == nil {
+		f = &hcl.File{}
+	}
+	f.Bytes = src
+	return f
 }
 
 // snippetWidth is the most characters of a line a snippet shows.

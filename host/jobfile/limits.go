@@ -139,6 +139,22 @@ func ErrorCount(diags hcl.Diagnostics) int {
 	return n
 }
 
+// WarningCount is the number of warnings in diags, counting those a long
+// list of diagnostics left out (see MaxDiagnostics).
+func WarningCount(diags hcl.Diagnostics) int {
+	n := 0
+	for _, d := range diags {
+		if more, ok := d.Extra.(moreDiagnostics); ok {
+			n += more.warnings
+			continue
+		}
+		if d.Severity == hcl.DiagWarning {
+			n++
+		}
+	}
+	return n
+}
+
 // plural is "1 error" or "2,345 errors" (noun "error").
 func plural(n int, noun string) string {
 	if n == 1 {

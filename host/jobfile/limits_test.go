@@ -92,6 +92,11 @@ func hostileJobfiles() map[string]hostile {
 		"nested template file":   {src: local(`templatefile("t.tpl", {})`), files: map[string]string{"t.tpl": nest("%{if true}", "x", "%{endif}", 20_000)}, want: "Error in function call", line: 4},
 		"templatefile in a loop": {src: local(`[for i in range(1000) : templatefile("t.tpl", {})]`), files: map[string]string{"t.tpl": strings.Repeat("x", 500_000)}, work: 100_000, want: "Too much work", line: 4},
 		"nested jsondecode":      {src: local(`jsondecode(file("d.json"))`), files: map[string]string{"d.json": nest("[", "", "]", 100_000)}, want: tooDeep, line: 4},
+		"nested yamldecode":      {src: local(`yamldecode(file("d.yaml"))`), files: map[string]string{"d.yaml": nest("[", "", "]", 100_000)}, want: "Error in function call", line: 4},
+		"nested yamldecode 5000": {src: local(`yamldecode(file("d.yaml"))`), files: map[string]string{"d.yaml": nest("[", "", "]", 5000)}, want: "Value nested too deeply", line: 4},
+		"yamldecode aliases":     {src: local(`yamldecode(file("d.yaml"))`), files: map[string]string{"d.yaml": yamlLaughs(12)}, want: "Value too large", line: 4},
+		"yamldecode alias depth": {src: local(`yamldecode(file("d.yaml"))`), files: map[string]string{"d.yaml": yamlChain(200)}, want: "Value nested too deeply", line: 4},
+		"yamldecode number":      {src: local(`yamldecode(file("d.yaml"))`), files: map[string]string{"d.yaml": "n: " + strings.Repeat("9", 100_000) + "\n"}, want: "Number too long", line: 4},
 		"deeply nested locals":   {src: hostileHead + "locals {\n  l0 = 1\n" + chainOf(200, "  l%d = [local.l%d]\n") + "}\n", want: "Value nested too deeply"},
 		"source too large":       {src: local(`"` + strings.Repeat("x", jobfile.MaxSourceBytes) + `"`), want: "Failed to read jobfile"},
 		"number literal":         {src: local("1e99999999"), want: "Number out of range", line: 4},
@@ -427,4 +432,25 @@ func TestCallerSetsTaskAndWorkLimits(t *testing.T) {
 	if _, diags := jobfile.LoadSourceWith("job.hcl", small, jobfile.Options{MaxWork: 1000}); !strings.Contains(diags.Error(), "Too much work") {
 		t.Fatalf("the same under MaxWork 1,000: %v, want Too much work", diags)
 	}
+}
+
+// yamlLaughs is YAML whose aliases stand for 10^levels elements in a few
+// lines ("billion laughs").
+func yamlLaughs(levels int) string {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < levels; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
+	}
+	return b.String()
+}
+
+// yamlChain is YAML in which each anchor nests the one before it, n deep.
+func yamlChain(n int) string {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x]\n")
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [*a%d]\n", i, i, i-1)
+	}
+	return b.String()
 }

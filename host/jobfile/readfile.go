@@ -86,8 +86,15 @@ func ReadSource(path string) ([]byte, hcl.Diagnostics) {
 			Detail:   fmt.Sprintf("The file %s could not be read: %s.", path, err),
 		}}
 	}
-	if diags := checkSource(src, path, sourceConfig); diags.HasErrors() {
-		return nil, capDiagnostics(diags)
+	if diags := CheckSource(src, path); diags.HasErrors() {
+		return nil, diags
 	}
 	return src, nil
+}
+
+// CheckSource checks HCL source read elsewhere than from a file (taskhost
+// fmt -, from standard input) against ReadSource's limits but the size,
+// which its reader bounds; filename names it in the diagnostics.
+func CheckSource(src []byte, filename string) hcl.Diagnostics {
+	return capDiagnostics(checkSource(src, filename, sourceConfig))
 }
