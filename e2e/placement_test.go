@@ -22,8 +22,8 @@ func TestPlacement(t *testing.T) {
 		r := taskhost(t, cmd, path)
 		where := path + ":" + itoa(prefix+2) + ":3"
 		if r.code != 2 || !strings.Contains(r.stderr, "No agent for this placement") || !strings.Contains(r.stderr, where) ||
-			!strings.Contains(r.stderr, "placement needs taskhost agent workers, which it does not have") ||
-			!strings.Contains(r.stderr, "applies to task a.") {
+			!strings.Contains(r.stderr, "this run serves no agents. Start it with --listen") ||
+			!strings.Contains(r.stderr, "applies to task a,") {
 			t.Errorf("%s: exit %d, want 2 and the error at %s; stderr:\n%s", cmd, r.code, where, r.stderr)
 		}
 		if _, err := os.Stat(r.runsDir); !os.IsNotExist(err) {
