@@ -90,27 +90,3 @@ func BenchmarkAgents(b *testing.B) {
 	b.ReportMetric(per(ta), "agents-ms/task")
 	b.ReportMetric(float64(ta)/float64(tl), "x-local")
 }
-
-// timedEnv is timed with the environment env.
-func timedEnv(b *testing.B, env []string, name string, args ...string) time.Duration {
-	b.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = env
-	out, err := os.CreateTemp(b.TempDir(), "out-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer out.Close()
-	cmd.Stdout, cmd.Stderr = out, out
-	start := time.Now()
-	err = cmd.Run()
-	d := time.Since(start)
-	if err != nil {
-		tail, _ := os.ReadFile(out.Name())
-		if len(tail) > 3000 {
-			tail = tail[len(tail)-3000:]
-		}
-		b.Fatalf("%s %v: %v\n%s", name, args, err, tail)
-	}
-	return d
-}

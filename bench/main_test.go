@@ -57,7 +57,14 @@ func writeJob(b *testing.B, dir, body string) string {
 // if the command fails (exit 1, some task not passing, included).
 func timed(b *testing.B, name string, args ...string) time.Duration {
 	b.Helper()
+	return timedEnv(b, nil, name, args...)
+}
+
+// timedEnv is timed with the environment env (nil: this process's).
+func timedEnv(b *testing.B, env []string, name string, args ...string) time.Duration {
+	b.Helper()
 	cmd := exec.Command(name, args...)
+	cmd.Env = env
 	out, err := os.CreateTemp(b.TempDir(), "out-")
 	if err != nil {
 		b.Fatal(err)

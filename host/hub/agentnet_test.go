@@ -2,14 +2,9 @@ package hub
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net"
 	"strconv"
 	"strings"
@@ -23,47 +18,8 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/taskhost/taskhost/host/agentwire"
+	"github.com/taskhost/taskhost/internal/testtls"
 )
-
-// testTLS makes a CA and a server certificate for 127.0.0.1 and ips, and
-// returns the server's TLS config and the CA's pool.
-func testTLS(t *testing.T, ips ...net.IP) (*tls.Config, *x509.CertPool) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "hub"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: append([]net.IP{net.IPv4(127, 0, 0, 1)}, ips...),
-		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(caCert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}, pool
-}
 
 // keyList is the agents file of a test: name -> public key.
 type keyList struct {
@@ -135,7 +91,8 @@ type agentHub struct {
 // certificate good for 127.0.0.1 and ips.
 func startAgentHub(t *testing.T, listen string, ips ...net.IP) *agentHub {
 	t.Helper()
-	tlsConf, pool := testTLS(t, ips...)
+	ca := testtls.New(t, ips...)
+	tlsConf, pool := ca.ServerConfig(), ca.Pool
 	keys := &keyList{keys: map[string]string{}}
 	h, err := Start(Config{StoreDir: t.TempDir(), Agents: &AgentsConfig{
 		Listen: listen, TLS: tlsConf, Keys: keys.Keys, RevokeCheck: 100 * time.Millisecond,

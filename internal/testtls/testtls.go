@@ -25,8 +25,9 @@ type CA struct {
 	Server tls.Certificate
 }
 
-// New makes a CA and a server certificate; it fails t if it cannot.
-func New(t testing.TB) *CA {
+// New makes a CA and a server certificate for 127.0.0.1, localhost and
+// ips; it fails t if it cannot.
+func New(t testing.TB, ips ...net.IP) *CA {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -53,7 +54,7 @@ func New(t testing.TB) *CA {
 	srvTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "taskhost test hub"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		IPAddresses: append([]net.IP{net.IPv4(127, 0, 0, 1)}, ips...), DNSNames: []string{"localhost"},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
