@@ -9,3 +9,7 @@
 package proto
 
 //go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative --go-vtproto_out=. --go-vtproto_opt=paths=source_relative,features=marshal+unmarshal+size packv1/pack.proto
+
+// The Python SDK's messages (sdk/python/taskhost/_wire.py), from the Go
+// descriptors just generated: see internal/proto/pygen.
+//go:generate go run ./pygen -o ../../sdk/python/taskhost/_wire.py
