@@ -1,0 +1,277 @@
+package python_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/taskhost/taskhost/host/attempt"
+	"github.com/taskhost/taskhost/host/hub"
+	"github.com/taskhost/taskhost/internal/report"
+	"github.com/taskhost/taskhost/internal/testfault"
+	"github.com/taskhost/taskhost/internal/testtls"
+	"github.com/taskhost/taskhost/sdk/result"
+)
+
+// python3 is the interpreter the SDK is for: Debian's.
+const python3 = "/usr/bin/python3"
+
+func needPython(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(python3); err != nil {
+		t.Skip("no " + python3)
+	}
+}
+
+// hubJSON is a's fields as the Hub message's, for TASKHOST_TEST_HUB.
+func hubJSON(t *testing.T, a attempt.HubAccess) string {
+	t.Helper()
+	b, err := json.Marshal(map[string]string{"url": a.URL, "token": a.Token, "events_subject": a.EventsSubject,
+		"inbox_prefix": a.InboxPrefix, "msg_id_prefix": a.MsgIDPrefix, "state_socket": a.StateSocket, "tls_ca_pem": a.CA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// script is a Python script of testdata run against a hub.
+func script(t *testing.T, hubEnv string, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, python3, append([]string{filepath.Join("testdata", name)}, args...)...)
+	cmd.Env = append(os.Environ(), "TASKHOST_TEST_HUB="+hubEnv, "PYTHONDONTWRITEBYTECODE=1")
+	return cmd
+}
+
+// run runs a script to its end and returns its standard output; it fails
+// the test if the script fails.
+func run(t *testing.T, hubEnv string, name string, args ...string) string {
+	t.Helper()
+	cmd := script(t, hubEnv, name, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, stderr.String())
+	}
+	return string(out)
+}
+
+// startHub starts the host's hub with faults, and records each task's
+// events as the hub applies them.
+func startHub(t *testing.T, faults testfault.Faults) (*hub.Hub, *applied) {
+	t.Helper()
+	ap := &applied{}
+	h, err := hub.Start(hub.Config{StoreDir: t.TempDir(), Faults: faults, OnEvent: ap.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h, ap
+}
+
+// applied is what the hub applied of the tasks' events, in order.
+type applied struct {
+	mu     sync.Mutex
+	events []report.Event
+}
+
+func (a *applied) add(_ string, ev report.Event) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events = append(a.events, ev)
+}
+
+// TestEventsArriveOnceInOrder: a Python process reporting 10,000 steps
+// (20,001 events) through the SDK's emitter has each of them applied by
+// the hub once, in order, and flush says the last is stored; the same
+// when the hub drops the task's connections every 1,000 events (the
+// batches lost are sent again, those sent twice stored once).
+func TestEventsArriveOnceInOrder(t *testing.T) {
+	needPython(t)
+	t.Parallel()
+	const steps = 10_000
+	for name, faults := range map[string]testfault.Faults{
+		"no faults":              {},
+		"dropped every 1,000":    {DropEvery: 1000},
+		"dropped every 30 ms": {DropInterval: 30 * time.Millisecond},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h, ap := startHub(t, faults)
+			a := h.AddTask("steps", 1, "")
+			out := run(t, hubJSON(t, a), "steps.py", fmt.Sprint(steps))
+			if got := strings.TrimSpace(out); got != fmt.Sprint(2*steps+1) {
+				t.Fatalf("flush says %s is the last event, want %d", got, 2*steps+1)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := h.WaitTask(ctx, 1, 2*steps+1); err != nil {
+				t.Fatalf("not every event applied: %v", err)
+			}
+			if faults != (testfault.Faults{}) && h.Drops() == 0 {
+				t.Fatal("the hub dropped no connection: the test tests nothing")
+			}
+			ap.mu.Lock()
+			defer ap.mu.Unlock()
+			if len(ap.events) != 2*steps+1 {
+				t.Fatalf("%d events applied, want %d", len(ap.events), 2*steps+1)
+			}
+			for i, ev := range ap.events {
+				if ev.Seq != uint64(i+1) {
+					t.Fatalf("event %d applied has seq %d", i+1, ev.Seq)
+				}
+				if i < 2*steps && i%2 == 0 && ev.Name != fmt.Sprintf("step %d", i/2+1) {
+					t.Fatalf("event %d is %q, want step %d", i+1, ev.Name, i/2+1)
+				}
+			}
+			err := h.Tree(1, func(tree *report.Tree) {
+				if len(tree.Sections) != steps || !tree.Ended {
+					t.Errorf("the tree has %d steps (ended: %v), want %d, ended", len(tree.Sections), tree.Ended, steps)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestDialOverTLS: given the hub's CA, the Python emitter reaches a hub
+// that takes only TLS, with a tls:// or a nats:// URL, and its events are
+// stored; with a CA that did not sign the hub's certificate, or one that
+// holds no certificate, dial fails at once, saying why as the Go SDK does.
+func TestDialOverTLS(t *testing.T) {
+	needPython(t)
+	t.Parallel()
+	ca := testtls.New(t)
+	srv, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, NoLog: true, NoSigs: true,
+		JetStream: true, StoreDir: t.TempDir(), TLSConfig: ca.ServerConfig(), TLSTimeout: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server did not start")
+	}
+	nc, err := nats.Connect(srv.ClientURL(), nats.Secure(&tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS12}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EV", Subjects: []string{"ev.>"}, Storage: jetstream.FileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsURL := srv.ClientURL()
+	if !strings.HasPrefix(tlsURL, "tls://") {
+		t.Fatalf("the hub's URL %s is not tls://", tlsURL)
+	}
+	natsURL := "nats://" + strings.TrimPrefix(tlsURL, "tls://")
+	for name, tc := range map[string]struct {
+		url, ca string
+		want    string
+	}{
+		"the CA, a tls:// URL":  {url: tlsURL, ca: ca.PEM, want: "ok"},
+		"the CA, a nats:// URL": {url: natsURL, ca: ca.PEM, want: "ok"},
+		"another CA": {url: tlsURL, ca: testtls.New(t).PEM,
+			want: "HubError: connect to the hub at " + tlsURL + " over TLS: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate"},
+		"a CA that is no PEM": {url: tlsURL, ca: "not a certificate",
+			want: "HubError: connect to the hub at " + tlsURL + ": the hub's CA (tls_ca_pem) holds no PEM certificate"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			subject := "ev." + strings.NewReplacer(" ", "_", ".", "_", "/", "_", ":", "_").Replace(name)
+			out := run(t, hubJSON(t, attempt.HubAccess{URL: tc.url, CA: tc.ca, EventsSubject: subject,
+				InboxPrefix: "_in", MsgIDPrefix: subject + "."}), "dial.py")
+			if !strings.HasPrefix(strings.TrimSpace(out), tc.want) {
+				t.Fatalf("dial.py says %q, want %q", strings.TrimSpace(out), tc.want)
+			}
+			if tc.want != "ok" {
+				if strings.Contains(tc.want, "over TLS") && !strings.Contains(out, "not signed by the CA the task was given") {
+					t.Errorf("dial.py says %q, without what to look at", out)
+				}
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := stream.GetLastMsgForSubject(ctx, subject); err != nil {
+				t.Errorf("nothing stored: %v", err)
+			}
+		})
+	}
+}
+
+// TestRefusedWhenRevoked: once the hub revokes the task's token (its
+// attempt ended), the Python emitter stops at once rather than after a
+// minute: flush says the hub refuses the task's events for good and from
+// which event on none were stored, the task is told once, and a later
+// flush says the same.
+func TestRefusedWhenRevoked(t *testing.T) {
+	needPython(t)
+	t.Parallel()
+	h, _ := startHub(t, testfault.Faults{})
+	a := h.AddTask("revoked", 1, "")
+	cmd := script(t, hubJSON(t, a), "revoked.py")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(stdout)
+	line, err := r.ReadString('\n')
+	if line != "flushed 2 None\n" {
+		t.Fatalf("revoked.py: %q, %v\n%s", line, err, stderr.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.Seal(ctx, 1, hub.Close{Result: result.Errored, Reason: "ended", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	stdin.Write([]byte("go on\n"))
+	rest, _ := io.ReadAll(r)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("revoked.py: %v\n%s", err, stderr.String())
+	}
+	refused := "the hub refuses the task's events for good: nats: connection closed: nats: authorization violation" +
+		" (its credentials were revoked: the task went over its limits, or its attempt ended)"
+	want := "last 2\nerror " + refused + "; events from 3 on were not stored\ntold 1 " + refused + "\nagain 2 True\n"
+	if string(rest) != want {
+		t.Errorf("revoked.py says\n%s\nwant\n%s", rest, want)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the refusal took %s", d)
+	}
+}
