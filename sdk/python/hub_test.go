@@ -108,8 +108,8 @@ func TestEventsArriveOnceInOrder(t *testing.T) {
 	t.Parallel()
 	const steps = 10_000
 	for name, faults := range map[string]testfault.Faults{
-		"no faults":              {},
-		"dropped every 1,000":    {DropEvery: 1000},
+		"no faults":           {},
+		"dropped every 1,000": {DropEvery: 1000},
 		"dropped every 30 ms": {DropInterval: 30 * time.Millisecond},
 	} {
 		t.Run(name, func(t *testing.T) {
