@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -78,7 +79,8 @@ func run(t *testing.T, hubEnv string, name string, args ...string) string {
 func startHub(t *testing.T, faults testfault.Faults) (*hub.Hub, *applied) {
 	t.Helper()
 	ap := &applied{}
-	h, err := hub.Start(hub.Config{StoreDir: t.TempDir(), Faults: faults, OnEvent: ap.add})
+	log := hclog.New(&hclog.LoggerOptions{Output: &ap.log, Level: hclog.Warn})
+	h, err := hub.Start(hub.Config{StoreDir: t.TempDir(), Faults: faults, OnEvent: ap.add, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,10 +88,29 @@ func startHub(t *testing.T, faults testfault.Faults) (*hub.Hub, *applied) {
 	return h, ap
 }
 
-// applied is what the hub applied of the tasks' events, in order.
+// applied is what the hub applied of the tasks' events, in order, and
+// what it logged.
 type applied struct {
 	mu     sync.Mutex
 	events []report.Event
+	log    syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func (a *applied) add(_ string, ev report.Event) {
@@ -273,5 +294,53 @@ func TestRefusedWhenRevoked(t *testing.T) {
 	}
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("the refusal took %s", d)
+	}
+}
+
+// TestStateOps: every operation of the Python state client against the
+// host's state server does what docs/protocol.md says, with the errors
+// of the contract (state_ops.py checks each).
+func TestStateOps(t *testing.T) {
+	needPython(t)
+	t.Parallel()
+	h, _ := startHub(t, testfault.Faults{})
+	a := h.AddTask("ops", 1, "")
+	if out := run(t, hubJSON(t, a), "state_ops.py"); out != "ok\n" {
+		t.Fatalf("state_ops.py: %q", out)
+	}
+}
+
+// TestStateAddUnderDrops: 4 Python processes adding 1 to one counter
+// 1,000 times each, while the state server drops every task connection
+// every 100 requests (some before their answer), leave it at exactly
+// 4,000: no add lost, none applied twice.
+func TestStateAddUnderDrops(t *testing.T) {
+	needPython(t)
+	t.Parallel()
+	h, ap := startHub(t, testfault.Faults{DropEvery: 100})
+	env := hubJSON(t, h.AddTask("adders", 1, ""))
+	var wg sync.WaitGroup
+	for range 4 {
+		cmd := script(t, env, "state_add.py", "1000")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("state_add.py: %v\n%s", err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := strings.Count(ap.log.String(), "dropping every state connection"); n < 10 {
+		t.Fatalf("the state server dropped the connections %d times: the test tests little", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	state, err := h.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(state["count"]); got != "4000" {
+		t.Errorf("count is %s, want 4000", got)
 	}
 }
