@@ -40,7 +40,7 @@ func needPython(t *testing.T) {
 }
 
 // hubJSON is a's fields as the Hub message's, for TASKHOST_TEST_HUB.
-func hubJSON(t *testing.T, a attempt.HubAccess) string {
+func hubJSON(t testing.TB, a attempt.HubAccess) string {
 	t.Helper()
 	b, err := json.Marshal(map[string]string{"url": a.URL, "token": a.Token, "events_subject": a.EventsSubject,
 		"inbox_prefix": a.InboxPrefix, "msg_id_prefix": a.MsgIDPrefix, "state_socket": a.StateSocket, "tls_ca_pem": a.CA})
@@ -51,7 +51,7 @@ func hubJSON(t *testing.T, a attempt.HubAccess) string {
 }
 
 // script is a Python script of testdata run against a hub.
-func script(t *testing.T, hubEnv string, name string, args ...string) *exec.Cmd {
+func script(t testing.TB, hubEnv string, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
@@ -62,7 +62,7 @@ func script(t *testing.T, hubEnv string, name string, args ...string) *exec.Cmd 
 
 // run runs a script to its end and returns its standard output; it fails
 // the test if the script fails.
-func run(t *testing.T, hubEnv string, name string, args ...string) string {
+func run(t testing.TB, hubEnv string, name string, args ...string) string {
 	t.Helper()
 	cmd := script(t, hubEnv, name, args...)
 	var stderr bytes.Buffer
@@ -76,7 +76,7 @@ func run(t *testing.T, hubEnv string, name string, args ...string) string {
 
 // startHub starts the host's hub with faults, and records each task's
 // events as the hub applies them.
-func startHub(t *testing.T, faults testfault.Faults) (*hub.Hub, *applied) {
+func startHub(t testing.TB, faults testfault.Faults) (*hub.Hub, *applied) {
 	t.Helper()
 	ap := &applied{}
 	log := hclog.New(&hclog.LoggerOptions{Output: &ap.log, Level: hclog.Warn})
