@@ -53,7 +53,7 @@ func boundedTaskhost(t *testing.T, dir string, env []string, args ...string) (in
 
 // TestHostileJobfilesExitCode runs taskhost validate on jobfiles that
 // crashed it (a Go fatal error exiting with 2, as a diagnostic does) or
-// hung it: each must end within a minute with a diagnostic and exit code
+// hung it: each must end (within hangAfter) with a diagnostic and exit code
 // 2, or load (exit code 0), and never crash. host/jobfile's
 // TestHostileJobfiles checks each limit's diagnostic in detail.
 func TestHostileJobfilesExitCode(t *testing.T) {
