@@ -103,63 +103,75 @@ def _fit(s, limit):
     return e[:cut].decode() + " … (%d bytes cut)" % (len(e) - cut)
 
 
-def _put(b, tag, s):
-    """Appends a string field (tag: the field's key byte)."""
-    e = s.encode("utf-8", "surrogateescape")
-    n = len(e)
-    b += tag
-    if n < 0x80:
-        b.append(n)
-    else:
-        _uvarint(b, n)
-    b += e
+# The string fields of an Event after seq, in order: their key bytes.
+_FIELDS = ((b"\x1a", "kind"), (b"\x22", "id"), (b"\x2a", "parent"), (b"\x32", "name"), (b"\x3a", "type"),
+           (b"\x42", "result"), (b"\x4a", "reason"))
+_LIMITS = {"name": MAX_NAME_BYTES, "reason": MAX_REASON_BYTES}
+
+
+def _time_field(v):
+    """Field 11, time_unix_nano: a varint of 9 bytes for any time from
+    1972 to 2262 (unrolled: this is most of an event's encoding)."""
+    return bytes((0x58, v & 0x7F | 0x80, v >> 7 & 0x7F | 0x80, v >> 14 & 0x7F | 0x80, v >> 21 & 0x7F | 0x80,
+                  v >> 28 & 0x7F | 0x80, v >> 35 & 0x7F | 0x80, v >> 42 & 0x7F | 0x80, v >> 49 & 0x7F | 0x80, v >> 56))
+
+
+def _head(src):
+    """The encoding of field 1, src."""
+    b = bytearray()
+    if src:
+        e = src.encode()
+        b += b"\x0a"
+        _uvarint(b, len(e))
+        b += e
+    return bytes(b)
+
+
+def _pid_field(pid):
+    b = bytearray(b"\x60")
+    _uvarint(b, pid)
+    return bytes(b)
 
 
 def encode_event(ev, seq, src, now, pid):
     """The Event message of ev (a dict), stamped."""
-    b = bytearray()
-    if src:
-        _put(b, b"\x0a", src)
+    return _encode(ev, seq, _head(src), now, _pid_field(pid))
+
+
+def _encode(ev, seq, head, now, tail):
+    """encode_event, with src and pid encoded already (head, tail)."""
+    b = bytearray(head)
     b += b"\x10"
     _uvarint(b, seq)
-    get = ev.get
-    v = get("kind")
-    if v:
-        _put(b, b"\x1a", v)
-    v = get("id")
-    if v:
-        _put(b, b"\x22", v)
-    v = get("parent")
-    if v:
-        _put(b, b"\x2a", v)
-    v = get("name")
-    if v:
-        if len(v) > MAX_NAME_BYTES // 4:
-            v = _fit(v, MAX_NAME_BYTES)
-        _put(b, b"\x32", v)
-    v = get("type")
-    if v:
-        _put(b, b"\x3a", v)
-    v = get("result")
-    if v:
-        _put(b, b"\x42", v)
-    v = get("reason")
-    if v:
-        if len(v) > MAX_REASON_BYTES // 4:
-            v = _fit(v, MAX_REASON_BYTES)
-        _put(b, b"\x4a", v)
-    v = get("data")
+    for tag, k in _FIELDS:
+        v = ev.get(k)
+        if v:
+            e = v.encode("utf-8", "surrogateescape")
+            n = len(e)
+            if n >= 0x80:
+                if n > 1024 and k in _LIMITS and n > _LIMITS[k]:
+                    e = _fit(v, _LIMITS[k]).encode("utf-8", "surrogateescape")
+                    n = len(e)
+                b += tag
+                _uvarint(b, n)
+            else:
+                b += tag
+                b.append(n)
+            b += e
+    v = ev.get("data")
     if v:
         if isinstance(v, str):
             v = v.encode()
         b += b"\x52"
         _uvarint(b, len(v))
         b += v
-    b += b"\x58"
-    _uvarint(b, now)
-    b += b"\x60"
-    _uvarint(b, pid)
-    v = get("logs")
+    if 1 << 56 <= now < 1 << 63:
+        b += _time_field(now)
+    else:
+        b += b"\x58"
+        _uvarint(b, now)
+    b += tail
+    v = ev.get("logs")
     if v:
         lb = LogRef(file=v.get("file", ""), begin=v.get("begin", 0), size=v.get("size", 0))._put(bytearray())
         b += b"\x6a"
@@ -187,7 +199,9 @@ class Hub:
     """Publishes a task's events to the hub, in batches. Make one with dial()."""
 
     def __init__(self):
-        self._cond = threading.Condition(threading.Lock())
+        # One lock guards everything; _cond waits on it.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._busy = False  # a thread waits in _settle: others wait for it
         self._seq = 0
         self._batch = bytearray()
@@ -214,6 +228,8 @@ class Hub:
         h = cls()
         h._src = src
         h._pid = os.getpid()
+        h._head = _head(src)
+        h._tail = _pid_field(h._pid)
         h._subject = hub.events_subject
         h._inbox = hub.inbox_prefix + "."
         h._id_pre = hub.msg_id_prefix + (src or "main") + "."
@@ -269,7 +285,7 @@ class Hub:
 
     def emit(self, ev):
         """Numbers ev (a dict; see the module's users) and sends it, in a batch."""
-        with self._cond:
+        with self._lock:
             while self._busy:
                 self._cond.wait()
             self._seq += 1
@@ -277,14 +293,16 @@ class Hub:
             if self._failed is not None:
                 self._dropped += 1
                 return
-            data = encode_event(ev, seq, self._src, time.time_ns(), self._pid)
-            if len(data) > MAX_EVENT_BYTES:
+            data = _encode(ev, seq, self._head, time.time_ns(), self._tail)
+            n = len(data)
+            if n > MAX_EVENT_BYTES:
                 ev = dict(ev)
                 ev["data"] = ('{"error":"step data of %d bytes dropped: over the limit of %d"}'
-                              % (len(data), MAX_EVENT_BYTES)).encode()
-                data = encode_event(ev, seq, self._src, time.time_ns(), self._pid)
+                              % (n, MAX_EVENT_BYTES)).encode()
+                data = _encode(ev, seq, self._head, time.time_ns(), self._tail)
+                n = len(data)
             batch = self._batch
-            if batch and len(batch) + len(data) > MAX_BATCH_BYTES:
+            if batch and len(batch) + n > MAX_BATCH_BYTES:
                 self._send_batch()
                 if self._failed is not None:
                     self._dropped += 1
@@ -294,8 +312,12 @@ class Hub:
                 self._first = seq
             self._last = seq
             # The batch is an EventBatch: each event is field 1.
-            batch.append(0x0A)
-            _uvarint(batch, len(data))
+            if n < 0x80:
+                batch += b"\x0a"
+                batch.append(n)
+            else:
+                batch += b"\x0a"
+                _uvarint(batch, n)
             batch += data
             # At once when nothing is in flight (a lone event is not held
             # back); while a batch is in flight, fill the next one.

@@ -14,14 +14,14 @@ to_file = len(sys.argv) > 2 and sys.argv[2] == "file"
 if to_file:
     f = tempfile.TemporaryFile()
     seq = 0
-    pid = os.getpid()
+    head, tail = _emit._head(""), _emit._pid_field(os.getpid())
     start = time.perf_counter()
     for i in range(n // 2):
         sid = str(i + 1)
         for ev in ({"kind": "start", "id": sid, "name": "step " + sid, "type": "step"},
                    {"kind": "end", "id": sid, "result": "passed"}):
             seq += 1
-            f.write(_emit.encode_event(ev, seq, "", time.time_ns(), pid))
+            f.write(_emit._encode(ev, seq, head, time.time_ns(), tail))
     f.flush()
     os.fsync(f.fileno())
 else:
