@@ -177,7 +177,8 @@ func TestEventsArriveOnceInOrder(t *testing.T) {
 // TestDialOverTLS: given the hub's CA, the Python emitter reaches a hub
 // that takes only TLS, with a tls:// or a nats:// URL, and its events are
 // stored; with a CA that did not sign the hub's certificate, or one that
-// holds no certificate, dial fails at once, saying why as the Go SDK does.
+// holds no certificate, dial fails at once, saying why as the Go SDK does;
+// without a CA, the hub's certificate is not trusted.
 func TestDialOverTLS(t *testing.T) {
 	needPython(t)
 	t.Parallel()
@@ -218,6 +219,8 @@ func TestDialOverTLS(t *testing.T) {
 	}{
 		"the CA, a tls:// URL":  {url: tlsURL, ca: ca.PEM, want: "ok"},
 		"the CA, a nats:// URL": {url: natsURL, ca: ca.PEM, want: "ok"},
+		"no CA": {url: natsURL,
+			want: "HubError: connect to the hub at " + natsURL + ": [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"},
 		"another CA": {url: tlsURL, ca: testtls.New(t).PEM,
 			want: "HubError: connect to the hub at " + tlsURL + " over TLS: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate"},
 		"a CA that is no PEM": {url: tlsURL, ca: "not a certificate",
@@ -342,5 +345,107 @@ func TestStateAddUnderDrops(t *testing.T) {
 	}
 	if got := string(state["count"]); got != "4000" {
 		t.Errorf("count is %s, want 4000", got)
+	}
+}
+
+// natsHub starts a NATS server with JetStream (its options changed by
+// opts) and a stream on "ev" (its config changed by cfg), and returns the
+// hub a task is given for it.
+func natsHub(t *testing.T, opts func(*natsserver.Options), cfg func(*jetstream.StreamConfig)) string {
+	t.Helper()
+	o := &natsserver.Options{Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, NoLog: true, NoSigs: true,
+		JetStream: true, StoreDir: t.TempDir()}
+	if opts != nil {
+		opts(o)
+	}
+	srv, err := natsserver.NewServer(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server did not start")
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if cfg == nil {
+		// No stream: a subscriber takes every batch and never answers.
+		if _, err := nc.Subscribe("ev", func(*nats.Msg) {}); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		sc := jetstream.StreamConfig{Name: "EV", Subjects: []string{"ev"}, Storage: jetstream.FileStorage, Discard: jetstream.DiscardNew}
+		cfg(&sc)
+		if _, err := js.CreateStream(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hubJSON(t, attempt.HubAccess{URL: srv.ClientURL(), EventsSubject: "ev", InboxPrefix: "_in.t1", MsgIDPrefix: "t1.x."})
+}
+
+// TestRefusedForGood: when the hub's answer to a batch is final (a batch
+// larger than the server or the stream takes, the run's stream full), the
+// Python emitter stops at once: flush says why and from which event on
+// none were stored, and the task is told once.
+func TestRefusedForGood(t *testing.T) {
+	needPython(t)
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		opts func(*natsserver.Options)
+		cfg  func(*jetstream.StreamConfig)
+		data int
+		want string
+	}{
+		"the stream's largest message": {cfg: func(c *jetstream.StreamConfig) { c.MaxMsgSize = 4 << 10 }, data: 8 << 10,
+			want: "a batch larger than the hub takes: nats: API error: code=400 err_code=10054"},
+		"the server's largest message": {opts: func(o *natsserver.Options) { o.MaxPayload = 4 << 10 }, cfg: func(*jetstream.StreamConfig) {},
+			data: 8 << 10, want: "a batch larger than the hub takes: nats: maximum payload exceeded"},
+		"the stream full": {cfg: func(c *jetstream.StreamConfig) { c.MaxBytes = 16 << 10 }, data: 1 << 10,
+			want: "the run's stream is full (max_run_bytes): nats: API error: code=503 err_code=10077 description=maximum bytes exceeded"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			out := run(t, natsHub(t, tc.opts, tc.cfg), "refused.py", fmt.Sprint(tc.data))
+			lines := strings.Split(out, "\n")
+			if len(lines) < 4 || lines[0] != "first 3 None" || lines[3] != "told 1" {
+				t.Fatalf("refused.py says\n%s", out)
+			}
+			var last int
+			fmt.Sscanf(lines[1], "last %d", &last)
+			if last < 3 || last >= 53 {
+				t.Errorf("flush says event %d is the last stored", last)
+			}
+			want := fmt.Sprintf("error the hub refuses the task's events for good: %s", tc.want)
+			if !strings.HasPrefix(lines[2], want) || !strings.HasSuffix(lines[2], fmt.Sprintf("; events from %d on were not stored", last+1)) {
+				t.Errorf("flush: %s\nwant %s…; events from %d on were not stored", lines[2], want, last+1)
+			}
+		})
+	}
+}
+
+// TestGivesUpOnASilentHub: a Python task reporting to a hub that never
+// acknowledges anything is not held forever: once nothing was
+// acknowledged for ACK_WAIT, emit stops waiting and drops what follows,
+// and flush says so at once, with no event stored.
+func TestGivesUpOnASilentHub(t *testing.T) {
+	needPython(t)
+	t.Parallel()
+	out := run(t, natsHub(t, nil, nil), "refused.py", "0", "0.3")
+	want := "last 0\nerror events from 1 on not acknowledged by the hub: none acknowledged for 300ms; "
+	if !strings.HasPrefix(out, want) || !strings.Contains(out, "later events were not sent\ntold 0\n") {
+		t.Errorf("refused.py says\n%s\nwant\n%s… later events were not sent", out, want)
 	}
 }
