@@ -216,6 +216,7 @@ class Hub:
         self._refused = False
         self._dropped = 0
         self._lingering = False
+        self._resend = False  # the connection came back: send again what went on the old one
         self._stop = False
         self._wake = threading.Event()
         self.on_refused = None
@@ -235,7 +236,7 @@ class Hub:
         h._id_pre = hub.msg_id_prefix + (src or "main") + "."
         try:
             h._conn = _nats.Conn(hub.url, token=hub.token, name=name, ca_pem=hub.tls_ca_pem,
-                                 on_reconnect=h._notify, on_closed=h._notify)
+                                 on_reconnect=h._reconnected, on_closed=h._notify)
         except _nats.BadCA as e:
             raise HubError("connect to the hub at %s: %s" % (hub.url, e)) from None
         try:
@@ -251,6 +252,15 @@ class Hub:
     def _notify(self):
         with self._cond:
             self._cond.notify_all()
+
+    def _reconnected(self):
+        """The connection is back: what went on the one that dropped (its
+        answers may be lost with it) is sent again at once, by the linger
+        thread, so that the hub does not hold later events waiting for it."""
+        with self._cond:
+            self._resend = True
+            self._cond.notify_all()
+        self._wake.set()
 
     def _on_ack(self, subject, reply, headers, payload):
         try:
@@ -328,10 +338,12 @@ class Hub:
                 self._wake.set()
 
     def _in_flight(self):
+        """Whether the last batch sent waits for its answer, or for the
+        connection to come back (then the events wait in the next batch)."""
         if not self._unacked:
             return False
         s = self._unacked[-1]
-        return not s.acked and s.gen is not None
+        return not s.acked and (s.gen is not None or isinstance(s.err, _nats.NotConnected))
 
     def _send_batch(self):
         """Sends the batch being filled, if any; the lock is held."""
@@ -436,7 +448,8 @@ class Hub:
         return None
 
     def _linger(self):
-        """Sends a batch that waited LINGER."""
+        """Sends a batch that waited LINGER; after a reconnect, first sends
+        again what went on the connection that dropped, or failed to go."""
         while True:
             self._wake.wait()
             if self._stop:
@@ -447,8 +460,15 @@ class Hub:
                 self._lingering = False
                 if self._stop:
                     return
-                if not self._busy:
-                    self._send_batch()
+                if self._busy:
+                    continue  # the thread that settles sends again itself
+                if self._resend:
+                    self._resend = False
+                    gen = self._conn.gen
+                    for s in self._unacked:
+                        if not s.acked and s.gen != gen:
+                            self._send(s)
+                self._send_batch()
 
     # Ending.
 
