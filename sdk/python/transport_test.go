@@ -43,8 +43,10 @@ print("a print before serving: not on the handshake's stdout")
 DIR = os.environ.get("PYT_DIR", "")
 
 def mark(name, text=""):
-    with open(os.path.join(DIR, name), "w") as f:
+    path = os.path.join(DIR, name)
+    with open(path + ".tmp", "w") as f:
         f.write(text)
+    os.rename(path + ".tmp", path)
 
 def describe():
     return _wire.DescribeResponse(name="pyt", version="0.1.0", protocol_versions=[1, 2], sdk_version="python",

@@ -13,8 +13,8 @@ describe() and run() are called on the main thread; the sockets are read
 on threads of their own.
 """
 
+import _signal  # signal's C module; signal wraps it in enums
 import os
-import signal
 import socket
 import sys
 import threading
@@ -173,7 +173,7 @@ def _stop_group(why):
     _remove_dir()
     if os.getpgrp() == os.getpid():
         try:
-            os.killpg(os.getpid(), signal.SIGKILL)
+            os.killpg(os.getpid(), _signal.SIGKILL)
         except OSError:
             pass
     os._exit(3)
@@ -197,7 +197,7 @@ def _watch_parent(ppid, wakeup):
                 data = os.read(wakeup, 64)
             except BlockingIOError:
                 data = b""
-            if signal.SIGTERM in data:
+            if _signal.SIGTERM in data:
                 _stop_group("SIGTERM (the host died or was told to stop)")
         if os.getppid() != ppid:
             _stop_group("the host went away")
@@ -244,8 +244,8 @@ def serve(describe, run):
     r, w = os.pipe()
     os.set_blocking(r, False)
     os.set_blocking(w, False)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    signal.set_wakeup_fd(w)
+    _signal.signal(_signal.SIGTERM, _on_sigterm)
+    _signal.set_wakeup_fd(w)
     threading.Thread(target=_watch_parent, args=(ppid, r), name="taskhost-parent", daemon=True).start()
 
     # Standard input is the host's: the pack does not read it.
