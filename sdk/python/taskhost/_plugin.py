@@ -286,24 +286,28 @@ def serve(describe, run):
     line = "%d|%d|unix|%s|grpc|\n" % (CORE_VERSION, version, path)
     os.write(1, line.encode())
 
-    while True:
-        req = calls.get()
-        if req.method == SHUTDOWN:
-            req.reply(b"")
-            _exit(0)
-        try:
-            if req.method == DESCRIBE:
-                req.reply(describe().encode())
-            else:
-                res = run(_wire.RunRequest.decode(req.body), Call(version, req))
-                req.reply(res.encode())
-        except RPCError as e:
-            req.reply(status=e.code, message=e.message)
-        except Exception as e:
-            import traceback
+    try:
+        while True:
+            req = calls.get()
+            if req.method == SHUTDOWN:
+                req.reply(b"")
+                _exit(0)
+            try:
+                if req.method == DESCRIBE:
+                    req.reply(describe().encode())
+                else:
+                    res = run(_wire.RunRequest.decode(req.body), Call(version, req))
+                    req.reply(res.encode())
+            except RPCError as e:
+                req.reply(status=e.code, message=e.message)
+            except Exception as e:
+                import traceback
 
-            traceback.print_exc()
-            req.reply(status=_h2.UNKNOWN, message="%s: %s" % (type(e).__name__, e))
+                traceback.print_exc()
+                req.reply(status=_h2.UNKNOWN, message="%s: %s" % (type(e).__name__, e))
+    finally:
+        # sys.exit or KeyboardInterrupt from a task: the process ends.
+        _remove_dir()
 
 
 class _Queue:
