@@ -281,16 +281,24 @@ var handshake = regexp.MustCompile(`^1\|([0-9]+)\|unix\|(/[^|]+)\|grpc\|\n$`)
 // TestPythonHandshake: started by hand with the cookie, the script prints
 // go-plugin's handshake line and nothing else on stdout (its print goes
 // to stderr), with the version agreed, and serves on the socket it
-// names, in a directory of its own (0700) that it removes when it stops:
+// names (not version 1 to a host that dials over TLS), in a directory of
+// its own (0700) that it removes when it stops:
 // the pack service, UNIMPLEMENTED for a method it does not serve, and
 // go-plugin's Shutdown, on which it exits. Without the cookie it says it
 // is a plugin, and exits with status 1.
 func TestPythonHandshake(t *testing.T) {
 	t.Parallel()
 	path, dir := script(t)
-	for _, tc := range []struct{ offered, want string }{{"1,2", "2"}, {"1", "1"}, {"2,3", "2"}} {
+	for _, tc := range []struct{ offered, tls, want string }{
+		{offered: "1,2", want: "2"},
+		{offered: "1", want: "1"},
+		{offered: "2,3", want: "2"},
+		// A host that hands its packs TLS key pairs speaks version 1 over
+		// TLS only: it is not offered version 1 (protocol.ServedPluginSets).
+		{offered: "1", tls: `{"server_name":"localhost"}`, want: "2"},
+	} {
 		cmd := exec.Command(path)
-		cmd.Env = append(os.Environ(), "TASKHOST_PACK_PLUGIN=3f0c9a1e6b7d4c2a", "PLUGIN_PROTOCOL_VERSIONS="+tc.offered, "PYT_DIR="+dir, "PLUGIN_UNIX_SOCKET_DIR=")
+		cmd.Env = append(os.Environ(), "TASKHOST_PACK_PLUGIN=3f0c9a1e6b7d4c2a", "PLUGIN_PROTOCOL_VERSIONS="+tc.offered, "PYT_DIR="+dir, "PLUGIN_UNIX_SOCKET_DIR=", protocol.TLSHostEnv+"="+tc.tls)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		out, err := cmd.StdoutPipe()
