@@ -1,3 +1,3 @@
-// Package python holds the Python SDK (the taskhost module under
-// taskhost/), and its tests against the real host and hub.
+// Package python holds the Python SDK (the taskhost package, beside this
+// file) and the Go tests that run it through a real host.
 package python
