@@ -50,8 +50,8 @@ func hubJSON(t testing.TB, a attempt.HubAccess) string {
 	return string(b)
 }
 
-// script is a Python script of testdata run against a hub.
-func script(t testing.TB, hubEnv string, name string, args ...string) *exec.Cmd {
+// hubScript is a Python script of testdata run against a hub.
+func hubScript(t testing.TB, hubEnv string, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
@@ -64,7 +64,7 @@ func script(t testing.TB, hubEnv string, name string, args ...string) *exec.Cmd 
 // the test if the script fails.
 func run(t testing.TB, hubEnv string, name string, args ...string) string {
 	t.Helper()
-	cmd := script(t, hubEnv, name, args...)
+	cmd := hubScript(t, hubEnv, name, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -259,7 +259,7 @@ func TestRefusedWhenRevoked(t *testing.T) {
 	t.Parallel()
 	h, _ := startHub(t, testfault.Faults{})
 	a := h.AddTask("revoked", 1, "")
-	cmd := script(t, hubJSON(t, a), "revoked.py")
+	cmd := hubScript(t, hubJSON(t, a), "revoked.py")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -324,7 +324,7 @@ func TestStateAddUnderDrops(t *testing.T) {
 	env := hubJSON(t, h.AddTask("adders", 1, ""))
 	var wg sync.WaitGroup
 	for range 4 {
-		cmd := script(t, env, "state_add.py", "1000")
+		cmd := hubScript(t, env, "state_add.py", "1000")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
