@@ -449,3 +449,14 @@ func TestGivesUpOnASilentHub(t *testing.T) {
 		t.Errorf("refused.py says\n%s\nwant\n%s… later events were not sent", out, want)
 	}
 }
+
+// TestHubUnitTests runs the Python unit tests of the hub side
+// (tests/test_hub.py), so that go test runs them too.
+func TestHubUnitTests(t *testing.T) {
+	needPython(t)
+	t.Parallel()
+	out, err := exec.Command(python3, "-m", "unittest", "discover", "-s", "tests", "-p", "test_hub.py").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
