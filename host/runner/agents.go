@@ -108,12 +108,12 @@ func (r *execution) startAgents(ctx context.Context) (*remote.Starter, *logship.
 	}
 	job := r.plan.Job
 	sink, err := logship.NewSink(ctx, logship.SinkConfig{Conn: r.hub.Conn(), RunKey: r.hub.RunKey(), RunDir: r.dir,
-		Logger: r.log.Named("logs")})
+		Replicas: r.hub.Replicas(), Logger: r.log.Named("logs")})
 	if err != nil {
 		return nil, nil, err
 	}
 	s, err := remote.NewStarter(ctx, remote.Config{
-		Conn: r.hub.Conn(), RunKey: r.hub.RunKey(), Classes: ids,
+		Conn: r.hub.Conn(), RunKey: r.hub.RunKey(), Classes: ids, Replicas: r.hub.Replicas(),
 		ClassOf:  func(c attempt.Call) string { return r.plan.ClassOf[c.ID] },
 		PackPath: func(pack string) string { return job.Pack(pack).Path },
 		PackSHA256: func(pack string) string {
