@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Annotated, Any, Optional
 
-from taskhost import Output, Pack, T
+from taskhost import Hook, Output, Pack, T
 
 pack = Pack("demo", "0.1.0")
 
@@ -95,6 +95,21 @@ def kinds(t: T, s: str, n: int, f: float, b: bool, l: list[int], m: dict[str, st
 def exit_(t: T, status: int = 3):
     with t.step("exit"):
         sys.exit(status)
+
+
+@pack.task("secret", doc="Logs and reports its password.")
+def secret(t: T, password: str):
+    with t.step("login with " + password, continue_=True) as s:
+        t.log.info("using %s", password)
+        print("printed " + password, file=sys.stderr)
+        s.failed("refused " + password)
+    t.failed("wrong password " + password)
+
+
+@pack.hook("notify", doc="Says where it runs.", stages=["post_task", "post_job"])
+def notify(t: T, hook: Hook, url: str = ""):
+    with t.step("notify %s at %s" % (hook.task, hook.stage)) as s:
+        s.set_data({"job": hook.results.get("job"), "url": url})
 
 
 if __name__ == "__main__":
