@@ -24,7 +24,7 @@ class TestDescribe(unittest.TestCase):
         code, out, err = run(DEMO, "describe")
         self.assertEqual(code, 0, err)
         d = json.loads(out)
-        self.assertEqual(list(d), ["name", "version", "protocol_versions", "sdk_version", "tasks"])
+        self.assertEqual(list(d), ["name", "version", "protocol_versions", "sdk_version", "tasks", "hooks"])
         self.assertEqual((d["name"], d["version"], d["protocol_versions"], d["sdk_version"]),
                          ("demo", "0.1.0", [1, 2], "0.1.0"))
         hello = d["tasks"][0]
@@ -35,6 +35,8 @@ class TestDescribe(unittest.TestCase):
         self.assertIn('  "tasks": [\n    {\n      "name": "hello",\n', out)
         lookup = [t for t in d["tasks"] if t["name"] == "lookup"][0]
         self.assertEqual([o["name"] for o in lookup["outputs"]], ["addr", "name"])
+        self.assertEqual(d["hooks"], [{"name": "notify", "doc": "Says where it runs.", "stages": ["post_task", "post_job"],
+                                       "args": [{"name": "url", "type": "string"}]}])
         crash = [t for t in d["tasks"] if t["name"] == "crash"][0]
         self.assertEqual(crash["args"], [])
 
@@ -98,7 +100,7 @@ checks ...................................................... FAILED
         _, _, err = run(DEMO, "run", "hello", "--arg", "nope=1")
         self.assertEqual(err, 'task hello has no argument "nope" (it takes name, times)\n')
         _, _, err = run(DEMO, "run", "nope")
-        self.assertEqual(err, 'pack demo has no task "nope" (it has: hello, checks, wait, crash, lookup, kinds, exit)\n')
+        self.assertEqual(err, 'pack demo has no task "nope" (it has: hello, checks, wait, crash, lookup, kinds, exit, secret)\n')
         code, out, _ = run(DEMO, "run", "hello")
         self.assertEqual(out, 'hello ....................................................... ERRORED  (bad arguments: missing required argument "name")\n')
         _, out, _ = run(DEMO, "run", "crash")
