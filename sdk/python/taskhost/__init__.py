@@ -48,8 +48,7 @@ def __getattr__(name):
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError("module 'taskhost' has no attribute %r" % name)
-    import importlib
-    v = getattr(importlib.import_module("." + mod, __name__), name)
+    v = getattr(__import__(__name__ + "." + mod, fromlist=(name,)), name)
     globals()[name] = v
     return v
 

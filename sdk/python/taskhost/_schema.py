@@ -2,7 +2,8 @@
 decoding of the host's arguments (go-cty's JSON) into Python values.
 
     str -> "string"; int, float -> "number" (an int must be whole);
-    bool -> "bool"; list[X] -> ["list", X]; dict[str, X] -> ["map", X];
+    bool -> "bool"; list[X], tuple[X, ...] -> ["list", X]; set[X] -> ["set", X];
+    dict[str, X] -> ["map", X];
     a dataclass -> ["object", {...}, [optional...]];
     Optional[X] (X | None) or a default -> not required;
     typing.Any, or no hint -> "dynamic" (any value, as JSON decodes it);
@@ -10,7 +11,6 @@ decoding of the host's arguments (go-cty's JSON) into Python values.
 """
 
 import sys
-import types
 
 
 class SchemaError(Exception):
@@ -22,6 +22,7 @@ class ArgError(Exception):
 
 
 _MISSING = object()
+_UnionType = type(int | None)  # types.UnionType, without importing types
 
 
 def _typing(name):
@@ -139,7 +140,7 @@ def codec(tp, where, globalns=None, visiting=()):
             c = Codec(c.ty, c.decode, c.optional, docs[0])
         return c
     union = _typing("Union")
-    if (origin is not None and origin is union) or isinstance(tp, types.UnionType):
+    if (origin is not None and origin is union) or isinstance(tp, _UnionType):
         rest = [a for a in args if not _is_none(a)]
         if len(rest) != 1:
             raise SchemaError("type %s cannot be an argument: a union is allowed only with None (Optional[X])" % _name(tp))
@@ -153,7 +154,8 @@ def codec(tp, where, globalns=None, visiting=()):
         edec = e.decode
         if origin is list:
             return Codec(["list", e.ty], lambda v, p: _dec_list(v, p, edec))
-        return Codec(["list", e.ty], lambda v, p: origin(_dec_list(v, p, edec)))
+        kind = "list" if origin is tuple else "set"
+        return Codec([kind, e.ty], lambda v, p: origin(_dec_list(v, p, edec)))
     if origin is dict and args:
         if args[0] is not str:
             raise SchemaError("type %s cannot be an argument: map keys must be str" % _name(tp))

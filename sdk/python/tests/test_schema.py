@@ -34,7 +34,7 @@ class TestSchema(unittest.TestCase):
                  port: Port, ports: list[Port] = (), anything: Any = None, untyped=None,
                  maybe: Optional[int] = None, union: int | None = None,
                  nested: list[dict[str, list[float]]] = (), tl: typing.List[str] = (),
-                 doc: Annotated[str, "documented"] = "x", tup: tuple[int, ...] = ()):
+                 doc: Annotated[str, "documented"] = "x", tup: tuple[int, ...] = (), st: set[str] = frozenset()):
             pass
 
         port = ["object", {"name": "string", "speed": "number", "tags": ["list", "string"]}, ["speed", "tags"]]
@@ -45,7 +45,7 @@ class TestSchema(unittest.TestCase):
             "anything": ("dynamic", False), "untyped": ("dynamic", False),
             "maybe": ("number", False), "union": ("number", False),
             "nested": (["list", ["map", ["list", "number"]]], False), "tl": (["list", "string"], False),
-            "doc": ("string", False), "tup": (["list", "number"], False),
+            "doc": ("string", False), "tup": (["list", "number"], False), "st": (["set", "string"], False),
         })
         doc = [a for a in p.describe()["tasks"][0]["args"] if a["name"] == "doc"][0]
         self.assertEqual(doc["doc"], "documented")
