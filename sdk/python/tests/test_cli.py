@@ -111,7 +111,7 @@ checks ...................................................... FAILED
         code, out, err = run(DEMO, "run", "lookup", "--arg", "name=r1", "--json")
         self.assertEqual(code, 0, err)
         d = json.loads(out)
-        self.assertEqual(d["outputs"], {"addr": "192.0.2.164", "name": "r1"})
+        self.assertEqual(d["outputs"], {"addr": "192.0.2.91", "name": "r1"})
         self.assertEqual(d["result"], {"value": "passed"})
         self.assertEqual(d["sections"][0]["id"], "1")
         code, out, err = run(DEMO, "run", "kinds", "--json", "--arg", "s=a b", "--arg", "n=2", "--arg", "f=1.5",

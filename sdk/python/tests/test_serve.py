@@ -35,7 +35,7 @@ class TestServe(unittest.TestCase):
     def test_a_task(self):
         ans, log, stray = serve({"task": "lookup", "task_id": "lk", "args_json": '{"name":"r1"}'})
         self.assertEqual(ans["result"], "passed")
-        self.assertEqual(ans["outputs"], {"addr": '"192.0.2.164"', "name": '"r1"'})
+        self.assertEqual(ans["outputs"], {"addr": '"192.0.2.91"', "name": '"r1"'})
         self.assertEqual(ans["last_seq"], 3)  # start, end, the task's end
         self.assertEqual(ans["cookie"], "", "the handshake cookie must be gone before the task runs")
         self.assertIn("[INFO]  lk: STEP 1: resolve r1: step=1\n", log)

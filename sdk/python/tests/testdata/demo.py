@@ -65,11 +65,17 @@ def crash(t: T):
         pass
 
 
-@pack.task("lookup", doc="Looks up a device's address and sets it as the output addr.",
-           outputs=[Output("addr", "the device's address"), Output("name", "the name looked up")])
-def lookup(t: T, name: str):
+@pack.task("lookup", doc="Looks up a device's address (made up from its name) and sets it as the output addr.",
+           outputs=[Output("addr", "the device's address, a documentation address (192.0.2.x)"),
+                    Output("name", "the name looked up")])
+def lookup(t: T, name: Annotated[str, "the device name to look up"]):
     with t.step("resolve " + name):
-        t.set_output("addr", "192.0.2.%d" % (sum(name.encode()) % 254 + 1))
+        h = 0x811C9DC5  # FNV-1a, as the Go demo
+        for b in name.encode():
+            h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+        addr = "192.0.2.%d" % (1 + h % 254)
+        t.log.info("%s is %s", name, addr)
+        t.set_output("addr", addr)
         t.set_output("name", name)
 
 
