@@ -18,7 +18,21 @@ def serve(pack):
     """Serves pack to the host that started this process (does not return
     until the host is done with it)."""
     from . import _plugin
+    # go-plugin hands the pack the host's standard input, often the
+    # user's terminal, which a pack in a process group of its own must not
+    # read; a task reads end of file there (an interactive one gets the
+    # terminal as fds 3 and 4).
+    null_stdin()
     _plugin.serve(pack.describe_wire, lambda req, call: run(pack, req, call))
+
+
+def null_stdin():
+    try:
+        fd = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(fd, 0)
+        os.close(fd)
+    except OSError:
+        pass
 
 
 class Masking:

@@ -69,6 +69,20 @@ class TestServe(unittest.TestCase):
         self.assertEqual((ans["result"], ans["reason"]), ("aborted", "stopped: context canceled"))
         self.assertIn("STEP 1: wait 300s => Aborted: step=1", log)
 
+    def test_interactive_task_talks_through_fds_3_and_4(self):
+        with tempfile.TemporaryDirectory() as d:
+            tin, tout = os.path.join(d, "in"), os.path.join(d, "out")
+            with open(tin, "w") as f:
+                f.write("lab\n")
+            ans, log, stray = serve({"task": "ask", "task_id": "a", "interactive": True},
+                                    env={"TERM_IN": tin, "TERM_OUT": tout})
+            self.assertEqual(ans["result"], "passed", log)
+            with open(tout) as f:
+                self.assertEqual(f.read(), "your name? hello, lab\n")
+        ans, log, _ = serve({"task": "ask", "task_id": "a"})
+        self.assertEqual((ans["result"], ans["reason"]), ("errored", ""))
+        self.assertIn("EOFError", log)
+
     def test_a_hook(self):
         ans, log, _ = serve({"task_id": "notify.post_task.t1", "args_json": '{"url":"http://x"}',
                              "hook": {"name": "notify", "stage": "post_task", "task_id": "t1",

@@ -112,6 +112,15 @@ def secret(t: T, password: str):
     t.failed("wrong password " + password)
 
 
+@pack.task("ask", doc="Asks the user a name and greets them (taskhost run --interactive).")
+def ask(t: T):
+    with t.step("ask") as s:
+        print("your name? ", end="", flush=True)
+        name = input()
+        print("hello, " + name)
+        s.set_data({"name": name})
+
+
 @pack.hook("notify", doc="Says where it runs.", stages=["post_task", "post_job"])
 def notify(t: T, hook: Hook, url: str = ""):
     with t.step("notify %s at %s" % (hook.task, hook.stage)) as s:

@@ -47,6 +47,11 @@ hook = spec.pop("hook", None)
 req = _wire.RunRequest(**{k: (v.encode() if k == "args_json" else v) for k, v in spec.items()})
 if hook:
     req.hook = _wire.HookCall(**hook)
+if os.environ.get("TERM_IN"):
+    # The user's terminal, as the host hands it: fds 3 and 4.
+    os.dup2(os.open(os.environ["TERM_IN"], os.O_RDONLY), 3)
+    os.dup2(os.open(os.environ["TERM_OUT"], os.O_WRONLY | os.O_CREAT, 0o600), 4)
+_serve.null_stdin()
 call = Call()
 if os.environ.get("CANCEL_AFTER"):
     threading.Timer(float(os.environ["CANCEL_AFTER"]), call.cancel).start()
