@@ -72,7 +72,7 @@ class Run:
         self.parent = parent
         self.masker = masker
         self.pid = os.getpid()
-        self.stack = []  # the open sections and steps, innermost last
+        self._local = threading.local()
         self.logger = logging.getLogger(LOGGER)
         self.cancelled = threading.Event()
         self.cause = ""
@@ -80,6 +80,15 @@ class Run:
         self.in_task = False
         self._state = None
         self._state_mu = threading.Lock()
+
+    @property
+    def stack(self):
+        """The sections and steps open in this thread, innermost last."""
+        try:
+            return self._local.stack
+        except AttributeError:
+            self._local.stack = []
+            return self._local.stack
 
     def current_step(self):
         st = self.stack

@@ -128,6 +128,26 @@ class TestSteps(unittest.TestCase):
         ])
         self.assertIs(r.result, R.Passx)
 
+    def test_steps_in_threads(self):
+        import threading
+
+        def task(t):
+            with t.step("parallel") as p:
+                def worker(i):
+                    with p.step("worker %d" % i) as w:
+                        t.log.info("in worker %d", i)
+                        with t.step("inner"):  # t: this thread's innermost step
+                            pass
+                ths = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+                for th in ths:
+                    th.start()
+                    th.join()
+        r = Run(task)
+        self.assertEqual(r.tree(), [("1", "parallel", "passed", "", [
+            ("1.1", "worker 0", "passed", "", [("1.1.1", "inner", "passed", "", [])]),
+            ("1.2", "worker 1", "passed", "", [("1.2.1", "inner", "passed", "", [])])])])
+        self.assertIn("in worker 1: step=1.2\n", r.text.decode())
+
     def test_exception_is_errored_with_the_traceback_in_the_log(self):
         def task(t):
             with t.step("boom"):
