@@ -123,18 +123,25 @@ def level_bracket(levelno):
     return "[TRACE]"
 
 
+_stamp = [None, "", ""]  # the second last written, its text and zone
+
+
 def timestamp(t):
     """t (time.time()) as go-hclog writes it: 2006-01-02T15:04:05.000Z0700."""
-    lt = time.localtime(t)
-    ms = int((t - int(t)) * 1000)
-    off = lt.tm_gmtoff or 0
-    if off == 0:
-        zone = "Z"
-    else:
-        sign = "-" if off < 0 else "+"
-        off = abs(off)
-        zone = "%s%02d%02d" % (sign, off // 3600, off % 3600 // 60)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", lt) + ".%03d" % ms + zone
+    sec = int(t)
+    ms = int((t - sec) * 1000)
+    c = _stamp
+    if c[0] != sec:
+        lt = time.localtime(sec)
+        off = lt.tm_gmtoff or 0
+        if off == 0:
+            zone = "Z"
+        else:
+            sign = "-" if off < 0 else "+"
+            off = abs(off)
+            zone = "%s%02d%02d" % (sign, off // 3600, off % 3600 // 60)
+        c[:] = [sec, time.strftime("%Y-%m-%dT%H:%M:%S", lt), zone]
+    return "%s.%03d%s" % (c[1], ms, c[2])
 
 
 def _normal(s):
@@ -198,6 +205,17 @@ class Handler(logging.Handler):
         self.name_ = name
         self.current_step = current_step
         self.extra_kvs = tuple(extra_kvs)
+
+    def line(self, levelno, msg, kvs=()):
+        """Writes one line of the SDK's own (a step's start and end), as
+        t.logger would, without the cost of a logging record."""
+        kv = list(self.extra_kvs)
+        step = self.current_step() if self.current_step else ""
+        if step:
+            kv.append(("step", step))
+        if kvs:
+            kv.extend(kvs)
+        self.sink.write(format_line(time.time(), levelno, self.name_, msg, kv))
 
     def emit(self, record):
         try:

@@ -78,6 +78,7 @@ class Run:
         self.cause = ""
         self.deadline = None
         self.in_task = False
+        self.handler = None  # the _log.Handler of attach_logging
         self._state = None
         self._state_mu = threading.Lock()
 
@@ -93,6 +94,16 @@ class Run:
     def current_step(self):
         st = self.stack
         return st[-1].id if st else ""
+
+    def line(self, msg, kvs=()):
+        """An INFO line of the SDK's own on t.logger."""
+        h = self.handler
+        if h is not None and self.logger.isEnabledFor(20):
+            h.line(20, msg, kvs)
+        elif kvs:
+            self.logger.info("%s", msg, extra={"kv": list(kvs)})
+        else:
+            self.logger.info("%s", msg)
 
     def log_end(self):
         return self.log.end() if self.log is not None else 0
@@ -297,7 +308,7 @@ def _set_own(run, n, r, reason):
     if n.own is r:
         n.reason = reason
     if reason:
-        run.logger.info("%s: %s", r.title, reason)
+        run.line("%s: %s" % (r.title, reason))
 
 
 class _Block:
@@ -329,7 +340,7 @@ class _Block:
         self.begin, self.mark = run.log_end(), run.log_failures()
         run.emit.emit({"kind": "start", "id": id, "parent": parent, "name": self.name, "type": self.typ})
         run.stack.append(node)
-        run.logger.info("%s %s: %s", self.typ.upper(), id, self.name)
+        run.line("%s %s: %s" % (self.typ.upper(), id, self.name))
         return T(run, node)
 
     def __exit__(self, et, exc, tb):
@@ -351,7 +362,7 @@ class _Block:
             _set_own(run, node, R.Errored, _exc_reason(exc) if exc.code is not None else "SystemExit")
         r = node.result()
         rec, why = _log_lost(r, node.reason, run.log_lost(self.mark))
-        run.logger.info("%s %s: %s => %s", self.typ.upper(), node.id, node.name, rec.title)
+        run.line("%s %s: %s => %s" % (self.typ.upper(), node.id, node.name, rec.title))
         if run.stack and run.stack[-1] is node:
             run.stack.pop()
         elif node in run.stack:
@@ -403,8 +414,7 @@ def end_task(run, root, start):
         r, reason = R.Aborted, run.stop_reason()
     r, reason = _log_lost(r, reason, run.log_lost(0))
     run.emit.emit({"kind": "end", "result": r.name, "reason": reason, "data": root.data})
-    run.logger.info("task %s => %s", run.task_id, r.title,
-                    extra={"kv": [("elapsed", go_duration(time.monotonic() - start))]})
+    run.line("task %s => %s" % (run.task_id, r.title), (("elapsed", go_duration(time.monotonic() - start)),))
     return r, reason
 
 
@@ -421,6 +431,7 @@ def attach_logging(run, sink, name, extra_kvs=()):
             root.removeHandler(h)
     h = Handler(sink, name, run.current_step, extra_kvs)
     root.addHandler(h)
+    run.handler = h
     if root.level == logging.WARNING:
         root.setLevel(logging.INFO)
     run.logger.setLevel(logging.DEBUG)
