@@ -173,8 +173,9 @@ class T:
 
     @property
     def log(self):
-        """The task's logger (t.log.info(...))."""
-        return self._run.logger
+        """The task's logger, also callable: t.log("msg %s", x) logs at
+        INFO, as t.log.info("msg %s", x) does."""
+        return _Log(self._run.logger)
 
     @property
     def cancelled(self):
@@ -301,6 +302,22 @@ class T:
         file, tasks/<id>/pid-<pid>.log."""
         from . import _child
         return _child.start(self._run, self._target().id, args, popen_kwargs)
+
+
+class _Log:
+    """t.log: the task's logging.Logger, callable for an INFO line."""
+
+    __slots__ = ("_logger",)
+
+    def __init__(self, logger):
+        self._logger = logger
+
+    def __call__(self, msg, *args, **kwargs):
+        kwargs.setdefault("stacklevel", 2)
+        self._logger.info(msg, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._logger, name)
 
 
 def _set_own(run, n, r, reason):

@@ -213,7 +213,7 @@ class TestLog(unittest.TestCase):
         def task(t):
             logging.getLogger("lib").info("before")
             with t.step("one"):
-                t.log.info("in one")
+                t.log("in %s", "one")
                 with t.step("two"):
                     logging.getLogger("lib").warning("in two")
             t.log.debug("after")
