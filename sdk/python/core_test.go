@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +20,9 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/taskhost/taskhost/host/launch"
+	"github.com/taskhost/taskhost/host/results"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/internal/report"
 )
 
 // python is the interpreter the SDK is tested with (Debian's).
@@ -289,5 +292,181 @@ func waitLog(ctx context.Context, t *testing.T, dir, s string) {
 			t.Fatalf("task.log never held %q:\n%s", s, b)
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// TestHostRunsPythonTasks runs a jobfile of Python tasks beside a Go one
+// with the real host and hub: results, outputs passed from a Python task
+// to a Go one, an exception, a sensitive value, a timeout, and children of
+// both kinds reporting under the step that started them.
+func TestHostRunsPythonTasks(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir()
+	out, err := exec.Command("go", "build", "-o", bin+"/", "../../cmd/taskhost", "../../plugins/demo").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	job := filepath.Join(dir, "job.hcl")
+	src := fmt.Sprintf(`job "py" {
+  timeout = "5m"
+}
+
+variable "pw" {
+  type      = string
+  default   = "hunter2-secret"
+  sensitive = true
+}
+
+pack "pydemo" {
+  path = %q
+}
+
+pack "demo" {
+  path = %q
+}
+
+task "checks" {
+  pack = "pydemo"
+  task = "checks"
+  args = { device = "r1" }
+}
+
+task "lookup" {
+  pack = "pydemo"
+  task = "lookup"
+  args = { name = "r1" }
+}
+
+task "hello" {
+  pack = "demo"
+  task = "hello"
+  args = { name = task.lookup.output.addr }
+}
+
+task "crash" {
+  pack = "pydemo"
+  task = "crash"
+}
+
+task "secret" {
+  pack = "pydemo"
+  task = "secret"
+  args = { password = var.pw }
+}
+
+task "wait" {
+  pack    = "pydemo"
+  task    = "wait"
+  args    = { seconds = 300 }
+  timeout = "3s"
+}
+
+task "children" {
+  pack = "pydemo"
+  task = "children"
+  args = { go_pack = %q }
+}
+`, filepath.Join(sdkDir(t), "tests", "testdata", "demo.py"), filepath.Join(bin, "demo"), filepath.Join(bin, "demo"))
+	if err := os.WriteFile(job, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runs := filepath.Join(dir, "runs")
+	cmd := exec.Command(filepath.Join(bin, "taskhost"), "run", "--runs-dir", runs, job)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+sdkDir(t))
+	out, err = cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("taskhost run: %v, want exit status 1\n%s", err, out)
+	}
+	matches, _ := filepath.Glob(filepath.Join(runs, "py.*", "results.json"))
+	if len(matches) != 1 {
+		t.Fatalf("results.json: %v\n%s", matches, out)
+	}
+	f, err := results.Read(matches[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks := map[string]*results.Task{}
+	for _, tk := range f.Report.Tasks {
+		tasks[tk.ID] = tk
+	}
+	type row struct{ ID, Name, Result, Reason string }
+	var flat func(ns []*report.Node) []row
+	flat = func(ns []*report.Node) []row {
+		var out []row
+		for _, n := range ns {
+			out = append(out, row{n.ID, n.Name, n.Result.Value.String(), n.Result.Reason})
+			out = append(out, flat(n.Sections)...)
+		}
+		return out
+	}
+	check := func(id, result, reason string) *results.Task {
+		t.Helper()
+		tk := tasks[id]
+		if tk == nil {
+			t.Fatalf("no task %s in results.json", id)
+		}
+		if got := tk.Result.Value.String(); got != result || (reason != "" && !strings.Contains(tk.Result.Reason, reason)) {
+			t.Errorf("task %s: %s %q, want %s %q", id, got, tk.Result.Reason, result, reason)
+		}
+		return tk
+	}
+
+	tk := check("checks", "failed", "")
+	if diff := cmp.Diff([]row{
+		{"1", "setup", "passed", ""}, {"1.1", "connect", "passed", ""},
+		{"2", "interfaces", "failed", ""}, {"2.1", "Gi0/1 is up", "passed", ""},
+		{"2.2", "Gi0/2 is up", "failed", "Gi0/2 is down (expected up)"},
+		{"2.3", "Gi0/3 counters", "passx", ""}, {"2.3.1", "input errors", "passed", ""},
+		{"2.3.2", "CRC errors", "passx", "3 CRC errors, under the limit of 10"},
+		{"3", "routing", "blocked", ""}, {"3.1", "OSPF neighbours", "skipped", "OSPF is not configured on this device"},
+		{"3.2", "BGP sessions", "blocked", "needs the BGP feature set"},
+		{"4", "cleanup", "passed", ""}, {"4.1", "disconnect", "passed", ""},
+	}, flat(tk.Sections)); diff != "" {
+		t.Errorf("checks (-want +got):\n%s", diff)
+	}
+	if l := tk.Sections[1].Sections[1].Logs; l == nil || l.File != "tasks/checks/task.log" || l.Size == 0 {
+		t.Errorf("step 2.2's logs: %+v", l)
+	}
+
+	tk = check("lookup", "passed", "")
+	if got := string(tk.Outputs["addr"]); got != `"192.0.2.91"` {
+		t.Errorf("lookup's output addr: %s", got)
+	}
+	tk = check("hello", "passed", "")
+	var data bytes.Buffer
+	if err := json.Compact(&data, tk.Sections[0].Result.Data); err != nil || data.String() != `{"greetings":1,"name":"192.0.2.91"}` {
+		t.Errorf("hello's data: %s (%v)", tk.Sections[0].Result.Data, err)
+	}
+	tk = check("crash", "errored", "")
+	if diff := cmp.Diff([]row{{"1", "before the crash", "passed", ""}, {"2", "the crash", "errored", "KeyError: 'boom'"}}, flat(tk.Sections)); diff != "" {
+		t.Errorf("crash (-want +got):\n%s", diff)
+	}
+	check("secret", "failed", "wrong password (sensitive)")
+	check("wait", "aborted", "timed out")
+
+	// The Python child's inner step failed: the host rolls it up into the
+	// task's result.
+	tk = check("children", "failed", "inner failed")
+	rows := flat(tk.Sections)
+	var names []string
+	for _, r := range rows {
+		names = append(names, r.Name+" "+r.Result)
+	}
+	want := []string{"python child failed", "child step failed", "inner failed", "go child passed", "greet passed"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("children (-want +got):\n%s\n%+v", diff, rows)
+	}
+	for _, r := range rows[1:3] {
+		if !strings.HasPrefix(r.ID, "1/") {
+			t.Errorf("the Python child's step %s is not under step 1", r.ID)
+		}
+	}
+	if !strings.HasPrefix(rows[4].ID, "2/") {
+		t.Errorf("the Go child's step %s is not under step 2", rows[4].ID)
+	}
+	if len(tk.Logs) != 2 {
+		t.Errorf("children's logs: %v, want two pid-<pid>.log", tk.Logs)
 	}
 }

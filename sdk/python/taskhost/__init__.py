@@ -37,7 +37,7 @@ _LAZY = {
     "run_child": "_child",
     "State": "_state", "StateError": "_state", "NotFound": "_state", "Exists": "_state",
     "Conflict": "_state", "BadKey": "_state", "TooLarge": "_state", "NotCounter": "_state",
-    "NotHolder": "_state", "NoState": "_state", "BarrierError": "_state", "Lock": "_state",
+    "NotHolder": "_state", "NoState": "_state", "StateFull": "_state", "BarrierError": "_state", "Lock": "_state",
     "Change": "_state",
 }
 

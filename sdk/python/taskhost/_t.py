@@ -288,11 +288,11 @@ class T:
             if run._state is None:
                 from . import _state
                 hub = run.hub
+                name = "task %s" % run.task_id
                 if hub is None or not hub.state_socket:
-                    run._state = _state.State("", "", "task %s (pid %d)" % (run.task_id, run.pid))
+                    run._state = _state.State("", "", name, run.cancelled)
                 else:
-                    run._state = _state.State(hub.state_socket, hub.token,
-                                              "task %s (pid %d)" % (run.task_id, run.pid))
+                    run._state = _state.State(hub.state_socket, hub.token, name, run.cancelled)
             return run._state
 
     def command(self, args, **popen_kwargs):

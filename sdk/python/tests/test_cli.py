@@ -100,7 +100,7 @@ checks ...................................................... FAILED
         _, _, err = run(DEMO, "run", "hello", "--arg", "nope=1")
         self.assertEqual(err, 'task hello has no argument "nope" (it takes name, times)\n')
         _, _, err = run(DEMO, "run", "nope")
-        self.assertEqual(err, 'pack demo has no task "nope" (it has: hello, checks, wait, crash, lookup, kinds, exit, secret, ask)\n')
+        self.assertEqual(err, 'pack demo has no task "nope" (it has: hello, checks, wait, crash, lookup, kinds, exit, secret, ask, children)\n')
         code, out, _ = run(DEMO, "run", "hello")
         self.assertEqual(out, 'hello ....................................................... ERRORED  (bad arguments: missing required argument "name")\n')
         _, out, _ = run(DEMO, "run", "crash")

@@ -121,6 +121,18 @@ def ask(t: T):
         s.set_data({"name": name})
 
 
+@pack.task("children", doc="Starts a Python child and, given go_pack, a Go pack's run mode as a child: both report under the step that started them.")
+def children(t: T, go_pack: str = ""):
+    import os
+    with t.step("python child", continue_=True) as s:
+        p = t.command([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")])
+        s.set_data({"exit": p.wait(), "log": p.log_file})
+    if go_pack:
+        with t.step("go child") as s:
+            p = t.command([go_pack, "run", "hello", "--arg", "name=python"])
+            s.set_data({"exit": p.wait(), "log": p.log_file})
+
+
 @pack.hook("notify", doc="Says where it runs.", stages=["post_task", "post_job"])
 def notify(t: T, hook: Hook, url: str = ""):
     with t.step("notify %s at %s" % (hook.task, hook.stage)) as s:
