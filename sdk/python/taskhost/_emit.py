@@ -303,13 +303,16 @@ class Hub:
             if self._failed is not None:
                 self._dropped += 1
                 return
-            data = _encode(ev, seq, self._head, time.time_ns(), self._tail)
+            # An event may name another process (a child's log event
+            # carries the child's pid), as the Go SDK's do.
+            tail = self._tail if not ev.get("pid") else _pid_field(ev["pid"])
+            data = _encode(ev, seq, self._head, time.time_ns(), tail)
             n = len(data)
             if n > MAX_EVENT_BYTES:
                 ev = dict(ev)
                 ev["data"] = ('{"error":"step data of %d bytes dropped: over the limit of %d"}'
                               % (n, MAX_EVENT_BYTES)).encode()
-                data = _encode(ev, seq, self._head, time.time_ns(), self._tail)
+                data = _encode(ev, seq, self._head, time.time_ns(), tail)
                 n = len(data)
             batch = self._batch
             if batch and len(batch) + n > MAX_BATCH_BYTES:
