@@ -60,9 +60,10 @@ bench:
 	$(GO) test ./bench -run '^$$' -bench . -benchtime 3x -timeout 60m
 
 # Regenerate the wire protocol's Go code (needs protoc, protoc-gen-go,
-# protoc-gen-go-grpc and protoc-gen-go-vtproto on PATH; see docs/protocol.md).
+# protoc-gen-go-grpc and protoc-gen-go-vtproto on PATH; see docs/protocol.md),
+# and the Python SDK's HPACK Huffman table (from golang.org/x/net's).
 generate:
-	$(GO) generate ./internal/proto
+	$(GO) generate ./internal/proto ./sdk/python/internal/huffgen
 
 clean:
 	rm -rf $(BIN) runs
