@@ -482,7 +482,7 @@ task "hangs" {
   pack    = "pyfault"
   task    = "hang"
   args    = { child_pid_file = %q }
-  timeout = "1s"
+  timeout = "5s" # time to start its child on a loaded machine
 }
 task "chatty" {
   pack = "chatty"
@@ -516,7 +516,7 @@ task "go" {
 		"raises": {result.Errored, "1 divide: ValueError: no route to 192.0.2.9"},
 		"exits":  {result.Errored, "exited with status 3"},
 		"killed": {result.Errored, "killed by SIGKILL"},
-		"hangs":  {result.Aborted, "timed out after 1s"},
+		"hangs":  {result.Aborted, "timed out after 5s"},
 		"chatty": {result.Errored, "must not print to stdout before"},
 		"other":  {result.Errored, "Plugin version: 99, Client versions: [1 2]"},
 		"printy": {result.Passed, ""},
