@@ -35,10 +35,11 @@ import zipfile
 # The zip's time for every entry: the earliest a zip can hold.
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
-# Run first in the pack's main module (on its first line, so that the
-# pack's lines keep their numbers): started by taskhost, the import of
-# taskhost sends print() to stderr, away from fd 1 where the handshake
-# goes, also for what the module prints before its own imports.
+# Run first in the pack's main module (numbered as the line of its first
+# statement, so that the pack's lines keep their numbers): in a pack
+# started by taskhost, the import of taskhost sends print() to stderr,
+# away from fd 1 where the handshake goes, also for what the module
+# prints before its own imports.
 _FIRST = "try:\n    __import__('taskhost')\nexcept ImportError:\n    pass\n"
 
 DEFAULT_PYTHON = "/usr/bin/env python3"
