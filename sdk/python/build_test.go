@@ -12,10 +12,6 @@ import (
 	"github.com/taskhost/taskhost/sdk/python"
 )
 
-// python3 is Debian's interpreter: the first python3 on PATH may be
-// another one (pyenv).
-const python3 = "/usr/bin/python3"
-
 // unittest runs Python test modules with Debian's python3 in this
 // directory, with env added to the environment.
 func unittest(t *testing.T, env []string, modules ...string) {
