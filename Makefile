@@ -1,5 +1,5 @@
 # taskhost: build, try the demo, test.
-#   make demo   build taskhost and the example packs, then run jobs/demo.hcl
+#   make demo   build taskhost and the example packs (Go, and pynet in Python), then run jobs/demo.hcl
 #   make install  put taskhost on the PATH (go install ./cmd/taskhost)
 #   make test   everything CI checks: installs what the tests need if missing
 #               (scripts/test-deps), then no built file tracked
@@ -11,11 +11,16 @@
 GO      ?= go
 BIN     := bin
 PACKS   := ./plugins/demo ./plugins/exec ./plugins/notify
+# The interpreter that builds the Python example pack and that its #! line
+# names: Debian's, not the first python3 on PATH, which may be a pyenv
+# shim (some 0.5 s of CPU per start where measured; docs/python.md).
+PYTHON  ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v python3)
 
 .PHONY: build install demo test test-deps lint bench generate clean
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/taskhost $(PACKS)
+	PYTHONPATH=sdk/python $(PYTHON) -m taskhost build plugins/pynet -o $(BIN)/pynet --python $(PYTHON)
 
 # taskhost on the PATH: go install puts it in $(go env GOBIN), or
 # $(go env GOPATH)/bin when GOBIN is unset.
