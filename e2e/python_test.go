@@ -25,17 +25,6 @@ const python3 = "/usr/bin/python3"
 // pySDK is the Python SDK of this checkout.
 const pySDK = "../sdk/python"
 
-// needPythonSDK skips t until the Python SDK's core is in this tree.
-// TODO: remove once the SDK's core, transport and hub are merged.
-func needPythonSDK(t *testing.T) {
-	t.Helper()
-	for _, f := range []string{"__init__.py", "_pack.py", "_plugin.py", "_emit.py"} {
-		if _, err := os.Stat(filepath.Join(pySDK, "taskhost", f)); err != nil {
-			t.Skipf("the Python SDK is not complete in this tree (%v)", err)
-		}
-	}
-}
-
 var pyBuilds sync.Map // pack directory -> *pyBuilt
 
 type pyBuilt struct {
@@ -98,7 +87,6 @@ func TestPythonBuildIsReproducible(t *testing.T) {
 // TestPythonPackInstallLockRun: a built Python pack installs, locks and
 // runs as a Go pack's binary does, and a changed byte is refused.
 func TestPythonPackInstallLockRun(t *testing.T) {
-	needPythonSDK(t)
 	t.Parallel()
 	work := t.TempDir()
 	pack := filepath.Join(work, "pynet")
@@ -208,7 +196,6 @@ func TestPythonScaffoldFiles(t *testing.T) {
 // typed: its test (through this taskhost), its build, install, lock and a
 // run of its jobfile.
 func TestPythonScaffoldSteps(t *testing.T) {
-	needPythonSDK(t)
 	t.Parallel()
 	for _, tool := range []string{"make", "sh"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -247,7 +234,6 @@ func TestPythonScaffoldSteps(t *testing.T) {
 // state that both add to; results.json, junit.xml and report.html hold
 // them all.
 func TestPythonAndGoInOneJob(t *testing.T) {
-	needPythonSDK(t)
 	t.Parallel()
 	r := taskhost(t, "run", job(t, fmt.Sprintf(`
 job "mixed" { max_parallel = 4 }
@@ -338,7 +324,6 @@ func jsonText(s string) string {
 // TestPythonTestscript: a port of an aetest testscript (common setup,
 // two testcases, common cleanup) reports pyATS's tree and results.
 func TestPythonTestscript(t *testing.T) {
-	needPythonSDK(t)
 	t.Parallel()
 	r := taskhost(t, "run", job(t, fmt.Sprintf(`
 job "aetest" {}
@@ -406,7 +391,6 @@ task "r2" {
 // TestPythonValidateArgType: validate checks a jobfile against a Python
 // task's argument types, from its type hints, and names the line.
 func TestPythonValidateArgType(t *testing.T) {
-	needPythonSDK(t)
 	t.Parallel()
 	body := fmt.Sprintf(`job "x" {}
 pack "pynet" { path = %q }
@@ -444,7 +428,6 @@ task "ping" {
 // task's result with its reason; the other tasks pass, and no process
 // is left.
 func TestPythonFaults(t *testing.T) {
-	needPythonSDK(t)
 	t.Parallel()
 	fault := pyPack(t, "testdata/pyfault")
 	dir := t.TempDir()
