@@ -60,7 +60,7 @@ func (o *agentFlags) hubOptions() (*hub.ExternalConfig, error) {
 		return nil, nil
 	}
 	if o.listen != "" {
-		return nil, usageErr(fmt.Errorf("--hub and --listen: a hub on a cluster has no listener of its own; agents connect to the cluster"))
+		return nil, usageErr(fmt.Errorf("--hub and --listen: a hub on a cluster has no listener of its own; agents connect to the cluster's nodes (taskhost agent --hub with their URLs)"))
 	}
 	return o.clusterKeys()
 }
@@ -83,11 +83,21 @@ func (o *agentFlags) clusterKeys() (*hub.ExternalConfig, error) {
 	return ext, nil
 }
 
-// options are the runner's options for agents; nil without --listen.
+// serves says whether the run serves agents: with --listen, or on a
+// cluster (--hub), whose nodes the agents connect to.
+func (o *agentFlags) serves() bool { return o.listen != "" || o.hub != "" }
+
+// options are the runner's options for agents; nil without --listen or
+// --hub.
 func (o *agentFlags) options() (*runner.AgentsOptions, error) {
+	if o.hub != "" {
+		// The agents connect to the cluster's nodes, with its TLS; the
+		// host admits them by the lab's agents file.
+		return &runner.AgentsOptions{Keys: lab.Keys(o.labDir()), Wait: o.wait}, nil
+	}
 	if o.listen == "" {
-		if o.lab != "" && o.hub == "" || o.wait != 0 {
-			return nil, usageErr(fmt.Errorf("--lab and --agent-wait are for runs that let agents in: add --listen"))
+		if o.lab != "" || o.wait != 0 {
+			return nil, usageErr(fmt.Errorf("--lab and --agent-wait are for runs that let agents in: add --listen (or --hub)"))
 		}
 		return nil, nil
 	}
@@ -130,10 +140,10 @@ docs/agents.md.`,
 			return runAgent(cmd.Context(), o, stderr)
 		},
 	}
-	cmd.Flags().StringVar(&o.hub, "hub", "", "the host's hub as this machine reaches it (tls://HOST:PORT; several, comma-separated)")
+	cmd.Flags().StringVar(&o.hub, "hub", "", "the host's hub as this machine reaches it (tls://HOST:PORT), or the nodes of the cluster the hosts run their hubs on (their URLs, comma-separated)")
 	cmd.Flags().StringVar(&o.name, "name", "", "the agent's name, as 'taskhost agent add' admitted it")
 	cmd.Flags().StringVar(&o.key, "key", "", "the agent's key file ('taskhost agent add' wrote it; mode 0600)")
-	cmd.Flags().StringVar(&o.ca, "ca", "", "the hub's certificate (the lab's hub-cert.pem) to verify the hub against; needed for tls://")
+	cmd.Flags().StringVar(&o.ca, "ca", "", "the hub's certificate (the lab's hub-cert.pem) to verify the hub against, or the CA of a cluster's nodes; needed for tls://")
 	cmd.Flags().StringVar(&o.labels, "labels", "", "labels for placements: KEY=VALUE,... (os and arch are added)")
 	cmd.Flags().IntVar(&o.slots, "slots", 1, "how many tasks to run at once")
 	cmd.Flags().StringVar(&o.cacheDir, "cache", "", "where to keep the pack binaries fetched from hosts (default: the user's cache directory, taskhost/agent-NAME)")

@@ -177,7 +177,7 @@ func (o *jobOptions) makePlan(ctx context.Context, path string, forRun bool) (*p
 			MaxTasks: o.maxTasks, MaxWork: o.maxWork},
 		PacksDir: o.packsDir,
 		ForRun:   forRun,
-		Agents:   o.agents.listen != "",
+		Agents:   o.agents.serves(),
 	})
 	return p, diags, nil
 }

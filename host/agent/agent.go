@@ -178,7 +178,8 @@ func Run(ctx context.Context, cfg Config) error {
 	// lost they are dropped, and made again only if it comes back to the
 	// same server: a connection that comes back to another server (the
 	// next run's hub, Serve's) must not ask it for the old run's
-	// subjects, which it would refuse as a violation.
+	// subjects, which it would refuse as a violation. On a cluster, any
+	// of its nodes is the same hub.
 	handlers := map[string]nats.MsgHandler{
 		a.names.Control(cfg.Name): a.control,
 		a.names.HostHeartbeat(): func(*nats.Msg) {
@@ -218,7 +219,7 @@ func Run(ctx context.Context, cfg Config) error {
 			a.log.Warn("the run's log directories not removed", "error", err)
 		}
 	}()
-	server := nc.ConnectedServerId()
+	server, cluster := nc.ConnectedServerId(), nc.ConnectedClusterName()
 	statuses := nc.StatusChanged(nats.RECONNECTING, nats.DISCONNECTED, nats.CONNECTED)
 	defer nc.RemoveStatusListener(statuses)
 	subMu.Lock()
@@ -239,7 +240,7 @@ func Run(ctx context.Context, cfg Config) error {
 				switch {
 				case st != nats.CONNECTED:
 					unsubscribe()
-				case subs == nil && nc.ConnectedServerId() == server:
+				case subs == nil && sameHub(nc, server, cluster):
 					if err := subscribe(); err != nil {
 						a.log.Warn("the run's subscriptions not made again", "error", err)
 					}

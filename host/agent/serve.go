@@ -74,7 +74,10 @@ func PlatformLabels(labels map[string]string) (map[string]string, error) {
 // Serve connects to the hub at URL and serves the run it finds there,
 // then the next, until ctx ends. A run's hub is the host's, one per run:
 // when the agent finds another server at URL, the run it served is over
-// (its packs are killed) and it asks the new one which run it serves.
+// (its packs are killed) and it asks the new one which run it serves. On
+// a NATS cluster, which outlives the runs whose hubs it holds, any node is
+// the same hub: a run is over when its host is no longer heard, and the
+// agent then connects again, for the next run's host to admit it.
 // It returns when ctx ends, or at once if its configuration is wrong.
 func Serve(ctx context.Context, cfg ServeConfig) error {
 	if cfg.URL == "" || cfg.Name == "" || len(cfg.Seed) == 0 || cfg.CacheDir == "" {
@@ -161,22 +164,24 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 			continue
 		}
 		refused = ""
-		server := nc.ConnectedServerId()
+		server, cluster := nc.ConnectedServerId(), nc.ConnectedClusterName()
 		rep, err := hello(ctx, nc, cfg)
 		if err != nil {
 			log.Debug("no run answers on this hub yet", "error", err)
 			sleep(ctx, time.Second)
+			reconnectOnCluster(nc, cluster)
 			continue
 		}
 		if rep.Error != "" {
 			log.Warn("the hub refuses the agent", "reason", rep.Error)
 			sleep(ctx, 5*time.Second)
+			reconnectOnCluster(nc, cluster)
 			continue
 		}
 		runCtx, cancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Add(1)
-		go func() { // the run is over when the agent is on another server
+		go func() { // the run is over when the agent is on another hub
 			defer wg.Done()
 			defer cancel()
 			for {
@@ -184,12 +189,22 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 				case <-runCtx.Done():
 					return
 				case <-changed:
-					if nc.IsConnected() && nc.ConnectedServerId() != server {
+					if nc.IsConnected() && !sameHub(nc, server, cluster) {
 						return
 					}
 				}
 			}
 		}()
+		if cluster != "" {
+			// A cluster outlives the run: the run is over when its host
+			// is no longer heard.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer cancel()
+				hostGone(runCtx, nc, cfg, rep.RunKey)
+			}()
+		}
 		if len(rep.Classes) == 0 {
 			log.Info("the run has no work for this agent's labels; waiting for the next", "run", rep.RunKey)
 			<-runCtx.Done()
@@ -206,8 +221,68 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		}
 		cancel()
 		wg.Wait()
+		// On a cluster, the connection's permissions are the run's: the
+		// next run's host admits the agent at its next connect.
+		reconnectOnCluster(nc, cluster)
 	}
 	return nil
+}
+
+// sameHub says whether nc is on the hub it was on when it was on server
+// of cluster: the same server, or another node of the same cluster (a
+// hub on a cluster; "" is a server alone, each run's own).
+func sameHub(nc *nats.Conn, server, cluster string) bool {
+	return nc.ConnectedServerId() == server || cluster != "" && nc.ConnectedClusterName() == cluster
+}
+
+// reconnectOnCluster connects nc again if it was on a cluster, so that the
+// cluster asks a host to admit it anew.
+func reconnectOnCluster(nc *nats.Conn, cluster string) {
+	if cluster != "" && nc.IsConnected() {
+		_ = nc.ForceReconnect()
+	}
+}
+
+// hostGone returns when the host of run runKey has not been heard for
+// HostTimeout and does not answer a hello with that run, or when ctx
+// ends. (A host beats from when it has its agents: a host still waiting
+// for more is not heard, but answers.)
+func hostGone(ctx context.Context, nc *nats.Conn, cfg ServeConfig, runKey string) {
+	timeout := cfg.HostTimeout
+	if timeout == 0 {
+		timeout = 5 * time.Second
+	}
+	var mu sync.Mutex
+	last := time.Now()
+	heard := func() {
+		mu.Lock()
+		last = time.Now()
+		mu.Unlock()
+	}
+	sub, err := nc.Subscribe(agentwire.Names{RunKey: runKey}.HostHeartbeat(), func(*nats.Msg) { heard() })
+	if err == nil {
+		defer func() { _ = sub.Unsubscribe() }()
+	}
+	t := time.NewTicker(timeout / 5)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		mu.Lock()
+		silent := time.Since(last)
+		mu.Unlock()
+		if silent <= timeout {
+			continue
+		}
+		rep, err := hello(ctx, nc, cfg)
+		if err != nil || rep.Error != "" || rep.RunKey != runKey {
+			return
+		}
+		heard()
+	}
 }
 
 // hello asks the hub which run it serves, and which of its work is the

@@ -78,6 +78,11 @@ func (h *Hub) RemoveAgent(name string) {
 // (agentwire.Names).
 func (h *Hub) RunKey() string { return h.runKey }
 
+// Replicas is how many nodes hold the run's streams: 1 for the embedded
+// hub, the cluster's count with `run --hub` (ExternalConfig.Replicas).
+// The agents' work queue and log stream are made with it too.
+func (h *Hub) Replicas() int { return max(h.replicas, 1) }
+
 // Conn is the host's own connection to the hub, which may do anything;
 // host/remote speaks to the agents on it.
 func (h *Hub) Conn() *nats.Conn { return h.nc }

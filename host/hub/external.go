@@ -145,6 +145,13 @@ func (h *Hub) startExternal(cfg Config) error {
 		h.nc.Close()
 		return fmt.Errorf("hub: %w", err)
 	}
+	if h.agents != nil {
+		if err := h.watchClusterAgents(); err != nil {
+			h.closeCallout()
+			h.nc.Close()
+			return fmt.Errorf("hub: the agents' heartbeats: %w", err)
+		}
+	}
 	return nil
 }
 

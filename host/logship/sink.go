@@ -30,6 +30,9 @@ type SinkConfig struct {
 	// RunDir is the run directory, which the attempts' directories are
 	// in; required.
 	RunDir string
+	// Replicas is how many nodes of the hub's cluster hold the log
+	// stream; 0 is 1.
+	Replicas int
 	// MaxBytes bounds the log stream; 0 is 8 GiB. Past it, the stream
 	// refuses chunks (the shippers send them again).
 	MaxBytes int64
@@ -87,6 +90,7 @@ func NewSink(ctx context.Context, cfg SinkConfig) (*Sink, error) {
 	}
 	s.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       s.names.LogStream(),
+		Replicas:   cfg.Replicas,
 		Subjects:   []string{s.names.LogAll()},
 		Storage:    jetstream.FileStorage,
 		Duplicates: 2 * time.Minute,

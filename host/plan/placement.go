@@ -75,7 +75,7 @@ func checkPlacements(job *jobfile.Job, agents bool) hcl.Diagnostics {
 			Severity: hcl.DiagError,
 			Summary:  "No agent for this placement",
 			Detail: fmt.Sprintf("The placement applies to %s, which only a taskhost agent may run, and this run serves no agents. "+
-				"Start it with --listen to let agents in (see docs/agents.md), or write placement { local = true } to run on the host.",
+				"Start it with --listen to let agents in, or with --hub on a NATS cluster that agents connect to (see docs/agents.md), or write placement { local = true } to run on the host.",
 				taskList(g.tasks)),
 			Subject: g.rng.Ptr(),
 		})

@@ -50,6 +50,9 @@ type Config struct {
 	// AgentTimeout is how long an agent may not name a work it was
 	// granted in its heartbeats before it is lost; 0 is 5s.
 	AgentTimeout time.Duration
+	// Replicas is how many nodes of the hub's cluster hold the work
+	// stream and the packs' object store; 0 is 1.
+	Replicas int
 	// AckWait is how long a work message fetched but neither claimed nor
 	// given back waits before it is offered again; 0 is 30s.
 	AckWait time.Duration
@@ -143,13 +146,14 @@ func NewStarter(ctx context.Context, cfg Config) (*Starter, error) {
 	if s.js, err = jetstream.New(cfg.Conn); err != nil {
 		return nil, fmt.Errorf("remote: %w", err)
 	}
-	if s.packs, err = packstore.Create(ctx, cfg.Conn, 0); err != nil {
+	if s.packs, err = packstore.Create(ctx, cfg.Conn, cfg.Replicas); err != nil {
 		return nil, fmt.Errorf("remote: %w", err)
 	}
 	stream, err := s.js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:       s.names.WorkStream(),
 		Subjects:   []string{s.names.WorkAll()},
 		Retention:  jetstream.WorkQueuePolicy,
+		Replicas:   cfg.Replicas,
 		Storage:    jetstream.FileStorage,
 		Duplicates: 2 * time.Minute,
 	})

@@ -20,11 +20,14 @@ import (
 )
 
 // AgentsOptions open a run to taskhost agents (docs/agents.md): its hub
-// listens for them, and its tasks placed on agents run there.
+// listens for them, or on a cluster (Options.Hub) admits them through the
+// nodes' auth callout, and its tasks placed on agents run there.
 type AgentsOptions struct {
-	// Listen is where the hub listens for agents (":4222").
+	// Listen is where the hub listens for agents (":4222"); "" on a
+	// cluster.
 	Listen string
-	// TLS is the hub's certificate (host/lab).
+	// TLS is the hub's certificate (host/lab); nil on a cluster, whose
+	// TLS is its nodes'.
 	TLS *tls.Config
 	// Keys gives the admitted agents' public keys, by name (host/lab).
 	Keys func() (map[string]string, error)
@@ -47,8 +50,14 @@ func (e *PlacementError) Error() string {
 	return fmt.Sprintf("%d placement(s) with no agent to run them", len(e.Diags))
 }
 
-// hubAgents is the hub's configuration for the run's agents.
+// hubAgents is the hub's configuration for the run's agents. On a
+// cluster (no Listen), a run that places nothing on agents admits none: an
+// agent admitted would wait for the run's end, while another run on the
+// cluster may have work for it.
 func hubAgents(p *plan.Plan, o *AgentsOptions) *hub.AgentsConfig {
+	if o.Listen == "" && len(p.Classes) == 0 {
+		return nil
+	}
 	classes := map[string]map[string]string{}
 	for _, c := range p.Classes {
 		classes[c.ID] = c.Labels
@@ -99,12 +108,12 @@ func (r *execution) startAgents(ctx context.Context) (*remote.Starter, *logship.
 	}
 	job := r.plan.Job
 	sink, err := logship.NewSink(ctx, logship.SinkConfig{Conn: r.hub.Conn(), RunKey: r.hub.RunKey(), RunDir: r.dir,
-		Logger: r.log.Named("logs")})
+		Replicas: r.hub.Replicas(), Logger: r.log.Named("logs")})
 	if err != nil {
 		return nil, nil, err
 	}
 	s, err := remote.NewStarter(ctx, remote.Config{
-		Conn: r.hub.Conn(), RunKey: r.hub.RunKey(), Classes: ids,
+		Conn: r.hub.Conn(), RunKey: r.hub.RunKey(), Classes: ids, Replicas: r.hub.Replicas(),
 		ClassOf:  func(c attempt.Call) string { return r.plan.ClassOf[c.ID] },
 		PackPath: func(pack string) string { return job.Pack(pack).Path },
 		PackSHA256: func(pack string) string {

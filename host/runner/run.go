@@ -228,7 +228,11 @@ func execute(ctx context.Context, plan *plan.Plan, opts Options, starter attempt
 	defer h.Close()
 	r.hub = h
 	if opts.Agents != nil {
-		r.log.Info("hub listening for agents", "listen", opts.Agents.Listen)
+		if opts.Hub != nil {
+			r.log.Info("hub on the cluster admits agents", "urls", opts.Hub.URLs, "classes", len(plan.Classes))
+		} else {
+			r.log.Info("hub listening for agents", "listen", opts.Agents.Listen)
+		}
 		agents, logs, err := r.startAgents(ctx)
 		if err != nil {
 			var pe *PlacementError
