@@ -125,6 +125,10 @@ type Server struct {
 	closing chan struct{}
 	closed  sync.Once
 	wg      sync.WaitGroup
+	// flushing is held by each write to the bucket, from the keys it
+	// takes to its end: two writes of one key at once could be stored
+	// in the other order, the older value last.
+	flushing sync.Mutex
 
 	mu    sync.Mutex
 	conns map[net.Conn]string // served by goroutines of their own, with their task
@@ -291,7 +295,7 @@ func (s *Server) Close() {
 		s.serving.stop()
 		s.dropHanded()
 		s.wg.Wait()
-		s.Flush()
+		s.flushLast()
 		if s.ownDir != "" {
 			os.RemoveAll(s.ownDir)
 		}
@@ -808,7 +812,13 @@ func (s *Server) journal() {
 // Flush writes the keys changed since the last write to the bucket now,
 // rather than within journalDelay. What the bucket could not record
 // waits for the next write.
-func (s *Server) Flush() {
+func (s *Server) Flush() { s.flush() }
+
+// flush is Flush; it returns whether some changes are unwritten and the
+// bucket asked to write again soon.
+func (s *Server) flush() (again bool) {
+	s.flushing.Lock()
+	defer s.flushing.Unlock()
 	s.mu.Lock()
 	var changes []Change
 	for k := range s.dirty {
@@ -821,7 +831,7 @@ func (s *Server) Flush() {
 	clear(s.dirty)
 	s.mu.Unlock()
 	if s.bucket == nil {
-		return
+		return false
 	}
 	rest, soon := s.bucket.Write(changes)
 	if len(rest) > 0 {
@@ -833,6 +843,23 @@ func (s *Server) Flush() {
 	}
 	if soon {
 		s.FlushSoon()
+	}
+	return len(rest) > 0 && soon
+}
+
+// closeFlushWait bounds how long Close writes the last changes again
+// while the bucket asks to (on a cluster, while the bucket has no
+// leader).
+const closeFlushWait = 30 * time.Second
+
+// flushLast writes the last changes at Close: again and again while the
+// bucket asks to write soon, for at most closeFlushWait. A bucket whose
+// store is failing does not ask (the changes wait for the store), and
+// Close does not wait for it.
+func (s *Server) flushLast() {
+	deadline := time.Now().Add(closeFlushWait)
+	for s.flush() && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
