@@ -283,10 +283,14 @@ func apiRetry(ctx context.Context, each time.Duration, f func(context.Context) e
 	}
 }
 
-// unanswered tells an error of a request that had no answer.
+// unanswered tells an error of a request that had no answer, or was
+// answered that JetStream is not available for now (503, while the
+// cluster elects a leader).
 func unanswered(err error) bool {
+	var apiErr *jetstream.APIError
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.As(err, &apiErr) && apiErr.Code == 503
 }
 
 // replayBucket reads the state's record from the run's bucket on a

@@ -78,6 +78,8 @@ type Hub struct {
 	js        jetstream.JetStream
 	stream    jetstream.Stream
 	cc        jetstream.ConsumeContext
+	ccMu      sync.Mutex     // cc, while watchReading may replace it
+	watch     sync.WaitGroup // watchReading
 	kv        jetstream.KeyValue
 	state     *state.Server
 	store     storeWatch
@@ -275,6 +277,10 @@ func Start(cfg Config) (*Hub, error) {
 		h.Close()
 		return nil, fmt.Errorf("hub: consume events: %w", err)
 	}
+	if h.external != nil {
+		h.watch.Add(1)
+		go h.watchReading()
+	}
 	if h.srv != nil {
 		// A cluster's nodes' disks are the cluster's business: the hub
 		// watches the store it embeds only.
@@ -466,6 +472,12 @@ func (h *Hub) read(m jetstream.Msg) {
 	defer h.mu.Unlock()
 	var stored time.Time
 	if md, err := m.Metadata(); err == nil {
+		if md.Sequence.Stream <= h.processed {
+			// Read already: the reading started again from the
+			// message after the last one read (watchReading), and
+			// the consumer it replaced may still deliver.
+			return
+		}
 		h.processed = md.Sequence.Stream
 		stored = md.Timestamp
 	}
@@ -704,12 +716,15 @@ func (h *Hub) Close() { h.closeOnce.Do(h.close) }
 func (h *Hub) close() {
 	close(h.stop)
 	h.store.wg.Wait() // it starts and stops the reading, below
+	h.watch.Wait()    // it too
 	if h.state != nil {
 		h.state.Close() // writes the last changes to the bucket
 	}
+	h.ccMu.Lock()
 	if h.cc != nil {
 		h.cc.Stop()
 	}
+	h.ccMu.Unlock()
 	if h.nc != nil {
 		h.nc.Close()
 	}

@@ -286,16 +286,30 @@ func replay(js jetstream.JetStream, name, bucket, where string, each time.Durati
 	l := ledger{tasks: map[string]*taskRec{}}
 	last := info.State.LastSeq
 	if last > 0 {
+		// next is the sequence of the next message to apply: a reading
+		// started again (on a cluster, after a request not answered
+		// while the stream changed leaders) starts there.
+		next := uint64(1)
 		var cons jetstream.Consumer
-		err := apiRetry(ctx, each, func(ctx context.Context) (err error) {
-			cons, err = stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-			return err
-		})
-		if err != nil {
+		open := func() error {
+			return apiRetry(ctx, each, func(ctx context.Context) (err error) {
+				cons, err = stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+					DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: next})
+				return err
+			})
+		}
+		if err := open(); err != nil {
 			return nil, fmt.Errorf("replay: read the stream: %w", err)
 		}
 		for done := false; !done; {
 			batch, err := cons.FetchBytes(readAheadBytes, jetstream.FetchMaxWait(5*time.Second))
+			if err != nil && each > 0 && unanswered(err) && ctx.Err() == nil {
+				time.Sleep(100 * time.Millisecond)
+				if err := open(); err != nil {
+					return nil, fmt.Errorf("replay: read the stream: %w", err)
+				}
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("replay: read the stream: %w", err)
 			}
@@ -305,6 +319,10 @@ func replay(js jetstream.JetStream, name, bucket, where string, each time.Durati
 				md, err := m.Metadata()
 				var stored time.Time
 				if err == nil {
+					if md.Sequence.Stream < next {
+						continue // applied already, before the reading started again
+					}
+					next = md.Sequence.Stream + 1
 					stored = md.Timestamp
 				}
 				_, _ = l.apply(m.Subject(), m.Data(), stored) // a refused message is noted in its task's record, as live
@@ -314,7 +332,22 @@ func replay(js jetstream.JetStream, name, bucket, where string, each time.Durati
 				}
 			}
 			if err := batch.Error(); err != nil && n == 0 {
+				if each > 0 && unanswered(err) && ctx.Err() == nil {
+					if err := open(); err != nil {
+						return nil, fmt.Errorf("replay: read the stream: %w", err)
+					}
+					continue
+				}
 				return nil, fmt.Errorf("replay: read the stream: %w", err)
+			}
+			if n == 0 && each > 0 && next <= last && ctx.Err() == nil {
+				// On a cluster, a fetch that found nothing while the
+				// stream holds more: its consumer was lost with its
+				// node.
+				if err := open(); err != nil {
+					return nil, fmt.Errorf("replay: read the stream: %w", err)
+				}
+				continue
 			}
 			if n == 0 {
 				break
