@@ -23,7 +23,7 @@ func (l *loader) checkDependencies(job *Job) hcl.Diagnostics {
 	}
 	for _, task := range job.Tasks {
 		for _, dep := range task.DependsOn {
-			rng := l.depRanges[task.ID][dep]
+			rng := l.depRanges[depKey{task.ID, dep}]
 			switch {
 			case dep == task.ID:
 				diags = append(diags, &hcl.Diagnostic{
