@@ -5,6 +5,7 @@ import (
 	"maps"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -178,10 +179,9 @@ func loadSource(filename string, src []byte, opts Options, m *meter) (*Job, hcl.
 		Source: src,
 	}
 	l := &loader{
-		dir:       filepath.Dir(absFile),
-		bases:     map[string]*taskBlock{},
-		depRanges: map[depKey]hcl.Range{},
-		depAttr:   map[string]hcl.Range{},
+		dir:     filepath.Dir(absFile),
+		bases:   map[string]*taskBlock{},
+		depAttr: map[string]hcl.Range{},
 	}
 	l.meter, l.fns = m, m.functions(l.dir)
 	l.literal = &hcl.EvalContext{Functions: m.hooks()}
@@ -397,11 +397,9 @@ type loader struct {
 	// for_each failed: what uses it is not reported again.
 	refFailed bool
 
-	// depRanges holds, by task id, the range of the expression that makes
-	// each of its dependencies; depAttr the range of the attribute that
-	// holds them (depends_on, else args).
-	depRanges map[depKey]hcl.Range
-	depAttr   map[string]hcl.Range
+	// depAttr holds, by task id, the range of the attribute that holds
+	// its dependencies (depends_on, else args).
+	depAttr map[string]hcl.Range
 
 	// sensitive holds the parts of args computed from sensitive values.
 	sensitive []string
@@ -597,19 +595,27 @@ func (l *loader) decodeTask(tb *taskBlock, i int) (*Task, hcl.Diagnostics) {
 	return task, diags
 }
 
-// depKey names a dependency: task depends on dep.
-type depKey struct{ task, dep string }
-
 // addDependency records that task depends on id, made by the expression
 // at rng.
 func (l *loader) addDependency(task *Task, id string, rng hcl.Range) {
 	l.meter.chargeAt(1, rng)
-	k := depKey{task.ID, id}
-	if _, dup := l.depRanges[k]; dup {
+	if task.depSet != nil {
+		if task.depSet[id] {
+			return
+		}
+		task.depSet[id] = true
+	} else if slices.Contains(task.DependsOn, id) {
 		return
+	} else if len(task.DependsOn) >= 16 {
+		// Many dependencies (every instance of a large for_each): a set.
+		task.depSet = make(map[string]bool, 2*len(task.DependsOn))
+		for _, d := range task.DependsOn {
+			task.depSet[d] = true
+		}
+		task.depSet[id] = true
 	}
-	l.depRanges[k] = rng
 	task.DependsOn = append(task.DependsOn, id)
+	task.depRanges = append(task.depRanges, rng)
 }
 
 // decodeArgs fills task.Args and task.ArgRanges from the args attribute.
