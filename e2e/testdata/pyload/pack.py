@@ -1,8 +1,6 @@
 """pyload: a Python pack that reports much and adds much, for the
 end-to-end tests of reporting and shared state under dropped
-connections, and of a Python child under a Go task."""
-
-import sys
+connections, and of children across languages (a Go child of a Python task)."""
 
 from taskhost import Pack, T
 
@@ -21,6 +19,16 @@ def count(t: T, key: str, n: int):
     with t.step("count"):
         for _ in range(n):
             t.state.add(key, 1)
+
+
+@pack.task("command", doc="Runs argv with t.command in a step spawn, then a step after; spawn fails when argv does.")
+def command(t: T, argv: list[str]):
+    with t.step("spawn") as s:
+        status = t.command(argv).wait()
+        if status != 0:
+            s.failed("%s exited with status %d" % (argv, status))
+    with t.step("after"):
+        pass
 
 
 if __name__ == "__main__":
