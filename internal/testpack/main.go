@@ -133,6 +133,7 @@ func main() {
 	registerDiskTasks(s)
 	registerRawTasks(s)
 	registerStateTasks(s)
+	registerCommandTasks(s)
 	s.Run()
 }
 
