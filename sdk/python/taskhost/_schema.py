@@ -275,6 +275,14 @@ def arg_specs(fn, skip, where):
         defaults[n] = d
     defaults.update(fn.__kwdefaults__ or {})
     hints = getattr(fn, "__annotations__", {}) or {}
+    # A function that forgot t would take the T object as its first
+    # argument and lose that argument from its schema.
+    for n, want in zip(names[:skip], ("T", "Hook")):
+        h = hints.get(n, _MISSING)
+        got = h if isinstance(h, str) else getattr(h, "__name__", None)
+        if h is not _MISSING and got not in (want, "taskhost." + want):
+            raise SchemaError("%s: the function must take %s first; its parameter %s is hinted %s, not %s" % (
+                where, "t" if skip == 1 else "t and hook", _q(n), got or h, want))
     specs = []
     for n in names[skip:]:
         try:

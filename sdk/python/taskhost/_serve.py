@@ -111,12 +111,16 @@ def run(pack, req, call):
         except OSError as e:
             raise _plugin.RPCError(2, "open the task's log: %s" % e) from None
         # Tracebacks, prints to stderr (and stdout, which is stderr here)
-        # land in the log, in order, even if the host is gone.
+        # land in the log, in order, even if the host is gone; so does
+        # what is written to fd 1 itself, by C code or a child that
+        # inherits it (subprocess.run without capture): the handshake is
+        # done, and the host reads nothing more there.
         try:
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
         os.dup2(lf.fd, 2)
+        os.dup2(lf.fd, 1)
         sink = lf
     else:
         sink = _log.StreamSink(sys.stderr, masker)

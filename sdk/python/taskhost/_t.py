@@ -320,7 +320,30 @@ class _Log:
         return getattr(self._logger, name)
 
 
+def _text(s):
+    """s as text that encodes as UTF-8, as a name or reason must: bytes
+    are decoded, and invalid bytes, or lone surrogates in a str (what
+    os.fsdecode makes of them), become U+FFFD; None is ""; anything else
+    is str(s)."""
+    if s is None:
+        return ""
+    if isinstance(s, (bytes, bytearray)):
+        return bytes(s).decode("utf-8", "replace")
+    if not isinstance(s, str):
+        s = str(s)
+    try:
+        s.encode()
+        return s
+    except UnicodeEncodeError:
+        try:
+            return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:
+            return s.encode("utf-8", "replace").decode()
+
+
 def _set_own(run, n, r, reason):
+    if type(reason) is not str or not reason.isascii():
+        reason = _text(reason)
     n.own = R.rollup(n.own, r)
     if n.own is r:
         n.reason = reason
@@ -336,7 +359,7 @@ class _Block:
     def __init__(self, t, typ, name, cont):
         self.t = t
         self.typ = typ
-        self.name = name
+        self.name = name if type(name) is str and name.isascii() else _text(name)
         self.cont = cont
 
     def __enter__(self):
@@ -404,6 +427,9 @@ def run_task(run, fn, *args, **kwargs):
     root = _Node()
     t = T(run, root)
     start = time.monotonic()
+    if threading.excepthook is not _quiet_end:
+        _quiet_end.next = threading.excepthook
+        threading.excepthook = _quiet_end
     run.in_task = True
     try:
         try:
@@ -420,6 +446,14 @@ def run_task(run, fn, *args, **kwargs):
         _set_own(run, root, R.Errored, reason)
     run.stack.clear()
     return end_task(run, root, start)
+
+
+def _quiet_end(args):
+    """threading.excepthook: a step in a thread that did not pass ends the
+    thread's function (as it would end the step that started it), which
+    is no error to print; anything else goes to the hook before."""
+    if args.exc_type is not _End:
+        _quiet_end.next(args)
 
 
 def end_task(run, root, start):

@@ -83,6 +83,23 @@ class TestSchema(unittest.TestCase):
                 self.assertIn("task 'bad'", str(cm.exception))
                 self.assertIn('argument "x"', str(cm.exception))
 
+    def test_a_function_that_forgot_t_refused(self):
+        def forgot(host: str, count: int = 3):
+            pass
+
+        p = Pack("p", "1.0.0")
+        with self.assertRaises(TypeError) as cm:
+            p.task("ping")(forgot)
+        self.assertEqual(str(cm.exception), "Pack.task: task 'ping': the function must take t first; "
+                         'its parameter "host" is hinted str, not T')
+        # t hinted T, or as text (from __future__ import annotations), or not at all.
+        for hint in (T, "T", "taskhost.T", None):
+            def fn(t, host: str):
+                pass
+            if hint is not None:
+                fn.__annotations__["t"] = hint
+            p.task("ok %s" % hint)(fn)
+
     def test_varargs_refused(self):
         p = Pack("p", "1.0.0")
         with self.assertRaisesRegex(TypeError, "args or \\*\\*kwargs"):

@@ -148,6 +148,47 @@ class TestSteps(unittest.TestCase):
             ("1.2", "worker 1", "passed", "", [("1.2.1", "inner", "passed", "", [])])])])
         self.assertIn("in worker 1: step=1.2\n", r.text.decode())
 
+    def test_a_step_that_fails_in_a_thread_ends_the_thread_quietly(self):
+        import threading
+
+        seen = []
+        before = threading.excepthook
+        threading.excepthook = lambda args: seen.append(args.exc_type)
+        self.addCleanup(setattr, threading, "excepthook", before)
+
+        def task(t):
+            with t.step("parallel", continue_=True) as p:
+                def worker():
+                    with p.step("worker"):
+                        raise RuntimeError("broke")
+                def other():
+                    raise ValueError("not the SDK's")
+                for fn in (worker, other):
+                    th = threading.Thread(target=fn)
+                    th.start()
+                    th.join()
+        r = Run(task)
+        self.assertEqual(r.tree(), [("1", "parallel", "errored", "", [
+            ("1.1", "worker", "errored", "RuntimeError: broke", [])])])
+        self.assertEqual(seen, [ValueError])
+
+    def test_reasons_and_names_that_are_not_utf8(self):
+        def task(t):
+            with t.step(os.fsdecode(b"name \xff"), continue_=True) as s:
+                s.failed(os.fsdecode(b"port \xff\xfe down"))
+            with t.step("bytes", continue_=True) as s:
+                s.failed(b"port \xff down")
+            with t.step("lone", continue_=True) as s:
+                s.failed("half \ud800 a pair")
+            with t.step("other") as s:
+                s.skipped(42)
+        r = Run(task)
+        self.assertEqual(r.tree(), [
+            ("1", "name \ufffd", "failed", "port \ufffd\ufffd down", []),
+            ("2", "bytes", "failed", "port \ufffd down", []),
+            ("3", "lone", "failed", "half ? a pair", []),
+            ("4", "other", "skipped", "42", [])])
+
     def test_exception_is_errored_with_the_traceback_in_the_log(self):
         def task(t):
             with t.step("boom"):
