@@ -357,19 +357,21 @@ func (b *syncBuffer) String() string {
 // result events were not all recorded" (5 runs of 29 beside two busy
 // loops, 2 of 17 without them). The hub now reads again with a new
 // consumer when its reading stalls (its log lines, shown here): it did in
-// 5 of 14 runs, and the tasks passed in all 14 (one failed in the replay,
-// answered 503, which the replay now reads on through). Once, too, the counter's last value
-// was not in the state bucket: the state's writes to the bucket now go
-// one at a time and are made again until stored.
+// 7 of 20 runs, and no task ended so in 35 runs since. Once, too, the
+// counter's last value was not in the state bucket: the state's writes
+// to the bucket now go one at a time and are made again until stored.
 //
-// It runs only with TASKHOST_TEST_CLUSTER_KILL=1 until it has passed
-// often enough on a loaded machine.
+// It runs only with TASKHOST_TEST_CLUSTER_KILL=1: 19 of 20 runs passed at
+// a load average of 14 to 23. In the other, the counting task's process
+// connected to the hub 2 s after the kill and its connection was closed
+// at once ("subscribe to the hub's answers: nats: connection closed"):
+// it ended Errored, and the counter with it.
 func TestClusterNodeKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-node cluster")
 	}
 	if os.Getenv("TASKHOST_TEST_CLUSTER_KILL") == "" {
-		t.Skip("set TASKHOST_TEST_CLUSTER_KILL=1: fails now and then on a loaded machine, the hub's reading of the stream not resuming (see the comment)")
+		t.Skip("set TASKHOST_TEST_CLUSTER_KILL=1: fails now and then on a loaded machine, a task's connection made during the leader change being closed (see the comment)")
 	}
 	c := startCluster(t)
 	var events atomic.Int64
