@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2/hclparse"
 
@@ -81,15 +82,18 @@ func BenchmarkValidateForEach(b *testing.B) {
 
 	b.Run("validate-cached", func(b *testing.B) {
 		b.ReportAllocs()
+		cpu := processCPU()
 		for b.Loop() {
 			if _, diags := plan.Make(context.Background(), path, plan.Options{Jobfile: opts}); diags.HasErrors() {
 				b.Fatal(diags)
 			}
 		}
+		reportCPU(b, processCPU()-cpu)
 	})
 	b.Run("taskhost-validate-process", func(b *testing.B) {
 		// The whole command, as a user runs it: process start included.
 		var peak int64
+		var cpu time.Duration
 		for b.Loop() {
 			cmd := exec.Command(filepath.Join(bin, "taskhost"), "validate", path, "-var-file", varFile)
 			cmd.Env = append(os.Environ(), plan.CacheDirEnv+"="+os.Getenv(plan.CacheDirEnv))
@@ -99,19 +103,24 @@ func BenchmarkValidateForEach(b *testing.B) {
 			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 				peak = max(peak, ru.Maxrss)
 			}
+			cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		}
 		b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
+		reportCPU(b, cpu)
 	})
 	b.Run("load-only", func(b *testing.B) {
 		b.ReportAllocs()
+		cpu := processCPU()
 		for b.Loop() {
 			if _, diags := jobfile.LoadWith(path, opts); diags.HasErrors() {
 				b.Fatal(diags)
 			}
 		}
+		reportCPU(b, processCPU()-cpu)
 	})
 	b.Run("floor-hclparse", func(b *testing.B) {
 		b.ReportAllocs()
+		cpu := processCPU()
 		for b.Loop() {
 			p := hclparse.NewParser()
 			if _, diags := p.ParseHCL(src, path); diags.HasErrors() {
@@ -121,5 +130,22 @@ func BenchmarkValidateForEach(b *testing.B) {
 				b.Fatal(diags)
 			}
 		}
+		reportCPU(b, processCPU()-cpu)
 	})
+}
+
+// processCPU is the CPU time this process has used so far, user and
+// system, all its threads (the garbage collector's too).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time of one iteration, cpu-ms/op: less
+// sensitive to other work on the machine than the wall time, ns/op.
+func reportCPU(b *testing.B, cpu time.Duration) {
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/taskhost/taskhost/internal/protocol"
+	"github.com/taskhost/taskhost/internal/protocol/wire"
 	"github.com/taskhost/taskhost/sdk/internal/pack"
 	"github.com/taskhost/taskhost/sdk/internal/packcli"
 	"github.com/taskhost/taskhost/sdk/internal/packserver"
@@ -93,7 +93,7 @@ type ArgInfo = pack.ArgInfo
 
 // Describe returns the pack's description.
 func (s *Set) Describe() Description {
-	d := Description{Name: s.name, Version: s.version, ProtocolVersions: protocol.Versions, SDKVersion: Version, Tasks: []TaskInfo{}}
+	d := Description{Name: s.name, Version: s.version, ProtocolVersions: wire.Versions, SDKVersion: Version, Tasks: []TaskInfo{}}
 	for _, td := range s.tasks {
 		ti := TaskInfo{Name: td.name, Doc: td.doc, Args: []ArgInfo{}}
 		for _, a := range td.specs {

@@ -44,14 +44,16 @@ type newOptions struct {
 	// SDK is the taskhost checkout the new module takes the SDK from (a
 	// replace directive); empty for the one this taskhost was built from.
 	SDK string
-	Out io.Writer
+	// Lang is the pack's language: "go" (the default) or "python".
+	Lang string
+	Out  io.Writer
 }
 
 func newPacksNewCmd(stdout io.Writer) *cobra.Command {
 	o := &newOptions{Out: stdout}
 	cmd := &cobra.Command{
 		Use:   "new NAME",
-		Short: "Make a new pack module: a task, its test, and a build of the release archive",
+		Short: "Make a new pack: a task, its test, and a build of the release archive",
 		Long: `Make a new pack module in its own directory (./NAME, or --dir): go.mod
 requiring the taskhost SDK, a main with one task, a test of it with
 sdk/sdktest, a Makefile whose dist target builds the release archive and
@@ -60,13 +62,30 @@ SHA256SUMS, and a jobfile that runs the installed pack. See docs/packs.md.
 The SDK module is not published: go.mod takes it from a checkout of
 taskhost with a replace directive, by default the checkout this taskhost
 was built from (--sdk names another). The next steps it prints build,
-test, install and run the pack as they are typed.`,
+test, install and run the pack as they are typed.
+
+With --lang python, a Python pack instead: pack.py with two tasks,
+test_pack.py testing them through taskhost (taskhost.sdktest), the
+Python SDK copied into taskhost/ (so that it tests and builds with
+python3 alone), a Makefile whose build target makes bin/NAME, one
+executable file, and a jobfile that runs the installed pack. See
+docs/python.md.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
-			return packsNewRun(o)
+			switch o.Lang {
+			case "go", "":
+				return packsNewRun(o)
+			case "python":
+				if o.Module != "" || o.SDK != "" {
+					return &exitError{exitUsage, errors.New("--module and --sdk are for Go packs: a Python pack has no module and carries the SDK it was made with")}
+				}
+				return packsNewPythonRun(o)
+			}
+			return &exitError{exitUsage, fmt.Errorf("--lang %q: the languages are go and python", o.Lang)}
 		},
 	}
+	cmd.Flags().StringVar(&o.Lang, "lang", "go", "the pack's language: go or python")
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "the directory to make (default ./NAME); it must not exist or be empty")
 	cmd.Flags().StringVar(&o.Module, "module", "", "the Go module path (default example.com/NAME)")
 	cmd.Flags().StringVar(&o.SDK, "sdk", "", "the taskhost checkout to take the SDK from (a replace directive in go.mod; default: the one this taskhost was built from)")
@@ -76,12 +95,25 @@ test, install and run the pack as they are typed.`,
 	return cmd
 }
 
-func packsNewRun(o *newOptions) error {
+// checkNewPack checks o's pack name and sets and checks its directory.
+func checkNewPack(o *newOptions) error {
 	if !jobfile.ValidPackName(o.Name) || strings.ContainsAny(o.Name, ".") {
 		return &exitError{exitUsage, fmt.Errorf("%q is not a pack name: use letters, digits, '_' and '-', starting with a letter or digit", o.Name)}
 	}
 	if o.Dir == "" {
 		o.Dir = o.Name
+	}
+	if entries, err := os.ReadDir(o.Dir); err == nil && len(entries) > 0 {
+		return &exitError{exitUsage, fmt.Errorf("%s exists and is not empty: choose another --dir", o.Dir)}
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return &exitError{exitFailure, err}
+	}
+	return nil
+}
+
+func packsNewRun(o *newOptions) error {
+	if err := checkNewPack(o); err != nil {
+		return err
 	}
 	if o.Module == "" {
 		o.Module = "example.com/" + o.Name
@@ -90,36 +122,14 @@ func packsNewRun(o *newOptions) error {
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
-	if entries, err := os.ReadDir(o.Dir); err == nil && len(entries) > 0 {
-		return &exitError{exitUsage, fmt.Errorf("%s exists and is not empty: choose another --dir", o.Dir)}
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return &exitError{exitFailure, err}
-	}
 	data := struct {
 		Name, Module, SDKVersion, GoVersion, Replace, JobName string
 	}{
 		Name: o.Name, Module: o.Module, SDKVersion: sdkVersion, GoVersion: goVersion(), Replace: replace,
 		JobName: strings.ReplaceAll(o.Name, ".", "_") + "_example",
 	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return &exitError{exitFailure, err}
-	}
-	for tmpl, file := range scaffoldFiles {
-		t, err := template.ParseFS(scaffoldFS, "scaffold/"+tmpl)
-		if err != nil {
-			panic(err) // the templates are part of this binary
-		}
-		f, err := os.Create(filepath.Join(o.Dir, file))
-		if err != nil {
-			return &exitError{exitFailure, err}
-		}
-		err = t.Execute(f, data)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return &exitError{exitFailure, err}
-		}
+	if err := writeTemplates(o.Dir, scaffoldFS, "scaffold", scaffoldFiles, data); err != nil {
+		return err
 	}
 	th := taskhostCommand()
 	fmt.Fprintf(o.Out, `Made the pack %s in %s. Next:
@@ -134,6 +144,32 @@ func packsNewRun(o *newOptions) error {
 
 See docs/packs.md in taskhost for versioning and publishing.
 `, o.Name, o.Dir, shellQuote(o.Dir), th, o.Name, runtime.GOOS, runtime.GOARCH, th, th)
+	return nil
+}
+
+// writeTemplates makes dir and writes into it each template of fsys's
+// directory sub as the file files names, executed with data.
+func writeTemplates(dir string, fsys fs.FS, sub string, files map[string]string, data any) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return &exitError{exitFailure, err}
+	}
+	for tmpl, file := range files {
+		t, err := template.ParseFS(fsys, sub+"/"+tmpl)
+		if err != nil {
+			panic(err) // the templates are part of this binary
+		}
+		f, err := os.Create(filepath.Join(dir, file))
+		if err != nil {
+			return &exitError{exitFailure, err}
+		}
+		err = t.Execute(f, data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return &exitError{exitFailure, err}
+		}
+	}
 	return nil
 }
 

@@ -343,21 +343,28 @@ func (b *syncBuffer) String() string {
 // the counter is exact; the record replayed from the cluster after the
 // hub closed has the same.
 //
-// It runs only with TASKHOST_TEST_CLUSTER_KILL=1: it fails now and then
-// (about one run in eight here) because of the SDK, not the hub. The
-// SDK's asynchronous publishes have no timeout (jetstream's
-// WithPublishAsyncTimeout is not set): a batch lost in the stream's
-// change of leader stays pending until the task's connection reconnects,
-// and a task whose connection was not on the killed node never does; its
-// resends fill the pending publishes (WithPublishAsyncMaxPending), every
-// later publish stalls, and its final flush gives up after 30 s ("events
-// from N on not acknowledged by the hub").
+// A task whose connection is on a node that stays up sees no reconnect:
+// its batches sent while the stream has no leader are lost with no answer
+// (or answered 503, no stream). The SDK sends them all again once they
+// went 5 s without an answer; it used to send them one per 5 s, and a
+// task that lost six or more gave up its last flush ("events from N on
+// not acknowledged by the hub"): in 7 runs of 10 beside two busy loops,
+// none of 29 since.
+//
+// It runs only with TASKHOST_TEST_CLUSTER_KILL=1: it still fails now and
+// then on a loaded machine (5 runs of 29 beside two busy loops, at a load
+// average over 12; 2 of 17 without them), because of the hub, not the
+// SDK. The hub's reading of the stream (an ordered consumer) does not
+// resume after the kill, although the stream has a new leader and holds
+// every event (the replay finds them all): each task ends Errored "its
+// result events were not all recorded". Once, too, the counter's last value was not in the
+// state bucket (its write answered 503 while the bucket had no leader).
 func TestClusterNodeKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-node cluster")
 	}
 	if os.Getenv("TASKHOST_TEST_CLUSTER_KILL") == "" {
-		t.Skip("set TASKHOST_TEST_CLUSTER_KILL=1: fails now and then until the SDK's asynchronous publishes time out (see the comment)")
+		t.Skip("set TASKHOST_TEST_CLUSTER_KILL=1: fails now and then on a loaded machine, the hub's reading of the stream not resuming (see the comment)")
 	}
 	c := startCluster(t)
 	var events atomic.Int64

@@ -175,7 +175,10 @@ func (h *Hub) disconnect(ids []uint64) {
 func (h *Hub) consumeOpts() []jetstream.PullConsumeOpt {
 	opts := []jetstream.PullConsumeOpt{jetstream.PullMaxBytes(readAheadBytes)}
 	if h.external != nil {
-		opts = append(opts, jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
+		opts = append(opts, jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				h.log.Debug("reading the run's stream", "error", err)
+			}))
 	}
 	return opts
 }

@@ -22,8 +22,8 @@ func (l *loader) checkDependencies(job *Job) hcl.Diagnostics {
 		}
 	}
 	for _, task := range job.Tasks {
-		for _, dep := range task.DependsOn {
-			rng := l.depRanges[task.ID][dep]
+		for i, dep := range task.DependsOn {
+			rng := task.depRanges[i]
 			switch {
 			case dep == task.ID:
 				diags = append(diags, &hcl.Diagnostic{

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -41,9 +42,9 @@ func (tb *taskBlock) expanded() bool { return tb.forEach || tb.count }
 // base[0] for count, base["key"] for for_each.
 func instanceID(base string, key cty.Value) string {
 	if key.Type() == cty.Number {
-		return fmt.Sprintf("%s[%s]", base, key.AsBigFloat().Text('f', -1))
+		return base + "[" + key.AsBigFloat().Text('f', -1) + "]"
 	}
-	return fmt.Sprintf("%s[%q]", base, key.AsString())
+	return base + "[" + strconv.Quote(key.AsString()) + "]"
 }
 
 // validKey matches the for_each keys that can be part of a task id, which
@@ -307,10 +308,31 @@ type OutputRef struct {
 // taskRefs reads the task.ID... references of expr: each referenced task
 // instance is returned as a dependency, and each output reference in refs.
 func (l *loader) taskRefs(expr hcl.Expression) (deps []string, refs []OutputRef, diags hcl.Diagnostics) {
+	info := l.exprInfo(expr)
+	if !info.usesTask {
+		return nil, nil, nil
+	}
+	if deps, refs, ok := info.cachedRefs(); ok {
+		return deps, refs, nil
+	}
 	// task.X[KEY].output.NAME with KEY an expression (each.key): the key
 	// is known here, so the instance is too.
-	indexed := l.indexedTaskRefs(expr)
-	for _, tr := range expr.Variables() {
+	var indexed map[hcl.Range]indexedRef
+	if info.indexed {
+		indexed = l.indexedTaskRefs(expr)
+	}
+	failedBefore := l.refFailed
+	l.refFailed = false
+	defer func() {
+		// Without an indexed reference, the result is the same for every
+		// instance: kept, unless it has problems to report (each
+		// instance reports them, as it always has).
+		if !info.indexed && len(diags) == 0 && !l.refFailed {
+			info.keepRefs(deps, refs)
+		}
+		l.refFailed = l.refFailed || failedBefore
+	}()
+	for _, tr := range info.vars {
 		if tr.RootName() != "task" {
 			continue
 		}

@@ -152,7 +152,7 @@ func CheckHookArgs(job *Job, schemas map[string]*PackSchema) (map[string][]byte,
 			continue
 		}
 		t := &Task{ID: h.Name, Pack: h.Pack, Task: h.Hook, Args: h.Args, ArgRanges: h.ArgRanges, ArgsRange: h.ArgsRange}
-		args, moreDiags := checkTaskArgs(t, hs)
+		args, moreDiags := checkTaskArgs(t, hs, nil)
 		for _, d := range moreDiags {
 			// The messages speak of tasks; this is a hook.
 			d.Detail = strings.Replace(d.Detail, fmt.Sprintf("Task %q", h.Hook), fmt.Sprintf("Hook %q", h.Hook), 1)

@@ -185,6 +185,11 @@ type Task struct {
 	// scope resolves task.ID references in Deferred.
 	ctx   *hcl.EvalContext
 	scope *refScope
+	// depRanges are the ranges of the expressions that made DependsOn,
+	// one for each while the jobfile loads; depSet holds DependsOn when
+	// it is long.
+	depRanges []hcl.Range
+	depSet    map[string]bool
 	// sensitive is what SensitiveValues returns.
 	sensitive []string
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -178,13 +179,13 @@ func loadSource(filename string, src []byte, opts Options, m *meter) (*Job, hcl.
 		Source: src,
 	}
 	l := &loader{
-		dir:       filepath.Dir(absFile),
-		bases:     map[string]*taskBlock{},
-		depRanges: map[string]map[string]hcl.Range{},
-		depAttr:   map[string]hcl.Range{},
+		dir:     filepath.Dir(absFile),
+		bases:   map[string]*taskBlock{},
+		depAttr: map[string]hcl.Range{},
 	}
 	l.meter, l.fns = m, m.functions(l.dir)
 	l.literal = &hcl.EvalContext{Functions: m.hooks()}
+	l.body = file.Body.(*hclsyntax.Body)
 	if moreDiags := m.instrument(file.Body.(*hclsyntax.Body), l.fns); moreDiags.HasErrors() {
 		return nil, append(diags, moreDiags...)
 	}
@@ -286,8 +287,12 @@ func (l *loader) decodeTasks(blocks hcl.Blocks, job *Job) hcl.Diagnostics {
 	l.scope = &refScope{bases: l.bases, meter: l.meter}
 	objs := make(map[string]cty.Value, len(tbs))
 	unknown := func(string) cty.Value { return cty.DynamicVal }
+	// Only the tasks some expression reads need their object: the
+	// others' stay unknown (a for_each of 10,000 instances makes 10,000
+	// objects).
+	used, all := taskNamesUsed(l.body)
 	for _, tb := range tbs {
-		if tb.failed {
+		if tb.failed || (!all && !used[tb.base]) {
 			objs[tb.base] = cty.DynamicVal
 			continue
 		}
@@ -304,7 +309,7 @@ func (l *loader) decodeTasks(blocks hcl.Blocks, job *Job) hcl.Diagnostics {
 	l.placement = job.Placement
 	for _, tb := range tbs {
 		for i := range tb.ids {
-			l.meter.charge(1+len(tb.content.Attributes), tb.block.DefRange.Ptr())
+			l.meter.chargeAt(1+len(tb.content.Attributes), tb.block.DefRange)
 			task, moreDiags := l.decodeTask(tb, i)
 			diags = append(diags, moreDiags...)
 			if _, dup := job.byID[task.ID]; dup {
@@ -392,11 +397,9 @@ type loader struct {
 	// for_each failed: what uses it is not reported again.
 	refFailed bool
 
-	// depRanges holds, by task id, the range of the expression that makes
-	// each of its dependencies; depAttr the range of the attribute that
-	// holds them (depends_on, else args).
-	depRanges map[string]map[string]hcl.Range
-	depAttr   map[string]hcl.Range
+	// depAttr holds, by task id, the range of the attribute that holds
+	// its dependencies (depends_on, else args).
+	depAttr map[string]hcl.Range
 
 	// sensitive holds the parts of args computed from sensitive values.
 	sensitive []string
@@ -419,6 +422,13 @@ type loader struct {
 	// placement is the job's default placement, for the tasks without
 	// a placement block.
 	placement Placement
+
+	// exprs holds what was found of each expression's shape, for the
+	// next task instance evaluating it (exprInfo).
+	exprs map[hclsyntax.Expression]*exprInfo
+
+	// body is the jobfile's.
+	body *hclsyntax.Body
 }
 
 func (l *loader) decodeJob(block *hcl.Block, job *Job) hcl.Diagnostics {
@@ -531,7 +541,6 @@ func (l *loader) decodeTask(tb *taskBlock, i int) (*Task, hcl.Diagnostics) {
 	defer func() { l.ctx = l.base }()
 	task.ctx = l.ctx
 	task.scope = l.scope
-	l.depRanges[task.ID] = map[string]hcl.Range{}
 
 	var diags, moreDiags hcl.Diagnostics
 	if attr, ok := content.Attributes["pack"]; ok {
@@ -589,12 +598,24 @@ func (l *loader) decodeTask(tb *taskBlock, i int) (*Task, hcl.Diagnostics) {
 // addDependency records that task depends on id, made by the expression
 // at rng.
 func (l *loader) addDependency(task *Task, id string, rng hcl.Range) {
-	l.meter.charge(1, &rng)
-	if _, dup := l.depRanges[task.ID][id]; dup {
+	l.meter.chargeAt(1, rng)
+	if task.depSet != nil {
+		if task.depSet[id] {
+			return
+		}
+		task.depSet[id] = true
+	} else if slices.Contains(task.DependsOn, id) {
 		return
+	} else if len(task.DependsOn) >= 16 {
+		// Many dependencies (every instance of a large for_each): a set.
+		task.depSet = make(map[string]bool, 2*len(task.DependsOn))
+		for _, d := range task.DependsOn {
+			task.depSet[d] = true
+		}
+		task.depSet[id] = true
 	}
-	l.depRanges[task.ID][id] = rng
 	task.DependsOn = append(task.DependsOn, id)
+	task.depRanges = append(task.depRanges, rng)
 }
 
 // decodeArgs fills task.Args and task.ArgRanges from the args attribute.
@@ -603,7 +624,7 @@ func (l *loader) addDependency(task *Task, id string, rng hcl.Range) {
 // share the expression's range. An argument that uses task outputs is
 // kept in task.Deferred, and the tasks it reads are dependencies.
 func (l *loader) decodeArgs(attr *hcl.Attribute, task *Task) hcl.Diagnostics {
-	pairs, mapDiags := hcl.ExprMap(attr.Expr)
+	pairs, mapDiags := l.exprMap(attr.Expr)
 	if mapDiags.HasErrors() {
 		deps, _, diags := l.taskRefs(attr.Expr)
 		if len(deps) > 0 {
@@ -651,7 +672,7 @@ func (l *loader) decodeArgs(attr *hcl.Attribute, task *Task) hcl.Diagnostics {
 		if moreDiags.HasErrors() || l.refFailed {
 			continue
 		}
-		val, moreDiags := l.meter.value(pair.Value, l.ctx)
+		val, moreDiags := l.loadValue(pair.Value)
 		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() {
 			continue
@@ -674,8 +695,12 @@ func (l *loader) decodeArgs(attr *hcl.Attribute, task *Task) hcl.Diagnostics {
 			}
 			continue
 		}
-		l.noteSensitive(val)
-		task.Args[name], _ = val.UnmarkDeep()
+		if val.IsMarked() || !val.Type().IsPrimitiveType() {
+			// A primitive value without a mark has nothing to strip.
+			l.noteSensitive(val)
+			val, _ = val.UnmarkDeep()
+		}
+		task.Args[name] = val
 		task.ArgRanges[name] = pair.Value.Range()
 	}
 	return diags

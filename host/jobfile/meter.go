@@ -44,6 +44,11 @@ type meter struct {
 	// stopped is the diagnostic of a stop.
 	stopped *hcl.Diagnostic
 
+	// consts holds the value of each expression made of literals
+	// (isConstant) once evaluated, and nil for each expression found not
+	// to be one.
+	consts map[hclsyntax.Expression]*constValue
+
 	// maxWork and maxTasks are MaxWork and MaxTasks, or smaller (for
 	// fuzzing, where each input must take milliseconds).
 	maxWork, maxTasks int
@@ -105,6 +110,17 @@ func (m *meter) charge(n int, rng *hcl.Range) {
 	m.stop(limitDiag("Too much work",
 		fmt.Sprintf("Evaluating the jobfile took more than %s steps, here (each value a for expression, splat, template, operator or function makes or takes counts one step for each of its elements and for each 16 bytes of its text); nested for expressions and long chains of values are the usual cause; a large trusted job can be given more with --max-work", thousands(m.maxWork)),
 		rng))
+}
+
+// chargeAt is charge with the range as a value: the range is copied to
+// the heap only when the work runs out.
+func (m *meter) chargeAt(n int, rng hcl.Range) {
+	if m.used+n <= m.maxWork {
+		m.used += n
+		return
+	}
+	r := rng
+	m.charge(n, &r)
 }
 
 // stop ends the evaluation with d.
@@ -394,15 +410,37 @@ func rewriteLimitDiags(diags hcl.Diagnostics) {
 // value many times ([local.big, local.big, …]) holds far more than it
 // took to make; walking it once stops at the limit.
 func (m *meter) value(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
-	m.site = expr.Range()
+	rng := expr.Range()
+	m.site = rng
+	se, native := expr.(hclsyntax.Expression)
+	if native {
+		// An expression made of literals has the same value for every
+		// task instance: it is evaluated once, and counted each time.
+		if c, seen := m.consts[se]; seen && c != nil {
+			m.chargeAt(c.steps, rng)
+			return c.val, nil
+		}
+	}
 	val, diags := expr.Value(ctx)
 	if diags.HasErrors() {
 		return val, diags
 	}
 	steps, err := checkValue(val)
-	m.charge(steps, expr.Range().Ptr())
+	m.chargeAt(steps, rng)
 	if err != nil {
-		return cty.DynamicVal, append(diags, limitDiag(err.summary, err.detail, expr.Range().Ptr()))
+		return cty.DynamicVal, append(diags, limitDiag(err.summary, err.detail, rng.Ptr()))
+	}
+	if native && len(diags) == 0 {
+		if _, seen := m.consts[se]; !seen {
+			if m.consts == nil {
+				m.consts = map[hclsyntax.Expression]*constValue{}
+			}
+			var c *constValue
+			if isConstant(se) {
+				c = &constValue{val: val, steps: steps}
+			}
+			m.consts[se] = c
+		}
 	}
 	return val, diags
 }

@@ -65,6 +65,7 @@ type PackSchema struct {
 func CheckArgs(job *Job, schemas map[string]*PackSchema) (map[string][]byte, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	encoded := make(map[string][]byte, len(job.Tasks))
+	indexes := map[*TaskSchema]*argIndex{}
 	for _, task := range job.Tasks {
 		schema := schemas[task.Pack]
 		if schema == nil {
@@ -82,7 +83,12 @@ func CheckArgs(job *Job, schemas map[string]*PackSchema) (map[string][]byte, hcl
 			continue
 		}
 		diags = append(diags, checkOutputRefs(job, task, schemas)...)
-		args, moreDiags := checkTaskArgs(task, taskSchema)
+		ix := indexes[taskSchema]
+		if ix == nil {
+			ix = newArgIndex(taskSchema)
+			indexes[taskSchema] = ix
+		}
+		args, moreDiags := checkTaskArgs(task, taskSchema, ix)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			encoded[task.ID] = args
@@ -96,11 +102,11 @@ func CheckArgs(job *Job, schemas map[string]*PackSchema) (map[string][]byte, hcl
 }
 
 func findTaskSchema(task *Task, schema *PackSchema) (*TaskSchema, hcl.Diagnostics) {
+	if ts := findTask(schema, task.Task); ts != nil {
+		return ts, nil
+	}
 	names := make([]string, len(schema.Tasks))
 	for i := range schema.Tasks {
-		if schema.Tasks[i].Name == task.Task {
-			return &schema.Tasks[i], nil
-		}
 		names[i] = schema.Tasks[i].Name
 	}
 	detail := fmt.Sprintf("Pack %q has no task %q.%s", task.Pack, task.Task, didYouMean(task.Task, names))
@@ -117,16 +123,30 @@ func findTaskSchema(task *Task, schema *PackSchema) (*TaskSchema, hcl.Diagnostic
 	}}
 }
 
-// checkTaskArgs checks task's args against schema, and returns them
-// converted and encoded as a JSON object.
-func checkTaskArgs(task *Task, schema *TaskSchema) ([]byte, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
-	accepted := make(map[string]*ArgSchema, len(schema.Args))
-	acceptedNames := make([]string, len(schema.Args))
+// argIndex is a task schema's arguments by name, made once for all the
+// tasks checked against the schema.
+type argIndex struct {
+	accepted map[string]*ArgSchema
+	names    []string
+}
+
+func newArgIndex(schema *TaskSchema) *argIndex {
+	ix := &argIndex{accepted: make(map[string]*ArgSchema, len(schema.Args)), names: make([]string, len(schema.Args))}
 	for i := range schema.Args {
-		accepted[schema.Args[i].Name] = &schema.Args[i]
-		acceptedNames[i] = schema.Args[i].Name
+		ix.accepted[schema.Args[i].Name] = &schema.Args[i]
+		ix.names[i] = schema.Args[i].Name
 	}
+	return ix
+}
+
+// checkTaskArgs checks task's args against schema (ix: its index, nil to
+// make one), and returns them converted and encoded as a JSON object.
+func checkTaskArgs(task *Task, schema *TaskSchema, ix *argIndex) ([]byte, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	if ix == nil {
+		ix = newArgIndex(schema)
+	}
+	accepted, acceptedNames := ix.accepted, ix.names
 
 	names := make([]string, 0, len(task.Args)+len(task.Deferred))
 	for name := range task.Args {
@@ -137,8 +157,8 @@ func checkTaskArgs(task *Task, schema *TaskSchema) ([]byte, hcl.Diagnostics) {
 	}
 	sort.Strings(names)
 
-	encoded := make(map[string]json.RawMessage, len(names))
-	for _, name := range names {
+	encoded := make([]json.RawMessage, len(names))
+	for i, name := range names {
 		rng := task.ArgRanges[name]
 		arg := accepted[name]
 		if arg == nil {
@@ -181,7 +201,7 @@ func checkTaskArgs(task *Task, schema *TaskSchema) ([]byte, hcl.Diagnostics) {
 			})
 			continue
 		}
-		encoded[name] = raw
+		encoded[i] = raw
 	}
 
 	for _, arg := range schema.Args {
@@ -201,12 +221,53 @@ func checkTaskArgs(task *Task, schema *TaskSchema) ([]byte, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	out, err := json.Marshal(encoded)
-	if err != nil {
-		// Each value is valid JSON from cty, so this cannot happen.
-		panic(err)
+	return encodeObject(names, encoded), diags
+}
+
+// encodeObject writes the JSON object of names (sorted, without
+// duplicates) and their values, skipping the names without a value
+// (nil): the bytes json.Marshal writes for the map of them, since each
+// value is compact JSON from marshalValue, with HTML characters escaped
+// as json.Marshal does.
+func encodeObject(names []string, vals []json.RawMessage) []byte {
+	n := 2
+	for i, name := range names {
+		if vals[i] != nil {
+			n += len(name) + 4 + len(vals[i])
+		}
 	}
-	return out, diags
+	out := make([]byte, 0, n)
+	out = append(out, '{')
+	first := true
+	for i, name := range names {
+		if vals[i] == nil {
+			continue
+		}
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+		out = appendJSONString(out, name)
+		out = append(out, ':')
+		out = append(out, vals[i]...)
+	}
+	return append(out, '}')
+}
+
+// appendJSONString appends s as a JSON string, as json.Marshal writes it.
+func appendJSONString(out []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, err := json.Marshal(s)
+			if err != nil {
+				panic(err) // a string always encodes
+			}
+			return append(out, q...)
+		}
+	}
+	out = append(out, '"')
+	out = append(out, s...)
+	return append(out, '"')
 }
 
 // marshalValue encodes val as JSON for the schema type ty. A value for

@@ -160,6 +160,29 @@ func describePacks(ctx context.Context, job *jobfile.Job) (map[string]*packwire.
 		out   = map[string]*packwire.Description{}
 		diags hcl.Diagnostics
 	)
+	// The cache first: a pack whose description is there is not started,
+	// and when none has to be, no supervisor is set up.
+	entries := make([]string, len(job.Packs))
+	found := make([]*packwire.Description, len(job.Packs))
+	for i, p := range job.Packs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			found[i], entries[i] = lookupCached(p.Path)
+		}()
+	}
+	wg.Wait()
+	var start []int
+	for i, p := range job.Packs {
+		if found[i] != nil {
+			out[p.Name] = found[i]
+		} else {
+			start = append(start, i)
+		}
+	}
+	if len(start) == 0 {
+		return out, nil
+	}
 	// The packs started here are contained and their sockets placed as a
 	// run's are (host/runner).
 	var base launch.Config
@@ -170,13 +193,14 @@ func describePacks(ctx context.Context, job *jobfile.Job) (map[string]*packwire.
 	base.Supervisor = launch.NewSupervisor(nil)
 	defer launch.AbortAtQuit(base.Supervisor)()
 	defer base.Supervisor.Close()
-	for _, p := range job.Packs {
+	for _, i := range start {
+		p := job.Packs[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			cfg := base
 			cfg.Path, cfg.SHA256, cfg.StartTimeout = p.Path, p.SHA256, p.StartTimeout
-			d, err := describeCached(ctx, cfg)
+			d, err := describeAndStore(ctx, cfg, entries[i])
 			mu.Lock()
 			defer mu.Unlock()
 			var bad *packwire.DescriptionError

@@ -52,40 +52,51 @@ func cacheEntryName(path, sum string) string {
 	return fmt.Sprintf("pack-v%d-%s-%s.pb", cacheFormat, sum, name)
 }
 
-// describeCached returns the description of the pack that cfg starts
-// from the cache, keyed by the SHA-256 of the binary (and its name), or
-// starts the pack to ask for it (launch.Describe) and stores it. The same
-// binary always describes itself the same way, so an entry never goes
-// stale; a changed binary has another hash. cfg.SHA256, if set, pins the
-// hash the binary must have when it is started.
-// Writers never clash: each writes a file of its own and renames it into
-// place, which is atomic, and every writer writes the same bytes.
-func describeCached(ctx context.Context, cfg launch.Config) (*packwire.Description, error) {
+// lookupCached returns the cached description of the pack binary at
+// path, or nil and the name of the cache entry that would hold it ("":
+// none, the cache is off or the binary cannot be read). Entries are keyed
+// by the SHA-256 of the binary (and its name): the same binary always
+// describes itself the same way, so an entry never goes stale; a changed
+// binary has another hash.
+func lookupCached(path string) (*packwire.Description, string) {
 	dir := SchemaCacheDir()
 	if dir == "" {
-		return launch.Describe(ctx, cfg)
+		return nil, ""
 	}
-	st, err := os.Stat(cfg.Path)
+	st, err := os.Stat(path)
 	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
 		// Let the launch say what is wrong with the binary.
-		return launch.Describe(ctx, cfg)
+		return nil, ""
 	}
-	sum, err := launch.HexSHA256(cfg.Path)
+	sum, err := launch.HexSHA256(path)
 	if err != nil {
-		return launch.Describe(ctx, cfg)
+		return nil, ""
 	}
-	entry := filepath.Join(dir, cacheEntryName(cfg.Path, sum))
+	entry := filepath.Join(dir, cacheEntryName(path, sum))
 	if b, err := os.ReadFile(entry); err == nil {
 		if d, err := packwire.UnmarshalDescription(b); err == nil {
-			return d, nil
+			return d, entry
 		}
 	}
+	return nil, entry
+}
+
+// describeAndStore starts the pack that cfg starts to ask for its
+// description (launch.Describe; cfg.SHA256, if set, pins the hash the
+// binary must have when it is started), and stores it in the cache entry
+// (if not ""). Writers never clash: each writes a file of its own and
+// renames it into place, which is atomic, and every writer writes the
+// same bytes.
+func describeAndStore(ctx context.Context, cfg launch.Config, entry string) (*packwire.Description, error) {
 	d, err := launch.Describe(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	if entry == "" {
+		return d, nil
+	}
 	if b, err := packwire.MarshalDescription(d); err == nil {
-		_ = writeAtomic(dir, entry, b)
+		_ = writeAtomic(filepath.Dir(entry), entry, b)
 	}
 	return d, nil
 }

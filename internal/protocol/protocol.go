@@ -7,30 +7,24 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
+	"github.com/taskhost/taskhost/internal/protocol/wire"
 )
 
-// Version is the newest pack protocol version this build speaks.
-//
-// Version 2 added Hub.tls_ca_pem: a task reaches the hub over TLS,
-// verifying it against that CA (a task on an agent). A change of what a
-// message means to its reader (here: a field whose absence changes what
-// the pack does) is a new version, and so is a change of the transport
-// or the encoding (transport.go); the host and the SDK speak every
-// version they list, and go-plugin picks the highest both speak. See
-// docs/protocol.md, "What is an incompatible change".
-const Version = 2
+// Version is the newest pack protocol version this build speaks
+// (wire.Version, which says what each version added).
+const Version = wire.Version
 
 // HubTLSVersion is the first version whose packs can reach a hub over
 // TLS (Hub.tls_ca_pem): a pack that does not speak it cannot run on an
 // agent.
-const HubTLSVersion = 2
+const HubTLSVersion = wire.HubTLSVersion
 
 // Versions lists every pack protocol version this build speaks, oldest
 // first. A host offers them all; a pack serves them all.
-var Versions = []int{1, 2}
+var Versions = wire.Versions
 
 // PluginName is the one plugin a pack serves.
-const PluginName = "pack"
+const PluginName = wire.PluginName
 
 // Handshake is shared by host and packs. The cookie is not a secret: it only
 // tells a pack binary that a host started it, and tells a user who runs a
@@ -39,14 +33,12 @@ const PluginName = "pack"
 // VersionedPlugins (PluginSets), which it uses instead.
 var Handshake = plugin.HandshakeConfig{
 	ProtocolVersion:  Version,
-	MagicCookieKey:   "TASKHOST_PACK_PLUGIN",
-	MagicCookieValue: "3f0c9a1e6b7d4c2a",
+	MagicCookieKey:   wire.CookieKey,
+	MagicCookieValue: wire.CookieValue,
 }
 
 // Started reports whether this process was started by a host as a plugin.
-func Started(getenv func(string) string) bool {
-	return getenv(Handshake.MagicCookieKey) == Handshake.MagicCookieValue
-}
+func Started(getenv func(string) string) bool { return wire.Started(getenv) }
 
 // PluginSets returns the versioned plugin sets for a pack served by impl
 // (impl may be nil on the host side): one for each of Versions, all the

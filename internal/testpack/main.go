@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/taskhost/taskhost/internal/protocol"
+	"github.com/taskhost/taskhost/internal/protocol/wire"
 	"github.com/taskhost/taskhost/sdk"
 	"github.com/taskhost/taskhost/sdk/result"
 )
@@ -32,7 +32,7 @@ func main() {
 			os.Exit(0)
 		}
 	}
-	if protocol.Started(os.Getenv) {
+	if wire.Started(os.Getenv) {
 		serveDelay(os.Getenv("TESTPACK_SERVE_DELAY"))
 	}
 	switch filepath.Base(os.Args[0]) {

@@ -25,9 +25,6 @@ import (
 	"github.com/taskhost/taskhost/internal/report"
 )
 
-// python is the interpreter the SDK is tested with (Debian's).
-const python = "/usr/bin/python3"
-
 // byHand runs a pack by hand (`PACK run TASK …`) with --events and
 // returns its exit code, stdout, the events (without their times and
 // pids) and the log lines (without their times and the elapsed time).
@@ -93,7 +90,7 @@ func goDemo(t *testing.T) string {
 // lines and the exit codes must be the same.
 func TestPythonTasksReportAsGoTasks(t *testing.T) {
 	gobin := goDemo(t)
-	pydemo := []string{python, filepath.Join("tests", "testdata", "demo.py")}
+	pydemo := []string{python3, filepath.Join("tests", "testdata", "demo.py")}
 	for name, args := range map[string][]string{
 		"checks":            {"run", "checks", "--arg", "device=r1"},
 		"hello":             {"run", "hello", "--arg", "name=lab", "--arg", "times=2"},
@@ -166,7 +163,7 @@ func TestDescribeAsGo(t *testing.T) {
 		return m
 	}
 	g := describe(gobin)
-	p := describe(python, filepath.Join("tests", "testdata", "demo.py"))
+	p := describe(python3, filepath.Join("tests", "testdata", "demo.py"))
 	for _, task := range []string{"hello", "checks", "lookup"} {
 		if diff := cmp.Diff(string(g[task]), string(p[task])); diff != "" {
 			t.Errorf("task %s (-Go +Python):\n%s", task, diff)

@@ -450,13 +450,18 @@ func TestGivesUpOnASilentHub(t *testing.T) {
 	}
 }
 
-// TestHubUnitTests runs the Python unit tests of the hub side
-// (tests/test_hub.py), so that go test runs them too.
-func TestHubUnitTests(t *testing.T) {
+// TestPythonUnitTests runs every Python unit test of the SDK
+// (tests/test_*.py: the core, the transport, the hub side, the build),
+// so that go test runs them too; test_sdktest's need a taskhost and run
+// in TestSdktest.
+func TestPythonUnitTests(t *testing.T) {
 	needPython(t)
 	t.Parallel()
-	out, err := exec.Command(python3, "-m", "unittest", "discover", "-s", "tests", "-p", "test_hub.py").CombinedOutput()
+	out, err := exec.Command(python3, "-m", "unittest", "discover", "-s", "tests", "-t", ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "\nOK") {
+		t.Fatalf("the Python unit tests did not say OK:\n%s", out)
 	}
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/sdk"
 	"github.com/taskhost/taskhost/sdk/internal/pack"
-	"github.com/taskhost/taskhost/sdk/internal/packserver"
+	"github.com/taskhost/taskhost/sdk/internal/packserver/packconn"
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
@@ -95,9 +95,9 @@ func New(t testing.TB, set *sdk.Set, cfg ...Config) *Harness {
 
 // connect serves the pack in this process over real gRPC, logging to
 // logger; close the connection when done.
-func (h *Harness) connect(logger hclog.Logger) *packserver.Conn {
+func (h *Harness) connect(logger hclog.Logger) *packconn.Conn {
 	h.t.Helper()
-	return packserver.Connect(h.t, pack.FromSet(h.set), logger)
+	return packconn.Connect(h.t, pack.FromSet(h.set), logger)
 }
 
 // Describe asks the pack for its description over gRPC.
@@ -183,7 +183,7 @@ func (h *Harness) RunContext(ctx context.Context, task string, args Args) *Run {
 	defer cancel()
 	dl, _ := ctx.Deadline()
 	access := h.hub.AddTask(taskID, slot, "")
-	resp, err := c.Run(ctx, packserver.Run{
+	resp, err := c.Run(ctx, packconn.Run{
 		Task: task, ArgsJSON: argsJSON, RunID: h.runID, TaskID: taskID, Attempt: 1,
 		Hub: packwire.Hub(access), Deadline: dl,
 	})

@@ -46,16 +46,27 @@ type Hub struct {
 	closeOnce sync.Once
 
 	nc      *nats.Conn
-	js      jetstream.JetStream
 	subject string
 	idPre   string
+	// replies takes the hub's answers to the batches: a batch is sent
+	// with the reply subject replyPre and the number of its first event,
+	// under the task's inbox.
+	replies  *nats.Subscription
+	replyPre string
 	// batch is the EventBatch being filled (encoded), holding the events
 	// from first; guarded by mu.
 	batch []byte
 	first uint64
-	// unacked holds the batches sent and not yet acknowledged, in order.
-	unacked []sent
+	// unacked holds the batches sent and not yet acknowledged, in order
+	// (those acknowledged out of order stay until those before them are).
+	unacked []*sent
 	stop    chan struct{}
+	// amu guards waiting and each batch's answer (sent.acked,
+	// sent.answer), which the subscription's goroutine sets; answered
+	// is signalled when it did.
+	amu      sync.Mutex
+	waiting  map[uint64]*sent
+	answered chan struct{}
 	// stored is the last event of those acknowledged in order; lastErr the
 	// hub's last refusal of a batch.
 	stored  uint64
@@ -157,13 +168,18 @@ func (h *Hub) SetOnRefused(fn func(error)) {
 	h.onRefused = fn
 }
 
+// sent is a batch sent and not yet acknowledged in order.
 type sent struct {
 	first, last uint64
 	data        []byte
-	fut         jetstream.PubAckFuture // nil when the send itself failed
-	sendErr     error                  // why, then
-	gen         uint64                 // connection generation it was sent on
-	acked       bool                   // its acknowledgement was seen already
+	id          string    // its message id
+	gen         uint64    // connection generation it was last sent on
+	due         time.Time // when it is sent again if no answer came
+	sendErr     error     // why its last send failed, or the hub's error answer to it
+	// Under amu: its acknowledgement came; the hub's last error answer,
+	// not yet dealt with.
+	acked  bool
+	answer error
 }
 
 const (
@@ -176,9 +192,13 @@ const (
 	// maxEventBytes bounds one event; larger step data is replaced by a
 	// note saying so (the hub refuses messages over 1 MiB).
 	maxEventBytes = 512 << 10
-	// resendAfter is how long a batch may go without an answer before it
-	// is sent again.
-	resendAfter = 5 * time.Second
+	// retryAfter is how long a batch waits to be sent again after a
+	// failed send or an error answer that is not final (the stream's
+	// ingest is full, 429; its store cannot write); noStreamRetry after
+	// no stream took it (503: none has a leader, as while a cluster
+	// elects one, for seconds).
+	retryAfter    = 20 * time.Millisecond
+	noStreamRetry = 250 * time.Millisecond
 )
 
 // ackWait is how long the SDK waits for the hub to acknowledge any of the
@@ -187,6 +207,11 @@ const (
 // whose store cannot write well before that (after 30 s by default).
 // A variable for tests.
 var ackWait = time.Minute
+
+// resendAfter is how long a batch may go without an answer before it is
+// sent again: its message, or the hub's answer, was lost (the stream's
+// leader died with it). A variable for tests.
+var resendAfter = 5 * time.Second
 
 // ErrBadCA is wrapped by Dial when the hub's CA (Hub.tls_ca_pem) holds
 // no certificate.
@@ -227,7 +252,8 @@ func Dial(h *packv1.Hub, name, src string) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Hub{reconnected: make(chan struct{}), stop: make(chan struct{}), closed: make(chan struct{})}
+	e := &Hub{reconnected: make(chan struct{}), stop: make(chan struct{}), closed: make(chan struct{}),
+		waiting: map[uint64]*sent{}, answered: make(chan struct{}, 1)}
 	nc, err := nats.Connect(h.GetUrl(), append(secure,
 		nats.ClosedHandler(func(*nats.Conn) { e.closeOnce.Do(func() { close(e.closed) }) }),
 		nats.ReconnectHandler(func(*nats.Conn) {
@@ -248,13 +274,19 @@ func Dial(h *packv1.Hub, name, src string) (*Hub, error) {
 	if err != nil {
 		return nil, connectError(h.GetUrl(), secure != nil, err)
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxUnacked*2))
+	// The hub's answers come on one subscription, matched to their
+	// batches here: a batch sent again whatever became of its earlier
+	// sends holds nothing for them (nor does an answer that never comes).
+	e.replyPre = nc.NewInbox() + "."
+	if e.replies, err = nc.Subscribe(e.replyPre+"*", e.onReply); err == nil {
+		err = nc.Flush()
+	}
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("jetstream: %w", err)
+		return nil, fmt.Errorf("subscribe to the hub's answers: %w", err)
 	}
 	e.seqStamp = seqStamp{pid: os.Getpid(), src: src}
-	e.nc, e.js = nc, js
+	e.nc = nc
 	e.subject = h.GetEventsSubject()
 	e.idPre = h.GetMsgIdPrefix() + cmp.Or(src, "main") + "."
 	go e.linger()
@@ -312,26 +344,64 @@ func (h *Hub) Emit(ev report.Event) {
 }
 
 // inFlight reports whether the last batch sent still waits for its
-// acknowledgement; mu is held.
+// answer; mu is held.
 func (h *Hub) inFlight() bool {
 	if len(h.unacked) == 0 {
 		return false
 	}
-	last := &h.unacked[len(h.unacked)-1]
-	if last.fut == nil || last.acked {
+	last := h.unacked[len(h.unacked)-1]
+	if last.sendErr != nil {
 		return false
 	}
+	h.amu.Lock()
+	defer h.amu.Unlock()
+	return !last.acked && last.answer == nil
+}
+
+// onReply takes the hub's answer to a batch.
+func (h *Hub) onReply(m *nats.Msg) {
+	first, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, h.replyPre), 10, 64)
+	if err != nil {
+		return
+	}
+	err = pubAckError(m)
+	h.amu.Lock()
+	if s := h.waiting[first]; s != nil {
+		if err == nil {
+			s.acked = true
+			delete(h.waiting, first)
+		} else {
+			s.answer = err
+		}
+	}
+	h.amu.Unlock()
 	select {
-	case <-last.fut.Ok(): // taken from the future: remember it
-		last.acked = true
-		return false
-	case err := <-last.fut.Err():
-		h.lastErr = err
-		last.fut, last.sendErr = nil, err // settle sends it again, or gives up
-		return false
+	case h.answered <- struct{}{}:
 	default:
-		return true
 	}
+}
+
+// pubAckError reads JetStream's answer to a message: nil when the stream
+// stored it (or had already), else why not.
+func pubAckError(m *nats.Msg) error {
+	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
+		// No stream took the message (none has a leader).
+		return jetstream.ErrNoStreamResponse
+	}
+	var ack struct {
+		Stream string              `json:"stream"`
+		Error  *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(m.Data, &ack); err != nil {
+		return jetstream.ErrInvalidJSAck
+	}
+	if ack.Error != nil {
+		return ack.Error
+	}
+	if ack.Stream == "" {
+		return jetstream.ErrInvalidJSAck
+	}
+	return nil
 }
 
 // sendBatch sends the batch being filled, if any; mu is held.
@@ -347,9 +417,13 @@ func (h *Hub) sendBatch() {
 			return
 		}
 	}
-	s := sent{first: h.first, last: h.seq, data: h.batch}
+	s := &sent{first: h.first, last: h.seq, data: h.batch,
+		id: h.idPre + strconv.FormatUint(h.first, 10) + "-" + strconv.FormatUint(h.seq, 10)}
 	h.batch = nil
-	s.fut, s.gen, s.sendErr = h.send(&s)
+	h.amu.Lock()
+	h.waiting[s.first] = s
+	h.amu.Unlock()
+	h.send(s, time.Now())
 	if r, ok := refusal(h.nc, s.sendErr).(*refusedError); ok {
 		h.refuse(r)
 		h.dropped += int(s.last - s.first + 1)
@@ -366,81 +440,105 @@ func (h *Hub) connGen() (uint64, <-chan struct{}) {
 	return h.gen, h.reconnected
 }
 
-func (h *Hub) send(s *sent) (jetstream.PubAckFuture, uint64, error) {
-	gen, _ := h.connGen()
-	id := h.idPre + strconv.FormatUint(s.first, 10) + "-" + strconv.FormatUint(s.last, 10)
-	f, err := h.js.PublishAsync(h.subject, s.data, jetstream.WithMsgID(id))
-	if err != nil {
-		return nil, gen, err
+// send sends s (again), its answer to come on its own reply subject;
+// mu is held.
+func (h *Hub) send(s *sent, now time.Time) {
+	s.gen, _ = h.connGen()
+	s.sendErr = h.nc.PublishMsg(&nats.Msg{Subject: h.subject, Reply: h.replyPre + strconv.FormatUint(s.first, 10),
+		Data: s.data, Header: nats.Header{jetstream.MsgIDHeader: []string{s.id}}})
+	if s.sendErr != nil {
+		s.due = now.Add(retryAfter)
+	} else {
+		s.due = now.Add(resendAfter)
 	}
-	return f, gen, nil
 }
 
-// settle waits until the oldest n unacknowledged events are acknowledged,
-// and drops them from the list. An event whose send failed, or that was
-// sent on a connection that has since dropped (its acknowledgement may be
-// lost with it), is sent again; the hub keeps one copy. It gives up when
-// ctx ends, when none of them is acknowledged for ackWait, or at once
-// when the hub refuses them for good (refusal).
+// settle waits until the oldest n unacknowledged batches are
+// acknowledged, and drops them from the list. Meanwhile, any batch not
+// acknowledged (of all those sent) is sent again when its send failed or
+// the hub's answer was an error that is not final, when it was sent on a
+// connection that has since dropped (its answer may be lost with it), or
+// when no answer came for resendAfter (the message or its answer was
+// lost: the stream changed leaders); the hub keeps one copy. It gives up
+// when ctx ends, when none of them is acknowledged for ackWait, or at
+// once when the hub refuses one for good (refusal).
 func (h *Hub) settle(ctx context.Context, n int) error {
-	resend := time.NewTimer(resendAfter)
-	defer resend.Stop()
 	stall := time.NewTimer(ackWait)
 	defer stall.Stop()
-	gaveUp := func(i int, why error) error {
-		h.unacked = h.unacked[i:]
+	wake := time.NewTimer(resendAfter)
+	defer wake.Stop()
+	done := 0 // of the oldest n, those acknowledged
+	gaveUp := func(why error) error {
+		h.unacked = h.unacked[done:]
 		err := fmt.Errorf("events from %d on not acknowledged by the hub: %w", h.unacked[0].first, why)
 		if h.lastErr != nil {
 			err = fmt.Errorf("%w (its last answer: %v)", err, h.lastErr)
 		}
 		return err
 	}
-	for i := 0; i < n; i++ {
-		s := &h.unacked[i]
-		for !s.acked {
-			if r, ok := refusal(h.nc, s.sendErr).(*refusedError); ok {
-				h.unacked = h.unacked[i:]
-				return h.refuse(r)
-			}
-			gen, reconnected := h.connGen()
-			if s.fut == nil || s.gen != gen {
-				if s.fut == nil {
-					// The send failed, or the hub refused the batch (its
-					// store cannot write): a moment, then again.
-					select {
-					case <-time.After(20 * time.Millisecond):
-					case <-stall.C:
-						return gaveUp(i, fmt.Errorf("none acknowledged for %s", ackWait))
-					case <-ctx.Done():
-						return gaveUp(i, ctx.Err())
-					}
+	for {
+		gen, reconnected := h.connGen()
+		now := time.Now()
+		h.amu.Lock()
+		moved := false
+		for done < n && h.unacked[done].acked {
+			h.stored = h.unacked[done].last
+			done++
+			moved = true
+		}
+		for _, s := range h.unacked[done:] {
+			if s.answer != nil {
+				h.lastErr, s.sendErr, s.answer = s.answer, s.answer, nil
+				s.due = now.Add(retryAfter)
+				if errors.Is(s.sendErr, jetstream.ErrNoStreamResponse) {
+					s.due = now.Add(noStreamRetry)
 				}
-				s.fut, s.gen, s.sendErr = h.send(s)
-				continue
-			}
-			resend.Reset(resendAfter)
-			select {
-			case <-s.fut.Ok():
-				s.acked = true
-			case err := <-s.fut.Err():
-				h.lastErr = err
-				s.fut, s.sendErr = nil, err
-			case <-h.closed:
-				// The connection gave up: its credentials are refused.
-				s.fut, s.sendErr = nil, nats.ErrConnectionClosed
-			case <-reconnected:
-				// sent again above
-			case <-resend.C:
-				// No answer and no reconnect seen: send it again.
-				s.fut = nil
-			case <-stall.C:
-				return gaveUp(i, fmt.Errorf("none acknowledged for %s", ackWait))
-			case <-ctx.Done():
-				return gaveUp(i, ctx.Err())
 			}
 		}
-		h.stored = s.last
-		stall.Reset(ackWait)
+		h.amu.Unlock()
+		if done == n {
+			break
+		}
+		if moved {
+			stall.Reset(ackWait)
+		}
+		next := now.Add(resendAfter)
+		for _, s := range h.unacked[done:] {
+			if r, ok := refusal(h.nc, s.sendErr).(*refusedError); ok {
+				h.unacked = h.unacked[done:]
+				return h.refuse(r)
+			}
+			h.amu.Lock()
+			acked := s.acked
+			h.amu.Unlock()
+			if acked {
+				continue
+			}
+			if s.gen != gen || !now.Before(s.due) {
+				h.send(s, now)
+				if r, ok := refusal(h.nc, s.sendErr).(*refusedError); ok {
+					h.unacked = h.unacked[done:]
+					return h.refuse(r)
+				}
+			}
+			if s.due.Before(next) {
+				next = s.due
+			}
+		}
+		wake.Reset(max(next.Sub(now), time.Millisecond))
+		select {
+		case <-h.answered:
+		case <-wake.C:
+		case <-reconnected:
+			// sent again above
+		case <-h.closed:
+			// The connection gave up: its credentials are refused.
+			h.unacked[done].sendErr = nats.ErrConnectionClosed
+		case <-stall.C:
+			return gaveUp(fmt.Errorf("none acknowledged for %s", ackWait))
+		case <-ctx.Done():
+			return gaveUp(ctx.Err())
+		}
 	}
 	h.unacked = append(h.unacked[:0], h.unacked[n:]...)
 	return nil

@@ -333,3 +333,114 @@ func TestEmitResendsTooManyRequests(t *testing.T) {
 // errCodeTooManyRequests is JetStream's answer to a message its stream
 // dropped, its ingest queue full.
 const errCodeTooManyRequests jetstream.ErrorCode = 10167
+
+// storedEvents reads the stream's batches and returns how many events it
+// holds, and how many times each event is in it.
+func storedEvents(t *testing.T, stream jetstream.Stream) (int, map[uint64]int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int
+	seen := map[uint64]int{}
+	for range info.State.Msgs {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b packv1.EventBatch
+		if err := b.UnmarshalVT(m.Data()); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range b.Events {
+			total++
+			seen[ev.GetSeq()]++
+		}
+	}
+	return total, seen
+}
+
+// TestEmitResendsBatchesLostTogether: the batches sent while the stream
+// changes its leader are lost together, with no answer, on a connection
+// that stays up; the later ones are stored. Every lost batch is sent
+// again once resendAfter passed without its answer, together (not one
+// resendAfter after the other, which takes longer than a task's flush
+// may), and every event is stored once. A relay between the task's
+// subject and the stream's drops the lost ones.
+func TestEmitResendsBatchesLostTogether(t *testing.T) {
+	old := resendAfter
+	resendAfter = 500 * time.Millisecond
+	t.Cleanup(func() { resendAfter = old })
+
+	srv, _, hub, stream := jetStreamHub(t, nil, func(c *jetstream.StreamConfig) {
+		c.Subjects = []string{"evs"}
+		c.Duplicates = time.Minute
+	})
+	relay, err := nats.Connect(srv.ClientURL(), nats.Token("admin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	const lose = 40
+	var mu sync.Mutex
+	var got, lost int
+	if _, err := relay.Subscribe("ev", func(m *nats.Msg) {
+		mu.Lock()
+		got++
+		drop := got > 2 && lost < lose
+		if drop {
+			lost++
+		}
+		mu.Unlock()
+		if !drop {
+			_ = relay.PublishMsg(&nats.Msg{Subject: "evs", Reply: m.Reply, Header: m.Header, Data: m.Data})
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	em, err := Dial(hub, "lossy", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	const n = 20_000
+	// The task's flush budget: enough for a few rounds of sending again,
+	// not for one round per lost batch (lose*resendAfter).
+	ctx, cancel := context.WithTimeout(context.Background(), lose*resendAfter/3)
+	defer cancel()
+	var last uint64
+	within(t, 60*time.Second, "emit and flush", func() {
+		for i := range n {
+			em.Emit(report.Event{Kind: report.KindStart, ID: strconv.Itoa(i + 1), Name: "a step", Type: report.TypeStep})
+		}
+		last, err = em.Flush(ctx)
+	})
+	mu.Lock()
+	if lost < lose {
+		t.Fatalf("the relay lost %d batches of %d: nothing tested", lost, lose)
+	}
+	mu.Unlock()
+	if err != nil || last != n {
+		t.Fatalf("flush: %d, %v; want %d stored", last, err, n)
+	}
+	total, seen := storedEvents(t, stream)
+	for i := uint64(1); i <= n; i++ {
+		if seen[i] != 1 {
+			t.Errorf("event %d is stored %d times, want once", i, seen[i])
+		}
+	}
+	if total != n {
+		t.Errorf("the stream holds %d events, want %d, each once", total, n)
+	}
+}

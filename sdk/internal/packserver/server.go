@@ -3,17 +3,17 @@ package packserver
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 
 	"github.com/taskhost/taskhost/internal/mask"
 	"github.com/taskhost/taskhost/internal/proto/packv1"
-	"github.com/taskhost/taskhost/internal/protocol"
+	"github.com/taskhost/taskhost/internal/protocol/wire"
 	"github.com/taskhost/taskhost/sdk/internal/emit"
 	"github.com/taskhost/taskhost/sdk/internal/logfile"
 	"github.com/taskhost/taskhost/sdk/internal/pack"
@@ -21,27 +21,27 @@ import (
 	"github.com/taskhost/taskhost/sdk/result"
 )
 
-// handshakeOut is the real stdout of a pack started by a host: go-plugin's
-// handshake goes there, and nothing else may (a stray line breaks it), so
+// handshakeOut is the real stdout of a pack started by a host: the
+// go-plugin handshake line goes there, and nothing else may (a stray line breaks it), so
 // until Serve serves, os.Stdout is stderr, which the host keeps in the
 // task's log.
 var handshakeOut *os.File
 
 func init() {
-	if protocol.Started(os.Getenv) {
+	if wire.Started(os.Getenv) {
 		handshakeOut, os.Stdout = os.Stdout, os.Stderr
 	}
 }
 
 // Started says whether a host started this process as a plugin.
-func Started() bool { return protocol.Started(os.Getenv) }
+func Started() bool { return wire.Started(os.Getenv) }
 
 // Serve serves p to the host that started this process, and returns when
 // the host is done with it.
 func Serve(p pack.Pack) {
 	// hclog writes JSON lines to the real stderr, which the host reads and
-	// writes to the task's log file with their levels. go-plugin replaces
-	// os.Stderr while serving, so take it first.
+	// writes to the task's log file with their levels. os.Stderr becomes
+	// the stdio stream's pipe while serving, so take it first.
 	// Until a task runs, this process's log is its stderr, which the host
 	// copies into the task's log; then fd 2 becomes that log file itself.
 	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: os.Stderr})
@@ -53,22 +53,19 @@ func Serve(p pack.Pack) {
 	socketCleanup = cleanup
 	defer cleanup()
 	go watchParent(logger)
-	// go-plugin hands the pack the host's standard input, often the
+	// The host hands the pack its standard input, often the
 	// user's terminal, which a pack in a process group of its own must
 	// not read (the terminal would stop it). A task reads end of file
 	// there; one started with --interactive gets the terminal through
 	// the host instead.
 	nullStdin()
+	out := io.Writer(os.Stdout)
 	if handshakeOut != nil {
-		os.Stdout = handshakeOut
+		out = handshakeOut
 	}
-	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  protocol.Handshake,
-		VersionedPlugins: protocol.ServedPluginSets(os.Getenv, &server{pack: p, logger: logger}),
-		GRPCServer:       plugin.DefaultGRPCServer,
-		// go-plugin's own chatter is of no use in a task's log.
-		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: os.Stderr, JSONFormat: true}),
-	})
+	// go-plugin's handshake and services, served without go-plugin
+	// (plugin.go).
+	servePlugin(&server{pack: p, logger: logger}, out, logger)
 }
 
 // watchParent ends this process, with every process of its group, when
@@ -92,14 +89,14 @@ func watchParent(logger hclog.Logger) {
 	}
 }
 
-// socketDirEnv names the directory go-plugin makes the pack's socket in.
+// socketDirEnv names the directory the pack makes its socket in.
 const socketDirEnv = "PLUGIN_UNIX_SOCKET_DIR"
 
 // socketCleanup removes the socket directory the pack made for itself, if
 // it made one.
 var socketCleanup = func() {}
 
-// privateSocketDir makes sure that go-plugin makes the pack's socket in a
+// privateSocketDir makes sure that the pack makes its socket in a
 // directory only this user can enter: anyone who can connect to the
 // socket can run the pack's tasks, as this user. A taskhost host names
 // such a directory, of the launch's own, in PLUGIN_UNIX_SOCKET_DIR, and
@@ -169,7 +166,7 @@ func (sv *server) Run(ctx context.Context, req *packv1.RunRequest) (*packv1.RunR
 		return nil, err
 	}
 	// Processes this task starts are not plugins.
-	os.Unsetenv(protocol.Handshake.MagicCookieKey)
+	os.Unsetenv(wire.CookieKey)
 
 	logger := sv.logger.Named(req.GetTaskId())
 	// What the task reports and logs through the SDK shows none of the

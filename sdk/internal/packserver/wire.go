@@ -38,8 +38,8 @@ func argsToWire(args []pack.ArgInfo) []*packv1.ArgSpec {
 	return out
 }
 
-// describeFromWire is the Description a Describe RPC answered.
-func describeFromWire(resp *packv1.DescribeResponse) pack.Description {
+// DescribeFromWire is the Description a Describe RPC answered.
+func DescribeFromWire(resp *packv1.DescribeResponse) pack.Description {
 	d := pack.Description{Name: resp.GetName(), Version: resp.GetVersion(), SDKVersion: resp.GetSdkVersion(), Tasks: []pack.TaskInfo{}}
 	for _, v := range resp.GetProtocolVersions() {
 		d.ProtocolVersions = append(d.ProtocolVersions, int(v))

@@ -28,7 +28,7 @@ func TestDescribeWire(t *testing.T) {
 	if w.GetTasks()[0].GetFuncName() != "main.a" || w.GetTasks()[1].GetFuncName() != "main.b" {
 		t.Errorf("function names %q, %q", w.GetTasks()[0].GetFuncName(), w.GetTasks()[1].GetFuncName())
 	}
-	if diff := cmp.Diff(d, describeFromWire(w)); diff != "" {
+	if diff := cmp.Diff(d, DescribeFromWire(w)); diff != "" {
 		t.Errorf("back from the wire (-sent +got):\n%s", diff)
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/taskhost/taskhost/internal/proto/packv1"
-	"github.com/taskhost/taskhost/internal/protocol"
+	"github.com/taskhost/taskhost/internal/protocol/wire"
 	"github.com/taskhost/taskhost/internal/report"
 	"github.com/taskhost/taskhost/sdk/internal/emit"
 	"github.com/taskhost/taskhost/sdk/internal/logfile"
@@ -54,7 +54,7 @@ func (e *Env) StartChild(x *exec.Cmd, parent string, logger hclog.Logger) (logFi
 	if env == nil {
 		env = os.Environ()
 	}
-	env = withoutEnv(env, protocol.Handshake.MagicCookieKey, childEnv)
+	env = withoutEnv(env, wire.CookieKey, childEnv)
 	if e.Hub != nil {
 		b, _ := json.Marshal(childInfo{
 			URL: e.Hub.GetUrl(), Token: e.Hub.GetToken(), Subject: e.Hub.GetEventsSubject(),

@@ -1,4 +1,8 @@
-package packserver
+// Package packconn connects to a pack served in this process over real
+// gRPC, through go-plugin's in-process connection, as sdk/sdktest uses it.
+// It is apart from packserver so that a pack's binary does not carry
+// go-plugin and the testing package.
+package packconn
 
 import (
 	"context"
@@ -11,6 +15,7 @@ import (
 	"github.com/taskhost/taskhost/internal/proto/packv1"
 	"github.com/taskhost/taskhost/internal/protocol"
 	"github.com/taskhost/taskhost/sdk/internal/pack"
+	"github.com/taskhost/taskhost/sdk/internal/packserver"
 )
 
 // Conn is a connection to a pack served in this process over real gRPC
@@ -27,7 +32,7 @@ type Conn struct {
 func Connect(t testing.TB, p pack.Pack, logger hclog.Logger) *Conn {
 	t.Helper()
 	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{
-		protocol.PluginName: &protocol.PackPlugin{Impl: New(p, logger)},
+		protocol.PluginName: &protocol.PackPlugin{Impl: packserver.New(p, logger)},
 	})
 	raw, err := client.Dispense(protocol.PluginName)
 	if err != nil {
@@ -45,7 +50,7 @@ func (c *Conn) Describe(ctx context.Context) (pack.Description, error) {
 	if err != nil {
 		return pack.Description{}, err
 	}
-	return describeFromWire(resp), nil
+	return packserver.DescribeFromWire(resp), nil
 }
 
 // Run is one call of a task, as a host makes it.
