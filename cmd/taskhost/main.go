@@ -23,6 +23,7 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
+	startHeapProfile(os.Getenv(testHeapProfileEnv))
 	os.Exit(mainExit(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -207,7 +207,10 @@ type Outcome struct {
 	// Data is what the call set outside any step.
 	Data json.RawMessage
 	// Sections are its top-level sections and steps; nil if it had none
-	// (or did not start).
+	// (or did not start). Spool, if not nil, holds the first of them,
+	// which its tree let go of as it ran (report.Tree.Spill): Sections
+	// are those after.
+	Spool    report.Spool
 	Sections []*report.Node
 	// Logs are the log files its processes reported.
 	Logs []string
@@ -276,7 +279,7 @@ func (r *Runner) Run(ctx context.Context, c Call, o Options) Outcome {
 	}
 	out.Result, out.Reason = r.seal(o.Slot, res, reason, err == nil, reply.LastSeq, since, tlog, func(tree *report.Tree) {
 		out.Data = tree.Own.Data
-		out.Sections = tree.Sections
+		out.Spool, out.Sections = tree.Taken()
 		out.Logs = tree.Logs
 	})
 	return out

@@ -115,28 +115,12 @@ func (r *Runner) lostEvents(tree *report.Tree, lastSeq uint64, storeErr error) s
 }
 
 // worstReason finds the reason to show for a task whose result is r: the
-// deepest section or step with that result and a reason.
+// deepest section or step with that result and a reason, in the first
+// top-level section that has one (the sections the tree let go of
+// included).
 func worstReason(tree *report.Tree, r result.Result) string {
-	var found string
-	var walk func([]*report.Node) bool
-	walk = func(ns []*report.Node) bool {
-		for _, n := range ns {
-			if n.Result.Value != r {
-				continue
-			}
-			if walk(n.Sections) {
-				return true
-			}
-			if n.Result.Reason != "" {
-				found = n.ID + " " + n.Name + ": " + n.Result.Reason
-				return true
-			}
-		}
-		return false
-	}
 	if tree.Own.Value == r && tree.Own.Reason != "" {
 		return tree.Own.Reason
 	}
-	walk(tree.Sections)
-	return found
+	return tree.Reason(r)
 }

@@ -80,6 +80,10 @@ type logs struct {
 	files  []string
 	dirs   []string // the directory each file was let in for
 	cuts   []cuts   // each file's lines too long for the page
+	// refused says why each file (and the directory it was asked for in)
+	// is not in the page: asked for again by each of a task's steps, it
+	// is not read again.
+	refused map[[2]string]string
 }
 
 // get returns the index of file, a log file of the task whose directory
@@ -89,7 +93,25 @@ func (l *logs) get(file, dir string) (int, string) {
 	if i, ok := l.index[file]; ok && l.dirs[i] == dir {
 		return i, ""
 	}
-	f, err := results.OpenLog(l.dir, dir, file)
+	if why, ok := l.refused[[2]string{file, dir}]; ok {
+		return -1, why
+	}
+	i, why := l.add(file, dir)
+	if i < 0 {
+		if l.refused == nil {
+			l.refused = map[[2]string]string{}
+		}
+		l.refused[[2]string{file, dir}] = why
+	}
+	return i, why
+}
+
+// openLog opens a log file for the page (a test counts the calls).
+var openLog = results.OpenLog
+
+// add reads file for the page, as get says.
+func (l *logs) add(file, dir string) (int, string) {
+	f, err := openLog(l.dir, dir, file)
 	if err != nil {
 		return -1, fmt.Sprintf("log file %s not read: %v", file, err)
 	}
@@ -134,13 +156,19 @@ func Render(w io.Writer, runDir string, f *results.File) error {
 		if !t.StartTime.IsZero() {
 			tv.Start = t.StartTime.Local().Format("15:04:05.000")
 		}
-		if t.Logfile != "" && len(t.Sections) == 0 {
+		if t.Logfile != "" && report.Len(t.Spool, t.Sections) == 0 {
 			tv.LogFile, _ = l.get(t.Logfile, results.TaskDir(t.ID))
 		}
 		if err := page.ExecuteTemplate(bw, "task", tv); err != nil {
 			return err
 		}
-		writeNodes(bw, l, t.ID, results.TaskDir(t.ID), t.Sections)
+		err := report.Each(t.Spool, t.Sections, func(n *report.Node) error {
+			writeNodes(bw, l, t.ID, results.TaskDir(t.ID), []*report.Node{n})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		if err := page.ExecuteTemplate(bw, "end-task", nil); err != nil {
 			return err
 		}

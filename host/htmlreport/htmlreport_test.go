@@ -136,3 +136,37 @@ func TestRenderCutsAHugeLine(t *testing.T) {
 		t.Errorf("the section around it: %.100q … %.300q", s, s[max(0, len(s)-300):])
 	}
 }
+
+// A log file too large for the page is read once, not again for each of
+// the many steps that name it (a task of 1,000,000 steps read its
+// 150 MB log a million times).
+func TestRenderRefusesALogOnce(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "tasks", "x"), 0o755)
+	os.WriteFile(filepath.Join(dir, "tasks", "x", "task.log"), []byte(strings.Repeat("a line\n", 100)), 0o644)
+	defer func(max int64) { MaxLogBytes = max }(MaxLogBytes)
+	MaxLogBytes = 10
+	opened := 0
+	defer func(open func(string, string, string) (*os.File, error)) { openLog = open }(openLog)
+	openLog = func(runDir, dir, file string) (*os.File, error) {
+		opened++
+		return results.OpenLog(runDir, dir, file)
+	}
+	var ns []*report.Node
+	for i := range 1000 {
+		ns = append(ns, &report.Node{Type: "step", ID: strconv.Itoa(i), Name: "s", Result: report.Outcome{Value: result.Passed},
+			Logs: &report.LogRef{File: "tasks/x/task.log", Begin: int64(i % 100 * 7), Size: 7}})
+	}
+	f := &results.File{Version: 1, Report: results.Report{Name: "j", StartTime: time.Now(), Result: result.Passed,
+		Tasks: []*results.Task{{ID: "x", Pack: "p", Task: "t", Result: report.Outcome{Value: result.Passed}, Sections: ns}}}}
+	var b strings.Builder
+	if err := Render(&b, dir, f); err != nil {
+		t.Fatal(err)
+	}
+	if c := strings.Count(b.String(), "tasks/x/task.log is too large for the page"); c != 1000 {
+		t.Errorf("%d steps say their log is too large for the page, want 1000", c)
+	}
+	if opened != 1 {
+		t.Errorf("the log file was opened %d times, want once", opened)
+	}
+}

@@ -631,6 +631,7 @@ func TestClusterReadingResumes(t *testing.T) {
 	c := startCluster(t)
 	var hubLog syncBuffer
 	h := c.hub(t, hub.Config{Logger: hclog.New(&hclog.LoggerOptions{Output: &hubLog, Level: hclog.Debug})})
+	hub.KeepNotes(h)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	note := func(i int) {

@@ -13,7 +13,15 @@ func StopReading(h *Hub) {
 // ReadFrom reads the run's stream again from seq on, with a new consumer.
 func ReadFrom(h *Hub, seq uint64) error { return h.readFrom(seq) }
 
-// NotesRead is the runner's notes the hub has read, in order.
+// KeepNotes has the hub keep the runner's notes it reads from now on
+// (the live hub keeps none), for NotesRead.
+func KeepNotes(h *Hub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ledger.keepNotes = true
+}
+
+// NotesRead is the runner's notes the hub has kept, in order.
 func NotesRead(h *Hub) []Note {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -105,6 +107,7 @@ type Hub struct {
 
 	mu        sync.Mutex
 	ledger    ledger
+	spillDir  string        // where the ledger's trees spill (ledger.spool)
 	processed uint64        // stream sequence of the last message read
 	changed   chan struct{} // closed and replaced when anything is read
 }
@@ -177,7 +180,8 @@ func Start(cfg Config) (*Hub, error) {
 		onEvent:    cfg.OnEvent,
 		stop:       make(chan struct{}),
 		runKey:     randomHex(6),
-		ledger:     ledger{tasks: map[string]*taskRec{}, mask: cfg.Mask},
+		ledger:     ledger{tasks: map[string]*taskRec{}, mask: cfg.Mask, spool: fileSpool(filepath.Join(cfg.StoreDir, spillDir))},
+		spillDir:   filepath.Join(cfg.StoreDir, spillDir),
 		changed:    make(chan struct{}),
 		limits:     cfg.Limits.withDefaults(),
 		bounds:     cmp.Or(cfg.sendBounds, defaultSendBounds),
@@ -324,6 +328,10 @@ func (h *Hub) startEmbedded(cfg Config) error {
 		StreamMaxBufferedSize: ingestBytes,
 		StreamMaxBufferedMsgs: ingestMsgs,
 		MaxPending:            maxPending,
+		// The server keeps what it knows of closed connections for its
+		// monitoring (Connz), 10,000 by default: every task's, some 1 KB
+		// each, which nobody here reads.
+		MaxClosedClients: 16,
 	}
 	localHost := ""
 	if cfg.Agents != nil {
@@ -717,6 +725,14 @@ func (h *Hub) close() {
 	close(h.stop)
 	h.store.wg.Wait() // it starts and stops the reading, below
 	h.watch.Wait()    // it too
+	h.mu.Lock()
+	for _, rec := range h.ledger.tasks {
+		if s, ok := rec.tree.Spill.(*report.FileSpool); ok {
+			_ = s.Remove()
+		}
+	}
+	h.mu.Unlock()
+	_ = os.Remove(h.spillDir)
 	if h.state != nil {
 		h.state.Close() // writes the last changes to the bucket
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -28,8 +29,11 @@ import (
 // sealed, all follow from the stream alone.
 type ledger struct {
 	tasks map[string]*taskRec // by subject token ("t<index>")
-	notes []Note
-	mask  *mask.Masker // nil in Replay
+	// notes are the runner's notes, kept if keepNotes (Replay's record;
+	// the live host has them already).
+	notes     []Note
+	keepNotes bool
+	mask      *mask.Masker // nil in Replay
 	// limits are the run's, from the hub's first note; a stream written
 	// before the hub kept limits has none, and no bound is applied.
 	// msgBytes is what each message counts for beside its payload.
@@ -38,6 +42,10 @@ type ledger struct {
 	// start is when the stream's first message was stored: no event of
 	// the run is much older.
 	start time.Time
+	// spool, if set, gives each task's tree the spool it spills its
+	// sections into (report.Tree.Spill); the live hub's and Replay's
+	// trees spill alike, so that they take the same events.
+	spool func(tok string) report.Spool
 	// onOver, if set, is called (once per task attempt) when one goes
 	// over a limit.
 	onOver func(*taskRec)
@@ -47,6 +55,9 @@ func (l *ledger) task(tok string) *taskRec {
 	rec := l.tasks[tok]
 	if rec == nil {
 		rec = &taskRec{tree: report.NewTree()}
+		if l.spool != nil {
+			rec.tree.Spill = l.spool(tok)
+		}
 		l.tasks[tok] = rec
 	}
 	return rec
@@ -140,7 +151,9 @@ func (l *ledger) note(n Note) (*taskRec, error) {
 		rec.seal(c)
 		return rec, nil
 	}
-	l.notes = append(l.notes, n)
+	if l.keepNotes {
+		l.notes = append(l.notes, n)
+	}
 	return nil, nil
 }
 
@@ -154,6 +167,7 @@ func (rec *taskRec) seal(c Close) {
 	rec.sealed = true
 	rec.tree.Settle()
 	rec.tree.CloseOpen(c.Result, c.Reason, c.At)
+	rec.tree.Seal() // nothing more is added: its indexes go
 }
 
 // errSealed refuses a message sent after its task's attempt ended.
@@ -283,7 +297,7 @@ func replay(js jetstream.JetStream, name, bucket, where string, each time.Durati
 	if err != nil {
 		return nil, fmt.Errorf("replay: the stream's info: %w", err)
 	}
-	l := ledger{tasks: map[string]*taskRec{}}
+	l := ledger{tasks: map[string]*taskRec{}, spool: memSpool, keepNotes: true}
 	last := info.State.LastSeq
 	if last > 0 {
 		// next is the sequence of the next message to apply: a reading
@@ -370,6 +384,8 @@ func replay(js jetstream.JetStream, name, bucket, where string, each time.Durati
 		if err != nil {
 			continue
 		}
+		t.tree.Sections, _ = report.All(t.tree.Spill, t.tree.Sections) // in memory
+		t.tree.Spill = nil
 		rec.Trees[i] = t.tree
 	}
 	return rec, nil
@@ -409,4 +425,15 @@ func replayState(ctx context.Context, js jetstream.JetStream) (map[string]json.R
 		return nil, fmt.Errorf("replay: the state's record: %w", err)
 	}
 	return out, nil
+}
+
+// memSpool is Replay's: its trees spill as the live hub's do, into memory.
+func memSpool(string) report.Spool { return &report.MemSpool{} }
+
+// spillDir is where the live hub's trees spill, in its StoreDir.
+const spillDir = "spill"
+
+// fileSpool returns the live hub's spools: a file per task slot in dir.
+func fileSpool(dir string) func(tok string) report.Spool {
+	return func(tok string) report.Spool { return report.NewFileSpool(filepath.Join(dir, tok)) }
 }

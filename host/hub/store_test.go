@@ -37,6 +37,9 @@ func TestStoreFailsAndWritesAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
+	h.mu.Lock()
+	h.ledger.keepNotes = true // the live hub keeps none; this test reads them
+	h.mu.Unlock()
 	access := h.AddTask("a", 1, "")
 	nc, err := nats.Connect(access.URL, nats.Token(access.Token), nats.CustomInboxPrefix(access.InboxPrefix))
 	if err != nil {

@@ -17,7 +17,9 @@ import (
 // docs/reports.md for the mapping), written by hand (see writeSuiteHead).
 
 type junitSuite struct {
-	Name       string
+	Name string
+	// err is a failure to read the task's spooled sections.
+	err        error
 	Tests      int
 	Failures   int
 	Errors     int
@@ -127,6 +129,9 @@ func writeJUnit(w *bufio.Writer, runDir string, f *File) error {
 	var tests, failures, errors int
 	for i, t := range r.Tasks {
 		s := junitSuiteOf(r, i, t, nil, nil)
+		if s.err != nil {
+			return s.err
+		}
 		tests, failures, errors = tests+s.Tests, failures+s.Failures, errors+s.Errors
 	}
 	w.WriteString(xml.Header)
@@ -138,7 +143,9 @@ func writeJUnit(w *bufio.Writer, runDir string, f *File) error {
 		// Counted first, for the suite's attributes; then each case is
 		// written as it is made, its log lines with it.
 		writeSuiteHead(w, junitSuiteOf(r, i, t, nil, nil))
-		junitSuiteOf(r, i, t, logs, func(c junitCase) { writeCase(w, c) })
+		if s := junitSuiteOf(r, i, t, logs, func(c junitCase) { writeCase(w, c) }); s.err != nil {
+			return s.err
+		}
 		w.WriteString("  </testsuite>\n")
 	}
 	_, err := w.WriteString("</testsuites>\n")
@@ -238,10 +245,14 @@ func junitSuiteOf(r *Report, i int, t *Task, logs *LogReader, emit func(junitCas
 			maps.Copy(told, before)
 		}
 	}
-	walk(t.Sections, "")
-	if !told[t.Result.Value] || len(t.Sections) == 0 {
+	s.err = report.Each(t.Spool, t.Sections, func(n *report.Node) error {
+		walk([]*report.Node{n}, "")
+		return nil
+	})
+	none := report.Len(t.Spool, t.Sections) == 0
+	if !told[t.Result.Value] || none {
 		c := junitNewCase(t.ID, t.ID, t.Runtime, t.Result)
-		if t.Logfile != "" && len(t.Sections) == 0 && logs != nil {
+		if t.Logfile != "" && none && logs != nil {
 			if ref, err := logs.Whole(t.Logfile, dir); err == nil {
 				c.SystemOut = junitLogText(logs, ref, dir, t.ID, "")
 			}

@@ -38,8 +38,12 @@ func Mend(f *File) []string {
 	}
 	for i, t := range r.Tasks {
 		head := *t
-		head.Sections = nil
-		if err := encodes(&head, t.Sections); err != nil {
+		head.Sections, head.Spool = nil, nil
+		err := encodes(&head, t.Sections)
+		if err == nil && t.Spool != nil {
+			err = t.Spool.Each(func(n *report.Node) error { return checkNodes([]*report.Node{n}) })
+		}
+		if err != nil {
 			r.Tasks[i] = &Task{ID: t.ID, Pack: t.Pack, Task: t.Task, PID: t.PID, Logfile: t.Logfile,
 				StartTime: sane(t.StartTime), StopTime: sane(t.StopTime),
 				Result: report.Outcome{Value: result.Errored, Reason: unwritten(err)}, Sections: []*report.Node{}}

@@ -70,7 +70,12 @@ type Task struct {
 	Outputs map[string]json.RawMessage `json:"outputs,omitempty"`
 	// Attempts lists every run of a task that was retried, the last one
 	// included; Sections is the last one's.
-	Attempts []*Attempt     `json:"attempts,omitempty"`
+	Attempts []*Attempt `json:"attempts,omitempty"`
+	// Spool, if not nil, holds the first of the task's top-level
+	// sections, which the host let go of as the task ran: Sections are
+	// those after them. Write, WriteJUnit and the HTML report read them
+	// from it; a task with Attempts has none.
+	Spool    report.Spool   `json:"-"`
 	Sections []*report.Node `json:"sections"`
 }
 
@@ -83,7 +88,10 @@ type Attempt struct {
 	StopTime  time.Time      `json:"stoptime"`
 	Result    report.Outcome `json:"result"`
 	Logs      []string       `json:"logs,omitempty"`
-	Sections  []*report.Node `json:"sections"`
+	// Spool is as a Task's: none once the attempt is in a Task's
+	// Attempts.
+	Spool    report.Spool   `json:"-"`
+	Sections []*report.Node `json:"sections"`
 }
 
 // Summary counts results, as pyATS does.
@@ -92,10 +100,11 @@ type Summary = result.Counts
 // Finish fills in the task's summary (of its top-level sections) and
 // runtime.
 func (t *Task) Finish() {
-	rs := make([]result.Result, len(t.Sections))
-	for i, n := range t.Sections {
-		rs[i] = n.Result.Value
-	}
+	rs := make([]result.Result, 0, report.Len(t.Spool, t.Sections))
+	_ = report.Each(t.Spool, t.Sections, func(n *report.Node) error {
+		rs = append(rs, n.Result.Value)
+		return nil
+	})
 	t.Summary = result.Count(rs)
 	if !t.StartTime.IsZero() && !t.StopTime.IsZero() {
 		// By the wall clock, as the times are written: a record read back
@@ -198,8 +207,7 @@ func writeFile(w *bufio.Writer, f *File) error {
 	for i, t := range tasks {
 		sep(w, i, "\n      ")
 		tc := *t
-		sections := tc.Sections
-		tc.Sections = nil
+		tc.Sections, tc.Spool = nil, nil
 		b, err := json.MarshalIndent(&tc, "      ", "  ")
 		if err != nil {
 			return err
@@ -210,15 +218,21 @@ func writeFile(w *bufio.Writer, f *File) error {
 		}
 		w.Write(b)
 		var buf []byte
-		for j, n := range sections {
+		j := 0
+		err = report.Each(t.Spool, t.Sections, func(n *report.Node) error {
 			sep(w, j, "\n          ")
+			j++
 			buf, err = appendNode(buf[:0], n, "          ")
 			if err != nil {
 				return err
 			}
 			w.Write(buf)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		if len(sections) > 0 {
+		if j > 0 {
 			w.WriteString("\n        ")
 		}
 		w.WriteString("]\n      }")

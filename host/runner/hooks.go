@@ -212,8 +212,8 @@ func (hr *hookRunner) call(ctx context.Context, h *jobfile.Hook, stage, task str
 		Hook:      &attempt.HookCall{Name: h.Hook, Stage: stage, TaskID: task, Results: hr.summary()},
 	}, attempt.Options{Slot: int(r.slots.Add(1)), RecordDir: filepath.Join("hooks", id), Timeout: h.Timeout, Grace: r.opts.Grace, Out: out})
 	c.PID = got.PID
-	if got.Sections != nil {
-		c.Sections = got.Sections
+	if got.Sections != nil || got.Spool != nil {
+		c.Sections, _ = report.All(got.Spool, got.Sections)
 	}
 	c.Result = report.Outcome{Value: got.Result, Reason: got.Reason}
 	return c

@@ -461,6 +461,11 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 	rec.StartTime = time.Now()
 	defer func() {
 		rec.StopTime = time.Now()
+		if rec.Spool != nil && !r.mask.Empty() {
+			// Masking may move steps' log lines: they are all in memory
+			// for it.
+			loadSpool(&rec.Spool, &rec.Sections)
+		}
 		r.maskRecord(rec)
 		r.maskTaskLogs(rec)
 		// What the task left in the shared state is in the run's record
@@ -468,7 +473,11 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 		// there after a crash of the host.
 		r.hub.EndTask(t.ID)
 		r.note(hub.Note{Kind: noteTaskEnded, Task: t.ID, Index: tr.index, Data: mustJSON(taskHeader(rec))})
-		r.log.Info("task ended", "task", t.ID, "result", rec.Result.Value, "reason", rec.Result.Reason)
+		if rec.Spool != nil {
+			r.log.Info("task ended", "task", t.ID, "result", rec.Result.Value, "reason", rec.Result.Reason, "spooled_sections", rec.Spool.Len())
+		} else {
+			r.log.Info("task ended", "task", t.ID, "result", rec.Result.Value, "reason", rec.Result.Reason)
+		}
 		r.event(Event{Type: EventTaskFinished, Time: rec.StopTime, Task: t.ID, PID: rec.PID, Result: rec.Result.Value, Reason: rec.Result.Reason})
 		line := fmt.Sprintf("%s %-8s in %s", t.ID, strings.ToUpper(rec.Result.Value.String()), rec.StopTime.Sub(rec.StartTime).Round(time.Millisecond))
 		if rec.Result.Reason != "" {
@@ -525,8 +534,15 @@ func (r *execution) runTask(ctx context.Context, tr *taskRun) {
 		r.log.Info("task will run again", "task", t.ID, "attempt", n, "result", a.Result.Value, "reason", a.Result.Reason)
 		r.printf("%s %-8s on attempt %d of %d; running it again", t.ID, strings.ToUpper(a.Result.Value.String()), n, t.Retries+1)
 	}
+	if len(attempts) > 1 {
+		// Every attempt is written as a whole (results.Attempt has no
+		// spool): a task that ran again has its attempts in memory.
+		for _, a := range attempts {
+			loadSpool(&a.Spool, &a.Sections)
+		}
+	}
 	last := attempts[len(attempts)-1]
-	rec.PID, rec.Agent, rec.Sections, rec.Logs, rec.Result = last.PID, last.Agent, last.Sections, last.Logs, last.Result
+	rec.PID, rec.Agent, rec.Spool, rec.Sections, rec.Logs, rec.Result = last.PID, last.Agent, last.Spool, last.Sections, last.Logs, last.Result
 	rec.Outputs = rawOutputs(tr.outputs)
 	if len(attempts) > 1 {
 		rec.Attempts = attempts
@@ -587,12 +603,24 @@ func (r *execution) attempt(ctx context.Context, tr *taskRun, n, slot int, tdir 
 		Interactive: t.ID == r.opts.Debugging.Interactive, Sensitive: r.mask.In(tr.args),
 	}, o)
 	tr.outputs = got.Outputs
-	if got.Sections != nil {
-		a.Sections = got.Sections
+	if got.Sections != nil || got.Spool != nil {
+		a.Spool, a.Sections = got.Spool, got.Sections
 	}
 	a.Logs, a.Agent = got.Logs, got.Agent
 	a.Result = report.Outcome{Value: got.Result, Reason: got.Reason, Data: got.Data}
 	return a
+}
+
+// loadSpool reads the sections of *spool back into memory, before
+// *sections, and drops the spool.
+func loadSpool(spool *report.Spool, sections *[]*report.Node) {
+	if *spool == nil {
+		return
+	}
+	all, err := report.All(*spool, *sections)
+	if err == nil {
+		*spool, *sections = nil, all
+	}
 }
 
 // makeRunDir makes <runs>/<job>.<YYYYmmdd-HHMMSS>, with a suffix if that

@@ -113,6 +113,23 @@ type Tree struct {
 	// or lost with the process.
 	Missing int
 
+	// Spill, if set, takes the top-level sections that are done (they and
+	// everything under them ended) once the tree holds more than twice
+	// SpillKeep (DefaultSpillKeep if 0) of them, the oldest first, down to
+	// SpillKeep: the tree then lets them go, and forgets their ids, so
+	// that an event naming one of them later is refused (a step started
+	// under it, its end) or taken as new (a step of the same id). Sections
+	// then holds only those it kept; the spool holds the others, before
+	// them. A spool that fails to take one is let go of, and the tree
+	// keeps the rest.
+	Spill     Spool
+	SpillKeep int
+	// spilled are the results of the sections spilled, in order; reasons
+	// the first reason of each result found in them (see Reason).
+	spilled  []result.Result
+	reasons  map[result.Result]string
+	spillErr error
+
 	nodes   map[string]*Node
 	sources map[string]*source
 	// parked holds, by the id of the step they wait for, the sources
@@ -132,8 +149,16 @@ type source struct {
 }
 
 // NewTree returns an empty tree.
-func NewTree() *Tree {
-	return &Tree{nodes: map[string]*Node{}, sources: map[string]*source{}, parked: map[string][]string{}}
+func NewTree() *Tree { return &Tree{} } // its maps are made when first written
+
+// Seal lets go of what the tree needs only to add events (the index of
+// its steps by id, the events waiting for others), once no more will be
+// added: a tree that a task's record holds then costs its sections.
+func (t *Tree) Seal() {
+	t.nodes, t.parked = nil, nil
+	for _, s := range t.sources {
+		s.pending = nil
+	}
 }
 
 // Refuse records that something the task sent was not taken, and why.
@@ -168,7 +193,10 @@ func (t *Tree) Fault() string {
 func (t *Tree) Add(ev Event) error {
 	s := t.sources[ev.Src]
 	if s == nil {
-		s = &source{pending: map[uint64]Event{}}
+		s = &source{}
+		if t.sources == nil {
+			t.sources = map[string]*source{}
+		}
 		t.sources[ev.Src] = s
 	}
 	if ev.Seq <= s.applied {
@@ -176,6 +204,9 @@ func (t *Tree) Add(ev Event) error {
 	}
 	if ev.Seq != s.applied+1 || t.waitsForParent(ev) {
 		if _, dup := s.pending[ev.Seq]; !dup {
+			if s.pending == nil {
+				s.pending = map[uint64]Event{}
+			}
 			s.pending[ev.Seq] = ev
 			if ev.Seq == s.applied+1 {
 				t.park(ev)
@@ -221,6 +252,9 @@ func (t *Tree) waitsForParent(ev Event) bool {
 
 // park makes ev's source wait until ev's parent starts.
 func (t *Tree) park(ev Event) {
+	if t.parked == nil {
+		t.parked = map[string][]string{}
+	}
 	t.parked[ev.Parent] = append(t.parked[ev.Parent], ev.Src)
 }
 
@@ -350,6 +384,9 @@ func (t *Tree) apply(ev Event) error {
 			}
 			p.Sections = append(p.Sections, n)
 		}
+		if t.nodes == nil {
+			t.nodes = map[string]*Node{}
+		}
 		t.nodes[ev.ID] = n
 	case KindEnd:
 		if ev.ID == "" {
@@ -369,6 +406,7 @@ func (t *Tree) apply(ev Event) error {
 		n.Runtime = max(0, ev.Time.Sub(n.StartTime).Seconds()) // a clock set back is not a negative time
 		n.Result = Outcome{Value: rollupNode(ev.Result, n), Reason: ev.Reason, Data: ev.Data}
 		n.Logs = ev.Logs
+		t.spill()
 	case KindLog:
 		t.Logs = append(t.Logs, ev.Name)
 	default:
@@ -391,6 +429,9 @@ func rollupNode(own result.Result, n *Node) result.Result {
 // A task with neither is Passed.
 func (t *Tree) Result() result.Result {
 	r := t.Own.Value
+	for _, v := range t.spilled {
+		r = result.Rollup(r, v)
+	}
 	for _, n := range t.Sections {
 		r = result.Rollup(r, n.Result.Value)
 	}

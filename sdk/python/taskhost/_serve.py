@@ -4,8 +4,8 @@ its end a RunResponse, as the Go SDK's pack server does
 cookie removed, sensitive values masked, cancellation, hooks, the
 interactive terminal, outputs and last_seq."""
 
+import _signal  # signal's C module: signal adds enums a task does not need
 import os
-import signal
 import sys
 import threading
 import time
@@ -64,7 +64,7 @@ def _interrupt_main():
     """Raises KeyboardInterrupt in the main thread, waking it from a sleep
     or a blocking read (a real SIGINT to that thread)."""
     try:
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        _signal.pthread_kill(threading.main_thread().ident, _signal.SIGINT)
     except (AttributeError, OSError, ValueError):
         import _thread
         _thread.interrupt_main()
@@ -155,7 +155,7 @@ def run(pack, req, call):
 
     if threading.current_thread() is threading.main_thread():
         # A pack started with SIGINT ignored would not see the interrupt.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     call.on_cancel(cancel)
     if call.cancelled.is_set():
         cancel()
