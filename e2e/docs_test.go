@@ -214,7 +214,8 @@ var (
 )
 
 // docWorkdir makes a directory as a checkout is after make build: bin/
-// with taskhost and the example packs, and jobs/.
+// with taskhost and the example Go packs, jobs/, and the Python SDK and
+// example pack's sources (make build builds that pack).
 func docWorkdir(t *testing.T) string {
 	t.Helper()
 	work := t.TempDir()
@@ -237,6 +238,20 @@ func docWorkdir(t *testing.T) string {
 	}
 	if err := os.CopyFS(filepath.Join(work, "jobs"), os.DirFS("../jobs")); err != nil {
 		t.Fatal(err)
+	}
+	// make build also builds the Python example pack, from the SDK and
+	// the pack's sources, as in a checkout.
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{"sdk", "plugins/pynet"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(work, dir)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(repo, dir), filepath.Join(work, dir)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return work
 }
@@ -308,6 +323,10 @@ func docCommand(t *testing.T, work, cmd string) string {
 			// make echoes it; the binaries are in bin/ already.
 			script = append(script, "echo "+shellQuote(line))
 			continue
+		}
+		if strings.HasPrefix(line, "PYTHONPATH=") {
+			// make echoes the Python pack's build too, and it runs.
+			script = append(script, "echo "+shellQuote(line))
 		}
 		script = append(script, line)
 	}
