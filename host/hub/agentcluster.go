@@ -115,25 +115,8 @@ func (h *Hub) forgetSilentAgents(heard map[string]time.Time, now time.Time) {
 
 // forgetRevokedAgents forgets the agents whose key Keys no longer lists.
 func (h *Hub) forgetRevokedAgents() {
-	a := h.agents
-	keys, err := a.cfg.Keys()
-	if err != nil {
-		a.log.Warn("the agents' keys could not be read; revocations are checked again later", "error", err)
-		return
-	}
-	revoked := map[string]bool{}
-	a.mu.Lock()
-	for id, c := range a.conns {
-		if keys[c.name] != c.pub {
-			revoked[c.name] = true
-			delete(a.conns, id)
-		}
-	}
-	if len(revoked) > 0 {
-		a.touch()
-	}
-	a.mu.Unlock()
-	for name := range revoked {
-		a.log.Warn("agent revoked: its key is no longer listed; it is refused at its next connect", "agent", name)
+	_, names := h.dropRevoked()
+	for name := range names {
+		h.agents.log.Warn("agent revoked: its key is no longer listed; it is refused at its next connect", "agent", name)
 	}
 }

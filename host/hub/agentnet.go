@@ -381,19 +381,29 @@ func (h *Hub) forgetClosedAgents() {
 // revokeAgents closes the connections of the agents whose key Keys no
 // longer lists (Check refuses them from now on).
 func (h *Hub) revokeAgents() {
+	ids, names := h.dropRevoked()
+	for name := range names {
+		h.agents.log.Warn("agent revoked: its key is no longer listed; closing its connections", "agent", name)
+	}
+	h.disconnect(ids)
+}
+
+// dropRevoked drops from the registry the connections of the agents
+// whose key Keys no longer lists, and returns them and the agents' names;
+// nothing when the keys cannot be read (they are checked again later).
+func (h *Hub) dropRevoked() (ids []uint64, names map[string]bool) {
 	a := h.agents
 	keys, err := a.cfg.Keys()
 	if err != nil {
 		a.log.Warn("the agents' keys could not be read; revocations are checked again later", "error", err)
-		return
+		return nil, nil
 	}
-	var ids []uint64
-	revoked := map[string]bool{}
+	names = map[string]bool{}
 	a.mu.Lock()
 	for id, c := range a.conns {
 		if keys[c.name] != c.pub {
 			ids = append(ids, id)
-			revoked[c.name] = true
+			names[c.name] = true
 			delete(a.conns, id)
 		}
 	}
@@ -401,10 +411,7 @@ func (h *Hub) revokeAgents() {
 		a.touch()
 	}
 	a.mu.Unlock()
-	for name := range revoked {
-		a.log.Warn("agent revoked: its key is no longer listed; closing its connections", "agent", name)
-	}
-	h.disconnect(ids)
+	return ids, names
 }
 
 // answerHellos answers each agent's Hello on the host's connection with
