@@ -370,6 +370,22 @@ func applyDocEdits(t *testing.T, doc string, edits []docEdit) {
 // doc's example stands for it in the output.
 const docCheckout = "/home/me/taskhost"
 
+// shellEnv is this process's environment as a user's shell has it:
+// without what a make running this test passes to its children, so a
+// make the doc shows does not print the directories it enters as a
+// sub-make does.
+func shellEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		switch name, _, _ := strings.Cut(kv, "="); name {
+		case "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
 // checkTranscript runs cmd in work and compares its output and exit code
 // with the block's. If they differ, it returns the edit that makes the
 // doc show the output.
@@ -383,7 +399,7 @@ func checkTranscript(t *testing.T, work, cmd string, b docBlock) (docEdit, bool)
 	}
 	sh := exec.Command("sh", "-c", docCommand(t, work, cmd))
 	sh.Dir = work
-	sh.Env = append(os.Environ(), "PATH="+filepath.Join(work, "bin")+":"+os.Getenv("PATH"), "COLUMNS=80")
+	sh.Env = append(shellEnv(), "PATH="+filepath.Join(work, "bin")+":"+os.Getenv("PATH"), "COLUMNS=80")
 	sh.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var out bytes.Buffer
 	sh.Stdout, sh.Stderr = &out, &out
